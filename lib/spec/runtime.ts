@@ -1,0 +1,37 @@
+/**
+ * Environment variables through which the stacks configure the Lambdas. One list, used by the
+ * constructs that set them and the handlers that read them.
+ */
+export const RUNTIME_ENV = {
+  /** Name of the bundled migration spec (`magento`, `menu`). */
+  migration: 'CUTOVER_MIGRATION',
+  /** Stage: dev | staging | prod. */
+  stage: 'CUTOVER_STAGE',
+  /** The service a function acts for (rollout, rollback, per-service sync). */
+  service: 'CUTOVER_SERVICE',
+  /** Name of the platform EventBridge bus. */
+  busName: 'CUTOVER_BUS_NAME',
+  syncTable: 'CUTOVER_SYNC_TABLE',
+  conflictsTable: 'CUTOVER_CONFLICTS_TABLE',
+  /** JSON object: entity name -> service table name. */
+  serviceTables: 'CUTOVER_SERVICE_TABLES',
+  /** ARN of the Secrets Manager secret with the legacy database credentials. */
+  legacySecretArn: 'CUTOVER_LEGACY_SECRET_ARN',
+  /** Host override, e.g. an RDS Proxy endpoint. */
+  legacyEndpoint: 'CUTOVER_LEGACY_ENDPOINT',
+  /** Local runs only: mysql://user:pass@host:port/db instead of a secret. */
+  mysqlUrl: 'CUTOVER_MYSQL_URL',
+  /** Local runs only: DynamoDB endpoint (DynamoDB Local). */
+  dynamoEndpoint: 'CUTOVER_DYNAMODB_ENDPOINT',
+  appConfigApplicationId: 'CUTOVER_APPCONFIG_APPLICATION_ID',
+  appConfigEnvironmentId: 'CUTOVER_APPCONFIG_ENVIRONMENT_ID',
+  appConfigProfileId: 'CUTOVER_APPCONFIG_PROFILE_ID',
+  /** Deployment strategy ids: gradual (rollouts) and all-at-once zero-bake (rollbacks). */
+  rolloutStrategyId: 'CUTOVER_ROLLOUT_STRATEGY_ID',
+  rollbackStrategyId: 'CUTOVER_ROLLBACK_STRATEGY_ID',
+  archiveBucket: 'CUTOVER_ARCHIVE_BUCKET',
+  /** Metrics namespace. */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+} as const;
+
+export const METRICS_NAMESPACE = 'Cutover';
