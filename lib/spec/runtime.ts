@@ -30,6 +30,15 @@ export const RUNTIME_ENV = {
   rolloutStrategyId: 'CUTOVER_ROLLOUT_STRATEGY_ID',
   rollbackStrategyId: 'CUTOVER_ROLLBACK_STRATEGY_ID',
   archiveBucket: 'CUTOVER_ARCHIVE_BUCKET',
+  /**
+   * Gateway: JSON `{ "<service>": { "serviceUrl"?, "legacyUrl"? }, … }` replacing the spec's
+   * upstream URLs for this stage. @default - the spec's URLs
+   */
+  gatewayUpstreams: 'CUTOVER_GATEWAY_UPSTREAMS',
+  /** Gateway: upstream for unrouted paths. @default - the spec's gateway.fallbackUrl */
+  gatewayFallbackUrl: 'CUTOVER_GATEWAY_FALLBACK_URL',
+  /** Gateway: how long a response waits for shadow reads in flight (ms). @default 20 */
+  gatewayShadowGraceMs: 'CUTOVER_GATEWAY_SHADOW_GRACE_MS',
   /** Metrics namespace. */
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;

@@ -349,6 +349,28 @@ export const GatewaySchema = z
     upstreamTimeoutMs: z.number().int().positive().default(3000),
     /** Body paths ignored when comparing shadow reads. */
     shadowIgnore: z.array(z.string()).default(['updatedAt', 'updated_at', 'createdAt', 'created_at']),
+    /** Share of eligible reads (write mode `shadow`) also sent to the service and compared. @default 1 */
+    shadowSampleRate: Ratio.default(1),
+    /** Upstream for paths no route matches. @default - the first service's legacyUrl */
+    fallbackUrl: z.string().url().optional(),
+    /**
+     * The gateway's per-service circuit breaker (see lambdas/domain/circuit-breaker.ts).
+     * @default - windowMs 10000, minRequests 20, errorRateThreshold 0.5, slowCallMs 2000,
+     *   slowCallRateThreshold 0.8, openMs 5000, halfOpenProbes 1, halfOpenSuccesses 3
+     */
+    breaker: z
+      .object({
+        windowMs: z.number().int().min(1000).optional(),
+        minRequests: z.number().int().min(1).optional(),
+        errorRateThreshold: z.number().gt(0).max(1).optional(),
+        slowCallMs: z.number().int().positive().optional(),
+        slowCallRateThreshold: z.number().gt(0).max(1).optional(),
+        openMs: z.number().int().positive().optional(),
+        halfOpenProbes: z.number().int().min(1).optional(),
+        halfOpenSuccesses: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type GatewaySpec = z.infer<typeof GatewaySchema>;
