@@ -1,0 +1,133 @@
+/**
+ * The gateway Lambda behind an API Gateway HTTP API (payload format 2.0): event -> request ->
+ * {@link GatewayRouter} -> response. Everything interesting is in the router; this file wires the
+ * adapters from the environment and translates the event shapes.
+ *
+ * Environment (names in `RUNTIME_ENV`): the migration name, the AppConfig application,
+ * environment and profile ids, optional upstream overrides, the shadow grace.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { AppConfigDataClient } from '@aws-sdk/client-appconfigdata';
+import middy from '@middy/core';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda';
+import { METRICS_NAMESPACE, RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import type { MigrationSpec } from '../../lib/spec/schema.js';
+import { migrations } from '../../migrations/index.js';
+import { AppConfigFlagSource } from '../adapters/appconfig-data.js';
+import { PowertoolsGatewayTelemetry } from '../adapters/gateway-telemetry.js';
+import { HttpUpstream } from '../adapters/upstream.js';
+import { type GatewayRequest, type GatewayResponse, GatewayRouter } from '../domain/gateway-router.js';
+
+export type GatewayEvent = APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithJWTAuthorizer;
+
+/** The API Gateway v2 event as a router request. */
+export function toGatewayRequest(event: GatewayEvent): GatewayRequest {
+  const authorizer = (event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } })
+    .authorizer;
+  return {
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+    query: event.rawQueryString || undefined,
+    headers: event.headers ?? {},
+    cookies: event.cookies,
+    claims: authorizer?.jwt?.claims,
+    body:
+      event.body === undefined
+        ? undefined
+        : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
+  };
+}
+
+const TEXT = /^(text\/|application\/(?:[\w.+-]*\+)?(?:json|xml|javascript|x-www-form-urlencoded)\b)/i;
+
+/** The router's response as an API Gateway v2 result (binary bodies base64-encoded). */
+export function toLambdaResult(res: GatewayResponse): APIGatewayProxyStructuredResultV2 {
+  const text = TEXT.test(res.headers['content-type'] ?? 'application/json');
+  const body = Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength);
+  return {
+    statusCode: res.status,
+    headers: res.headers,
+    ...(res.cookies.length ? { cookies: res.cookies } : {}),
+    body: text ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: !text,
+  };
+}
+
+/**
+ * The spec the gateway routes by: the bundled migration named by `CUTOVER_MIGRATION`, with the
+ * stage's upstream URLs from `CUTOVER_GATEWAY_UPSTREAMS` / `CUTOVER_GATEWAY_FALLBACK_URL`.
+ */
+export function gatewaySpecFromEnv(env: NodeJS.ProcessEnv = process.env): MigrationSpec {
+  const name = env[RUNTIME_ENV.migration];
+  const spec = migrations.find((m) => m.name === name);
+  if (!spec) throw new Error(`${RUNTIME_ENV.migration}="${name}" names no bundled migration`);
+  const raw = env[RUNTIME_ENV.gatewayUpstreams];
+  const overrides = raw
+    ? (JSON.parse(raw) as Record<string, { serviceUrl?: string; legacyUrl?: string }>)
+    : {};
+  const fallbackUrl = env[RUNTIME_ENV.gatewayFallbackUrl];
+  return {
+    ...spec,
+    services: spec.services.map((s) => ({ ...s, ...overrides[s.name] })),
+    gateway: { ...spec.gateway, ...(fallbackUrl ? { fallbackUrl } : {}) },
+  };
+}
+
+/** The Lambda handler around a router: translate, route, give shadows a short grace, respond. */
+export function createGatewayHandler(
+  router: GatewayRouter,
+  opts: { readonly shadowGraceMs: number; readonly telemetry?: PowertoolsGatewayTelemetry },
+) {
+  let staleReported = 0;
+  return async (event: GatewayEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+    const res = await router.handle(toGatewayRequest(event));
+    const flags = router.flags.snapshot();
+    if (flags.stale && opts.telemetry && Date.now() - staleReported > 10_000) {
+      staleReported = Date.now();
+      opts.telemetry.flagsStale(flags.lastError);
+    }
+    // A frozen execution environment does no work: let shadow reads that are nearly done finish.
+    await router.settleShadows(opts.shadowGraceMs);
+    return toLambdaResult(res);
+  };
+}
+
+const logger = new Logger();
+const metrics = new Metrics({ namespace: process.env[RUNTIME_ENV.metricsNamespace] ?? METRICS_NAMESPACE });
+let core: ReturnType<typeof createGatewayHandler> | undefined;
+
+function build(): ReturnType<typeof createGatewayHandler> {
+  const spec = gatewaySpecFromEnv();
+  const telemetry = new PowertoolsGatewayTelemetry(metrics, logger);
+  const flags = new AppConfigFlagSource({
+    client: new AppConfigDataClient({ maxAttempts: 2 }),
+    applicationId: required(RUNTIME_ENV.appConfigApplicationId),
+    environmentId: required(RUNTIME_ENV.appConfigEnvironmentId),
+    profileId: required(RUNTIME_ENV.appConfigProfileId),
+    services: spec.services.map((s) => s.name),
+    pollIntervalSeconds: spec.gateway.flagPollSeconds,
+    onError: (error) => logger.warn('flag poll failed; keeping the last good flags', { error }),
+  });
+  const router = new GatewayRouter({ spec, flags, upstream: new HttpUpstream(), telemetry });
+  return createGatewayHandler(router, {
+    shadowGraceMs: Number(process.env[RUNTIME_ENV.gatewayShadowGraceMs] ?? 20),
+    telemetry,
+  });
+}
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+export const handler = middy(async (event: GatewayEvent) => {
+  core ??= build();
+  return core(event);
+}).use(injectLambdaContext(logger));
