@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { defineMigration, type MigrationSpecInput, SpecError } from '../../lib/spec/schema.js';
+import { magento, menu, migrations } from '../../migrations/index.js';
+
+const base = (): MigrationSpecInput => ({
+  name: 'shop',
+  description: 'test',
+  legacy: { kind: 'mysql', secretName: 's', database: 'magento' },
+  services: [
+    {
+      name: 'customer',
+      risk: 'low',
+      serviceUrl: 'https://svc.example.com',
+      legacyUrl: 'https://legacy.example.com',
+      entities: [
+        {
+          name: 'customer',
+          legacy: { table: 'customer_entity', key: 'entity_id', updatedAt: 'updated_at' },
+          target: { key: 'customerId' },
+          policy: 'timestamp',
+          consistency: 'strong',
+          fields: [{ name: 'email', type: 'string', column: 'email' }],
+        },
+      ],
+    },
+  ],
+});
+
+function issuesOf(mutate: (s: any) => void): { path: string; message: string }[] {
+  const spec = base() as any;
+  mutate(spec);
+  try {
+    defineMigration(spec);
+  } catch (e) {
+    expect(e).toBeInstanceOf(SpecError);
+    return [...(e as SpecError).issues];
+  }
+  throw new Error('spec was accepted');
+}
+
+describe('Function: defineMigration', () => {
+  it('accepts a minimal spec and fills in the seeds’ defaults', () => {
+    const spec = defineMigration(base());
+    const rollout = spec.services[0]!.rollout;
+    expect(rollout.canarySteps).toEqual([10, 25, 50, 75, 100]);
+    expect(rollout.gates).toMatchObject({
+      maxErrorRate: 0.001,
+      maxP95Ms: 200,
+      minConsistency: 0.9999,
+      minDualWriteSuccess: 0.999,
+    });
+    expect(spec.alarms).toMatchObject({
+      consistencyCritical: 0.999,
+      p95WarningMs: 300,
+      errorRateCritical: 0.005,
+      strongLagSeconds: 5,
+    });
+    expect(spec.gateway.flagPollSeconds).toBeLessThanOrEqual(5);
+    expect(spec.services[0]!.entities[0]!.tieBreak).toBe('service');
+  });
+
+  it.each([
+    [
+      'a bad table name',
+      (s: any) => (s.services[0].entities[0].legacy.table = 'customer; DROP TABLE x'),
+      'services[0].entities[0].legacy.table',
+    ],
+    [
+      'an unknown policy',
+      (s: any) => (s.services[0].entities[0].policy = 'newest'),
+      'services[0].entities[0].policy',
+    ],
+    [
+      'a decimal without scale',
+      (s: any) => s.services[0].entities[0].fields.push({ name: 'price', type: 'decimal', column: 'price' }),
+      'services[0].entities[0].fields[1].scale',
+    ],
+    [
+      'a field without a column on mysql',
+      (s: any) => s.services[0].entities[0].fields.push({ name: 'x', type: 'string' }),
+      'services[0].entities[0].fields[1].column',
+    ],
+    ['duplicate services', (s: any) => s.services.push(structuredClone(s.services[0])), 'services[1].name'],
+    [
+      'canary steps not increasing',
+      (s: any) => (s.services[0].rollout = { canarySteps: [10, 50, 25, 100] }),
+      'services[0].rollout.canarySteps[2]',
+    ],
+    [
+      'canary steps not ending at 100',
+      (s: any) => (s.services[0].rollout = { canarySteps: [10, 50] }),
+      'services[0].rollout.canarySteps[1]',
+    ],
+    [
+      'a sum policy on a string field',
+      (s: any) => (s.services[0].entities[0].policy = 'sum'),
+      'services[0].entities[0].fields[0].policy',
+    ],
+    [
+      'an http entity in a mysql migration',
+      (s: any) => (s.services[0].entities[0].legacy = { path: '/x', key: 'id' }),
+      'services[0].entities[0].legacy',
+    ],
+    [
+      'an unknown property (typo)',
+      (s: any) => (s.services[0].entities[0].consistencyy = 'strong'),
+      'services[0].entities[0]',
+    ],
+    [
+      'a gateway poll interval above 5 s',
+      (s: any) => (s.gateway = { flagPollSeconds: 45 }),
+      'gateway.flagPollSeconds',
+    ],
+    ['a bad service URL', (s: any) => (s.services[0].serviceUrl = 'not a url'), 'services[0].serviceUrl'],
+    [
+      'EAV field without entity type',
+      (s: any) =>
+        s.services[0].entities[0].fields.push({
+          name: 'n',
+          type: 'string',
+          eav: { attributeCode: 'name', backendType: 'varchar' },
+        }),
+      'services[0].entities[0].legacy.eavEntityType',
+    ],
+  ])('rejects %s, naming the field', (_what, mutate, path) => {
+    const issues = issuesOf(mutate);
+    expect(issues.map((i) => i.path)).toContain(path);
+  });
+
+  it('puts every bad field in the error message', () => {
+    expect(() =>
+      defineMigration({ ...base(), name: 'Bad Name', services: [] } as MigrationSpecInput),
+    ).toThrowError(/name: must be lower snake_case[\s\S]*services: a migration needs at least one service/);
+  });
+});
+
+describe('The bundled migrations', () => {
+  it('magento: services in the seed’s order by risk, policies from the seed’s table', () => {
+    expect(magento.services.map((s) => [s.name, s.risk])).toEqual([
+      ['customer', 'low'],
+      ['catalog', 'medium'],
+      ['order', 'high'],
+    ]);
+    const entity = (n: string) => magento.services.flatMap((s) => s.entities).find((e) => e.name === n)!;
+    expect(entity('customer').policy).toBe('timestamp');
+    expect(entity('order').policy).toBe('service-wins');
+    expect(entity('stock').policy).toBe('service-wins');
+    expect(entity('product').policy).toBe('timestamp');
+    expect(entity('product').fields.find((f) => f.name === 'price')).toMatchObject({
+      policy: 'admin',
+      scale: 6,
+      eav: { attributeCode: 'price', backendType: 'decimal' },
+    });
+    expect(entity('coupon').policy).toBe('sum');
+    expect(entity('coupon').fields.find((f) => f.name === 'timesUsed')!.column).toBe('times_used');
+  });
+
+  it('menu: an http legacy side and the menu seed’s thresholds', () => {
+    expect(menu.legacy.kind).toBe('http');
+    expect(menu.services[0]!.rollout).toMatchObject({
+      canarySteps: [10, 25, 50, 75, 100],
+      gates: { maxErrorRate: 0.001, maxP95Ms: 200 },
+    });
+    expect(migrations.map((m) => m.name)).toEqual(['magento', 'menu']);
+  });
+});
