@@ -1,0 +1,275 @@
+/**
+ * One named example per row of the seed's conflict-policy table (seed 000, section 2.2), plus
+ * the cases the seed's resolver gets wrong: equal timestamps, duplicates, stale deliveries.
+ */
+import { describe, expect, it } from 'vitest';
+import { type DecideInput, decide, EMPTY_SYNC_STATE, type SyncState } from '../../lambdas/domain/conflict.js';
+import type { ChangeEvent, FieldValue, Origin } from '../../lambdas/domain/events.js';
+import { entityByName } from '../../lib/spec/schema.js';
+import { magento } from '../../migrations/index.js';
+
+const T0 = Date.parse('2026-11-22T10:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function agreed(values: Record<string, FieldValue>): SyncState {
+  const fields: Record<string, { value: FieldValue; seen: object }> = { $exists: { value: true, seen: {} } };
+  for (const [k, v] of Object.entries(values)) fields[k] = { value: v, seen: {} };
+  return { fields } as SyncState;
+}
+
+function change(
+  entity: string,
+  origin: Origin,
+  at: number,
+  data: Record<string, FieldValue>,
+  extra: Partial<ChangeEvent> = {},
+): ChangeEvent {
+  return {
+    schemaVersion: 1,
+    eventId: `${origin}-${at}-${JSON.stringify(data)}`,
+    entity,
+    key: '1',
+    op: 'upsert',
+    changedAt: iso(at),
+    origin,
+    data,
+    ...extra,
+  };
+}
+
+function run(entityName: string, input: Omit<DecideInput, 'entity' | 'precisionMs'>) {
+  return decide({ entity: entityByName(magento, entityName).entity, precisionMs: 1000, ...input });
+}
+
+describe('Function: decide — the seed’s policy table', () => {
+  it('customer profile (timestamp): the newer edit wins on both sides; the older is pushed back over', () => {
+    const base = { email: 'old@example.com', firstName: 'Ada' };
+    // The service changed the email at 10:00:03.200; Magento changed it at 10:00:05.
+    const d = run('customer', {
+      target: 'service',
+      record: { exists: true, data: { ...base, email: 'svc@example.com' }, changedAt: T0 + 3200, version: 4 },
+      state: agreed(base),
+      event: change('customer', 'legacy', T0 + 5000, { ...base, email: 'magento@example.com' }),
+    });
+    expect(d.outcome).toBe('apply');
+    expect(d.patch).toEqual({ email: 'magento@example.com' });
+    expect(d.conflicts).toEqual([{ field: 'email', policy: 'timestamp', winner: 'legacy' }]);
+
+    // The other way round: the service's edit is newer, so it stays and goes back to Magento.
+    const kept = run('customer', {
+      target: 'service',
+      record: { exists: true, data: { ...base, email: 'svc@example.com' }, changedAt: T0 + 7000, version: 4 },
+      state: agreed(base),
+      event: change('customer', 'legacy', T0 + 5000, { ...base, email: 'magento@example.com' }),
+    });
+    expect(kept.outcome).toBe('push-back');
+    expect(kept.patch).toEqual({});
+    expect(kept.pushBack).toMatchObject({
+      origin: 'service',
+      op: 'upsert',
+      data: { email: 'svc@example.com' },
+    });
+    expect(kept.conflicts[0]!.winner).toBe('service');
+  });
+
+  it('customer profile: a change to another field is merged, not a conflict (no lost update)', () => {
+    const base = { email: 'old@example.com', firstName: 'Ada' };
+    // Magento changed the email; the service meanwhile changed only the first name.
+    const d = run('customer', {
+      target: 'service',
+      record: { exists: true, data: { ...base, firstName: 'Grace' }, changedAt: T0 + 9000, version: 2 },
+      state: agreed(base),
+      event: change('customer', 'legacy', T0 + 5000, { ...base, email: 'new@example.com' }),
+    });
+    expect(d.patch).toEqual({ email: 'new@example.com' });
+    expect(d.conflicts).toEqual([]);
+  });
+
+  it('order status (service-wins): the service’s status stands and is pushed to Magento, even if Magento’s is newer', () => {
+    const base = { state: 'new', status: 'pending' };
+    const d = run('order', {
+      target: 'service',
+      record: {
+        exists: true,
+        data: { state: 'processing', status: 'processing' },
+        changedAt: T0,
+        version: 3,
+      },
+      state: agreed(base),
+      event: change('order', 'legacy', T0 + 60_000, { state: 'canceled', status: 'canceled' }),
+    });
+    expect(d.outcome).toBe('push-back');
+    expect(d.pushBack!.data).toEqual({ state: 'processing', status: 'processing' });
+    // Seen from the other side, the service's change is applied to Magento.
+    const reverse = run('order', {
+      target: 'legacy',
+      record: { exists: true, data: { state: 'canceled', status: 'canceled' }, changedAt: T0 + 60_000 },
+      state: d.state,
+      event: change('order', 'service', T0, { state: 'processing', status: 'processing' }, { sequence: 3 }),
+    });
+    expect(reverse.patch).toEqual({ state: 'processing', status: 'processing' });
+  });
+
+  it('inventory (service-wins): real-time reservations in the service are not overwritten by Magento', () => {
+    const d = run('stock', {
+      target: 'service',
+      record: { exists: true, data: { qty: '7.0000', isInStock: 1 }, changedAt: T0, version: 9 },
+      state: agreed({ qty: '10.0000', isInStock: 1 }),
+      event: change('stock', 'legacy', T0 + 1000, { qty: '12.0000', isInStock: 1 }),
+    });
+    expect(d.patch).toEqual({});
+    expect(d.pushBack!.data).toEqual({ qty: '7.0000' });
+    expect(d.conflicts).toEqual([{ field: 'qty', policy: 'service-wins', winner: 'service' }]);
+  });
+
+  it('product price (admin): both prices are parked for a person, nothing is written; the name still syncs', () => {
+    const base = { sku: 'SKU-1', name: 'Mug', price: '10.000000', status: 1 };
+    const d = run('product', {
+      target: 'service',
+      record: { exists: true, data: { ...base, price: '11.000000' }, changedAt: T0, version: 2 },
+      state: agreed(base),
+      event: change('product', 'legacy', T0 + 5000, { ...base, price: '12.000000', name: 'Big mug' }),
+    });
+    expect(d.patch).toEqual({ name: 'Big mug' });
+    expect(d.parked).toHaveLength(1);
+    expect(d.parked[0]).toMatchObject({
+      field: 'price',
+      legacy: { value: '12.000000' },
+      service: { value: '11.000000' },
+    });
+    expect(d.conflicts).toEqual([{ field: 'price', policy: 'admin', winner: 'admin' }]);
+    // The same conflict seen from Magento's side parks under the same id (parked once).
+    const mirror = run('product', {
+      target: 'legacy',
+      record: { exists: true, data: { ...base, price: '12.000000', name: 'Big mug' }, changedAt: T0 + 5000 },
+      state: d.state,
+      event: change('product', 'service', T0, { price: '11.000000' }, { sequence: 2 }),
+    });
+    expect(mirror.parked.map((p) => p.conflictId)).toEqual(d.parked.map((p) => p.conflictId));
+  });
+
+  it('coupon usage (sum): increments from both sides add up; a redelivered delta is not applied twice', () => {
+    const first = run('coupon', {
+      target: 'service',
+      record: { exists: true, data: { code: 'SAVE10', timesUsed: 5 }, changedAt: T0, version: 1 },
+      state: agreed({ code: 'SAVE10', timesUsed: 4 }),
+      event: change('coupon', 'legacy', T0 + 1000, {}, { deltas: { timesUsed: 2 } }),
+    });
+    expect(first.outcome).toBe('apply-delta');
+    expect(first.deltas).toEqual({ timesUsed: 2 });
+    const again = run('coupon', {
+      target: 'service',
+      record: { exists: true, data: { code: 'SAVE10', timesUsed: 7 }, changedAt: T0, version: 2 },
+      state: first.state,
+      event: change('coupon', 'legacy', T0 + 1000, {}, { deltas: { timesUsed: 2 } }),
+      deltasApplied: true,
+    });
+    expect(again.deltas).toEqual({});
+    expect(again.outcome).toBe('skip-duplicate');
+    // An absolute value never overwrites a counter.
+    const absolute = run('coupon', {
+      target: 'service',
+      record: { exists: true, data: { code: 'SAVE10', timesUsed: 7 }, changedAt: T0, version: 2 },
+      state: first.state,
+      event: change('coupon', 'legacy', T0 + 2000, { timesUsed: 3 }),
+    });
+    expect(absolute.patch).toEqual({});
+    expect(absolute.fields['timesUsed']).toBe('counter-absolute-ignored');
+  });
+});
+
+describe('Function: decide — what the seed’s resolver gets wrong', () => {
+  const base = { email: 'old@example.com' };
+  it('equal timestamps with different content are not skipped: the tie is broken, both sides converge', () => {
+    // Magento's updated_at (10:00:05) and the service's 10:00:05.400 fall in one second.
+    const d = run('customer', {
+      target: 'service',
+      record: { exists: true, data: { email: 'svc@example.com' }, changedAt: T0 + 5400, version: 2 },
+      state: agreed(base),
+      event: change('customer', 'legacy', T0 + 5000, { email: 'magento@example.com' }),
+    });
+    expect(d.conflicts).toEqual([{ field: 'email', policy: 'timestamp', winner: 'service' }]);
+    expect(d.pushBack!.data).toEqual({ email: 'svc@example.com' });
+  });
+
+  it('a duplicate is a no-op and an older change delivered late is stale', () => {
+    const applied = run('customer', {
+      target: 'service',
+      record: { exists: true, data: base, changedAt: T0, version: 1 },
+      state: agreed(base),
+      event: change('customer', 'legacy', T0 + 5000, { email: 'b@example.com' }, { sequence: 2 }),
+    });
+    const record = { exists: true, data: { email: 'b@example.com' }, changedAt: T0, version: 2 };
+    expect(
+      run('customer', {
+        target: 'service',
+        record,
+        state: applied.state,
+        event: change('customer', 'legacy', T0 + 5000, { email: 'b@example.com' }, { sequence: 2 }),
+      }).outcome,
+    ).toBe('skip-duplicate');
+    const late = run('customer', {
+      target: 'service',
+      record,
+      state: applied.state,
+      event: change('customer', 'legacy', T0 + 4000, { email: 'a@example.com' }, { sequence: 1 }),
+    });
+    expect(late.outcome).toBe('skip-stale');
+    expect(late.patch).toEqual({});
+  });
+
+  it('a record that exists on one side only is created on the other', () => {
+    const d = run('customer', {
+      target: 'legacy',
+      record: { exists: false, data: {} },
+      state: EMPTY_SYNC_STATE,
+      event: change('customer', 'service', T0, {
+        email: 'new@example.com',
+        firstName: 'N',
+        groupId: 1,
+        isActive: 1,
+      }),
+    });
+    expect(d.create).toBe(true);
+    expect(d.patch).toMatchObject({ email: 'new@example.com' });
+  });
+
+  it('a delete conflicting with an unsynced edit is resolved by time, and the kept record is pushed back whole', () => {
+    const d = run('customer', {
+      target: 'service',
+      record: { exists: true, data: { email: 'edited@example.com' }, changedAt: T0 + 9000, version: 3 },
+      state: agreed(base),
+      event: { ...change('customer', 'legacy', T0 + 5000, {}), op: 'delete' },
+    });
+    expect(d.delete).toBe(false);
+    expect(d.pushBack).toMatchObject({ op: 'upsert', data: { email: 'edited@example.com' } });
+  });
+
+  it('rejects a misrouted event, an unknown field and a delta on a non-counter', () => {
+    const record = { exists: true, data: base, changedAt: T0 };
+    expect(() =>
+      run('customer', {
+        target: 'legacy',
+        record,
+        state: agreed(base),
+        event: change('customer', 'legacy', T0, { email: 'x' }),
+      }),
+    ).toThrowError(/misrouted/);
+    expect(() =>
+      run('customer', {
+        target: 'service',
+        record,
+        state: agreed(base),
+        event: change('customer', 'legacy', T0, { password_hash: 'x' }),
+      }),
+    ).toThrowError(/password_hash is not a field/);
+    expect(() =>
+      run('customer', {
+        target: 'service',
+        record,
+        state: agreed(base),
+        event: change('customer', 'legacy', T0, {}, { deltas: { groupId: 1 } }),
+      }),
+    ).toThrowError(/not a counter/);
+  });
+});
