@@ -1,0 +1,100 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRIC } from '../spec/metrics.js';
+import { RUNTIME_ENV } from '../spec/runtime.js';
+import { CutoverFunction, type CutoverFunctionProps } from './cutover-function.js';
+import { cutoverMetric } from './metrics.js';
+import type { MigrationFlags } from './migration-flags.js';
+import { deadLetterQueue } from './queues.js';
+
+export interface AlarmRollbackProps {
+  readonly migration: string;
+  readonly stage: string;
+  readonly flags: MigrationFlags;
+  /** The platform bus: the rollback announces itself there (`cutover.rollback`). */
+  readonly bus: events.IEventBus;
+  /** Alarm names that trigger a rollback start with this (`...-rollback-<service>`). */
+  readonly alarmNamePrefix: string;
+  /** Extra settings of the rollback function (log retention, ...). @default - defaults */
+  readonly functionProps?: Partial<Pick<CutoverFunctionProps, 'logRetention' | 'timeout'>>;
+  /** Name of the DLQ for rollbacks that failed after every retry. @default - generated */
+  readonly deadLetterQueueName?: string;
+}
+
+/**
+ * Rollback after a deployment. AppConfig watches its monitors only while a deployment runs
+ * and bakes; afterwards an alarm would go unanswered. This rule on the default bus (where
+ * CloudWatch publishes `CloudWatch Alarm State Change`) sends every transition of a
+ * migration's rollback alarm to `ALARM` to the rollback Lambda, which stops a deployment in
+ * progress, deploys the service's last safe flags with the zero-bake strategy, publishes
+ * `cutover.rollback` on the platform bus and records `rollback_duration_seconds`.
+ *
+ * Failed deliveries and failed invocations (after retries) land in {@link deadLetterQueue}.
+ */
+export class AlarmRollback extends Construct {
+  readonly rule: events.Rule;
+  readonly function: CutoverFunction;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly dlqDepthAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: AlarmRollbackProps) {
+    super(scope, id);
+    if (!props.alarmNamePrefix) throw new Error('AlarmRollback: alarmNamePrefix must not be empty');
+    this.deadLetterQueue = deadLetterQueue(this, 'Dlq', props.deadLetterQueueName);
+    this.function = new CutoverFunction(this, 'Function', {
+      handler: 'rollback',
+      serviceName: 'rollback',
+      migration: props.migration,
+      stage: props.stage,
+      timeout: props.functionProps?.timeout ?? Duration.seconds(60),
+      logRetention: props.functionProps?.logRetention,
+      deadLetterQueue: this.deadLetterQueue,
+      retryAttempts: 2,
+      description: `Rolls ${props.migration} services back when their rollback alarm fires`,
+      environment: {
+        ...props.flags.runtimeEnvironment(),
+        [RUNTIME_ENV.busName]: props.bus.eventBusName,
+      },
+    });
+    props.flags.grantDeploy(this.function);
+    props.bus.grantPutEventsTo(this.function);
+    this.rule = new events.Rule(this, 'Rule', {
+      description: `Alarms of ${props.migration} (${props.stage}) in ALARM -> rollback`,
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        detail: {
+          alarmName: events.Match.prefix(props.alarmNamePrefix),
+          state: { value: ['ALARM'] },
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(this.function, {
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
+    this.dlqDepthAlarm = new cloudwatch.Alarm(this, 'DlqDepthAlarm', {
+      alarmDescription: 'A rollback failed after every retry: roll back by hand (see docs/infrastructure.md)',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** `rollback_duration_seconds` of one service. */
+  metricRollbackDuration(service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return cutoverMetric(METRIC.rollbackDuration, { service }, { statistic: 'Maximum', ...props });
+  }
+}

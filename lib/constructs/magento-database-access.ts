@@ -1,0 +1,120 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { RUNTIME_ENV } from '../spec/runtime.js';
+
+/** The network of an existing database, as the spec (or cdk.json) names it. */
+export interface DatabaseNetwork {
+  readonly vpcId: string;
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
+  /** @default - two placeholder zones (only used for subnet selection by CDK) */
+  readonly availabilityZones?: readonly string[];
+}
+
+export interface MagentoDatabaseAccessProps {
+  /** Secrets Manager secret with host, port, username, password, dbname (`magento-db-creds`). */
+  readonly secretName: string;
+  /** The database's network. Mutually exclusive with `createVpc`. @default - none */
+  readonly network?: DatabaseNetwork;
+  /** Create a VPC (dev). Mutually exclusive with `network`. @default false */
+  readonly createVpc?: boolean;
+  /** Connect through this RDS Proxy endpoint instead of the secret's host. @default - the secret's host */
+  readonly rdsProxyEndpoint?: string;
+  /** Retention of the created VPC's flow logs. @default ONE_MONTH */
+  readonly flowLogRetention?: logs.RetentionDays;
+}
+
+/**
+ * How the functions that talk to Magento reach its database: the VPC, subnets and security
+ * groups named in the spec (or a VPC created for dev), the credentials secret, and optionally
+ * an RDS Proxy endpoint. Pass {@link functionNetwork} to a `CutoverFunction` and call
+ * {@link grantConnect} on it.
+ */
+export class MagentoDatabaseAccess extends Construct {
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  readonly securityGroups: readonly ec2.ISecurityGroup[];
+  readonly secret: secretsmanager.ISecret;
+  readonly rdsProxyEndpoint?: string;
+
+  constructor(scope: Construct, id: string, props: MagentoDatabaseAccessProps) {
+    super(scope, id);
+    if (props.network && props.createVpc) {
+      throw new Error('MagentoDatabaseAccess: give either network or createVpc, not both');
+    }
+    if (!props.network && !props.createVpc) {
+      throw new Error(
+        'MagentoDatabaseAccess: the legacy database network is not named; set legacy.network in the spec or `networks.<migration>` for this environment in cdk.json (dev may set createVpc)',
+      );
+    }
+    this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', props.secretName);
+    this.rdsProxyEndpoint = props.rdsProxyEndpoint;
+    if (props.network) {
+      const n = props.network;
+      const zones = n.availabilityZones ?? n.subnetIds.map((_, i) => `zone-${i}`);
+      this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+        vpcId: n.vpcId,
+        availabilityZones: [...zones],
+        privateSubnetIds: [...n.subnetIds],
+      });
+      this.vpcSubnets = {
+        subnets: n.subnetIds.map((s, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, s)),
+      };
+      this.securityGroups = n.securityGroupIds.map((sg, i) =>
+        ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }),
+      );
+    } else {
+      const vpc = new ec2.Vpc(this, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 1,
+        subnetConfiguration: [
+          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+          { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        ],
+        gatewayEndpoints: { DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB } },
+      });
+      vpc.addFlowLog('FlowLog', {
+        destination: ec2.FlowLogDestination.toCloudWatchLogs(
+          new logs.LogGroup(this, 'FlowLogs', {
+            retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,
+          }),
+        ),
+        trafficType: ec2.FlowLogTrafficType.REJECT,
+      });
+      this.vpc = vpc;
+      this.vpcSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+      this.securityGroups = [
+        new ec2.SecurityGroup(this, 'FunctionSecurityGroup', {
+          vpc,
+          description: 'Cutover functions that reach the Magento database',
+          allowAllOutbound: true,
+        }),
+      ];
+    }
+  }
+
+  /** The VPC settings for a `CutoverFunction`. */
+  functionNetwork(): {
+    vpc: ec2.IVpc;
+    vpcSubnets: ec2.SubnetSelection;
+    securityGroups: ec2.ISecurityGroup[];
+  } {
+    return { vpc: this.vpc, vpcSubnets: this.vpcSubnets, securityGroups: [...this.securityGroups] };
+  }
+
+  /** Lets a function read the credentials. */
+  grantConnect(grantee: iam.IGrantable): iam.Grant {
+    return this.secret.grantRead(grantee);
+  }
+
+  /** `CUTOVER_LEGACY_SECRET_ARN` and, with a proxy, `CUTOVER_LEGACY_ENDPOINT`. */
+  runtimeEnvironment(): Record<string, string> {
+    return {
+      [RUNTIME_ENV.legacySecretArn]: this.secret.secretArn,
+      ...(this.rdsProxyEndpoint ? { [RUNTIME_ENV.legacyEndpoint]: this.rdsProxyEndpoint } : {}),
+    };
+  }
+}

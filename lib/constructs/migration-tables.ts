@@ -1,0 +1,105 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { RUNTIME_ENV } from '../spec/runtime.js';
+import type { MigrationSpec } from '../spec/schema.js';
+import {
+  CONFLICTS_TABLE,
+  physicalTableName,
+  SYNC_TABLE,
+  serviceTables,
+  syncTables,
+  type TableDefinition,
+} from '../spec/tables.js';
+
+export interface MigrationTablesProps {
+  readonly spec: MigrationSpec;
+  readonly stage: string;
+  /** Deletion protection and RETAIN (prod). @default false: tables are destroyed with the stack */
+  readonly protect?: boolean;
+  /** Stream ARNs of imported service tables, by table name. @default - none (no change capture) */
+  readonly importedStreamArns?: Readonly<Record<string, string>>;
+}
+
+const keyType = (t: 'S' | 'N') => (t === 'N' ? dynamodb.AttributeType.NUMBER : dynamodb.AttributeType.STRING);
+
+/**
+ * The migration's DynamoDB tables, created from `lib/spec/tables.ts` (the same definitions the
+ * test harness creates in DynamoDB Local): one service table per entity (stream on, for change
+ * capture) unless the spec imports it by name, the sync-state table and the conflicts table.
+ * On-demand, encrypted, point-in-time recovery on.
+ */
+export class MigrationTables extends Construct {
+  /** Every table by definition id (`CustomerTable`, `SyncStateTable`, ...). */
+  readonly tables: Readonly<Record<string, dynamodb.ITable>>;
+  readonly definitions: readonly TableDefinition[];
+  readonly syncTable: dynamodb.ITable;
+  readonly conflictsTable: dynamodb.ITable;
+  private readonly byEntity: Record<string, dynamodb.ITable> = {};
+
+  constructor(scope: Construct, id: string, props: MigrationTablesProps) {
+    super(scope, id);
+    const tables: Record<string, dynamodb.ITable> = {};
+    this.definitions = [...serviceTables(props.spec), ...syncTables()];
+    for (const def of this.definitions) {
+      const tableName = physicalTableName(props.stage, props.spec, def);
+      let table: dynamodb.ITable;
+      if (def.importName) {
+        table = dynamodb.Table.fromTableAttributes(this, def.id, {
+          tableName,
+          tableStreamArn: props.importedStreamArns?.[tableName],
+        });
+      } else {
+        table = new dynamodb.Table(this, def.id, {
+          tableName,
+          partitionKey: { name: def.partitionKey.name, type: keyType(def.partitionKey.type) },
+          sortKey: def.sortKey && { name: def.sortKey.name, type: keyType(def.sortKey.type) },
+          billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+          encryption: dynamodb.TableEncryption.AWS_MANAGED,
+          pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+          stream: def.stream ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined,
+          timeToLiveAttribute: def.ttlAttribute,
+          deletionProtection: props.protect ?? false,
+          removalPolicy: props.protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+        });
+      }
+      tables[def.id] = table;
+      if (def.entity) this.byEntity[def.entity] = table;
+    }
+    this.tables = tables;
+    this.syncTable = tables[SYNC_TABLE.id]!;
+    this.conflictsTable = tables[CONFLICTS_TABLE.id]!;
+  }
+
+  /** The service table of an entity. */
+  serviceTable(entity: string): dynamodb.ITable {
+    const t = this.byEntity[entity];
+    if (!t) throw new Error(`MigrationTables: no table for entity "${entity}"`);
+    return t;
+  }
+
+  /** `CUTOVER_SYNC_TABLE`, `CUTOVER_CONFLICTS_TABLE`, `CUTOVER_SERVICE_TABLES` for the given entities. */
+  runtimeEnvironment(entities: readonly string[]): Record<string, string> {
+    return {
+      [RUNTIME_ENV.syncTable]: this.syncTable.tableName,
+      [RUNTIME_ENV.conflictsTable]: this.conflictsTable.tableName,
+      [RUNTIME_ENV.serviceTables]: Stack.of(this).toJsonString(
+        Object.fromEntries(entities.map((e) => [e, this.serviceTable(e).tableName])),
+      ),
+    };
+  }
+
+  /** Read/write on the sync tables and the given entities' service tables (the sync functions). */
+  grantSync(grantee: iam.IGrantable, entities: readonly string[]): void {
+    this.syncTable.grantReadWriteData(grantee);
+    this.conflictsTable.grantReadWriteData(grantee);
+    for (const e of entities) this.serviceTable(e).grantReadWriteData(grantee);
+  }
+
+  /** Read on the given entities' service tables and the sync table (consistency checks). */
+  grantRead(grantee: iam.IGrantable, entities: readonly string[]): void {
+    this.syncTable.grantReadData(grantee);
+    for (const e of entities) this.serviceTable(e).grantReadData(grantee);
+  }
+}

@@ -1,0 +1,70 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { deadLetterQueue } from './queues.js';
+
+export interface PlatformBusProps {
+  /** Physical name of the bus, e.g. `cutover-staging`. */
+  readonly busName: string;
+  /** How long the archive keeps events for replay. @default Duration.days(7) */
+  readonly archiveRetention?: Duration;
+  /** Keep no archive (tests only: replay is how a lost sync is recovered). @default false */
+  readonly disableArchive?: boolean;
+}
+
+/**
+ * The platform bus of one environment (it stands in for the seeds' Dapr pub/sub): a custom
+ * EventBridge bus, an archive of every event for replay, a dead-letter queue for rule targets in
+ * this stack, and a resource policy that admits `PutEvents` from this account only.
+ */
+export class PlatformBus extends Construct {
+  readonly bus: events.EventBus;
+  readonly archive?: events.Archive;
+  /** For targets of rules created in the same stack as the bus. */
+  readonly targetDeadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: PlatformBusProps) {
+    super(scope, id);
+    if (props.disableArchive && props.archiveRetention) {
+      throw new Error('PlatformBus: archiveRetention conflicts with disableArchive');
+    }
+    const retention = props.archiveRetention ?? Duration.days(7);
+    if (!props.disableArchive && retention.toDays() < 1) {
+      throw new Error('PlatformBus: archiveRetention must be at least one day');
+    }
+    const account = Stack.of(this).account;
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName });
+    this.bus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'PutEventsFromThisAccountOnly',
+        principals: [new iam.AccountPrincipal(account)],
+        actions: ['events:PutEvents'],
+        resources: [this.bus.eventBusArn],
+      }),
+    );
+    if (!props.disableArchive) {
+      this.archive = this.bus.archive('Archive', {
+        description: `Every event on ${props.busName}, for replay`,
+        eventPattern: { account: [account] },
+        retention,
+      });
+    }
+    this.targetDeadLetterQueue = deadLetterQueue(this, 'TargetDlq', `${props.busName}-targets-dlq`);
+  }
+
+  /** Lets a principal put events on the bus. */
+  grantPublish(grantee: iam.IGrantable): iam.Grant {
+    return this.bus.grantPutEventsTo(grantee);
+  }
+
+  /** Messages that rule targets in this stack failed to take. */
+  metricTargetDlqDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.targetDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: 'Maximum',
+      ...props,
+    });
+  }
+}

@@ -1,0 +1,562 @@
+/**
+ * One Step Functions state machine per service that runs its phased rollout (DESIGN.md,
+ * "Phased rollout"; docs/rollout.md). The definition is generated from the service's rollout
+ * plan (`lambdas/domain/rollout.ts`): one flag step per phase and canary percentage, each
+ * `SetFlags -> AwaitDeployment (poll) -> Bake (Wait) -> Gate (-> ExtendBake -> Gate)`, a
+ * Distributed Map backfill and a validation in phase 1, approvals by task token, and a Catch
+ * on every task that rolls the flags back to the last good state and fails with the cause.
+ *
+ * Exclusivity and order (see docs/rollout.md for the reasoning):
+ * - the first task lists the RUNNING executions of its own state machine and proceeds only
+ *   when it is the oldest; the state machine has a fixed name so the task's permission needs
+ *   no reference to the state machine (which would be circular);
+ * - for every service after the first, the same task checks the previous service's flags
+ *   (read 100 %, write `primary`) and that no rollout of it is running. The previous state
+ *   machine is found by its deterministic name, so the service stacks stay independent.
+ */
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { type FlagStep, type RolloutPlan, rolloutPlan } from '../../lambdas/domain/rollout.js';
+import { migrationPrefix, serviceDlqNames } from '../spec/names.js';
+import { RUNTIME_ENV } from '../spec/runtime.js';
+import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
+import { CutoverFunction, type HandlerName } from './cutover-function.js';
+
+/** The AppConfig resources of the migration's flags (created by the platform stack). */
+export interface RolloutAppConfig {
+  readonly applicationId: string;
+  readonly environmentId: string;
+  readonly configurationProfileId: string;
+  /** Gradual strategy used by rollouts (grows, then bakes with the environment monitors). */
+  readonly rolloutStrategyId: string;
+  /** All-at-once, zero-bake strategy used by rollbacks. */
+  readonly rollbackStrategyId: string;
+}
+
+/** Network and credentials of the functions that read the legacy database. */
+export interface RolloutLegacyAccess {
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /** Granted read to the legacy readers. @default - no secret granted */
+  readonly secret?: { grantRead(grantee: iam.IGrantable): iam.Grant };
+}
+
+export interface RolloutStateMachineProps {
+  readonly spec: MigrationSpec;
+  /** The service this state machine rolls out (a name in `spec.services`). */
+  readonly service: string;
+  readonly stage: string;
+  readonly appConfig: RolloutAppConfig;
+  /** The platform bus; approval requests are published on it. */
+  readonly bus: events.IEventBus;
+  /** Bucket for the phase-5 archive; objects go under `<migration>/<service>/`. */
+  readonly archiveBucket: s3.IBucket;
+  /** @default - the service's sync DLQs by their deterministic names (`serviceDlqNames`) */
+  readonly dlqNames?: string[];
+  /** @default - functions outside a VPC, no secret granted */
+  readonly legacyAccess?: RolloutLegacyAccess;
+  /** How often a flag deployment is polled. @default Duration.seconds(15) */
+  readonly deploymentPollInterval?: Duration;
+  /** Retention of the execution log group and the functions' logs. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Key of the execution log group. @default - a new key with rotation */
+  readonly logEncryptionKey?: kms.IKey;
+}
+
+/** Physical name of a service's rollout state machine (deterministic, see the module doc). */
+export function rolloutStateMachineName(stage: string, migration: string, service: string): string {
+  return `${migrationPrefix(stage, migration)}-${service}-rollout`;
+}
+
+/** The rollout task Lambdas, by task. */
+export interface RolloutFunctions {
+  readonly start: CutoverFunction;
+  readonly setFlags: CutoverFunction;
+  readonly awaitDeployment: CutoverFunction;
+  readonly gate: CutoverFunction;
+  readonly backfillPlan: CutoverFunction;
+  readonly backfillChunk: CutoverFunction;
+  readonly validate: CutoverFunction;
+  readonly requestApproval: CutoverFunction;
+  readonly rollback: CutoverFunction;
+  readonly archive: CutoverFunction;
+}
+
+export class RolloutStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: RolloutFunctions;
+  /** Every execution event (level ALL), KMS-encrypted. */
+  readonly logGroup: logs.LogGroup;
+  readonly plan: RolloutPlan;
+  /** The functions that read the legacy database and the service tables (grant them access). */
+  readonly legacyReaders: readonly CutoverFunction[];
+
+  constructor(scope: Construct, id: string, props: RolloutStateMachineProps) {
+    super(scope, id);
+    const index = props.spec.services.findIndex((s) => s.name === props.service);
+    if (index < 0) throw new Error(`${id}: no service "${props.service}" in migration "${props.spec.name}"`);
+    const service: ServiceSpec = props.spec.services[index]!;
+    const stack = Stack.of(this);
+    const plan = rolloutPlan(service);
+    this.plan = plan;
+    const name = rolloutStateMachineName(props.stage, props.spec.name, service.name);
+    const ownArn = stateMachineArn(stack, name);
+    const predecessor = index > 0 ? props.spec.services[index - 1]!.name : undefined;
+    const predecessorArn = predecessor
+      ? stateMachineArn(stack, rolloutStateMachineName(props.stage, props.spec.name, predecessor))
+      : undefined;
+    const dlqNames = props.dlqNames ?? serviceDlqNames(props.stage, props.spec, service);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    // --- functions -------------------------------------------------------------------------
+    const ac = props.appConfig;
+    const appConfigEnv = {
+      [RUNTIME_ENV.service]: service.name,
+      [RUNTIME_ENV.appConfigApplicationId]: ac.applicationId,
+      [RUNTIME_ENV.appConfigEnvironmentId]: ac.environmentId,
+      [RUNTIME_ENV.appConfigProfileId]: ac.configurationProfileId,
+      [RUNTIME_ENV.rolloutStrategyId]: ac.rolloutStrategyId,
+      [RUNTIME_ENV.rollbackStrategyId]: ac.rollbackStrategyId,
+    };
+    const fn = (
+      fid: string,
+      handler: string,
+      opts: { timeout?: Duration; legacy?: boolean; environment?: Record<string, string> } = {},
+    ) =>
+      new CutoverFunction(this, fid, {
+        // The handler names of the rollout are declared here, next to their construct.
+        handler: handler as HandlerName,
+        serviceName: service.name,
+        migration: props.spec.name,
+        stage: props.stage,
+        timeout: opts.timeout ?? Duration.seconds(30),
+        logRetention: retention,
+        description: `cutover ${handler} (${props.spec.name}/${service.name})`,
+        environment: { ...appConfigEnv, ...opts.environment },
+        ...(opts.legacy && props.legacyAccess?.vpc
+          ? {
+              vpc: props.legacyAccess.vpc,
+              ...(props.legacyAccess.vpcSubnets ? { vpcSubnets: props.legacyAccess.vpcSubnets } : {}),
+              ...(props.legacyAccess.securityGroups
+                ? { securityGroups: props.legacyAccess.securityGroups }
+                : {}),
+            }
+          : {}),
+      });
+    const functions: RolloutFunctions = {
+      start: fn('StartFunction', 'rollout-start'),
+      setFlags: fn('SetFlagsFunction', 'rollout-set-flags'),
+      awaitDeployment: fn('AwaitDeploymentFunction', 'rollout-await-deployment'),
+      gate: fn('GateFunction', 'rollout-gate', { timeout: Duration.minutes(5), legacy: true }),
+      backfillPlan: fn('BackfillPlanFunction', 'rollout-backfill-plan', {
+        timeout: Duration.minutes(5),
+        legacy: true,
+      }),
+      backfillChunk: fn('BackfillChunkFunction', 'rollout-backfill-chunk', {
+        timeout: Duration.minutes(15),
+        legacy: true,
+      }),
+      validate: fn('ValidateFunction', 'rollout-validate', { timeout: Duration.minutes(15), legacy: true }),
+      requestApproval: fn('RequestApprovalFunction', 'rollout-request-approval', {
+        environment: { [RUNTIME_ENV.busName]: props.bus.eventBusName },
+      }),
+      // Polls its zero-bake deployment to COMPLETE: seconds, bounded at 2 minutes.
+      rollback: fn('RollbackFunction', 'rollout-rollback', { timeout: Duration.minutes(3) }),
+      archive: fn('ArchiveFunction', 'rollout-archive', {
+        timeout: Duration.minutes(15),
+        legacy: true,
+        environment: { [RUNTIME_ENV.archiveBucket]: props.archiveBucket.bucketName },
+      }),
+    };
+    this.functions = functions;
+    this.legacyReaders = [
+      functions.gate,
+      functions.backfillPlan,
+      functions.backfillChunk,
+      functions.validate,
+      functions.archive,
+    ];
+    for (const f of this.legacyReaders) props.legacyAccess?.secret?.grantRead(f);
+
+    // --- least-privilege grants ----------------------------------------------------------------
+    const appArn = stack.formatArn({
+      service: 'appconfig',
+      resource: 'application',
+      resourceName: ac.applicationId,
+    });
+    const envArn = `${appArn}/environment/${ac.environmentId}`;
+    const profileArn = `${appArn}/configurationprofile/${ac.configurationProfileId}`;
+    const deploymentsArn = `${envArn}/deployment/*`;
+    const strategyArn = (sid: string) =>
+      stack.formatArn({ service: 'appconfig', resource: 'deploymentstrategy', resourceName: sid });
+    const readFlags = new iam.PolicyStatement({
+      actions: [
+        'appconfig:GetApplication',
+        'appconfig:ListDeployments',
+        'appconfig:GetDeployment',
+        'appconfig:GetHostedConfigurationVersion',
+        'appconfig:ListHostedConfigurationVersions',
+      ],
+      resources: [appArn, envArn, profileArn, deploymentsArn, `${profileArn}/hostedconfigurationversion/*`],
+    });
+    const writeFlags = (strategyIds: string[]) =>
+      new iam.PolicyStatement({
+        actions: [
+          'appconfig:CreateHostedConfigurationVersion',
+          'appconfig:StartDeployment',
+          'appconfig:StopDeployment',
+        ],
+        resources: [appArn, envArn, profileArn, deploymentsArn, ...strategyIds.map(strategyArn)],
+      });
+    functions.start.addToRolePolicy(readFlags);
+    functions.start.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:ListExecutions'],
+        resources: [ownArn, ...(predecessorArn ? [predecessorArn] : [])],
+      }),
+    );
+    functions.setFlags.addToRolePolicy(readFlags);
+    functions.setFlags.addToRolePolicy(writeFlags([ac.rolloutStrategyId]));
+    functions.awaitDeployment.addToRolePolicy(readFlags);
+    functions.rollback.addToRolePolicy(readFlags);
+    functions.rollback.addToRolePolicy(writeFlags([ac.rollbackStrategyId]));
+    props.bus.grantPutEventsTo(functions.requestApproval);
+    props.archiveBucket.grantPut(functions.archive, `${props.spec.name}/${service.name}/*`);
+    // GetMetricData supports no resource-level permissions.
+    functions.gate.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+    );
+    const reasons: Array<[CutoverFunction, string]> = [
+      [
+        functions.start,
+        'AppConfig deployment numbers and hosted versions are created at run time: the policy names the application, environment and profile and wildcards only their deployment/version numbers.',
+      ],
+      [
+        functions.setFlags,
+        'AppConfig deployment numbers and hosted versions are created at run time: the policy names the application, environment, profile and strategy and wildcards only their deployment/version numbers.',
+      ],
+      [
+        functions.awaitDeployment,
+        'AppConfig deployment numbers are created at run time; only the numbers of this environment are wildcarded.',
+      ],
+      [
+        functions.rollback,
+        'AppConfig deployment numbers are created at run time; only the numbers of this environment are wildcarded.',
+      ],
+      [
+        functions.gate,
+        'cloudwatch:GetMetricData supports no resource-level permissions; the function only reads metrics.',
+      ],
+      [
+        functions.archive,
+        'Writes archive objects under <migration>/<service>/ of the archive bucket; object names carry the run time.',
+      ],
+      [functions.requestApproval, 'grantPutEventsTo names the bus; no wildcard beyond what the grant emits.'],
+    ];
+    for (const [f, reason] of reasons) {
+      Validations.of(f.role).acknowledge({ id: 'AwsSolutions-IAM5', reason });
+    }
+
+    // --- definition ----------------------------------------------------------------------------
+    const pollInterval = props.deploymentPollInterval ?? Duration.seconds(15);
+    const rollback = new tasks.LambdaInvoke(this, 'Rollback', {
+      lambdaFunction: functions.rollback,
+      payloadResponseOnly: true,
+      comment: 'Flags back to the last good state (rollback strategy: all at once, zero bake)',
+      payload: sfn.TaskInput.fromObject({
+        service: service.name,
+        lastGood: sfn.JsonPath.objectAt('$.progress.lastGood'),
+        error: sfn.JsonPath.objectAt('$.error'),
+      }),
+      resultPath: '$.rollback',
+    });
+    rollback.addCatch(
+      new sfn.Fail(this, 'RollbackFailed', {
+        comment: 'The flags could not be restored: restore them by hand (docs/rollout.md)',
+        errorPath: '$.rollbackError.Error',
+        causePath: '$.rollbackError.Cause',
+      }),
+      { resultPath: '$.rollbackError' },
+    );
+    rollback.next(
+      new sfn.Fail(this, 'RolledBack', {
+        comment: 'A gate or task failed; the flags are back at the last good state',
+        errorPath: '$.rollback.error',
+        causePath: '$.rollback.cause',
+      }),
+    );
+    const guard = <T extends sfn.TaskStateBase | sfn.DistributedMap>(t: T): T => {
+      t.addCatch(rollback, { errors: ['States.ALL'], resultPath: '$.error' });
+      return t;
+    };
+    const invoke = (
+      sid: string,
+      f: CutoverFunction,
+      payload: Record<string, unknown>,
+      resultPath: string,
+      comment?: string,
+    ) =>
+      guard(
+        new tasks.LambdaInvoke(this, sid, {
+          lambdaFunction: f,
+          payloadResponseOnly: true,
+          payload: sfn.TaskInput.fromObject(payload),
+          resultPath,
+          ...(comment ? { comment } : {}),
+        }),
+      );
+
+    const start = new tasks.LambdaInvoke(this, 'Start', {
+      lambdaFunction: functions.start,
+      payloadResponseOnly: true,
+      comment: 'One execution per service; the previous service must have completed',
+      payload: sfn.TaskInput.fromObject({
+        service: service.name,
+        execution: {
+          arn: sfn.JsonPath.stringAt('$$.Execution.Id'),
+          startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+          stateMachineArn: sfn.JsonPath.stringAt('$$.StateMachine.Id'),
+        },
+        ...(predecessor && predecessorArn
+          ? { predecessor: { service: predecessor, stateMachineArn: predecessorArn } }
+          : {}),
+      }),
+      resultPath: '$.progress',
+    });
+    // Nothing has changed yet, and another execution may own the flags: no rollback.
+    start.addCatch(
+      new sfn.Fail(this, 'NotStarted', { errorPath: '$.error.Error', causePath: '$.error.Cause' }),
+      { resultPath: '$.error' },
+    );
+
+    const approval = (step: string) =>
+      guard(
+        new tasks.LambdaInvoke(this, `Approve${step === 'decommission' ? 'Decommission' : 'Cutover'}`, {
+          lambdaFunction: functions.requestApproval,
+          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+          comment:
+            'Publishes cutover.approval.requested with the task token; waits for send-task-success/failure',
+          payload: sfn.TaskInput.fromObject({
+            migration: props.spec.name,
+            service: service.name,
+            step,
+            executionArn: sfn.JsonPath.stringAt('$$.Execution.Id'),
+            taskToken: sfn.JsonPath.taskToken,
+            timeoutSeconds: plan.approvalTimeoutSeconds,
+          }),
+          taskTimeout: sfn.Timeout.duration(Duration.seconds(plan.approvalTimeoutSeconds)),
+          resultPath: `$.approvals.${step === 'decommission' ? 'decommission' : 'cutover'}`,
+        }),
+      );
+
+    /** SetFlags -> AwaitDeployment (poll) [-> Bake -> Gate (-> ExtendBake -> Gate)]. */
+    const flagStep = (step: FlagStep, after: sfn.IChainable): sfn.IChainable => {
+      const setFlags = invoke(
+        `${step.id}SetFlags`,
+        functions.setFlags,
+        { service: service.name, step: step.id, flags: step.flags },
+        '$.deployment',
+        `${step.phase}: ${JSON.stringify(step.flags)}`,
+      );
+      const awaitDeployment = invoke(
+        `${step.id}AwaitDeployment`,
+        functions.awaitDeployment,
+        { service: service.name, step: step.id, deployment: sfn.JsonPath.objectAt('$.deployment') },
+        '$.deployment',
+        'ROLLED_BACK (an environment monitor fired) fails the gate',
+      );
+      const poll = new sfn.Wait(this, `${step.id}PollWait`, { time: sfn.WaitTime.duration(pollInterval) });
+      const deployed = new sfn.Choice(this, `${step.id}Deployed`);
+      poll.next(awaitDeployment);
+      setFlags
+        .next(awaitDeployment)
+        .next(
+          deployed.when(sfn.Condition.booleanEquals('$.deployment.done', true), gateOrNext()).otherwise(poll),
+        );
+      return setFlags;
+
+      function gateOrNext(): sfn.IChainable {
+        if (!step.gate) {
+          return new sfn.Pass(scopeOf(), `${step.id}Good`, {
+            comment: 'Deployed without a gate: the last good state moves on',
+            result: sfn.Result.fromObject(step.flags),
+            resultPath: '$.progress.lastGood',
+          }).next(after);
+        }
+        const bake = new sfn.Wait(scopeOf(), `${step.id}Bake`, {
+          comment: `Bake ${step.bakeSeconds / 60} min before gate ${step.gate.id}`,
+          time: sfn.WaitTime.duration(Duration.seconds(step.bakeSeconds)),
+        });
+        const extend = new sfn.Wait(scopeOf(), `${step.id}ExtendBake`, {
+          comment: 'Missing data: bake once more (bounded by maxBakeExtensions)',
+          time: sfn.WaitTime.duration(Duration.seconds(Math.max(60, step.bakeSeconds))),
+        });
+        const gate = invoke(
+          `${step.id}Gate`,
+          functions.gate,
+          {
+            service: service.name,
+            gate: step.gate,
+            flags: step.flags,
+            progress: sfn.JsonPath.objectAt('$.progress'),
+            deployment: sfn.JsonPath.objectAt('$.deployment'),
+            entities: plan.entities,
+            dlqNames,
+            onMissingData: plan.onMissingData,
+            maxBakeExtensions: plan.maxBakeExtensions,
+          },
+          '$.progress',
+          `Gate ${step.gate.id}: ${step.gate.checks.map((c) => `${c.check} ${c.comparator} ${c.threshold}`).join(', ')}`,
+        );
+        const verdict = new sfn.Choice(scopeOf(), `${step.id}GateVerdict`)
+          .when(sfn.Condition.stringEquals('$.progress.verdict', 'extend'), extend)
+          .otherwise(after);
+        extend.next(gate);
+        bake.next(gate).next(verdict);
+        return bake;
+      }
+    };
+    const scopeOf = () => this;
+
+    // Build back to front: each step chains to the next.
+    const archive = invoke(
+      'Archive',
+      functions.archive,
+      {
+        migration: props.spec.name,
+        service: service.name,
+        executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
+      },
+      '$.archive',
+      'Legacy tables to S3 as gzip NDJSON with a SHA-256 manifest; nothing is dropped',
+    );
+    const done = new sfn.Succeed(this, 'Done', {
+      comment: 'Rolled out; legacy tables archived (not dropped)',
+    });
+    archive.next(done);
+    let next: sfn.IChainable = approval('decommission').next(archive);
+    const steps = [...plan.steps].reverse();
+    for (const step of steps) {
+      if (step.id === 'ReadOnly') continue;
+      let head = flagStep(step, next);
+      if (step.approvalBefore) head = approval('cutover-writes').next(head);
+      next = head;
+    }
+    // Phase 1: flags read-only, backfill, validate.
+    const readOnly = plan.steps.find((s) => s.id === 'ReadOnly')!;
+    const backfillPlan = invoke(
+      'BackfillPlan',
+      functions.backfillPlan,
+      { entities: plan.entities, chunkSize: plan.backfill.chunkSize },
+      '$.backfill',
+      'Key ranges of the legacy tables',
+    );
+    const chunk = new tasks.LambdaInvoke(this, 'BackfillChunk', {
+      lambdaFunction: functions.backfillChunk,
+      payloadResponseOnly: true,
+      comment: 'Copies one key range through the sync rules (safe while live sync runs)',
+      payload: sfn.TaskInput.fromObject({ chunk: sfn.JsonPath.objectAt('$.chunk') }),
+    });
+    // Copies are compare-and-set through the sync rules: retrying a chunk is safe.
+    chunk.addRetry({
+      errors: ['States.TaskFailed'],
+      maxAttempts: 2,
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+    });
+    const backfill = guard(
+      new sfn.DistributedMap(this, 'Backfill', {
+        comment: 'One child execution per key-range chunk',
+        itemsPath: '$.backfill.chunks',
+        itemSelector: { 'chunk.$': '$$.Map.Item.Value' },
+        maxConcurrency: plan.backfill.concurrency,
+        mapExecutionType: sfn.StateMachineType.STANDARD,
+        resultPath: sfn.JsonPath.DISCARD,
+        label: 'Backfill',
+      }),
+    );
+    backfill.itemProcessor(chunk);
+    const validate = invoke(
+      'Validate',
+      functions.validate,
+      { entities: plan.entities },
+      '$.validation',
+      'Full validation: equal counts and zero mismatches',
+    );
+    const phase1 = flagStep(readOnly, backfillPlan);
+    backfillPlan
+      .next(backfill)
+      .next(validate)
+      .next(
+        new sfn.Pass(this, 'ReadOnlyValidated', {
+          result: sfn.Result.fromObject(readOnly.flags),
+          resultPath: '$.progress.lastGood',
+        }).next(next),
+      );
+
+    // --- the state machine -----------------------------------------------------------------------
+    const key =
+      props.logEncryptionKey ??
+      new kms.Key(this, 'LogKey', {
+        enableKeyRotation: true,
+        description: `Encrypts the rollout execution log of ${props.spec.name}/${service.name}`,
+      });
+    if (!props.logEncryptionKey) {
+      (key as kms.Key).addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+          actions: [
+            'kms:Encrypt*',
+            'kms:Decrypt*',
+            'kms:ReEncrypt*',
+            'kms:GenerateDataKey*',
+            'kms:Describe*',
+          ],
+          resources: ['*'],
+          conditions: {
+            ArnLike: {
+              'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+                service: 'logs',
+                resource: 'log-group',
+                resourceName: '*',
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            },
+          },
+        }),
+      );
+    }
+    this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention, encryptionKey: key });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: name,
+      comment: `Phased rollout of ${props.spec.name}/${service.name}: read-only sync, shadow writes, switch reads (${service.rollout.canarySteps.join('/')} %), cutover writes, decommission`,
+      definitionBody: sfn.DefinitionBody.fromChainable(start.next(phase1)),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'Generated by CDK: CloudWatch Logs delivery and X-Ray actions support no resource-level permissions; lambda:InvokeFunction on "<fn>:*" covers the versions of the functions it names; the Distributed Map starts child executions of this state machine only.',
+    });
+  }
+}
+
+function stateMachineArn(stack: Stack, name: string): string {
+  return stack.formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}

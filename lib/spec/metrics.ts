@@ -1,0 +1,33 @@
+/**
+ * The metric contract between the Lambdas (which emit EMF through Powertools) and the alarms
+ * and dashboards of the stacks. One list, so that an alarm never watches a name nobody emits.
+ *
+ * Namespace: {@link METRICS_NAMESPACE} (`Cutover`). Dimension sets are exact: CloudWatch
+ * treats `{service, direction, status}` and `{service, direction}` as different metrics.
+ */
+export { METRICS_NAMESPACE } from './runtime.js';
+
+export const METRIC = {
+  /** Count. Dimensions `{ service, direction, status }`. */
+  eventProcessing: 'event_processing_total',
+  /** Seconds from `changedAt` to applied. Dimensions `{ service, consistency_type }`. */
+  consistencyLag: 'data_consistency_lag_seconds',
+  /** Count. Dimensions `{ service, winner }`. */
+  conflictResolution: 'conflict_resolution_total',
+  /** Seconds from the alarm's state change to the rollback deployment started. `{ service }`. */
+  rollbackDuration: 'rollback_duration_seconds',
+  /** Count (the gateway router). Dimensions `{ service, target, outcome }`. */
+  gatewayRequests: 'gateway_requests_total',
+  /** Milliseconds (the gateway router). Dimensions `{ service, target }`. */
+  gatewayLatency: 'gateway_latency_ms',
+} as const;
+
+/** `direction` values of `event_processing_total`. */
+export const SYNC_DIRECTIONS = ['forward', 'reverse', 'capture', 'poll'] as const;
+/** `status` values of `event_processing_total`: `failed` counts toward the sync error rate. */
+export const PROCESSING_STATUSES = ['applied', 'skipped', 'conflict', 'failed'] as const;
+/** `winner` values of `conflict_resolution_total`. */
+export const CONFLICT_WINNERS = ['legacy', 'service', 'admin', 'merged'] as const;
+/** `target` and `outcome` values of the gateway metrics; `error` = 5xx or timeout. */
+export const GATEWAY_TARGETS = ['legacy', 'service'] as const;
+export const GATEWAY_OUTCOMES = ['success', 'error'] as const;

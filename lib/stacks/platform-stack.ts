@@ -1,0 +1,252 @@
+import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { AlarmRollback } from '../constructs/alarm-rollback.js';
+import { CutoverFunction } from '../constructs/cutover-function.js';
+import { MagentoDatabaseAccess } from '../constructs/magento-database-access.js';
+import { MigrationDashboard } from '../constructs/migration-dashboard.js';
+import { MigrationFlags } from '../constructs/migration-flags.js';
+import { MigrationTables } from '../constructs/migration-tables.js';
+import { PlatformBus } from '../constructs/platform-bus.js';
+import { deadLetterQueue, encryptedQueue } from '../constructs/queues.js';
+import { ServiceMonitors } from '../constructs/service-monitors.js';
+import { busName, dlqName, migrationPrefix, rollbackAlarmPrefix, serviceDlqNames } from '../spec/names.js';
+import { RUNTIME_ENV } from '../spec/runtime.js';
+import type { MigrationSpec } from '../spec/schema.js';
+import type { EnvironmentSettings } from './settings.js';
+
+export interface PlatformStackProps extends StackProps {
+  readonly stage: string;
+  readonly settings: EnvironmentSettings;
+  readonly migrations: readonly MigrationSpec[];
+}
+
+/**
+ * What every service stack of an environment builds on: the platform bus with its archive and,
+ * per migration, the tables, the flags (AppConfig) with the services' rollback alarms as
+ * monitors, the rollback after deployment, the legacy database access, the Debezium intake and
+ * the dashboard.
+ */
+export class PlatformStack extends Stack {
+  readonly stage: string;
+  readonly settings: EnvironmentSettings;
+  readonly platformBus: PlatformBus;
+  /** SNS topic the alarms notify (when the environment's `alarmActions` is on). */
+  readonly alarmTopic?: sns.Topic;
+  readonly migrations: Readonly<Record<string, MigrationPlatform>>;
+
+  constructor(scope: Construct, id: string, props: PlatformStackProps) {
+    super(scope, id, props);
+    this.stage = props.stage;
+    this.settings = props.settings;
+    this.platformBus = new PlatformBus(this, 'Bus', {
+      busName: busName(props.stage),
+      archiveRetention: Duration.days(props.settings.archiveRetentionDays),
+    });
+    Validations.of(this.platformBus.targetDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of EventBridge rule targets.',
+    });
+    if (props.settings.alarmActions) {
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+        topicName: `cutover-${props.stage}-alarms`,
+        displayName: `Cutover ${props.stage} alarms`,
+        enforceSSL: true,
+        masterKey: this.alarmKey(),
+      });
+    }
+    const migrations: Record<string, MigrationPlatform> = {};
+    for (const spec of props.migrations) {
+      migrations[spec.name] = new MigrationPlatform(this, pascal(spec.name), { spec, platform: this });
+    }
+    this.migrations = migrations;
+  }
+
+  /** CloudWatch cannot publish to a topic under the AWS-managed SNS key: a key of our own. */
+  private alarmKey(): kms.Key {
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: `Encrypts the cutover-${this.stage}-alarms topic`,
+      enableKeyRotation: true,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    return key;
+  }
+
+  get logRetention(): logs.RetentionDays {
+    return this.settings.logRetentionDays as logs.RetentionDays;
+  }
+
+  /** Notifies the alarm topic, when the environment has one. */
+  notify(alarm: cloudwatch.IAlarm & { addAlarmAction(...a: cloudwatch.IAlarmAction[]): void }): void {
+    if (this.alarmTopic) alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+  }
+}
+
+export function pascal(s: string): string {
+  return s
+    .split(/[_\-\s]+/)
+    .filter(Boolean)
+    .map((p) => p[0]!.toUpperCase() + p.slice(1))
+    .join('');
+}
+
+export interface MigrationPlatformProps {
+  readonly spec: MigrationSpec;
+  readonly platform: PlatformStack;
+}
+
+/** The shared part of one migration inside the platform stack. */
+export class MigrationPlatform extends Construct {
+  readonly spec: MigrationSpec;
+  readonly tables: MigrationTables;
+  readonly flags: MigrationFlags;
+  readonly flagsValidator: CutoverFunction;
+  readonly monitors: Readonly<Record<string, ServiceMonitors>>;
+  readonly rollback: AlarmRollback;
+  readonly dashboard: MigrationDashboard;
+  /** How functions reach the Magento database (mysql legacy only). */
+  readonly databaseAccess?: MagentoDatabaseAccess;
+  /** The queue Debezium Server's SQS sink writes to (mysql legacy only). */
+  readonly debeziumQueue?: sqs.Queue;
+  readonly debeziumIngest?: CutoverFunction;
+
+  constructor(scope: Construct, id: string, props: MigrationPlatformProps) {
+    super(scope, id);
+    const { spec, platform } = props;
+    const stage = platform.stage;
+    const settings = platform.settings;
+    this.spec = spec;
+    const bus = platform.platformBus.bus;
+
+    this.tables = new MigrationTables(this, 'Tables', {
+      spec,
+      stage,
+      protect: settings.protectData,
+      importedStreamArns: settings.importedStreamArns,
+    });
+
+    const monitors: Record<string, ServiceMonitors> = {};
+    const dlqNames: Record<string, string[]> = {};
+    for (const service of spec.services) {
+      dlqNames[service.name] = serviceDlqNames(stage, spec, service);
+      monitors[service.name] = new ServiceMonitors(this, `${pascal(service.name)}Monitors`, {
+        stage,
+        migration: spec.name,
+        service,
+        thresholds: spec.alarms,
+        dlqNames: dlqNames[service.name]!,
+      });
+      platform.notify(monitors[service.name]!.rollbackAlarm);
+    }
+    this.monitors = monitors;
+
+    this.flagsValidator = new CutoverFunction(this, 'FlagsValidator', {
+      handler: 'flags-validator',
+      serviceName: 'flags',
+      migration: spec.name,
+      stage,
+      timeout: Duration.seconds(10),
+      logRetention: platform.logRetention,
+      description: `Validates ${spec.name} flag versions before AppConfig deploys them`,
+    });
+    this.flags = new MigrationFlags(this, 'Flags', {
+      spec,
+      stage,
+      monitors: Object.values(monitors).map((m) => m.rollbackAlarm),
+      validator: this.flagsValidator,
+      gradual: {
+        deploymentDuration: Duration.minutes(settings.flagDeploymentMinutes ?? 2),
+        finalBakeTime: Duration.minutes(settings.flagBakeMinutes ?? 10),
+      },
+    });
+
+    this.rollback = new AlarmRollback(this, 'Rollback', {
+      migration: spec.name,
+      stage,
+      flags: this.flags,
+      bus,
+      alarmNamePrefix: rollbackAlarmPrefix(stage, spec.name),
+      functionProps: { logRetention: platform.logRetention },
+      deadLetterQueueName: dlqName(`${migrationPrefix(stage, spec.name)}-rollback`),
+    });
+    Validations.of(this.rollback.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the rollback rule target and function.',
+    });
+    platform.notify(this.rollback.dlqDepthAlarm);
+
+    if (spec.legacy.kind === 'mysql') {
+      const network = settings.networks?.[spec.name] ?? spec.legacy.network;
+      this.databaseAccess = new MagentoDatabaseAccess(this, 'Database', {
+        secretName: spec.legacy.secretName,
+        rdsProxyEndpoint: spec.legacy.rdsProxyEndpoint,
+        ...(network ? { network } : { createVpc: settings.createVpc }),
+      });
+      this.addDebeziumIntake(platform);
+    }
+
+    this.dashboard = new MigrationDashboard(this, 'Dashboard', {
+      spec,
+      stage,
+      dlqNames,
+      rollbackAlarms: Object.values(monitors).map((m) => m.rollbackAlarm),
+    });
+  }
+
+  private addDebeziumIntake(platform: PlatformStack): void {
+    const prefix = migrationPrefix(platform.stage, this.spec.name);
+    const fn = new CutoverFunction(this, 'DebeziumIngest', {
+      handler: 'debezium-ingest',
+      serviceName: 'debezium',
+      migration: this.spec.name,
+      stage: platform.stage,
+      logRetention: platform.logRetention,
+      description: `Translates Debezium change envelopes of ${this.spec.name} to the bus contract`,
+      environment: { [RUNTIME_ENV.busName]: platform.platformBus.bus.eventBusName },
+    });
+    platform.platformBus.grantPublish(fn);
+    const dlq = deadLetterQueue(this, 'DebeziumDlq', dlqName(`${prefix}-debezium`));
+    Validations.of(dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the Debezium intake queue.',
+    });
+    const queue = encryptedQueue(this, 'DebeziumQueue', {
+      queueName: `${prefix}-debezium`,
+      visibilityTimeout: Duration.seconds(fn.timeout!.toSeconds() * 6),
+      deadLetterQueue: { queue: dlq, maxReceiveCount: this.spec.sync.maxReceiveCount },
+    });
+    fn.addEventSource(
+      new SqsEventSource(queue, { batchSize: this.spec.sync.batchSize, reportBatchItemFailures: true }),
+    );
+    const alarm = new cloudwatch.Alarm(this, 'DebeziumDlqAlarm', {
+      alarmName: `${prefix}-debezium-dlq-depth`,
+      alarmDescription:
+        'Debezium envelopes that failed translation (the reason is in the message attributes)',
+      metric: dlq.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    platform.notify(alarm);
+    Object.assign(this, { debeziumQueue: queue, debeziumIngest: fn });
+  }
+}

@@ -1,0 +1,294 @@
+import { Annotations, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { EVENT_SOURCE, serviceDetailType } from '../../lambdas/domain/events.js';
+import {
+  CutoverFunction,
+  type CutoverFunctionProps,
+  type HandlerName,
+} from '../constructs/cutover-function.js';
+import type { MigrationFlags } from '../constructs/migration-flags.js';
+import type { MigrationTables } from '../constructs/migration-tables.js';
+import { deadLetterQueue } from '../constructs/queues.js';
+import { ServiceChangeCapture } from '../constructs/service-change-capture.js';
+import type { ServiceMonitors } from '../constructs/service-monitors.js';
+import { SyncChannel } from '../constructs/sync-channel.js';
+import { dlqName, migrationPrefix, opsAlarmName, serviceQueueNames } from '../spec/names.js';
+import { RUNTIME_ENV } from '../spec/runtime.js';
+import {
+  type Consistency,
+  legacyEventOf,
+  type MigrationSpec,
+  type ServiceSpec,
+  serviceEventsOf,
+} from '../spec/schema.js';
+import type { MigrationPlatform, PlatformStack } from './platform-stack.js';
+import { pascal } from './platform-stack.js';
+
+export interface ServiceStackProps extends StackProps {
+  readonly platform: PlatformStack;
+  readonly spec: MigrationSpec;
+  readonly service: ServiceSpec;
+  /** Consistency check schedule. @default 15 minutes */
+  readonly consistencyCheckInterval?: Duration;
+}
+
+/**
+ * What the rollout state machine of a service needs (issue 5): everything it reads, writes or
+ * watches, as constructs (grant and metric methods included).
+ */
+export interface RolloutResources {
+  readonly stage: string;
+  readonly spec: MigrationSpec;
+  readonly service: ServiceSpec;
+  /** AppConfig ids (`flags.runtimeEnvironment()`), `flags.grantDeploy(role)`. */
+  readonly flags: MigrationFlags;
+  /** The service's rollback alarms (composite `monitors.rollbackAlarm`) and their metrics. */
+  readonly monitors: ServiceMonitors;
+  readonly tables: MigrationTables;
+  /** The service tables of this service's entities. */
+  readonly serviceTables: Readonly<Record<string, dynamodb.ITable>>;
+  readonly bus: events.IEventBus;
+  /** The sync functions (the backfill reuses the forward sync; validation the consistency check). */
+  readonly functions: Readonly<
+    Record<'forwardSync' | 'reverseSync' | 'legacyPoller' | 'consistencyCheck', CutoverFunction>
+  >;
+  readonly channels: Readonly<Record<'forward' | 'reverse', SyncChannel>>;
+  /** Defaults for any further function (log retention, migration/stage env, legacy access). */
+  readonly functionDefaults: Pick<
+    CutoverFunctionProps,
+    'migration' | 'stage' | 'serviceName' | 'logRetention'
+  >;
+}
+
+/** The strictest consistency among entities: one `strong` entity makes the channel unbatched. */
+function strictest(service: ServiceSpec): Consistency {
+  return service.entities.some((e) => e.consistency === 'strong') ? 'strong' : 'eventual';
+}
+
+/**
+ * One service of a migration: the forward channel (legacy changes -> service tables), the
+ * reverse channel (service events -> legacy, concurrency capped), change capture of the
+ * service tables, the legacy poller and the consistency check on schedules.
+ */
+export class ServiceStack extends Stack {
+  /** Everything the rollout state machine needs. */
+  readonly rollout: RolloutResources;
+  readonly forward: SyncChannel;
+  readonly reverse: SyncChannel;
+  readonly captures: readonly ServiceChangeCapture[];
+  /** DLQ of the scheduled rules and the channels' rules (delivery failures). */
+  readonly targetDeadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { platform, spec, service } = props;
+    const stage = platform.stage;
+    const shared: MigrationPlatform = platform.migrations[spec.name]!;
+    const bus = platform.platformBus.bus;
+    const entities = service.entities.map((e) => e.name);
+    const names = serviceQueueNames(stage, spec, service);
+    this.addStackDependency(platform);
+
+    const defaults = {
+      migration: spec.name,
+      stage,
+      serviceName: service.name,
+      logRetention: platform.logRetention,
+    };
+    const syncEnv = {
+      [RUNTIME_ENV.service]: service.name,
+      [RUNTIME_ENV.busName]: bus.eventBusName,
+      ...shared.tables.runtimeEnvironment(entities),
+    };
+    const legacy = this.legacyAccess(shared, spec);
+    const fn = (
+      cid: string,
+      handler: HandlerName,
+      extra: Partial<CutoverFunctionProps> & { legacy?: boolean } = {},
+    ) => {
+      const { legacy: needsLegacy, ...rest } = extra;
+      const f = new CutoverFunction(this, cid, {
+        ...defaults,
+        handler,
+        timeout: Duration.seconds(spec.sync.functionTimeoutSeconds),
+        ...(needsLegacy ? legacy.network : {}),
+        ...rest,
+        environment: { ...syncEnv, ...(needsLegacy ? legacy.environment : {}), ...rest.environment },
+      });
+      if (needsLegacy) legacy.grant(f);
+      return f;
+    };
+
+    // Forward: legacy changes -> service tables. Does not touch the legacy database; a conflict
+    // that the service side wins is pushed back as an event on the bus.
+    const forwardSync = fn('ForwardSync', 'forward-sync', {
+      description: `${service.name}: legacy -> service`,
+    });
+    shared.tables.grantSync(forwardSync, entities);
+    platform.platformBus.grantPublish(forwardSync);
+
+    // Reverse: service events -> legacy database, concurrency capped to protect the monolith.
+    const reverseSync = fn('ReverseSync', 'reverse-sync', {
+      legacy: true,
+      description: `${service.name}: service -> legacy`,
+    });
+    shared.tables.grantSync(reverseSync, entities);
+    platform.platformBus.grantPublish(reverseSync);
+
+    this.targetDeadLetterQueue = deadLetterQueue(this, 'TargetDlq', dlqName(names.targets));
+    Validations.of(this.targetDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: "This queue is itself the dead-letter queue of the stack's EventBridge rule targets.",
+    });
+    const consistency = strictest(service);
+    const eventualWindow = Duration.seconds(spec.sync.eventualBatchingWindowSeconds);
+    const channel = (cid: string, direction: 'forward' | 'reverse') =>
+      new SyncChannel(this, cid, {
+        bus,
+        direction,
+        service: service.name,
+        source: direction === 'forward' ? EVENT_SOURCE.legacy : EVENT_SOURCE.service,
+        detailTypes:
+          direction === 'forward'
+            ? service.entities.map(legacyEventOf)
+            : [
+                ...new Set(
+                  service.entities.flatMap((e) => [...serviceEventsOf(e), serviceDetailType(e.name)]),
+                ),
+              ],
+        handler: direction === 'forward' ? forwardSync : reverseSync,
+        consistency,
+        batchSize: spec.sync.batchSize,
+        maxBatchingWindow: consistency === 'eventual' ? eventualWindow : undefined,
+        maxReceiveCount: spec.sync.maxReceiveCount,
+        maxConcurrency: direction === 'reverse' ? spec.sync.reverseMaxConcurrency : undefined,
+        queueName: direction === 'forward' ? names.forward : names.reverse,
+        ruleDeadLetterQueue: this.targetDeadLetterQueue,
+        alarmNamePrefix: opsAlarmName(stage, spec.name, service.name, direction),
+      });
+    this.forward = channel('Forward', 'forward');
+    this.reverse = channel('Reverse', 'reverse');
+    for (const c of [this.forward, this.reverse]) {
+      Validations.of(c.deadLetterQueue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is itself the dead-letter queue of the sync channel queue.',
+      });
+      platform.notify(c.dlqDepthAlarm);
+      platform.notify(c.oldestMessageAlarm);
+    }
+
+    // Service-side change capture: table stream -> pipe -> bus (`<entity>.updated`).
+    const captures: ServiceChangeCapture[] = [];
+    for (const entity of service.entities) {
+      const table = shared.tables.serviceTable(entity.name);
+      if (!table.tableStreamArn) {
+        Annotations.of(this).addWarningV2(
+          'cutover:capture-no-stream',
+          `Imported table of "${entity.name}" has no stream ARN (cdk.json importedStreamArns): service-side changes are not captured`,
+        );
+        continue;
+      }
+      const capture = new ServiceChangeCapture(this, `${pascal(entity.name)}Capture`, {
+        table,
+        entity,
+        bus,
+        deadLetterQueueName: dlqName(names.capture[entity.name]!),
+        pipeName: `${migrationPrefix(stage, spec.name)}-${entity.name.replace(/_/g, '-')}-capture`,
+      });
+      Validations.of(capture.deadLetterQueue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is itself the dead-letter queue of the change-capture pipe.',
+      });
+      captures.push(capture);
+    }
+    this.captures = captures;
+
+    // Scheduled: the watermark poller and the consistency check.
+    const legacyPoller = fn('LegacyPoller', 'legacy-poller', {
+      legacy: true,
+      description: `${service.name}: polls legacy changes (keyset over updated_at, key)`,
+    });
+    shared.tables.syncTable.grantReadWriteData(legacyPoller);
+    platform.platformBus.grantPublish(legacyPoller);
+    const consistencyCheck = fn('ConsistencyCheck', 'consistency-check', {
+      legacy: true,
+      timeout: Duration.minutes(5),
+      description: `${service.name}: compares counts and checksums of both sides`,
+    });
+    shared.tables.grantRead(consistencyCheck, entities);
+    platform.platformBus.grantPublish(consistencyCheck);
+    this.schedule('PollerSchedule', legacyPoller, Duration.minutes(spec.sync.pollerIntervalMinutes));
+    this.schedule(
+      'ConsistencySchedule',
+      consistencyCheck,
+      props.consistencyCheckInterval ?? Duration.minutes(15),
+    );
+
+    this.rollout = {
+      stage,
+      spec,
+      service,
+      flags: shared.flags,
+      monitors: shared.monitors[service.name]!,
+      tables: shared.tables,
+      serviceTables: Object.fromEntries(entities.map((e) => [e, shared.tables.serviceTable(e)])),
+      bus,
+      functions: { forwardSync, reverseSync, legacyPoller, consistencyCheck },
+      channels: { forward: this.forward, reverse: this.reverse },
+      functionDefaults: defaults,
+    };
+
+    // Adding the rollout state machine (issue 5): one line here, e.g.
+    //   new RolloutStateMachine(this, 'Rollout', this.rollout);
+  }
+
+  private schedule(id: string, target: CutoverFunction, every: Duration): events.Rule {
+    return new events.Rule(this, id, {
+      schedule: events.Schedule.rate(every),
+      targets: [
+        new targets.LambdaFunction(target, {
+          deadLetterQueue: this.targetDeadLetterQueue,
+          retryAttempts: 2,
+          maxEventAge: every.toSeconds() > 120 ? every : Duration.minutes(2),
+        }),
+      ],
+    });
+  }
+
+  /** The functions that reach the legacy side: network, credentials, environment. */
+  private legacyAccess(
+    shared: MigrationPlatform,
+    spec: MigrationSpec,
+  ): {
+    network: Partial<CutoverFunctionProps>;
+    environment: Record<string, string>;
+    grant: (f: CutoverFunction) => void;
+  } {
+    if (spec.legacy.kind === 'mysql') {
+      const db = shared.databaseAccess!;
+      return {
+        network: db.functionNetwork(),
+        environment: db.runtimeEnvironment(),
+        grant: (f: CutoverFunction) => {
+          db.grantConnect(f);
+        },
+      };
+    }
+    const tokenName = spec.legacy.tokenSecretName;
+    const token = tokenName
+      ? secretsmanager.Secret.fromSecretNameV2(this, 'LegacyToken', tokenName)
+      : undefined;
+    return {
+      network: {},
+      environment: token ? { [RUNTIME_ENV.legacySecretArn]: token.secretArn } : {},
+      grant: (f: CutoverFunction) => {
+        token?.grantRead(f);
+      },
+    };
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Per-environment settings, from `cdk.json` context `environments.<env>` (and overridable with
+ * `-c environments=...`). One place for what differs between dev, staging and prod.
+ */
+import { readFileSync } from 'node:fs';
+import type { DatabaseNetwork } from '../constructs/magento-database-access.js';
+
+export const STAGES = ['dev', 'staging', 'prod'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface EnvironmentSettings {
+  /** Deploy to this account/region; absent: the stacks are environment-agnostic. */
+  readonly account?: string;
+  readonly region?: string;
+  readonly logRetentionDays: number;
+  readonly archiveRetentionDays: number;
+  /** Send alarm notifications to an SNS topic (`cutover-<stage>-alarms`). */
+  readonly alarmActions: boolean;
+  /** Create a VPC for the functions that reach Magento (dev only: others name the network). */
+  readonly createVpc: boolean;
+  /** Deletion protection and RETAIN on the tables. @default true for prod */
+  readonly protectData?: boolean;
+  /** Gradual flag deployments: minutes to reach 100 % and bake minutes. @default 2 / 10 */
+  readonly flagDeploymentMinutes?: number;
+  readonly flagBakeMinutes?: number;
+  /** Consistency check schedule (minutes). @default 15 */
+  readonly consistencyCheckMinutes?: number;
+  /** Legacy database network per migration (overrides the spec's `legacy.network`). */
+  readonly networks?: Readonly<Record<string, DatabaseNetwork>>;
+  /** Stream ARNs of service tables imported by name (`target.tableName`), by table name. */
+  readonly importedStreamArns?: Readonly<Record<string, string>>;
+}
+
+const CDK_JSON = new URL('../../cdk.json', import.meta.url);
+
+/** The `context` block of cdk.json (used when the app runs outside the CDK CLI, e.g. `npm start`). */
+export function cdkJsonContext(): Record<string, unknown> {
+  const json = JSON.parse(readFileSync(CDK_JSON, 'utf8')) as { context?: Record<string, unknown> };
+  return json.context ?? {};
+}
+
+/** The settings of one environment. @throws naming the env when it is unknown or incomplete */
+export function environmentSettings(environments: unknown, env: string): EnvironmentSettings {
+  if (!STAGES.includes(env as Stage)) {
+    throw new Error(`Unknown environment "${env}": use -c env=${STAGES.join('|')}`);
+  }
+  const all = (environments ?? {}) as Record<string, Partial<EnvironmentSettings>>;
+  const s = all[env];
+  if (!s) throw new Error(`cdk.json has no context.environments.${env}`);
+  for (const key of ['logRetentionDays', 'archiveRetentionDays'] as const) {
+    if (typeof s[key] !== 'number' || s[key]! < 1) {
+      throw new Error(`context.environments.${env}.${key} must be a positive number`);
+    }
+  }
+  return {
+    alarmActions: false,
+    createVpc: false,
+    ...s,
+    protectData: s.protectData ?? env === 'prod',
+  } as EnvironmentSettings;
+}
