@@ -1,4 +1,59 @@
-// Placeholder entry so the stacks can reference this function; the two-way sync work replaces it.
-export const handler = async (): Promise<never> => {
-  throw new Error('consistency-check is not implemented yet');
-};
+/**
+ * The consistency check (lambdas/domain/consistency.ts): counts, per-chunk checksums, row diff
+ * of differing chunks, a report of mismatching keys, and with `repair: true` change events
+ * re-emitted for them. Called by the rollout (validation gates) and a schedule.
+ *
+ * Input: `{ entities?: string[], repair?: boolean, chunkSize?: number }`.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { entityByName } from '../../lib/spec/schema.js';
+import { type ConsistencyReport, checkConsistency } from '../domain/consistency.js';
+import { logger } from './powertools.js';
+import { runtime } from './runtime.js';
+
+export interface ConsistencyCheckEvent {
+  readonly entities?: readonly string[];
+  readonly repair?: boolean;
+  readonly chunkSize?: number;
+}
+
+export interface ConsistencyCheckResponse {
+  /** Every checked entity has zero mismatches and equal counts. */
+  readonly consistent: boolean;
+  /** Matching rows / rows checked, for the rollout's `minConsistency` gate. */
+  readonly ratio: number;
+  readonly reports: readonly ConsistencyReport[];
+}
+
+export const handler = middy(
+  async (event: ConsistencyCheckEvent | undefined): Promise<ConsistencyCheckResponse> => {
+    const rt = await runtime();
+    const names =
+      event?.entities ??
+      rt.spec.services.flatMap((s) => s.entities.map((e) => e.name)).filter((n) => n in rt.serviceTables);
+    const reports: ConsistencyReport[] = [];
+    for (const name of names) {
+      const { entity } = entityByName(rt.spec, name);
+      const report = await checkConsistency(rt, entity, {
+        repair: event?.repair ?? false,
+        ...(event?.chunkSize ? { chunkSize: event.chunkSize } : {}),
+      });
+      logger.info('consistency', {
+        entity: name,
+        legacyCount: report.legacyCount,
+        serviceCount: report.serviceCount,
+        mismatches: report.mismatchesTotal,
+        repaired: report.repaired,
+      });
+      reports.push(report);
+    }
+    const rows = reports.reduce((n, r) => n + Math.max(r.legacyCount, r.serviceCount), 0);
+    const bad = reports.reduce((n, r) => n + r.mismatchesTotal, 0);
+    return {
+      consistent: reports.every((r) => r.mismatchesTotal === 0 && r.legacyCount === r.serviceCount),
+      ratio: rows === 0 ? 1 : (rows - bad) / rows,
+      reports,
+    };
+  },
+).use(injectLambdaContext(logger));

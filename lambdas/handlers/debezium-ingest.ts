@@ -1,4 +1,54 @@
-// Placeholder entry so the stacks can reference this function; the two-way sync work replaces it.
-export const handler = async (): Promise<never> => {
-  throw new Error('debezium-ingest is not implemented yet');
-};
+/**
+ * Debezium envelopes (as Debezium Server's SQS sink delivers them: the SQS body is the change
+ * event JSON, with or without the `{ schema, payload }` wrapper) -> contract events on the bus
+ * (`migration.<entity>.changed`). EAV value-table changes become product changes; EAV attribute
+ * ids are resolved from `eav_attribute` (cached). A malformed envelope fails alone.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import type { MysqlEntityLegacy } from '../../lib/spec/schema.js';
+import { MysqlLegacyStore } from '../adapters/mysql-legacy.js';
+import { DebeziumMapping, translateDebezium } from '../domain/debezium.js';
+import { ContractError, toBusEntry } from '../domain/events.js';
+import { countEvent } from './powertools.js';
+import { type Runtime, runtime } from './runtime.js';
+import { sqsBatchHandler } from './sqs-batch.js';
+
+let mapping: { rt: Runtime; mapping: DebeziumMapping } | undefined;
+
+async function mappingFor(rt: Runtime): Promise<DebeziumMapping> {
+  if (mapping?.rt === rt) return mapping.mapping;
+  const codes = new Map<number, string>();
+  if (rt.legacy instanceof MysqlLegacyStore) {
+    for (const s of rt.spec.services) {
+      for (const e of s.entities) {
+        if ((e.legacy as MysqlEntityLegacy).eavEntityType) {
+          for (const [id, code] of await rt.legacy.attributeCodes(e)) codes.set(id, code);
+        }
+      }
+    }
+  }
+  const m = new DebeziumMapping(rt.spec, (id) => codes.get(id));
+  mapping = { rt, mapping: m };
+  return m;
+}
+
+export const handler = sqsBatchHandler('debezium-ingest', async (record: SQSRecord) => {
+  const rt = await runtime();
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    countEvent('unknown', 'capture', 'failed');
+    throw new ContractError(['body is not JSON']);
+  }
+  try {
+    const event = translateDebezium(body, await mappingFor(rt));
+    if (!event) return; // a table or row this migration does not map
+    await rt.publisher.publish([toBusEntry(event)]);
+    const service = rt.spec.services.find((s) => s.entities.some((e) => e.name === event.entity))!.name;
+    countEvent(service, 'capture', 'applied');
+  } catch (e) {
+    countEvent('unknown', 'capture', 'failed');
+    throw e;
+  }
+});

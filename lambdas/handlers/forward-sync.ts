@@ -1,4 +1,8 @@
-// Placeholder entry so the stacks can reference this function; the two-way sync work replaces it.
-export const handler = async (): Promise<never> => {
-  throw new Error('forward-sync is not implemented yet');
-};
+/**
+ * Forward sync: legacy changes (`migration.<entity>.changed`, SQS with DLQ) -> conflict engine ->
+ * the service tables (DynamoDB), with push-back events and parked conflicts where the engine
+ * says so.
+ */
+import { syncHandler } from './sync-handler.js';
+
+export const handler = syncHandler('forward');

@@ -1,0 +1,296 @@
+/**
+ * The service side on DynamoDB: one table per entity (lib/spec/tables.ts), items keyed by
+ * `target.key`, with a version attribute for optimistic locking and an `updatedAt` attribute
+ * that only the service's own changes move.
+ *
+ * Every sync write is one TransactWriteItems: the item (conditional on the version read; it
+ * sets `_writer = 'cutover-sync'` and `_syncedVersion = <new version>` so change capture
+ * recognises it), the record's sync state (conditional on its revision) and, for counter deltas,
+ * the `applied#<eventId>` marker (attribute_not_exists: exactly once).
+ *
+ * Decimals are stored as canonical strings ('19.990000'): a DynamoDB number read back into a JS
+ * number would lose digits of a decimal(20,6). Counters (`sum` fields) are numbers, so ADD works.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  ScanCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { type EntitySpec, fieldPolicy } from '../../lib/spec/schema.js';
+import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
+import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
+import type { FieldValue } from '../domain/events.js';
+import type { Row, ServiceStore, ServiceWrite, StoredRecord, WriteOutcome } from '../domain/ports.js';
+import { normalizeValue } from '../domain/values.js';
+import { stateItem, stateKey } from './dynamodb-sync-state.js';
+
+/** Applied-delta markers expire after this many days (redeliveries stop long before). */
+export const APPLIED_TTL_DAYS = 7;
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Item = Record<string, unknown>;
+
+/** A document client; `endpoint` for DynamoDB Local (then fixed local credentials). */
+export function documentClient(options: { endpoint?: string; region?: string } = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.endpoint
+      ? {
+          endpoint: options.endpoint,
+          region: options.region ?? 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }
+      : {}),
+    maxAttempts: 4,
+  });
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+}
+
+export interface DynamoServiceStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  /** entity name -> physical table name */
+  readonly tables: Readonly<Record<string, string>>;
+  readonly syncTable: string;
+  readonly now?: () => number;
+}
+
+/** Attribute value -> canonical value (tolerant: a value the service wrote in another form). */
+export function fromItem(entity: EntitySpec, item: Item | undefined, key: string): StoredRecord {
+  if (!item) return { key, exists: false, data: {} };
+  const data: Row = {};
+  for (const f of entity.fields) {
+    if (!(f.name in item)) continue;
+    try {
+      data[f.name] = normalizeValue({ ...f, nullable: true }, item[f.name]);
+    } catch {
+      data[f.name] = item[f.name] as FieldValue;
+    }
+  }
+  const at = item[entity.target.updatedAtAttribute];
+  const version = item[entity.target.versionAttribute];
+  return {
+    key,
+    exists: true,
+    data,
+    ...(typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? { changedAt: Date.parse(at) } : {}),
+    ...(typeof version === 'number' ? { version } : {}),
+  };
+}
+
+export class DynamoServiceStore implements ServiceStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DynamoServiceStoreOptions) {
+    this.client = options.client;
+    this.now = options.now ?? Date.now;
+  }
+
+  tableOf(entity: EntitySpec): string {
+    const t = this.options.tables[entity.name];
+    if (!t) throw new Error(`no service table configured for entity ${entity.name}`);
+    return t;
+  }
+
+  private keyValue(entity: EntitySpec, key: string): string | number {
+    return entity.target.keyType === 'number' ? Number(key) : key;
+  }
+
+  async read(entity: EntitySpec, key: string): Promise<StoredRecord> {
+    const res = await this.client.send(
+      new GetCommand({
+        TableName: this.tableOf(entity),
+        Key: { [entity.target.key]: this.keyValue(entity, key) },
+        ConsistentRead: true,
+      }),
+    );
+    return fromItem(entity, res.Item, key);
+  }
+
+  async deltasApplied(_entity: EntitySpec, eventId: string): Promise<boolean> {
+    const res = await this.client.send(
+      new GetCommand({
+        TableName: this.options.syncTable,
+        Key: { pk: `applied#${eventId}` },
+        ConsistentRead: true,
+        ProjectionExpression: 'pk',
+      }),
+    );
+    return res.Item !== undefined;
+  }
+
+  /** The TransactWriteItems entries of one sync write (exposed for the batched path). */
+  transactItems(entity: EntitySpec, key: string, w: ServiceWrite): TransactItem[] {
+    const table = this.tableOf(entity);
+    const t = entity.target;
+    const items: TransactItem[] = [];
+    const keyAttr = { [t.key]: this.keyValue(entity, key) };
+    const counters = new Set(
+      entity.fields.filter((f) => fieldPolicy(entity, f) === 'sum').map((f) => f.name),
+    );
+    if (w.create) {
+      const newVersion = 1;
+      const item: Item = { ...keyAttr };
+      for (const [name, v] of Object.entries(w.patch)) item[name] = v;
+      for (const [name, d] of Object.entries(w.deltas)) {
+        const base = typeof item[name] === 'number' ? (item[name] as number) : 0;
+        item[name] = base + d;
+      }
+      for (const c of counters) if (item[c] === undefined || item[c] === null) item[c] = 0;
+      item[t.versionAttribute] = newVersion;
+      item[t.updatedAtAttribute] = w.changedAt;
+      item[SYNC_WRITER_ATTRIBUTE] = SYNC_WRITER_VALUE;
+      item[SYNCED_VERSION_ATTRIBUTE] = newVersion;
+      items.push({
+        Put: {
+          TableName: table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#k)',
+          ExpressionAttributeNames: { '#k': t.key },
+        },
+      });
+    } else if (w.delete) {
+      items.push({
+        Delete: {
+          TableName: table,
+          Key: keyAttr,
+          ...versionCondition(t.versionAttribute, w.expected.version),
+        },
+      });
+    } else {
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = {};
+      const sets: string[] = [];
+      const adds: string[] = [];
+      let i = 0;
+      for (const [name, v] of Object.entries(w.patch)) {
+        names[`#f${i}`] = name;
+        values[`:f${i}`] = v;
+        sets.push(`#f${i} = :f${i}`);
+        i++;
+      }
+      for (const [name, d] of Object.entries(w.deltas)) {
+        names[`#f${i}`] = name;
+        values[`:f${i}`] = d;
+        adds.push(`#f${i} :f${i}`);
+        i++;
+      }
+      const newVersion = (w.expected.version ?? 0) + 1;
+      names['#ver'] = t.versionAttribute;
+      names['#w'] = SYNC_WRITER_ATTRIBUTE;
+      names['#sv'] = SYNCED_VERSION_ATTRIBUTE;
+      values[':nv'] = newVersion;
+      values[':w'] = SYNC_WRITER_VALUE;
+      sets.push('#ver = :nv', '#w = :w', '#sv = :nv');
+      const cond = versionCondition(t.versionAttribute, w.expected.version);
+      items.push({
+        Update: {
+          TableName: table,
+          Key: keyAttr,
+          UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+          ConditionExpression: cond.ConditionExpression,
+          ExpressionAttributeNames: { ...names, ...cond.ExpressionAttributeNames },
+          ExpressionAttributeValues: { ...values, ...(cond.ExpressionAttributeValues ?? {}) },
+        },
+      });
+    }
+    items.push({ Put: stateItem(this.options.syncTable, stateKey(entity, key), w.state) });
+    if (Object.keys(w.deltas).length > 0) {
+      items.push({
+        Put: {
+          TableName: this.options.syncTable,
+          Item: {
+            pk: `applied#${w.eventId}`,
+            entity: entity.name,
+            key,
+            expiresAt: Math.floor(this.now() / 1000) + APPLIED_TTL_DAYS * 86400,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      });
+    }
+    return items;
+  }
+
+  async write(entity: EntitySpec, key: string, w: ServiceWrite): Promise<WriteOutcome> {
+    const items = this.transactItems(entity, key, w);
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'written';
+    } catch (e) {
+      return classifyTransactionError(e, Object.keys(w.deltas).length > 0 ? items.length - 1 : -1);
+    }
+  }
+
+  async *scan(entity: EntitySpec, options: { segments?: number } = {}): AsyncIterable<StoredRecord[]> {
+    const segments = options.segments ?? 4;
+    const table = this.tableOf(entity);
+    // Parallel scan segments, yielded page by page as they arrive.
+    const cursors: (Record<string, unknown> | undefined | null)[] = Array.from(
+      { length: segments },
+      () => undefined,
+    );
+    while (cursors.some((c) => c !== null)) {
+      const pages = await Promise.all(
+        cursors.map(async (start, segment) => {
+          if (start === null) return [];
+          const res = await this.client.send(
+            new ScanCommand({
+              TableName: table,
+              Segment: segment,
+              TotalSegments: segments,
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          );
+          cursors[segment] = res.LastEvaluatedKey ?? null;
+          return (res.Items ?? []).map((it) => fromItem(entity, it, String(it[entity.target.key])));
+        }),
+      );
+      const flat = pages.flat();
+      if (flat.length) yield flat;
+    }
+  }
+}
+
+function versionCondition(
+  attribute: string,
+  expected: number | undefined,
+): {
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+} {
+  if (expected === undefined) {
+    return {
+      ConditionExpression: 'attribute_not_exists(#cver)',
+      ExpressionAttributeNames: { '#cver': attribute },
+    };
+  }
+  return {
+    ConditionExpression: '#cver = :cver',
+    ExpressionAttributeNames: { '#cver': attribute },
+    ExpressionAttributeValues: { ':cver': expected },
+  };
+}
+
+/**
+ * Maps a cancelled transaction to `conflict` (a condition on the item or the state failed, or a
+ * concurrent transaction) or `duplicate` (the applied-event marker exists). Other errors rethrow.
+ */
+export function classifyTransactionError(e: unknown, appliedIndex: number): WriteOutcome {
+  const err = e as { name?: string; CancellationReasons?: { Code?: string }[] };
+  if (err.name === 'TransactionCanceledException') {
+    const reasons = err.CancellationReasons ?? [];
+    if (appliedIndex >= 0 && reasons[appliedIndex]?.Code === 'ConditionalCheckFailed') return 'duplicate';
+    if (reasons.some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict'))
+      return 'conflict';
+  }
+  if (err.name === 'TransactionConflictException' || err.name === 'ConditionalCheckFailedException')
+    return 'conflict';
+  throw e;
+}

@@ -1,0 +1,260 @@
+/**
+ * The sync table (lib/spec/tables.ts SYNC_TABLE) and the conflicts table on DynamoDB.
+ *
+ * Items of the sync table, all under the partition key `pk`:
+ * - `state#<entity>#<serviceKey>`: `{ state: <SyncState JSON>, revision }`, compare-and-set on
+ *   `revision`;
+ * - `key#<entity>#s#<serviceKey>` -> `legacyKey`, `key#<entity>#l#<legacyKey>` -> `serviceKey`;
+ * - `applied#<eventId>`: counter deltas applied to the service table (expires via `expiresAt`);
+ * - `watermark#<entity>`: the poller's keyset cursor `{ at, key, revision }`;
+ * - `snapshot#<entity>` (chunk list) and `snapshot#<entity>#<chunk>`: the poller's last-seen
+ *   checksums of tables without `updated_at` (see docs/sync.md).
+ */
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  type PutCommandInput,
+  ScanCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { EntitySpec } from '../../lib/spec/schema.js';
+import { EMPTY_SYNC_STATE, type SyncState } from '../domain/conflict.js';
+import type {
+  ChunkSnapshot,
+  ConflictStore,
+  ParkedConflictRecord,
+  ScanCursor,
+  StateWrite,
+  StoredSyncState,
+  SyncStateStore,
+  Watermark,
+} from '../domain/ports.js';
+
+export const stateKey = (entity: EntitySpec, serviceKey: string) => `state#${entity.name}#${serviceKey}`;
+const serviceMapKey = (entity: EntitySpec, serviceKey: string) => `key#${entity.name}#s#${serviceKey}`;
+const legacyMapKey = (entity: EntitySpec, legacyKey: string) => `key#${entity.name}#l#${legacyKey}`;
+
+/** The conditional Put of a sync state (also used inside the service write's transaction). */
+export function stateItem(table: string, pk: string, w: StateWrite): NonNullable<PutCommandInput> {
+  return {
+    TableName: table,
+    Item: { pk, state: JSON.stringify(w.next), revision: w.expectedRevision + 1 },
+    ...(w.expectedRevision === 0
+      ? { ConditionExpression: 'attribute_not_exists(pk)' }
+      : {
+          ConditionExpression: 'revision = :rev',
+          ExpressionAttributeValues: { ':rev': w.expectedRevision },
+        }),
+  };
+}
+
+export class KeyMapConflictError extends Error {
+  constructor(entity: string, serviceKey: string, legacyKey: string) {
+    super(`${entity}: service key ${serviceKey} or legacy key ${legacyKey} is already mapped to another key`);
+    this.name = 'KeyMapConflictError';
+  }
+}
+
+const isConditionFailure = (e: unknown) => {
+  const name = (e as { name?: string }).name;
+  return name === 'ConditionalCheckFailedException' || name === 'TransactionCanceledException';
+};
+
+export class DynamoSyncStateStore implements SyncStateStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  private async getItem(pk: string): Promise<Record<string, unknown> | undefined> {
+    const res = await this.client.send(
+      new GetCommand({ TableName: this.table, Key: { pk }, ConsistentRead: true }),
+    );
+    return res.Item;
+  }
+
+  async get(entity: EntitySpec, serviceKey: string): Promise<StoredSyncState> {
+    const item = await this.getItem(stateKey(entity, serviceKey));
+    if (!item) return { state: EMPTY_SYNC_STATE, revision: 0 };
+    return { state: JSON.parse(String(item['state'])) as SyncState, revision: Number(item['revision']) };
+  }
+
+  async put(entity: EntitySpec, serviceKey: string, write: StateWrite): Promise<boolean> {
+    try {
+      await this.client.send(new PutCommand(stateItem(this.table, stateKey(entity, serviceKey), write)));
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  async reset(entity: EntitySpec, serviceKey: string): Promise<void> {
+    await this.client.send(
+      new DeleteCommand({ TableName: this.table, Key: { pk: stateKey(entity, serviceKey) } }),
+    );
+  }
+
+  async legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined> {
+    const item = await this.getItem(serviceMapKey(entity, serviceKey));
+    return item ? String(item['legacyKey']) : undefined;
+  }
+
+  async serviceKeyOf(entity: EntitySpec, legacyKey: string): Promise<string | undefined> {
+    const item = await this.getItem(legacyMapKey(entity, legacyKey));
+    return item ? String(item['serviceKey']) : undefined;
+  }
+
+  async mapKeys(entity: EntitySpec, serviceKey: string, legacyKey: string): Promise<void> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: { pk: serviceMapKey(entity, serviceKey), legacyKey, entity: entity.name, serviceKey },
+                ConditionExpression: 'attribute_not_exists(pk) OR legacyKey = :lk',
+                ExpressionAttributeValues: { ':lk': legacyKey },
+              },
+            },
+            {
+              Put: {
+                TableName: this.table,
+                Item: { pk: legacyMapKey(entity, legacyKey), serviceKey, entity: entity.name, legacyKey },
+                ConditionExpression: 'attribute_not_exists(pk) OR serviceKey = :sk',
+                ExpressionAttributeValues: { ':sk': serviceKey },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (e) {
+      if (isConditionFailure(e)) {
+        // A concurrent identical mapping is fine; a different one is corruption waiting to happen.
+        const [l, s] = await Promise.all([
+          this.legacyKeyOf(entity, serviceKey),
+          this.serviceKeyOf(entity, legacyKey),
+        ]);
+        if (l === legacyKey && s === serviceKey) return;
+        throw new KeyMapConflictError(entity.name, serviceKey, legacyKey);
+      }
+      throw e;
+    }
+  }
+
+  async keyMap(entity: EntitySpec): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const prefix = `key#${entity.name}#s#`;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.client.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'begins_with(pk, :p)',
+          ExpressionAttributeValues: { ':p': prefix },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const it of res.Items ?? []) out.set(String(it['serviceKey']), String(it['legacyKey']));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async getWatermark(entity: EntitySpec): Promise<Watermark | undefined> {
+    const item = await this.getItem(`watermark#${entity.name}`);
+    if (!item) return undefined;
+    return { at: Number(item['at']), key: String(item['key']), revision: Number(item['revision']) };
+  }
+
+  async putWatermark(entity: EntitySpec, cursor: ScanCursor, expectedRevision: number): Promise<boolean> {
+    return this.put0(`watermark#${entity.name}`, { at: cursor.at, key: cursor.key }, expectedRevision);
+  }
+
+  private async put0(pk: string, attrs: Record<string, unknown>, expectedRevision: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk, ...attrs, revision: expectedRevision + 1 },
+          ...(expectedRevision === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: 'revision = :rev',
+                ExpressionAttributeValues: { ':rev': expectedRevision },
+              }),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  async getSnapshots(entity: EntitySpec): Promise<Map<number, ChunkSnapshot>> {
+    const out = new Map<number, ChunkSnapshot>();
+    const manifest = await this.getItem(`snapshot#${entity.name}`);
+    const chunks = [...((manifest?.['chunks'] as Set<number> | undefined) ?? [])];
+    for (let i = 0; i < chunks.length; i += 100) {
+      let keys: Record<string, unknown>[] = chunks
+        .slice(i, i + 100)
+        .map((c) => ({ pk: `snapshot#${entity.name}#${c}` }));
+      while (keys.length) {
+        const res = await this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const it of res.Responses?.[this.table] ?? []) {
+          out.set(Number(it['chunk']), JSON.parse(String(it['snapshot'])) as ChunkSnapshot);
+        }
+        keys = (res.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+      }
+    }
+    return out;
+  }
+
+  async putSnapshot(entity: EntitySpec, chunk: number, snapshot: ChunkSnapshot): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `snapshot#${entity.name}#${chunk}`, chunk, snapshot: JSON.stringify(snapshot) },
+      }),
+    );
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `snapshot#${entity.name}` },
+        UpdateExpression: 'ADD chunks :c',
+        ExpressionAttributeValues: { ':c': new Set([chunk]) },
+      }),
+    );
+  }
+}
+
+export class DynamoConflictStore implements ConflictStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async park(conflict: ParkedConflictRecord): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...conflict, status: 'open' },
+          ConditionExpression: 'attribute_not_exists(conflictId)',
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+}

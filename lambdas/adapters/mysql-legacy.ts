@@ -1,0 +1,556 @@
+/**
+ * The Magento database as the legacy store, over a mysql2 pool.
+ *
+ * - Entity tables (`customer_entity`, `sales_order`, `salesrule_coupon`,
+ *   `cataloginventory_stock_item` with its `where`), and products through
+ *   `catalog_product_entity` plus the EAV value tables `catalog_product_entity_<backendType>` at
+ *   `store_id` 0 (the default scope). Attribute ids are looked up once from `eav_attribute` by
+ *   (entity type code, attribute code) and cached; they are never hard-coded.
+ * - Table and column names come only from the spec (validated as plain identifiers there and
+ *   quoted here); every value is a bound parameter.
+ * - Every write is a compare-and-set in a transaction: the row (and its EAV values) is read
+ *   `FOR UPDATE` and compared with the values the decision was made on; on a difference the
+ *   transaction rolls back and the caller re-reads and re-decides. A sync write sets
+ *   `updated_at = updated_at` so `ON UPDATE CURRENT_TIMESTAMP` does not fire: a sync write is not
+ *   a local change, and the watermark poller does not see it again.
+ * - Counter deltas and creates are recorded in Cutover's inbox table (INBOX_TABLE_DDL) in the
+ *   same transaction: a delta is applied exactly once per event, and a retried create finds the
+ *   row it created instead of inserting another.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import mysql, {
+  type Pool,
+  type PoolConnection,
+  type ResultSetHeader,
+  type RowDataPacket,
+} from 'mysql2/promise';
+import {
+  type EntitySpec,
+  type FieldSpec,
+  fieldPolicy,
+  type MysqlEntityLegacy,
+} from '../../lib/spec/schema.js';
+import type {
+  CapturedRow,
+  ChunkChecksum,
+  LegacyStore,
+  LegacyWrite,
+  LegacyWriteResult,
+  Row,
+  ScanCursor,
+  StoredRecord,
+} from '../domain/ports.js';
+import { normalizeValue, sameValue } from '../domain/values.js';
+
+/** Cutover's only table in the Magento database (a DBA creates it; see docs/sync.md). */
+export const INBOX_TABLE = 'cutover_applied_event';
+export const INBOX_TABLE_DDL = `CREATE TABLE IF NOT EXISTS ${INBOX_TABLE} (
+  event_id varchar(191) NOT NULL COMMENT 'contract eventId, or create:<entity>:<serviceKey>',
+  field_name varchar(64) NOT NULL COMMENT 'counter field, or $create',
+  entity varchar(64) NOT NULL,
+  entity_key varchar(191) NOT NULL COMMENT 'legacy key of the row',
+  delta decimal(20,6) NOT NULL DEFAULT 0,
+  applied_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (event_id, field_name),
+  KEY CUTOVER_APPLIED_EVENT_ENTITY_KEY (entity, entity_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
+
+const CREATE_FIELD = '$create';
+
+export interface MysqlConnectionOptions {
+  readonly uri?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly password?: string;
+  readonly database?: string;
+  /** @default 10 */
+  readonly connectionLimit?: number;
+}
+
+/** A pool with the settings the sync relies on (UTC, affected = changed rows). */
+export function createMysqlPool(options: MysqlConnectionOptions): Pool {
+  const pool = mysql.createPool({
+    ...(options.uri
+      ? { uri: options.uri }
+      : {
+          host: options.host,
+          port: options.port ?? 3306,
+          user: options.user,
+          password: options.password,
+          database: options.database,
+        }),
+    connectionLimit: options.connectionLimit ?? 10,
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    flags: ['-FOUND_ROWS'],
+    connectTimeout: 5000,
+    enableKeepAlive: true,
+  });
+  // Every connection reads and writes TIMESTAMPs in UTC.
+  pool.pool.on('connection', (conn) => {
+    conn.query("SET time_zone = '+00:00'");
+  });
+  return pool;
+}
+
+/**
+ * Connection options from the environment: `CUTOVER_MYSQL_URL` locally, else the Secrets
+ * Manager secret `CUTOVER_LEGACY_SECRET_ARN` (`{ host, port, username, password, dbname }`),
+ * with `CUTOVER_LEGACY_ENDPOINT` (an RDS Proxy) overriding the host.
+ */
+export async function mysqlOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<MysqlConnectionOptions> {
+  const url = env['CUTOVER_MYSQL_URL'];
+  if (url) return { uri: url };
+  const arn = env['CUTOVER_LEGACY_SECRET_ARN'];
+  if (!arn) throw new Error('neither CUTOVER_MYSQL_URL nor CUTOVER_LEGACY_SECRET_ARN is set');
+  const sm = new SecretsManagerClient({});
+  const res = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
+  const s = JSON.parse(res.SecretString ?? '{}') as Record<string, string | number>;
+  return {
+    host: String(env['CUTOVER_LEGACY_ENDPOINT'] || s['host']),
+    port: Number(s['port'] ?? 3306),
+    user: String(s['username']),
+    password: String(s['password']),
+    database: String(s['dbname'] ?? s['database']),
+    connectionLimit: Number(env['CUTOVER_MYSQL_POOL_SIZE'] ?? 4),
+  };
+}
+
+/** Quotes an identifier taken from the spec (already validated there; checked again). */
+export function ident(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
+  return `\`${name}\``;
+}
+
+interface ColumnField {
+  readonly field: FieldSpec;
+  readonly column: string;
+  readonly counter: boolean;
+}
+interface EavField {
+  readonly field: FieldSpec;
+  readonly code: string;
+  readonly table: string;
+  readonly alias: string;
+}
+
+/** The SQL shape of one entity, derived from the spec once. */
+class EntityMapping {
+  readonly table: string;
+  readonly key: string;
+  readonly updatedAt?: string;
+  readonly where: [string, string | number][];
+  readonly columns: ColumnField[] = [];
+  readonly eav: EavField[] = [];
+  readonly fieldOrder: FieldSpec[];
+
+  constructor(
+    readonly entity: EntitySpec,
+    prefix: string,
+  ) {
+    const legacy = entity.legacy as MysqlEntityLegacy;
+    if (!('table' in legacy)) throw new Error(`${entity.name} has no mysql legacy mapping`);
+    this.table = ident(`${prefix}${legacy.table}`);
+    this.key = ident(legacy.key);
+    if (legacy.updatedAt) this.updatedAt = ident(legacy.updatedAt);
+    this.where = Object.entries(legacy.where ?? {}).map(([c, v]) => [ident(c), v]);
+    entity.fields.forEach((f, i) => {
+      if (f.column)
+        this.columns.push({ field: f, column: ident(f.column), counter: fieldPolicy(entity, f) === 'sum' });
+      else if (f.eav)
+        this.eav.push({
+          field: f,
+          code: f.eav.attributeCode,
+          table: ident(`${prefix}${legacy.table}_${f.eav.backendType}`),
+          alias: `v${i}`,
+        });
+    });
+    this.fieldOrder = entity.fields;
+  }
+}
+
+export interface MysqlLegacyStoreOptions {
+  readonly pool: Pool;
+  /** Magento's table prefix. @default '' */
+  readonly tablePrefix?: string;
+}
+
+export class MysqlLegacyStore implements LegacyStore {
+  private readonly pool: Pool;
+  private readonly prefix: string;
+  private readonly mappings = new Map<string, EntityMapping>();
+  private readonly attributeIds = new Map<string, Promise<Map<string, number>>>();
+
+  constructor(options: MysqlLegacyStoreOptions) {
+    this.pool = options.pool;
+    this.prefix = options.tablePrefix ?? '';
+  }
+
+  async end(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private mapping(entity: EntitySpec): EntityMapping {
+    let m = this.mappings.get(entity.name);
+    if (!m) {
+      m = new EntityMapping(entity, this.prefix);
+      this.mappings.set(entity.name, m);
+    }
+    return m;
+  }
+
+  /** attribute code -> attribute_id for the entity's EAV entity type (cached). */
+  async attributes(entity: EntitySpec): Promise<Map<string, number>> {
+    const type = (entity.legacy as MysqlEntityLegacy).eavEntityType;
+    if (!type) return new Map();
+    let p = this.attributeIds.get(type);
+    if (!p) {
+      p = (async () => {
+        const [rows] = await this.pool.query<RowDataPacket[]>(
+          `SELECT a.attribute_id, a.attribute_code FROM ${ident(`${this.prefix}eav_attribute`)} a
+             JOIN ${ident(`${this.prefix}eav_entity_type`)} t ON t.entity_type_id = a.entity_type_id
+            WHERE t.entity_type_code = ?`,
+          [type],
+        );
+        return new Map(rows.map((r) => [String(r['attribute_code']), Number(r['attribute_id'])]));
+      })();
+      p.catch(() => this.attributeIds.delete(type));
+      this.attributeIds.set(type, p);
+    }
+    return p;
+  }
+
+  /** attribute_id -> code, for the Debezium translator's EAV lookups. */
+  async attributeCodes(entity: EntitySpec): Promise<Map<number, string>> {
+    return new Map([...(await this.attributes(entity))].map(([c, id]) => [id, c]));
+  }
+
+  private async attributeId(entity: EntitySpec, code: string): Promise<number> {
+    const id = (await this.attributes(entity)).get(code);
+    if (id === undefined || !Number.isInteger(id))
+      throw new Error(`${entity.name}: EAV attribute "${code}" not found in eav_attribute`);
+    return id;
+  }
+
+  /** SELECT list and FROM clause reading the mapped fields (EAV at store 0). */
+  private async selectFrom(m: EntityMapping): Promise<{ select: string; from: string }> {
+    const cols = [`e.${m.key} AS k`];
+    if (m.updatedAt) cols.push(`e.${m.updatedAt} AS u`);
+    for (const c of m.columns) cols.push(`e.${c.column} AS ${ident(`f_${c.field.name}`)}`);
+    let from = `${m.table} e`;
+    for (const v of m.eav) {
+      const id = await this.attributeId(m.entity, v.code);
+      cols.push(`${v.alias}.value AS ${ident(`f_${v.field.name}`)}`);
+      from += ` LEFT JOIN ${v.table} ${v.alias} ON ${v.alias}.entity_id = e.${m.key} AND ${v.alias}.attribute_id = ${id} AND ${v.alias}.store_id = 0`;
+    }
+    return { select: cols.join(', '), from };
+  }
+
+  private whereClause(m: EntityMapping): { sql: string; params: (string | number)[] } {
+    if (!m.where.length) return { sql: '', params: [] };
+    return { sql: m.where.map(([c]) => ` AND e.${c} = ?`).join(''), params: m.where.map(([, v]) => v) };
+  }
+
+  private toRecord(m: EntityMapping, r: RowDataPacket): CapturedRow {
+    const data: Row = {};
+    for (const f of m.fieldOrder) data[f.name] = normalizeValue({ ...f, nullable: true }, r[`f_${f.name}`]);
+    return {
+      key: String(r['k']),
+      exists: true,
+      data,
+      ...(m.updatedAt && r['u'] instanceof Date ? { changedAt: (r['u'] as Date).getTime() } : {}),
+    };
+  }
+
+  private keyParam(key: string): string | number {
+    return /^\d{1,15}$/.test(key) ? Number(key) : key;
+  }
+
+  private async readWith(
+    q: Pick<PoolConnection, 'query'>,
+    m: EntityMapping,
+    key: string,
+    forUpdate: boolean,
+  ): Promise<StoredRecord> {
+    const { select, from } = await this.selectFrom(m);
+    const w = this.whereClause(m);
+    const [rows] = await q.query<RowDataPacket[]>(
+      `SELECT ${select} FROM ${from} WHERE e.${m.key} = ?${w.sql}${forUpdate ? ' FOR UPDATE' : ''}`,
+      [this.keyParam(key), ...w.params],
+    );
+    return rows[0] ? this.toRecord(m, rows[0]) : { key, exists: false, data: {} };
+  }
+
+  async read(entity: EntitySpec, key: string): Promise<StoredRecord> {
+    return this.readWith(this.pool, this.mapping(entity), key, false);
+  }
+
+  async deltasApplied(_entity: EntitySpec, eventId: string): Promise<boolean> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT 1 FROM ${INBOX_TABLE} WHERE event_id = ? LIMIT 1`,
+      [eventId],
+    );
+    return rows.length > 0;
+  }
+
+  async write(entity: EntitySpec, w: LegacyWrite): Promise<LegacyWriteResult> {
+    const m = this.mapping(entity);
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const result = w.create ? await this.create(conn, m, w) : await this.update(conn, m, w);
+      if (result.outcome === 'written') await conn.commit();
+      else await conn.rollback();
+      return result;
+    } catch (e) {
+      await conn.rollback().catch(() => {});
+      const code = (e as { code?: string }).code;
+      if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') return { outcome: 'conflict' };
+      if (code === 'ER_DUP_ENTRY' && w.create) return { outcome: 'conflict' };
+      throw e;
+    } finally {
+      conn.release();
+    }
+  }
+
+  /** Records the deltas in the inbox; false when this event's deltas were applied before. */
+  private async recordDeltas(
+    conn: PoolConnection,
+    m: EntityMapping,
+    key: string,
+    w: LegacyWrite,
+  ): Promise<boolean> {
+    const entries = Object.entries(w.deltas);
+    if (!entries.length) return true;
+    try {
+      await conn.query(
+        `INSERT INTO ${INBOX_TABLE} (event_id, field_name, entity, entity_key, delta) VALUES ?`,
+        [entries.map(([f, d]) => [w.eventId, f, m.entity.name, key, d])],
+      );
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ER_DUP_ENTRY') return false;
+      throw e;
+    }
+  }
+
+  private async create(conn: PoolConnection, m: EntityMapping, w: LegacyWrite): Promise<LegacyWriteResult> {
+    if (w.createToken) {
+      const [found] = await conn.query<RowDataPacket[]>(
+        `SELECT entity_key FROM ${INBOX_TABLE} WHERE event_id = ? AND field_name = ?`,
+        [w.createToken, CREATE_FIELD],
+      );
+      if (found[0]) return { outcome: 'exists', key: String(found[0]['entity_key']) };
+    }
+    const legacy = m.entity.legacy as MysqlEntityLegacy;
+    const values = new Map<string, unknown>();
+    for (const [c, v] of Object.entries(legacy.insertDefaults ?? {})) values.set(ident(c), v);
+    for (const [c, v] of m.where) values.set(c, v);
+    for (const c of m.columns) {
+      const v = w.patch[c.field.name];
+      const d = w.deltas[c.field.name] ?? 0;
+      if (c.counter) values.set(c.column, Number(v ?? 0) + d);
+      else if (v !== undefined) values.set(c.column, v);
+    }
+    if (w.desiredKey !== undefined) values.set(m.key, this.keyParam(w.desiredKey));
+    if (m.updatedAt && w.changedAt) {
+      // The row's own change time is the change that created it (second precision).
+      const at = new Date(Math.floor(Date.parse(w.changedAt) / 1000) * 1000);
+      values.set(m.updatedAt, at);
+    }
+    const cols = [...values.keys()];
+    const [res] = await conn.query<ResultSetHeader>(
+      `INSERT INTO ${m.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+      [...values.values()],
+    );
+    const key = w.desiredKey ?? String(res.insertId);
+    for (const v of m.eav) {
+      const value = w.patch[v.field.name];
+      if (value === undefined) continue;
+      await conn.query(
+        `INSERT INTO ${v.table} (attribute_id, store_id, entity_id, value) VALUES (?, 0, ?, ?)`,
+        [await this.attributeId(m.entity, v.code), this.keyParam(key), value],
+      );
+    }
+    if (w.createToken) {
+      await conn.query(
+        `INSERT INTO ${INBOX_TABLE} (event_id, field_name, entity, entity_key, delta) VALUES (?, ?, ?, ?, 0)`,
+        [w.createToken, CREATE_FIELD, m.entity.name, key],
+      );
+    }
+    if (!(await this.recordDeltas(conn, m, key, w))) return { outcome: 'duplicate', key };
+    return { outcome: 'written', key };
+  }
+
+  private async update(conn: PoolConnection, m: EntityMapping, w: LegacyWrite): Promise<LegacyWriteResult> {
+    const key = w.expected.key;
+    const current = await this.readWith(conn, m, key, true);
+    if (!current.exists || !w.expected.exists) return { outcome: 'conflict', key };
+    // Compare-and-set on everything the decision was made on (counters excepted: they move by
+    // deltas, so a concurrent increment is no conflict), and on updated_at.
+    for (const f of m.fieldOrder) {
+      if (fieldPolicy(m.entity, f) === 'sum') continue;
+      if (!sameValue(current.data[f.name], w.expected.data[f.name])) return { outcome: 'conflict', key };
+    }
+    if (current.changedAt !== w.expected.changedAt) return { outcome: 'conflict', key };
+    const wh = this.whereClause(m);
+    if (w.delete) {
+      await conn.query(`DELETE e FROM ${m.table} e WHERE e.${m.key} = ?${wh.sql}`, [
+        this.keyParam(key),
+        ...wh.params,
+      ]);
+      return { outcome: 'written', key };
+    }
+    if (!(await this.recordDeltas(conn, m, key, w))) return { outcome: 'duplicate', key };
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const c of m.columns) {
+      if (c.field.name in w.patch && !c.counter) {
+        sets.push(`e.${c.column} = ?`);
+        params.push(w.patch[c.field.name]);
+      }
+      const d = w.deltas[c.field.name];
+      if (d !== undefined && c.counter) {
+        sets.push(`e.${c.column} = e.${c.column} + ?`);
+        params.push(d);
+      }
+    }
+    if (sets.length) {
+      // A sync write is not a local change: keep updated_at (ON UPDATE would move it).
+      if (m.updatedAt) sets.push(`e.${m.updatedAt} = e.${m.updatedAt}`);
+      await conn.query(`UPDATE ${m.table} e SET ${sets.join(', ')} WHERE e.${m.key} = ?${wh.sql}`, [
+        ...params,
+        this.keyParam(key),
+        ...wh.params,
+      ]);
+    }
+    for (const v of m.eav) {
+      if (!(v.field.name in w.patch)) continue;
+      await conn.query(
+        `INSERT INTO ${v.table} (attribute_id, store_id, entity_id, value) VALUES (?, 0, ?, ?)
+           ON DUPLICATE KEY UPDATE value = VALUES(value)`,
+        [await this.attributeId(m.entity, v.code), this.keyParam(key), w.patch[v.field.name]],
+      );
+    }
+    return { outcome: 'written', key };
+  }
+
+  async scanChanged(
+    entity: EntitySpec,
+    cursor: ScanCursor | undefined,
+    options: { limit: number; before: number },
+  ): Promise<CapturedRow[]> {
+    const m = this.mapping(entity);
+    if (!m.updatedAt) throw new Error(`${entity.name} has no updatedAt column to scan by`);
+    const { select, from } = await this.selectFrom(m);
+    const wh = this.whereClause(m);
+    const params: unknown[] = [];
+    let keyset = '';
+    if (cursor) {
+      keyset = ` AND (e.${m.updatedAt} > ? OR (e.${m.updatedAt} = ? AND e.${m.key} > ?))`;
+      params.push(new Date(cursor.at), new Date(cursor.at), this.keyParam(cursor.key));
+    }
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT ${select} FROM ${from} WHERE e.${m.updatedAt} < ?${keyset}${wh.sql}
+        ORDER BY e.${m.updatedAt}, e.${m.key} LIMIT ?`,
+      [new Date(options.before), ...params, ...wh.params, options.limit],
+    );
+    return rows.map((r) => this.toRecord(m, r));
+  }
+
+  /** SQL of the canonical text of a field, the same text `canonicalText` makes in JS. */
+  private canonicalSql(m: EntityMapping, f: FieldSpec): string {
+    const col = f.column
+      ? `e.${ident(f.column)}`
+      : `${m.eav.find((v) => v.field.name === f.name)!.alias}.value`;
+    let expr: string;
+    switch (f.type) {
+      case 'decimal':
+        expr = `CAST(${col} AS DECIMAL(65, ${Number(f.scale ?? 0)}))`;
+        break;
+      case 'integer':
+        expr = `CAST(${col} AS SIGNED)`;
+        break;
+      case 'boolean':
+        expr = `IF(${col}, 'true', 'false')`;
+        break;
+      default:
+        expr = col;
+    }
+    return `COALESCE(${expr}, '\\\\N')`;
+  }
+
+  async chunkChecksums(
+    entity: EntitySpec,
+    options: { chunkSize: number; fields?: readonly string[] },
+  ): Promise<ChunkChecksum[]> {
+    const m = this.mapping(entity);
+    const { from } = await this.selectFrom(m);
+    const fields = m.fieldOrder.filter((f) => !options.fields || options.fields.includes(f.name));
+    const text = `CONCAT_WS('|', e.${m.key}, ${fields.map((f) => this.canonicalSql(m, f)).join(', ')})`;
+    const size = Math.floor(options.chunkSize);
+    const wh = this.whereClause(m);
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT FLOOR(e.${m.key} / ${size}) AS chunk, COUNT(*) AS n, BIT_XOR(CRC32(${text})) AS x
+         FROM ${from} WHERE 1 = 1${wh.sql} GROUP BY chunk ORDER BY chunk`,
+      wh.params,
+    );
+    return rows.map((r) => ({ chunk: Number(r['chunk']), count: Number(r['n']), checksum: Number(r['x']) }));
+  }
+
+  async readChunk(
+    entity: EntitySpec,
+    chunk: number,
+    options: { chunkSize: number; withSyncedDeltas?: boolean },
+  ): Promise<CapturedRow[]> {
+    const m = this.mapping(entity);
+    const { select, from } = await this.selectFrom(m);
+    const wh = this.whereClause(m);
+    const conn = await this.pool.getConnection();
+    try {
+      // One consistent snapshot: the counters and the inbox rows that explain part of them.
+      await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+      const [rows] = await conn.query<RowDataPacket[]>(
+        `SELECT ${select} FROM ${from} WHERE e.${m.key} >= ? AND e.${m.key} < ?${wh.sql} ORDER BY e.${m.key}`,
+        [chunk * options.chunkSize, (chunk + 1) * options.chunkSize, ...wh.params],
+      );
+      const out = rows.map((r) => this.toRecord(m, r));
+      if (options.withSyncedDeltas && out.length && m.columns.some((c) => c.counter)) {
+        const [sums] = await conn.query<RowDataPacket[]>(
+          `SELECT entity_key, field_name, SUM(delta) AS total FROM ${INBOX_TABLE}
+            WHERE entity = ? AND entity_key IN (?) AND field_name <> ? GROUP BY entity_key, field_name`,
+          [entity.name, out.map((r) => r.key), CREATE_FIELD],
+        );
+        const byKey = new Map<string, Record<string, number>>();
+        for (const s of sums) {
+          const k = String(s['entity_key']);
+          const rec = byKey.get(k) ?? {};
+          rec[String(s['field_name'])] = Number(s['total']);
+          byKey.set(k, rec);
+        }
+        await conn.commit();
+        return out.map((r) => ({ ...r, syncedDeltas: byKey.get(r.key) ?? {} }));
+      }
+      await conn.commit();
+      return out;
+    } finally {
+      conn.release();
+    }
+  }
+
+  async count(entity: EntitySpec): Promise<number> {
+    const m = this.mapping(entity);
+    const wh = this.whereClause(m);
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM ${m.table} e WHERE 1 = 1${wh.sql}`,
+      wh.params,
+    );
+    return Number(rows[0]!['n']);
+  }
+}

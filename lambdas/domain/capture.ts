@@ -1,0 +1,132 @@
+/**
+ * Service-side change capture: a DynamoDB stream record of a service table -> a contract event
+ * (the EventBridge Pipe's enrichment step), so that a committed service write always reaches
+ * the legacy side.
+ *
+ * - Only the fields that changed travel (Old vs New image); counters (`sum`) as deltas
+ *   (new - old), never as absolute values.
+ * - `sequence` is the item version; the eventId is deterministic: `ddb:<table>:<key>:<version>`
+ *   (a stream record delivered twice is the same event).
+ * - Writes made by the sync itself are dropped (echo suppression): the sync sets
+ *   `_writer = 'cutover-sync'` and `_syncedVersion` to the version it writes, so an image whose
+ *   version equals its `_syncedVersion` is exactly a sync write. A later service write bumps the
+ *   version and no longer matches.
+ * - REMOVE becomes op `delete`.
+ */
+import { type EntitySpec, fieldPolicy, serviceEventsOf } from '../../lib/spec/schema.js';
+import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
+import { type ChangeEvent, type FieldValue, parseChangeEvent, serviceDetailType } from './events.js';
+import { normalizeValue, sameValue } from './values.js';
+
+/** Attribute holding the version the sync wrote (see dynamodb-service.ts). */
+export const SYNCED_VERSION_ATTRIBUTE = '_syncedVersion';
+
+/** A stream record with its images already unmarshalled to plain values. */
+export interface ServiceStreamRecord {
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly tableName: string;
+  readonly keys: Readonly<Record<string, unknown>>;
+  readonly newImage?: Readonly<Record<string, unknown>>;
+  readonly oldImage?: Readonly<Record<string, unknown>>;
+  /** ApproximateCreationDateTime (ms). */
+  readonly approximateAt: number;
+}
+
+/** What the pipe puts on the bus: its target maps these to DetailType, Source and Detail. */
+export interface CapturedEvent {
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly detail: ChangeEvent;
+}
+
+/** Whether an image is exactly a write made by the sync. */
+export function isSyncWrite(
+  entity: EntitySpec,
+  image: Readonly<Record<string, unknown>> | undefined,
+): boolean {
+  if (!image) return false;
+  const version = image[entity.target.versionAttribute];
+  return (
+    image[SYNC_WRITER_ATTRIBUTE] === SYNC_WRITER_VALUE &&
+    version !== undefined &&
+    Number(image[SYNCED_VERSION_ATTRIBUTE]) === Number(version)
+  );
+}
+
+/** The detail type of an entity's service events (`<entity>.updated` when it has one). */
+export function serviceDetailTypeOf(entity: EntitySpec): string {
+  const events = serviceEventsOf(entity);
+  const updated = serviceDetailType(entity.name);
+  return events.includes(updated) ? updated : events[0]!;
+}
+
+function canonical(entity: EntitySpec, name: string, raw: unknown): FieldValue {
+  const f = entity.fields.find((x) => x.name === name)!;
+  return normalizeValue({ ...f, nullable: true }, raw);
+}
+
+/**
+ * Translates one stream record. Returns null for a record to drop (a sync write, or nothing
+ * mapped changed).
+ * @throws ContractError / ValueError for an item the entity cannot describe
+ */
+export function captureServiceChange(entity: EntitySpec, record: ServiceStreamRecord): ChangeEvent | null {
+  const keyRaw = record.keys[entity.target.key];
+  if (keyRaw === undefined || keyRaw === null) throw new Error(`stream record without ${entity.target.key}`);
+  const key = String(keyRaw);
+  const versionAttr = entity.target.versionAttribute;
+  if (record.eventName === 'REMOVE') {
+    const version = Number(record.oldImage?.[versionAttr] ?? 0) + 1;
+    return parseChangeEvent({
+      schemaVersion: 1,
+      eventId: `ddb:${record.tableName}:${key}:${version}:delete`,
+      entity: entity.name,
+      key,
+      op: 'delete',
+      changedAt: new Date(record.approximateAt).toISOString(),
+      origin: 'service',
+      data: {},
+      sequence: version,
+    });
+  }
+  const img = record.newImage ?? {};
+  if (isSyncWrite(entity, img)) return null;
+  const old = record.eventName === 'INSERT' ? undefined : record.oldImage;
+  const data: Record<string, FieldValue> = {};
+  const deltas: Record<string, number> = {};
+  for (const f of entity.fields) {
+    const isCounter = fieldPolicy(entity, f) === 'sum';
+    if (!(f.name in img) && !(old && f.name in old)) continue;
+    const now = canonical(entity, f.name, img[f.name]);
+    if (!old) {
+      if (now !== null || f.name in img) data[f.name] = now;
+      continue;
+    }
+    const before = canonical(entity, f.name, old[f.name]);
+    if (isCounter) {
+      const d = Number(now ?? 0) - Number(before ?? 0);
+      if (d !== 0) deltas[f.name] = d;
+    } else if (!sameValue(now, before)) {
+      data[f.name] = now;
+    }
+  }
+  if (!Object.keys(data).length && !Object.keys(deltas).length) return null;
+  const version = Number(img[versionAttr] ?? 0);
+  const updatedAt = img[entity.target.updatedAtAttribute];
+  const changedAt =
+    typeof updatedAt === 'string' && !Number.isNaN(Date.parse(updatedAt))
+      ? new Date(Date.parse(updatedAt)).toISOString()
+      : new Date(record.approximateAt).toISOString();
+  return parseChangeEvent({
+    schemaVersion: 1,
+    eventId: `ddb:${record.tableName}:${key}:${version}`,
+    entity: entity.name,
+    key,
+    op: 'upsert',
+    changedAt,
+    origin: 'service',
+    data,
+    ...(Object.keys(deltas).length ? { deltas } : {}),
+    sequence: version,
+  });
+}

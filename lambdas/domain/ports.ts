@@ -1,0 +1,209 @@
+/**
+ * Ports of the data plane: what the sync use cases need from the legacy store (Magento over
+ * MySQL, or a legacy REST API), the service store (DynamoDB), the sync state (sync table), the
+ * conflicts table and the bus. Adapters in `lambdas/adapters` implement them; tests and the
+ * local rehearsal may inject fakes. No AWS SDK, mysql2 or middy here.
+ */
+import type { EntitySpec } from '../../lib/spec/schema.js';
+import type { SyncState } from './conflict.js';
+import type { FieldValue } from './events.js';
+
+/** Canonical field values (see values.ts) keyed by field name. */
+export type Row = Record<string, FieldValue>;
+
+/** A record as one side holds it. */
+export interface StoredRecord {
+  readonly key: string;
+  readonly exists: boolean;
+  /** Canonical values of the entity's mapped fields (empty when it does not exist). */
+  readonly data: Row;
+  /** This side's own last change time (ms): Magento `updated_at`, service `updatedAt`. */
+  readonly changedAt?: number;
+  /** Service item version (DynamoDB); undefined for Magento rows. */
+  readonly version?: number;
+}
+
+/** What `write` did. `conflict`: the compare-and-set lost a race (re-read and re-decide). */
+export type WriteOutcome = 'written' | 'conflict' | 'duplicate';
+
+/** A write to the legacy side, compare-and-set on the values read. */
+export interface LegacyWrite {
+  /** The record read before deciding; the write fails with `conflict` if it changed since. */
+  readonly expected: StoredRecord;
+  readonly patch: Row;
+  /** Counter increments, applied exactly once per `eventId` (inbox table). */
+  readonly deltas: Readonly<Record<string, number>>;
+  readonly create: boolean;
+  readonly delete: boolean;
+  readonly eventId: string;
+  /**
+   * For creates: an idempotency token (`create:<entity>:<serviceKey>`) stored with the new row
+   * in the same transaction, so that a retried create finds the row instead of inserting another.
+   */
+  readonly createToken?: string;
+  /** For creates: the key to insert with (a service key shaped like a legacy key, e.g. stock's product id). */
+  readonly desiredKey?: string;
+  /** The change's time: a created row's `updated_at`. */
+  readonly changedAt?: string;
+}
+
+export interface LegacyWriteResult {
+  readonly outcome: WriteOutcome | 'exists';
+  /** The legacy key written (the new key after a create, or the one found by `createToken`). */
+  readonly key?: string;
+}
+
+/** Key-range chunk checksum (pt-table-checksum style): XOR of per-row CRC32s, and the count. */
+export interface ChunkChecksum {
+  /** Chunk index: keys in [index*size, (index+1)*size). */
+  readonly chunk: number;
+  readonly count: number;
+  /** Unsigned 32-bit XOR of row hashes. */
+  readonly checksum: number;
+}
+
+export interface ScanCursor {
+  /** `updated_at` of the last row returned (ms). */
+  readonly at: number;
+  readonly key: string;
+}
+
+/** A legacy row read for change capture, with what the sync itself added to its counters. */
+export interface CapturedRow extends StoredRecord {
+  /** Sum of counter deltas the reverse sync applied to this row (from the inbox table). */
+  readonly syncedDeltas?: Readonly<Record<string, number>>;
+}
+
+export interface LegacyStore {
+  read(entity: EntitySpec, key: string): Promise<StoredRecord>;
+  /** Applies a decision's write in one transaction, compare-and-set on `expected`. */
+  write(entity: EntitySpec, write: LegacyWrite): Promise<LegacyWriteResult>;
+  /** Whether the counter deltas of `eventId` were already applied (inbox). */
+  deltasApplied(entity: EntitySpec, eventId: string): Promise<boolean>;
+  /**
+   * Keyset scan for the poller: rows with `(updated_at, key) > cursor` and `updated_at < before`,
+   * ordered by `(updated_at, key)`. Only for entities with `legacy.updatedAt`.
+   */
+  scanChanged(
+    entity: EntitySpec,
+    cursor: ScanCursor | undefined,
+    options: { readonly limit: number; readonly before: number },
+  ): Promise<CapturedRow[]>;
+  /** Per-chunk checksums over `fields` (all mapped fields by default), computed by the store. */
+  chunkChecksums(
+    entity: EntitySpec,
+    options: { readonly chunkSize: number; readonly fields?: readonly string[] },
+  ): Promise<ChunkChecksum[]>;
+  /** Rows whose key falls in the chunk (with `syncedDeltas` when `withSyncedDeltas`). */
+  readChunk(
+    entity: EntitySpec,
+    chunk: number,
+    options: { readonly chunkSize: number; readonly withSyncedDeltas?: boolean },
+  ): Promise<CapturedRow[]>;
+  count(entity: EntitySpec): Promise<number>;
+}
+
+/** A write to the service table together with the record's sync state (one transaction). */
+export interface ServiceWrite {
+  readonly expected: StoredRecord;
+  readonly patch: Row;
+  readonly deltas: Readonly<Record<string, number>>;
+  readonly create: boolean;
+  readonly delete: boolean;
+  readonly eventId: string;
+  /** `updatedAt` of a created item (the change's time); updates leave it as it is. */
+  readonly changedAt: string;
+  readonly state: StateWrite;
+}
+
+export interface StateWrite {
+  readonly next: SyncState;
+  /** Revision read (0: no state stored yet). */
+  readonly expectedRevision: number;
+}
+
+export interface ServiceStore {
+  read(entity: EntitySpec, key: string): Promise<StoredRecord>;
+  /**
+   * Writes the item (conditional on the version read) and the sync state (conditional on its
+   * revision), plus the applied-event marker when there are deltas, in one transaction.
+   * `duplicate`: the deltas of `eventId` were already applied.
+   */
+  write(entity: EntitySpec, key: string, write: ServiceWrite): Promise<WriteOutcome>;
+  deltasApplied(entity: EntitySpec, eventId: string): Promise<boolean>;
+  /** Every item (for the consistency check), in pages. */
+  scan(entity: EntitySpec, options?: { readonly segments?: number }): AsyncIterable<StoredRecord[]>;
+}
+
+export interface StoredSyncState {
+  readonly state: SyncState;
+  /** 0 when nothing is stored yet. */
+  readonly revision: number;
+}
+
+export interface Watermark extends ScanCursor {
+  readonly revision: number;
+}
+
+/** Poller snapshot of one key-range chunk of a table without `updated_at`. */
+export interface ChunkSnapshot {
+  readonly checksum: number;
+  readonly count: number;
+  /** key -> row hash */
+  readonly rows: Readonly<Record<string, number>>;
+  /** key -> counter field -> last observed value net of the sync's own deltas */
+  readonly counters: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** When this snapshot was taken (ms): part of the ids of the events it explains. */
+  readonly observedAt: number;
+}
+
+export interface SyncStateStore {
+  get(entity: EntitySpec, serviceKey: string): Promise<StoredSyncState>;
+  /** Compare-and-set on the revision. Returns false when another writer got there first. */
+  put(entity: EntitySpec, serviceKey: string, write: StateWrite): Promise<boolean>;
+  /** Removes the state (repair re-baselines a record). */
+  reset(entity: EntitySpec, serviceKey: string): Promise<void>;
+  legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined>;
+  serviceKeyOf(entity: EntitySpec, legacyKey: string): Promise<string | undefined>;
+  /**
+   * Stores the mapping both ways with conditional puts. Idempotent for the same pair.
+   * @throws when either key is already mapped to a different key
+   */
+  mapKeys(entity: EntitySpec, serviceKey: string, legacyKey: string): Promise<void>;
+  /** All service->legacy mappings of an entity (consistency check). */
+  keyMap(entity: EntitySpec): Promise<Map<string, string>>;
+  getWatermark(entity: EntitySpec): Promise<Watermark | undefined>;
+  /** Compare-and-set on the watermark's revision (two pollers never both advance it). */
+  putWatermark(entity: EntitySpec, cursor: ScanCursor, expectedRevision: number): Promise<boolean>;
+  getSnapshots(entity: EntitySpec): Promise<Map<number, ChunkSnapshot>>;
+  putSnapshot(entity: EntitySpec, chunk: number, snapshot: ChunkSnapshot): Promise<void>;
+}
+
+/** A conflict parked by the `admin` policy, as stored for an operator. */
+export interface ParkedConflictRecord {
+  readonly conflictId: string;
+  readonly entity: string;
+  readonly key: string;
+  readonly field: string;
+  readonly legacy: { readonly value: FieldValue; readonly at?: number };
+  readonly service: { readonly value: FieldValue; readonly at?: number };
+  readonly eventId: string;
+  readonly parkedAt: string;
+}
+
+export interface ConflictStore {
+  /** Idempotent: a conflict already parked is left as it is. Returns whether it was new. */
+  park(conflict: ParkedConflictRecord): Promise<boolean>;
+}
+
+/** One EventBridge entry (the shape of a PutEvents entry). */
+export interface BusEvent {
+  readonly Source: string;
+  readonly DetailType: string;
+  readonly Detail: string;
+}
+
+export interface EventPublisher {
+  /** Publishes all entries or throws (after bounded retries of the failed ones). */
+  publish(events: readonly BusEvent[]): Promise<void>;
+}

@@ -1,0 +1,285 @@
+/**
+ * The sync use cases: apply one contract event to the other side.
+ *
+ * read (target record, sync state, applied-delta marker) -> decide (conflict engine) -> side
+ * effects (park, push back) -> write with compare-and-set -> retry on a lost race by re-reading
+ * and re-deciding. Nothing is written outside a compare-and-set, so two deliveries of the same
+ * change, or two changes of the same record, racing in parallel never overwrite each other.
+ *
+ * Side effects (parked conflicts, push-back events) are made before the decision is committed:
+ * at least once, with deterministic ids (`conflictId`, `pushback:<eventId>`), so a crash between
+ * them and the commit repeats them harmlessly instead of losing them.
+ */
+import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
+import { type Decision, decide, type SyncState } from './conflict.js';
+import { type ChangeEvent, ContractError, type Origin, toBusEntry } from './events.js';
+import type {
+  BusEvent,
+  ConflictStore,
+  EventPublisher,
+  LegacyStore,
+  ServiceStore,
+  StoredRecord,
+  SyncStateStore,
+} from './ports.js';
+
+export interface SyncDeps {
+  readonly spec: MigrationSpec;
+  readonly legacy: LegacyStore;
+  readonly service: ServiceStore;
+  readonly state: SyncStateStore;
+  readonly conflicts: ConflictStore;
+  readonly publisher: EventPublisher;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** Compare-and-set attempts before giving up (the message is then redelivered). @default 8 */
+  readonly maxAttempts?: number;
+}
+
+export interface ApplyResult {
+  readonly decision: Decision;
+  /** Compare-and-set attempts used. */
+  readonly attempts: number;
+  /** The key written on the target side. */
+  readonly targetKey: string;
+  /** The record was created on the target. */
+  readonly created: boolean;
+}
+
+/** A compare-and-set kept losing; the message should be retried later. */
+export class SyncContentionError extends Error {
+  constructor(entity: string, attempts: number) {
+    super(`${entity}: compare-and-set lost ${attempts} times in a row`);
+    this.name = 'SyncContentionError';
+  }
+}
+
+/** `cutover.conflict.parked`: no values (they may be personal data), only where to look. */
+export const CONFLICT_PARKED_DETAIL_TYPE = 'cutover.conflict.parked';
+/** Source of the sync's own operational events. */
+export const SYNC_EVENT_SOURCE = 'cutover.sync';
+
+function precisionOf(spec: MigrationSpec): number {
+  return spec.legacy.timestampPrecisionMs;
+}
+
+const jitter = (attempt: number) =>
+  new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * Math.random()));
+
+async function sideEffects(
+  deps: SyncDeps,
+  entity: EntitySpec,
+  event: ChangeEvent,
+  decision: Decision,
+  targetKey: string,
+) {
+  const now = new Date((deps.now ?? Date.now)()).toISOString();
+  const bus: BusEvent[] = [];
+  for (const p of decision.parked) {
+    await deps.conflicts.park({ ...p, parkedAt: now });
+    bus.push({
+      Source: SYNC_EVENT_SOURCE,
+      DetailType: CONFLICT_PARKED_DETAIL_TYPE,
+      Detail: JSON.stringify({ conflictId: p.conflictId, entity: p.entity, key: p.key, field: p.field }),
+    });
+  }
+  if (decision.pushBack) {
+    const pb = decision.pushBack;
+    const back: ChangeEvent = {
+      schemaVersion: 1,
+      eventId: `pushback:${event.eventId}`,
+      entity: entity.name,
+      // Events of an origin carry that origin's key.
+      key: targetKey,
+      op: pb.op,
+      changedAt: new Date(pb.changedAt).toISOString(),
+      origin: pb.origin,
+      data: { ...pb.data },
+      causedBy: event.eventId,
+    };
+    bus.push(toBusEntry(back));
+  }
+  if (bus.length) await deps.publisher.publish(bus);
+}
+
+function unchangedState(before: SyncState, after: SyncState): boolean {
+  return JSON.stringify(before) === JSON.stringify(after);
+}
+
+/**
+ * Forward sync: a legacy change applied to the service table.
+ * @throws ContractError for an event the entity cannot take (a bad record: not retried)
+ * @throws SyncContentionError when the compare-and-set keeps losing (retried by redelivery)
+ */
+export async function applyToService(
+  deps: SyncDeps,
+  entity: EntitySpec,
+  event: ChangeEvent,
+): Promise<ApplyResult> {
+  assertRoute(event, entity, 'legacy');
+  const serviceKey = (await deps.state.serviceKeyOf(entity, event.key)) ?? event.key;
+  const max = deps.maxAttempts ?? 8;
+  for (let attempt = 1; attempt <= max; attempt++) {
+    const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
+    const [record, stored, applied] = await Promise.all([
+      deps.service.read(entity, serviceKey),
+      deps.state.get(entity, serviceKey),
+      hasDeltas ? deps.service.deltasApplied(entity, event.eventId) : Promise.resolve(false),
+    ]);
+    const decision = decide({
+      entity,
+      target: 'service',
+      precisionMs: precisionOf(deps.spec),
+      record,
+      state: stored.state,
+      event,
+      deltasApplied: applied,
+    });
+    await sideEffects(deps, entity, event, decision, serviceKey);
+    const writes =
+      Object.keys(decision.patch).length > 0 ||
+      Object.keys(decision.deltas).length > 0 ||
+      decision.create ||
+      decision.delete;
+    let outcome: 'written' | 'conflict' | 'duplicate';
+    if (writes) {
+      outcome = await deps.service.write(entity, serviceKey, {
+        expected: record,
+        patch: decision.patch,
+        deltas: decision.deltas,
+        create: decision.create,
+        delete: decision.delete,
+        eventId: event.eventId,
+        changedAt: event.changedAt,
+        state: { next: decision.state, expectedRevision: stored.revision },
+      });
+    } else if (!unchangedState(stored.state, decision.state)) {
+      const ok = await deps.state.put(entity, serviceKey, {
+        next: decision.state,
+        expectedRevision: stored.revision,
+      });
+      outcome = ok ? 'written' : 'conflict';
+    } else {
+      outcome = 'written';
+    }
+    if (outcome === 'written') {
+      return { decision, attempts: attempt, targetKey: serviceKey, created: decision.create };
+    }
+    // conflict: another writer moved the item or the state; duplicate: the deltas landed
+    // meanwhile. Either way re-read and re-decide.
+    await jitter(attempt);
+  }
+  throw new SyncContentionError(entity.name, max);
+}
+
+/**
+ * Reverse sync: a service change applied to the legacy store. A record created on the service
+ * side gets a legacy key on its first sync; the mapping is stored both ways, and the create is
+ * idempotent (`createToken`), so a retry never creates a second row.
+ */
+export async function applyToLegacy(
+  deps: SyncDeps,
+  entity: EntitySpec,
+  event: ChangeEvent,
+): Promise<ApplyResult> {
+  assertRoute(event, entity, 'service');
+  const serviceKey = event.key;
+  let legacyKey = await resolveLegacyKey(deps, entity, serviceKey);
+  const max = deps.maxAttempts ?? 8;
+  for (let attempt = 1; attempt <= max; attempt++) {
+    const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
+    const [record, stored, applied] = await Promise.all([
+      legacyKey === undefined
+        ? Promise.resolve<StoredRecord>({ key: serviceKey, exists: false, data: {} })
+        : deps.legacy.read(entity, legacyKey),
+      deps.state.get(entity, serviceKey),
+      hasDeltas ? deps.legacy.deltasApplied(entity, event.eventId) : Promise.resolve(false),
+    ]);
+    const decision = decide({
+      entity,
+      target: 'legacy',
+      precisionMs: precisionOf(deps.spec),
+      // Magento rows carry no version: every change within the row's second counts.
+      record: { ...record, version: undefined },
+      state: stored.state,
+      event,
+      deltasApplied: applied,
+    });
+    await sideEffects(deps, entity, event, decision, legacyKey ?? serviceKey);
+    const writes =
+      Object.keys(decision.patch).length > 0 ||
+      Object.keys(decision.deltas).length > 0 ||
+      decision.create ||
+      decision.delete;
+    if (writes) {
+      const res = await deps.legacy.write(entity, {
+        expected: record,
+        patch: decision.patch,
+        deltas: decision.deltas,
+        create: decision.create,
+        delete: decision.delete,
+        eventId: event.eventId,
+        changedAt: event.changedAt,
+        ...(decision.create
+          ? {
+              createToken: `create:${entity.name}:${serviceKey}`,
+              ...(isLegacyKeyShaped(deps.spec, serviceKey) ? { desiredKey: serviceKey } : {}),
+            }
+          : {}),
+      });
+      if (res.key !== undefined && res.key !== legacyKey) {
+        await deps.state.mapKeys(entity, serviceKey, res.key);
+        legacyKey = res.key;
+      }
+      if (res.outcome !== 'written') {
+        // conflict / duplicate / exists (an earlier attempt created it): re-read, re-decide.
+        await jitter(attempt);
+        continue;
+      }
+    }
+    if (!writes && unchangedState(stored.state, decision.state)) {
+      return { decision, attempts: attempt, targetKey: legacyKey ?? serviceKey, created: false };
+    }
+    // The legacy write is committed; now the state. Losing this race is safe: the next attempt
+    // reads our write back, the engine sees both sides agree and only the state is stored.
+    const ok = await deps.state.put(entity, serviceKey, {
+      next: decision.state,
+      expectedRevision: stored.revision,
+    });
+    if (ok)
+      return { decision, attempts: attempt, targetKey: legacyKey ?? serviceKey, created: decision.create };
+    await jitter(attempt);
+  }
+  throw new SyncContentionError(entity.name, max);
+}
+
+/**
+ * The legacy key of a service record: the key map, else the same key when the record came from
+ * the legacy side (it has sync state, or a legacy row with that key exists), else none (the
+ * record was created on the service side and has no legacy row yet).
+ */
+async function resolveLegacyKey(
+  deps: SyncDeps,
+  entity: EntitySpec,
+  serviceKey: string,
+): Promise<string | undefined> {
+  const mapped = await deps.state.legacyKeyOf(entity, serviceKey);
+  if (mapped !== undefined) return mapped;
+  if (!isLegacyKeyShaped(deps.spec, serviceKey)) return undefined;
+  const row = await deps.legacy.read(entity, serviceKey);
+  return row.exists ? serviceKey : undefined;
+}
+
+/** Magento keys are unsigned integers; a service key of another shape is a service-born record. */
+function isLegacyKeyShaped(spec: MigrationSpec, key: string): boolean {
+  return spec.legacy.kind === 'http' || /^[1-9]\d{0,18}$/.test(key);
+}
+
+function assertRoute(event: ChangeEvent, entity: EntitySpec, from: Origin) {
+  if (event.origin !== from) {
+    throw new ContractError([`a ${event.origin} change cannot be applied by the ${from} -> target sync`]);
+  }
+  if (event.entity !== entity.name) {
+    throw new ContractError([`event entity "${event.entity}" is not "${entity.name}"`]);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Service-side change capture: the EventBridge Pipe's enrichment. Input: a batch of DynamoDB
+ * stream records of the service tables. Output: one bus entry per change, `{ 'detail-type',
+ * source, detail }` (the pipe target maps `$.detail-type`, `$.source` and `$.detail`); writes
+ * made by the sync are dropped (echo suppression). See lambdas/domain/capture.ts.
+ *
+ * A record that cannot be described by the contract is logged (masked) and counted as failed,
+ * never allowed to block the shard: the consistency check reports the record.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
+import { type RawStreamRecord, toServiceStreamRecord } from '../adapters/dynamodb-stream.js';
+import { type CapturedEvent, captureServiceChange, serviceDetailTypeOf } from '../domain/capture.js';
+import { EVENT_SOURCE } from '../domain/events.js';
+import { describeError } from '../domain/masking.js';
+import { countEvent, logger } from './powertools.js';
+import { runtime } from './runtime.js';
+
+export async function captureBatch(records: readonly RawStreamRecord[]): Promise<CapturedEvent[]> {
+  const rt = await runtime();
+  const byTable = new Map<string, { entity: EntitySpec; service: string }>();
+  for (const [entity, table] of Object.entries(rt.serviceTables)) {
+    const found = entityByName(rt.spec, entity);
+    byTable.set(table, { entity: found.entity, service: found.service.name });
+  }
+  const out: CapturedEvent[] = [];
+  for (const raw of records) {
+    let service = 'unknown';
+    try {
+      const rec = toServiceStreamRecord(raw);
+      const target = byTable.get(rec.tableName);
+      if (!target) throw new Error(`table ${rec.tableName} is not a service table of ${rt.spec.name}`);
+      service = target.service;
+      const event = captureServiceChange(target.entity, rec);
+      if (!event) {
+        countEvent(service, 'capture', 'skipped');
+        continue;
+      }
+      out.push({
+        'detail-type': serviceDetailTypeOf(target.entity),
+        source: EVENT_SOURCE.service,
+        detail: event,
+      });
+      countEvent(service, 'capture', 'applied');
+    } catch (e) {
+      countEvent(service, 'capture', 'failed');
+      logger.error('service-capture: record dropped', { reason: describeError(e) });
+    }
+  }
+  return out;
+}
+
+export const handler = middy(async (records: RawStreamRecord[]) =>
+  captureBatch(Array.isArray(records) ? records : []),
+).use(injectLambdaContext(logger));

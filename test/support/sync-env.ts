@@ -1,0 +1,257 @@
+/**
+ * Per-test-file environment of the sync integration tests: its own Magento database and its own
+ * DynamoDB tables (so files run in parallel), the handlers' env vars, an in-memory publisher, and
+ * helpers that deliver events to the handlers the way SQS and the EventBridge Pipe would.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import mysql, { type Pool } from 'mysql2/promise';
+import { inject } from 'vitest';
+import { documentClient } from '../../lambdas/adapters/dynamodb-service.js';
+import type { ChangeEvent } from '../../lambdas/domain/events.js';
+import { legacyDetailType, toBusEntry } from '../../lambdas/domain/events.js';
+import type { BusEvent } from '../../lambdas/domain/ports.js';
+import { closeRuntime, configureRuntime } from '../../lambdas/handlers/runtime.js';
+import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import type { MigrationSpec } from '../../lib/spec/schema.js';
+import magento from '../../migrations/magento.js';
+import { createMagentoDatabase, createServiceTables, type ServiceTableNames } from './databases.js';
+import { InMemoryPublisher } from './in-memory-publisher.js';
+
+export interface SyncEnv {
+  readonly spec: MigrationSpec;
+  readonly mysqlUrl: string;
+  /** A pool on this file's Magento database, for the test's own reads and "direct" writes. */
+  readonly db: Pool;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly tables: ServiceTableNames;
+  readonly publisher: InMemoryPublisher;
+  close(): Promise<void>;
+}
+
+export const fakeContext = {
+  functionName: 'cutover-test',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:cutover-test',
+  memoryLimitInMB: '512',
+  awsRequestId: 'req-test',
+  logGroupName: '/aws/lambda/cutover-test',
+  logStreamName: 'test',
+  callbackWaitsForEmptyEventLoop: true,
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+} as unknown as Context;
+
+export async function setupSyncEnv(
+  name: string,
+  options: { mysqlUrl?: string; now?: () => number; spec?: MigrationSpec } = {},
+): Promise<SyncEnv> {
+  const spec = options.spec ?? magento;
+  const server = options.mysqlUrl ?? inject('mysqlUrl');
+  const endpoint = inject('dynamoEndpoint');
+  const mysqlUrl = await createMagentoDatabase(server, `cutover_${name.replace(/-/g, '_')}`);
+  const tables = await createServiceTables(endpoint, spec, `t-${name}`);
+  Object.assign(process.env, {
+    [RUNTIME_ENV.migration]: spec.name,
+    [RUNTIME_ENV.stage]: `t-${name}`,
+    [RUNTIME_ENV.syncTable]: tables.syncTable,
+    [RUNTIME_ENV.conflictsTable]: tables.conflictsTable,
+    [RUNTIME_ENV.serviceTables]: JSON.stringify(tables.serviceTables),
+    [RUNTIME_ENV.mysqlUrl]: mysqlUrl,
+    [RUNTIME_ENV.dynamoEndpoint]: endpoint,
+    [RUNTIME_ENV.busName]: 'unused-in-tests',
+  });
+  const publisher = new InMemoryPublisher();
+  await configureRuntime({
+    publisher,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.spec ? { spec } : {}),
+  });
+  const db = mysql.createPool({ uri: mysqlUrl, timezone: 'Z', connectionLimit: 4, decimalNumbers: false });
+  db.pool.on('connection', (c) => {
+    c.query("SET time_zone = '+00:00'");
+  });
+  const dynamo = documentClient({ endpoint });
+  return {
+    spec,
+    mysqlUrl,
+    db,
+    dynamo,
+    tables,
+    publisher,
+    async close() {
+      await closeRuntime();
+      await db.end();
+      dynamo.destroy();
+    },
+  };
+}
+
+/** The EventBridge envelope a rule target (SQS) receives. */
+export function busEnvelope(entry: BusEvent): string {
+  return JSON.stringify({
+    version: '0',
+    id: randomUUID(),
+    'detail-type': entry.DetailType,
+    source: entry.Source,
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [],
+    detail: JSON.parse(entry.Detail),
+  });
+}
+
+/** An SQS event carrying raw bodies (strings) or bus entries. */
+export function sqsEvent(bodies: readonly (string | BusEvent)[], receiveCount = 1): SQSEvent {
+  return {
+    Records: bodies.map((b, i) => ({
+      messageId: `m-${i}-${randomUUID().slice(0, 8)}`,
+      receiptHandle: 'rh',
+      body: typeof b === 'string' ? b : busEnvelope(b),
+      attributes: {
+        ApproximateReceiveCount: String(receiveCount),
+        SentTimestamp: String(Date.now()),
+        SenderId: 'test',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:cutover-test',
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/** Invokes an SQS handler; returns the failed message ids and the records by index. */
+export async function invokeSqs(handler: unknown, event: SQSEvent): Promise<{ failedIndexes: number[] }> {
+  const res = await (handler as SqsHandler)(event, fakeContext);
+  const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+  return { failedIndexes: event.Records.flatMap((r, i) => (failed.has(r.messageId) ? [i] : [])) };
+}
+
+/** A contract event with defaults. */
+export function changeEvent(
+  e: Partial<ChangeEvent> & Pick<ChangeEvent, 'entity' | 'key' | 'origin'>,
+): ChangeEvent {
+  return {
+    schemaVersion: 1,
+    eventId: `${e.origin}:${e.entity}:${e.key}:${randomUUID()}`,
+    op: 'upsert',
+    changedAt: new Date().toISOString(),
+    data: {},
+    ...e,
+  };
+}
+
+export function legacyEntry(e: ChangeEvent): BusEvent {
+  return toBusEntry(e, legacyDetailType(e.entity));
+}
+
+export async function getItem(
+  env: SyncEnv,
+  entity: string,
+  key: string,
+): Promise<Record<string, unknown> | undefined> {
+  const def = env.spec.services.flatMap((s) => s.entities).find((x) => x.name === entity)!;
+  const res = await env.dynamo.send(
+    new GetCommand({
+      TableName: env.tables.serviceTables[entity]!,
+      Key: { [def.target.key]: key },
+      ConsistentRead: true,
+    }),
+  );
+  return res.Item;
+}
+
+/** Writes an item as the service itself would (its own change: version + 1, updatedAt now). */
+export async function serviceWrite(
+  env: SyncEnv,
+  entity: string,
+  key: string,
+  data: Record<string, unknown>,
+  at = new Date(),
+): Promise<{ before?: Record<string, unknown>; after: Record<string, unknown> }> {
+  const def = env.spec.services.flatMap((s) => s.entities).find((x) => x.name === entity)!;
+  const before = await getItem(env, entity, key);
+  const after: Record<string, unknown> = {
+    ...(before ?? {}),
+    ...data,
+    [def.target.key]: key,
+    version: Number(before?.['version'] ?? 0) + 1,
+    updatedAt: at.toISOString(),
+    _writer: 'service',
+  };
+  await env.dynamo.send(new PutCommand({ TableName: env.tables.serviceTables[entity]!, Item: after }));
+  return { ...(before ? { before } : {}), after };
+}
+
+/** Marshals a plain item to DynamoDB JSON (as a stream record carries it). */
+export function marshall(item: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const av = (v: unknown): Record<string, unknown> => {
+    if (v === null || v === undefined) return { NULL: true };
+    if (typeof v === 'string') return { S: v };
+    if (typeof v === 'number') return { N: String(v) };
+    if (typeof v === 'boolean') return { BOOL: v };
+    if (Array.isArray(v)) return { L: v.map(av) };
+    if (typeof v === 'object') return { M: marshall(v as Record<string, unknown>) };
+    throw new Error(`cannot marshall ${typeof v}`);
+  };
+  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, av(v)]));
+}
+
+/** The stream record DynamoDB emits for a write (NEW_AND_OLD_IMAGES). */
+export function streamRecord(
+  env: SyncEnv,
+  entity: string,
+  change: { before?: Record<string, unknown>; after?: Record<string, unknown> },
+) {
+  const def = env.spec.services.flatMap((s) => s.entities).find((x) => x.name === entity)!;
+  const img = change.after ?? change.before!;
+  return {
+    eventName: !change.before ? 'INSERT' : !change.after ? 'REMOVE' : 'MODIFY',
+    eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${env.tables.serviceTables[entity]}/stream/2026-01-01T00:00:00.000`,
+    dynamodb: {
+      Keys: marshall({ [def.target.key]: img[def.target.key] }),
+      ...(change.after ? { NewImage: marshall(change.after) } : {}),
+      ...(change.before ? { OldImage: marshall(change.before) } : {}),
+      ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+    },
+  };
+}
+
+/** The magento spec with the poller reading every closed second (no extra overlap). */
+export function magentoForPolling(): MigrationSpec {
+  return { ...magento, sync: { ...magento.sync, pollerOverlapSeconds: 0 } };
+}
+
+/** Sleeps until just after the next wall-clock second (Magento timestamps are whole seconds). */
+export async function nextSecond(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
+}
+
+/** Bus entries of captured service events (what the pipe puts on the bus). */
+export function capturedEntries(
+  captured: readonly { 'detail-type': string; source: string; detail: unknown }[],
+): BusEvent[] {
+  return captured.map((c) => ({
+    Source: c.source,
+    DetailType: c['detail-type'],
+    Detail: JSON.stringify(c.detail),
+  }));
+}
+
+/** Routes published contract events as the bus rules do: legacy -> forward, service -> reverse. */
+export function splitByOrigin(entries: readonly BusEvent[]): { forward: BusEvent[]; reverse: BusEvent[] } {
+  return {
+    forward: entries.filter((e) => e.Source === 'cutover.legacy'),
+    reverse: entries.filter((e) => e.Source === 'cutover.service'),
+  };
+}
