@@ -13,7 +13,8 @@
  * p95 (the gates read `target: service`). Unrouted requests have `service: -`.
  *
  * The mismatch log holds paths and kinds, never values, and path segments that look like an
- * email address or a long number are masked.
+ * email address or a long number are masked. Log lines name the migrated service
+ * `migrationService`: Powertools' own `service` key (the function's) would overwrite `service`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -45,7 +46,12 @@ export class PowertoolsGatewayTelemetry implements GatewayTelemetry {
     this.emit(GATEWAY_METRIC.requests, MetricUnit.Count, 1, { service, target, outcome: outcomeOf(result) });
     this.emit(GATEWAY_METRIC.latency, MetricUnit.Milliseconds, latencyMs, { service, target });
     if (result !== 'ok' && result !== 'client_error') {
-      this.logger.warn('upstream call failed', { service, target, result, latencyMs: Math.round(latencyMs) });
+      this.logger.warn('upstream call failed', {
+        migrationService: service,
+        target,
+        result,
+        latencyMs: Math.round(latencyMs),
+      });
     }
   }
 
@@ -59,7 +65,7 @@ export class PowertoolsGatewayTelemetry implements GatewayTelemetry {
     this.emit(GATEWAY_METRIC.shadowMismatch, MetricUnit.Count, 1, { service: report.service });
     if (report.logged) {
       this.logger.warn('shadow mismatch', {
-        service: report.service,
+        migrationService: report.service,
         method: report.method,
         route: report.route,
         mismatches: report.comparison.mismatches.map((m) => ({ path: maskPathForLog(m.path), kind: m.kind })),
@@ -69,7 +75,7 @@ export class PowertoolsGatewayTelemetry implements GatewayTelemetry {
   }
 
   shadowFailed(service: string, result: CallResult): void {
-    this.logger.debug('shadow read failed', { service, result });
+    this.logger.debug('shadow read failed', { migrationService: service, result });
   }
 
   /** Counts a request routed on stale flags (AppConfig failing; the last good flags in force). */

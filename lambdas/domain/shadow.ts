@@ -84,42 +84,36 @@ function ignored(m: IgnoreMatcher, segments: readonly string[]): boolean {
 export function compareAnswers(
   legacy: ShadowAnswer,
   service: ShadowAnswer,
-  options: ShadowCompareOptions | IgnoreMatcher = {},
+  ignores: IgnoreMatcher = compileIgnores(),
+  maxMismatches = 50,
 ): ShadowComparison {
-  const matcher = 'keys' in options ? options : compileIgnores(options.ignore);
-  const max = ('maxMismatches' in options ? options.maxMismatches : undefined) ?? 50;
-  const out: Mismatch[] = [];
-  let truncated = false;
-  const push = (path: string, kind: MismatchKind) => {
-    if (out.length < max) out.push({ path, kind });
-    else truncated = true;
-  };
-  if (legacy.status !== service.status) push('$status', 'status');
-  const a = parseJson(legacy);
-  const b = parseJson(service);
-  if (a.ok && b.ok) {
-    compareValues(a.value, b.value, [], matcher, push);
-  } else if (!bytesEqual(toBytes(legacy.body), toBytes(service.body))) {
-    push('$body', 'body');
-  }
-  return { equal: out.length === 0, mismatches: out, truncated };
+  return collect(maxMismatches, (push) => {
+    if (legacy.status !== service.status) push('$status', 'status');
+    const a = parseJson(legacy);
+    const b = parseJson(service);
+    if (a.ok && b.ok) compareValues(a.value, b.value, [], ignores, push);
+    else if (!bytesEqual(toBytes(legacy.body), toBytes(service.body))) push('$body', 'body');
+  });
 }
 
-/** Compares two JSON values (exported for the sync's consistency checks and for tests). */
+/** Compares two JSON values (for the sync's consistency checks as much as for shadow reads). */
 export function compareJson(
   legacy: unknown,
   service: unknown,
   options: ShadowCompareOptions = {},
 ): ShadowComparison {
-  const matcher = compileIgnores(options.ignore);
-  const max = options.maxMismatches ?? 50;
-  const out: Mismatch[] = [];
+  const ignores = compileIgnores(options.ignore);
+  return collect(options.maxMismatches ?? 50, (push) => compareValues(legacy, service, [], ignores, push));
+}
+
+function collect(max: number, run: (push: Push) => void): ShadowComparison {
+  const mismatches: Mismatch[] = [];
   let truncated = false;
-  compareValues(legacy, service, [], matcher, (path, kind) => {
-    if (out.length < max) out.push({ path, kind });
+  run((path, kind) => {
+    if (mismatches.length < max) mismatches.push({ path, kind });
     else truncated = true;
   });
-  return { equal: out.length === 0, mismatches: out, truncated };
+  return { equal: mismatches.length === 0 && !truncated, mismatches, truncated };
 }
 
 type Push = (path: string, kind: MismatchKind) => void;

@@ -48,7 +48,10 @@ const TEXT = /^(text\/|application\/(?:[\w.+-]*\+)?(?:json|xml|javascript|x-www-
 
 /** The router's response as an API Gateway v2 result (binary bodies base64-encoded). */
 export function toLambdaResult(res: GatewayResponse): APIGatewayProxyStructuredResultV2 {
-  const text = TEXT.test(res.headers['content-type'] ?? 'application/json');
+  const encoding = res.headers['content-encoding'];
+  // A compressed body is bytes whatever its content type.
+  const text =
+    (!encoding || encoding === 'identity') && TEXT.test(res.headers['content-type'] ?? 'application/json');
   const body = Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength);
   return {
     statusCode: res.status,

@@ -379,9 +379,19 @@ describe('Handler: API Gateway v2 events', () => {
       'x-forwarded-host': 'api.example.com',
       connection: 'keep-alive', // our agent's own, not the client's "close"
     });
-    expect(
-      toLambdaResult({ ...(await read('u1')), headers: { 'content-type': 'application/json' } })
-        .isBase64Encoded,
-    ).toBe(false);
+    const json = await read('u1');
+    expect(toLambdaResult({ ...json, headers: { 'content-type': 'application/json' } })).toMatchObject({
+      isBase64Encoded: false,
+    });
+    // A compressed JSON body is bytes: base64, not a UTF-8 string.
+    const gz = toLambdaResult({
+      ...json,
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: Uint8Array.from([0x1f, 0x8b, 0xff, 0x00]),
+    });
+    expect(gz).toMatchObject({
+      isBase64Encoded: true,
+      body: Buffer.from([0x1f, 0x8b, 0xff, 0x00]).toString('base64'),
+    });
   });
 });
