@@ -78,8 +78,9 @@ export class AppConfigFlagSource implements FlagSource {
   }
 
   async refresh(): Promise<void> {
+    // Not due: never wait, not even for a poll still running in the background.
+    if (this.clock() - this.lastAttemptAt < this.o.pollIntervalSeconds * 1000) return;
     if (!this.inflight) {
-      if (this.clock() - this.lastAttemptAt < this.o.pollIntervalSeconds * 1000) return;
       this.lastAttemptAt = this.clock();
       this.inflight = this.poll().finally(() => {
         this.inflight = undefined;

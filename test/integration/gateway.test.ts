@@ -284,6 +284,37 @@ describe('Gateway: flags from AppConfig Data', () => {
     expect(flags.snapshot().stale).toBe(false);
   });
 
+  it('holds a request at most refreshTimeoutMs when AppConfig hangs, and polls once per interval', async () => {
+    const quick = new AppConfigFlagSource({
+      client: appconfig.client,
+      applicationId: 'app',
+      environmentId: 'env',
+      profileId: 'flags',
+      services: ['customer'],
+      pollIntervalSeconds: 5,
+      refreshTimeoutMs: 50,
+      callTimeoutMs: 300,
+      clock: now,
+    });
+    deploy(100, 'legacy');
+    await quick.refresh();
+    expect(quick.snapshot().flags['customer']?.read.percentage).toBe(100);
+    appconfig.failWith('hang');
+    clock.now += 5_000;
+    await quick.refresh(); // returns after 50 ms; the poll goes on in the background
+    expect(quick.snapshot().flags['customer']?.read.percentage).toBe(100);
+    await new Promise((r) => setTimeout(r, 400)); // the call's own deadline passes
+    expect(quick.snapshot()).toMatchObject({ stale: true, lastError: expect.stringMatching(/abort/i) });
+    appconfig.failWith(undefined);
+    const polls = quick.calls.getLatest;
+    for (let i = 0; i < 20; i++) {
+      clock.now += 1_000;
+      await quick.refresh();
+    }
+    expect(quick.calls.getLatest - polls).toBe(4);
+    expect(quick.snapshot().stale).toBe(false);
+  });
+
   it('rejects a bad flag payload and keeps the last good flags', async () => {
     deploy(100, 'legacy');
     await read('u1');

@@ -82,8 +82,8 @@ export interface FakeAppConfigData {
   deploy(payload: unknown): string;
   /** Deploys an earlier version again, as an AppConfig rollback does (same version label). */
   redeploy(version: string): void;
-  /** Makes every call fail with this HTTP status (500, 503), or succeed again (`undefined`). */
-  failWith(status: number | undefined): void;
+  /** Makes every call fail with this HTTP status (500, 503), never answer (`hang`), or succeed again (`undefined`). */
+  failWith(status: number | 'hang' | undefined): void;
   readonly stats: { sessions: number; polls: number; tooEarly: number; contentServed: number };
   close(): Promise<void>;
 }
@@ -95,7 +95,7 @@ export interface FakeAppConfigData {
  */
 export async function startAppConfigData(clock: () => number): Promise<FakeAppConfigData> {
   let deployed = { version: '0', body: '' };
-  let failStatus: number | undefined;
+  let failStatus: number | 'hang' | undefined;
   let next = 0;
   const tokens = new Map<string, { session: number; notBefore: number; intervalS: number; seen?: string }>();
   const stats = { sessions: 0, polls: 0, tooEarly: 0, contentServed: 0 };
@@ -107,6 +107,7 @@ export async function startAppConfigData(clock: () => number): Promise<FakeAppCo
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (failStatus === 'hang') return;
       if (failStatus) return error(res, failStatus, 'InternalServerException', 'injected failure');
       const url = new URL(req.url ?? '/', 'http://x');
       if (req.method === 'POST' && url.pathname === '/configurationsessions') {
