@@ -1,0 +1,92 @@
+/**
+ * The Lambda handler module as deployed: wired from its environment only (the migration name,
+ * AppConfig ids, upstream overrides), with the AWS SDK's standard endpoint variable pointing the
+ * AppConfig Data client at a loopback stand-in. Nothing leaves 127.0.0.1.
+ */
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GatewayEvent } from '../../lambdas/handlers/gateway.js';
+import {
+  type FakeAppConfigData,
+  type FakeUpstream,
+  flagValues,
+  startAppConfigData,
+  startUpstream,
+} from '../support/gateway-fakes.js';
+
+let legacy: FakeUpstream;
+let service: FakeUpstream;
+let appconfig: FakeAppConfigData;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  [legacy, service, appconfig] = await Promise.all([
+    startUpstream('restaurant-service'),
+    startUpstream('menu-service'),
+    startAppConfigData(Date.now),
+  ]);
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_APPCONFIGDATA: appconfig.url,
+    CUTOVER_MIGRATION: 'menu',
+    CUTOVER_APPCONFIG_APPLICATION_ID: 'app',
+    CUTOVER_APPCONFIG_ENVIRONMENT_ID: 'env',
+    CUTOVER_APPCONFIG_PROFILE_ID: 'flags',
+    CUTOVER_GATEWAY_UPSTREAMS: JSON.stringify({ menu: { serviceUrl: service.url, legacyUrl: legacy.url } }),
+    CUTOVER_GATEWAY_FALLBACK_URL: legacy.url,
+    CUTOVER_GATEWAY_SHADOW_GRACE_MS: '200',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+  });
+});
+
+afterAll(async () => {
+  process.env = saved;
+  await Promise.all([legacy.close(), service.close(), appconfig.close()]);
+});
+
+const context = {
+  functionName: 'gateway',
+  functionVersion: '$LATEST',
+  awsRequestId: 'req-1',
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:gateway',
+  memoryLimitInMB: '1024',
+  getRemainingTimeInMillis: () => 5_000,
+} as unknown as Context;
+
+const event = (method: string, path: string, headers: Record<string, string> = {}): GatewayEvent =>
+  ({
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers,
+    requestContext: { http: { method } },
+    isBase64Encoded: false,
+  }) as unknown as GatewayEvent;
+
+describe('Handler: gateway (wired from the environment)', () => {
+  it('routes the menu migration by the flags it reads from AppConfig Data', async () => {
+    appconfig.deploy(flagValues('menu', { percentage: 100 }, { mode: 'shadow' }));
+    const { handler } = await import('../../lambdas/handlers/gateway.js');
+
+    const read = await handler(event('GET', '/menu-items/7', { 'x-user-id': 'u1' }), context);
+    expect(read).toMatchObject({ statusCode: 200, headers: { 'x-cutover-target': 'service' } });
+    expect(JSON.parse(String(read.body)).upstream).toBe('menu-service');
+
+    const write = await handler(event('POST', '/menu-items', { 'x-user-id': 'u1' }), context);
+    expect(write).toMatchObject({ statusCode: 200, headers: { 'x-cutover-target': 'legacy' } });
+
+    const unrouted = await handler(event('GET', '/restaurants/1'), context);
+    expect(JSON.parse(String(unrouted.body)).upstream).toBe('restaurant-service');
+
+    expect(service.seen.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /menu-items/7']);
+    expect(legacy.seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /menu-items',
+      'GET /restaurants/1',
+    ]);
+    expect(appconfig.stats.sessions).toBe(1);
+  });
+});
