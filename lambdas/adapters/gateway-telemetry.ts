@@ -18,13 +18,15 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type GATEWAY_OUTCOMES, METRIC } from '../../lib/spec/metrics.js';
 import type { CallResult, FallbackReason, GatewayTelemetry, ShadowReport } from '../domain/gateway-router.js';
 import type { Target } from '../domain/routing.js';
 import { maskPathForLog } from '../domain/shadow.js';
 
 export const GATEWAY_METRIC = {
-  requests: 'gateway_requests_total',
-  latency: 'gateway_latency_ms',
+  // Shared with the alarms, the dashboard and the rollout gates (lib/spec/metrics.ts).
+  requests: METRIC.gatewayRequests,
+  latency: METRIC.gatewayLatency,
   fallback: 'gateway_fallback_total',
   shadowCompared: 'gateway_shadow_compared_total',
   shadowMismatch: 'gateway_shadow_mismatch_total',
@@ -32,7 +34,7 @@ export const GATEWAY_METRIC = {
 } as const;
 
 /** `success` for any HTTP answer below 500; everything else is an `error`. */
-export function outcomeOf(result: CallResult): 'success' | 'error' {
+export function outcomeOf(result: CallResult): (typeof GATEWAY_OUTCOMES)[number] {
   return result === 'ok' || result === 'client_error' ? 'success' : 'error';
 }
 
