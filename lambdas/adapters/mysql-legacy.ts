@@ -264,7 +264,10 @@ export class MysqlLegacyStore implements LegacyStore {
       key: String(r['k']),
       exists: true,
       data,
-      ...(m.updatedAt && r['u'] instanceof Date ? { changedAt: (r['u'] as Date).getTime() } : {}),
+      // A table without updated_at cannot say when its row last changed: the value read is
+      // treated as current at read time. The conflict engine then records this side's change as
+      // seen, so a change it already lost, arriving late from the poller, is recognised as stale.
+      changedAt: m.updatedAt ? (r['u'] as Date).getTime() : Date.now(),
     };
   }
 
@@ -398,7 +401,7 @@ export class MysqlLegacyStore implements LegacyStore {
       if (fieldPolicy(m.entity, f) === 'sum') continue;
       if (!sameValue(current.data[f.name], w.expected.data[f.name])) return { outcome: 'conflict', key };
     }
-    if (current.changedAt !== w.expected.changedAt) return { outcome: 'conflict', key };
+    if (m.updatedAt && current.changedAt !== w.expected.changedAt) return { outcome: 'conflict', key };
     const wh = this.whereClause(m);
     if (w.delete) {
       await conn.query(`DELETE e FROM ${m.table} e WHERE e.${m.key} = ?${wh.sql}`, [

@@ -159,12 +159,13 @@ async function pollSnapshots(
     };
     const events: ChangeEvent[] = [];
     for (const r of rows) {
-      const hash = recordHash(entity, r.key, r.data, fields);
-      next.rows[r.key] = hash;
       const external: Record<string, number> = {};
       for (const c of counters) {
         external[c.name] = Number(r.data[c.name] ?? 0) - Number(r.syncedDeltas?.[c.name] ?? 0);
       }
+      // Hash counters net of the sync's own deltas: a reverse-sync increment changes nothing here.
+      const hash = recordHash(entity, r.key, { ...r.data, ...external }, fields);
+      next.rows[r.key] = hash;
       if (counters.length) next.counters[r.key] = external;
       if (!prev || prev.rows[r.key] === hash) continue;
       const isNew = prev.rows[r.key] === undefined;

@@ -10,6 +10,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import mysql, { type Pool } from 'mysql2/promise';
 import { inject } from 'vitest';
 import { documentClient } from '../../lambdas/adapters/dynamodb-service.js';
+import { createMysqlPool, MysqlLegacyStore } from '../../lambdas/adapters/mysql-legacy.js';
 import type { ChangeEvent } from '../../lambdas/domain/events.js';
 import { legacyDetailType, toBusEntry } from '../../lambdas/domain/events.js';
 import type { BusEvent } from '../../lambdas/domain/ports.js';
@@ -28,6 +29,8 @@ export interface SyncEnv {
   readonly dynamo: DynamoDBDocumentClient;
   readonly tables: ServiceTableNames;
   readonly publisher: InMemoryPublisher;
+  /** The legacy store adapter on this file's database (to read rows as the poller does). */
+  readonly legacy: MysqlLegacyStore;
   close(): Promise<void>;
 }
 
@@ -76,6 +79,7 @@ export async function setupSyncEnv(
     c.query("SET time_zone = '+00:00'");
   });
   const dynamo = documentClient({ endpoint });
+  const legacy = new MysqlLegacyStore({ pool: createMysqlPool({ uri: mysqlUrl, connectionLimit: 4 }) });
   return {
     spec,
     mysqlUrl,
@@ -83,8 +87,10 @@ export async function setupSyncEnv(
     dynamo,
     tables,
     publisher,
+    legacy,
     async close() {
       await closeRuntime();
+      await legacy.end();
       await db.end();
       dynamo.destroy();
     },
@@ -254,4 +260,73 @@ export function splitByOrigin(entries: readonly BusEvent[]): { forward: BusEvent
     forward: entries.filter((e) => e.Source === 'cutover.legacy'),
     reverse: entries.filter((e) => e.Source === 'cutover.service'),
   };
+}
+
+export function entitySpec(env: SyncEnv, entity: string) {
+  return env.spec.services.flatMap((s) => s.entities).find((x) => x.name === entity)!;
+}
+
+/**
+ * The legacy change event the poller would publish for a row as it is now (all mapped fields
+ * but counters; changedAt = its updated_at, or now for tables without one).
+ */
+export async function legacyEvent(
+  env: SyncEnv,
+  entity: string,
+  key: string,
+  options: { sequence?: number; withCounters?: boolean } = {},
+): Promise<BusEvent> {
+  const e = entitySpec(env, entity);
+  const rec = await env.legacy.read(e, key);
+  if (!rec.exists) throw new Error(`no legacy ${entity} ${key}`);
+  const data: Record<string, import('../../lambdas/domain/events.js').FieldValue> = {};
+  for (const f of e.fields) {
+    if (options.withCounters || (f.policy ?? e.policy) !== 'sum') data[f.name] = rec.data[f.name] ?? null;
+  }
+  return legacyEntry(
+    changeEvent({
+      entity,
+      key,
+      origin: 'legacy',
+      data,
+      changedAt: new Date(rec.changedAt ?? Date.now()).toISOString(),
+      sequence: options.sequence ?? Date.now(),
+    }),
+  );
+}
+
+/** A service-side change as the pipe delivers it: write the item, capture the stream record. */
+export async function serviceChange(
+  env: SyncEnv,
+  entity: string,
+  key: string,
+  data: Record<string, unknown>,
+  at = new Date(),
+): Promise<BusEvent[]> {
+  const change = await serviceWrite(env, entity, key, data, at);
+  const { captureBatch } = await import('../../lambdas/handlers/service-capture.js');
+  return capturedEntries(await captureBatch([streamRecord(env, entity, change)]));
+}
+
+/** Creates the service record from the legacy row through the forward sync (a backfill). */
+export async function seedFromLegacy(env: SyncEnv, entity: string, key: string): Promise<void> {
+  const { handler } = await import('../../lambdas/handlers/forward-sync.js');
+  const res = await invokeSqs(
+    handler,
+    sqsEvent([await legacyEvent(env, entity, key, { withCounters: true })]),
+  );
+  if (res.failedIndexes.length) throw new Error(`seeding ${entity} ${key} failed`);
+  env.publisher.take();
+}
+
+export async function pollNow(entities: string[]): Promise<void> {
+  const { handler } = await import('../../lambdas/handlers/legacy-poller.js');
+  const res = (await (
+    handler as unknown as (
+      e: unknown,
+      c: unknown,
+    ) => Promise<{ entities: Record<string, { error?: string }> }>
+  )({ entities }, fakeContext)) as { entities: Record<string, { error?: string }> };
+  for (const [name, r] of Object.entries(res.entities))
+    if (r.error) throw new Error(`poll ${name}: ${r.error}`);
 }
