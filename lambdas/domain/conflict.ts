@@ -254,7 +254,8 @@ export function decide(input: DecideInput): Decision {
       if (holdsLoser && !sameValue(c, v)) {
         fields[name] = 'apply';
         patch[name] = v;
-        state[name] = withoutLost(next, target);
+        // As with any write: whatever the target reported before it is older than it.
+        state[name] = withoutLost({ ...next, seen: seenWith(next, target, sY) }, target);
         return;
       }
       fields[name] = 'unchanged';
