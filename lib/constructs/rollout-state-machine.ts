@@ -14,13 +14,12 @@
  *   (read 100 %, write `primary`) and that no rollout of it is running. The previous state
  *   machine is found by its deterministic name, so the service stacks stay independent.
  */
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -28,46 +27,58 @@ import { type FlagStep, type RolloutPlan, rolloutPlan } from '../../lambdas/doma
 import { migrationPrefix, serviceDlqNames } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
-import { CutoverFunction, type HandlerName } from './cutover-function.js';
+import { CutoverFunction, type CutoverFunctionProps, type HandlerName } from './cutover-function.js';
 
-/** The AppConfig resources of the migration's flags (created by the platform stack). */
-export interface RolloutAppConfig {
-  readonly applicationId: string;
-  readonly environmentId: string;
-  readonly configurationProfileId: string;
-  /** Gradual strategy used by rollouts (grows, then bakes with the environment monitors). */
-  readonly rolloutStrategyId: string;
-  /** All-at-once, zero-bake strategy used by rollbacks. */
-  readonly rollbackStrategyId: string;
+/**
+ * The migration's flags as the rollout uses them (`MigrationFlags` satisfies it): the ids its
+ * functions are configured with and the grant to create versions and run deployments.
+ */
+export interface RolloutFlags {
+  runtimeEnvironment(): Record<string, string>;
+  grantDeploy(grantee: iam.IGrantable): iam.Grant;
 }
 
-/** Network and credentials of the functions that read the legacy database. */
+/** The sync tables (`MigrationTables` satisfies it). */
+export interface RolloutTables {
+  runtimeEnvironment(entities: readonly string[]): Record<string, string>;
+  /** Read/write as the forward sync does (backfill). */
+  grantSync(grantee: iam.IGrantable, entities: readonly string[]): void;
+  grantRead(grantee: iam.IGrantable, entities: readonly string[]): void;
+}
+
+/** How a function reaches the legacy side (network, environment, credentials). */
 export interface RolloutLegacyAccess {
-  readonly vpc?: ec2.IVpc;
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroups?: ec2.ISecurityGroup[];
-  /** Granted read to the legacy readers. @default - no secret granted */
-  readonly secret?: { grantRead(grantee: iam.IGrantable): iam.Grant };
+  readonly network: Partial<Pick<CutoverFunctionProps, 'vpc' | 'vpcSubnets' | 'securityGroups'>>;
+  readonly environment: Record<string, string>;
+  grant(f: CutoverFunction): void;
 }
 
+/**
+ * Everything is taken from the service stack's `RolloutResources`, plus how to reach the
+ * legacy side: `new RolloutStateMachine(this, 'Rollout', { ...this.rollout, legacyAccess })`.
+ */
 export interface RolloutStateMachineProps {
   readonly spec: MigrationSpec;
-  /** The service this state machine rolls out (a name in `spec.services`). */
-  readonly service: string;
+  /** The service this state machine rolls out. */
+  readonly service: ServiceSpec;
   readonly stage: string;
-  readonly appConfig: RolloutAppConfig;
-  /** The platform bus; approval requests are published on it. */
+  readonly flags: RolloutFlags;
+  /** The platform bus: approval requests are published on it, and the backfill's push-backs. */
   readonly bus: events.IEventBus;
-  /** Bucket for the phase-5 archive; objects go under `<migration>/<service>/`. */
-  readonly archiveBucket: s3.IBucket;
-  /** @default - the service's sync DLQs by their deterministic names (`serviceDlqNames`) */
-  readonly dlqNames?: string[];
-  /** @default - functions outside a VPC, no secret granted */
+  /** Sync state and service tables, read by the checks and written by the backfill. */
+  readonly tables: RolloutTables;
+  /** @default - no legacy access: the legacy readers run outside a VPC without credentials */
   readonly legacyAccess?: RolloutLegacyAccess;
+  /** Bucket of the phase-5 archive; objects go under `<migration>/<service>/<execution>/`. @default - a new bucket (SSE-S3, TLS only, versioned, retained) */
+  readonly archiveBucket?: s3.IBucket;
+  /** DLQs the gates watch. @default - the service's sync DLQs by their deterministic names */
+  readonly dlqNames?: readonly string[];
   /** How often a flag deployment is polled. @default Duration.seconds(15) */
   readonly deploymentPollInterval?: Duration;
-  /** Retention of the execution log group and the functions' logs. @default logs.RetentionDays.ONE_MONTH */
+  /** @default - functionDefaults.logRetention, else logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** The service stack's function defaults; only `logRetention` is used. @default - none */
+  readonly functionDefaults?: Pick<CutoverFunctionProps, 'logRetention'>;
   /** Key of the execution log group. @default - a new key with rotation */
   readonly logEncryptionKey?: kms.IKey;
 }
@@ -97,61 +108,71 @@ export class RolloutStateMachine extends Construct {
   /** Every execution event (level ALL), KMS-encrypted. */
   readonly logGroup: logs.LogGroup;
   readonly plan: RolloutPlan;
-  /** The functions that read the legacy database and the service tables (grant them access). */
-  readonly legacyReaders: readonly CutoverFunction[];
+  /** The physical name ({@link rolloutStateMachineName}). */
+  readonly stateMachineName: string;
+  /** Where phase 5 archives the legacy tables. */
+  readonly archiveBucket: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: RolloutStateMachineProps) {
     super(scope, id);
-    const index = props.spec.services.findIndex((s) => s.name === props.service);
-    if (index < 0) throw new Error(`${id}: no service "${props.service}" in migration "${props.spec.name}"`);
+    const index = props.spec.services.findIndex((s) => s.name === props.service.name);
+    if (index < 0) {
+      throw new Error(`${id}: no service "${props.service.name}" in migration "${props.spec.name}"`);
+    }
     const service: ServiceSpec = props.spec.services[index]!;
     const stack = Stack.of(this);
     const plan = rolloutPlan(service);
     this.plan = plan;
     const name = rolloutStateMachineName(props.stage, props.spec.name, service.name);
+    this.stateMachineName = name;
     const ownArn = stateMachineArn(stack, name);
     const predecessor = index > 0 ? props.spec.services[index - 1]!.name : undefined;
     const predecessorArn = predecessor
       ? stateMachineArn(stack, rolloutStateMachineName(props.stage, props.spec.name, predecessor))
       : undefined;
     const dlqNames = props.dlqNames ?? serviceDlqNames(props.stage, props.spec, service);
-    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const retention =
+      props.logRetention ?? props.functionDefaults?.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const entities = service.entities.map((e) => e.name);
+    const archiveBucket =
+      props.archiveBucket ??
+      new s3.Bucket(this, 'ArchiveBucket', {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        versioned: true,
+        // Access logs go to a prefix of the bucket itself: no second bucket to govern.
+        serverAccessLogsPrefix: 'access-logs/',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    this.archiveBucket = archiveBucket;
 
     // --- functions -------------------------------------------------------------------------
-    const ac = props.appConfig;
-    const appConfigEnv = {
-      [RUNTIME_ENV.service]: service.name,
-      [RUNTIME_ENV.appConfigApplicationId]: ac.applicationId,
-      [RUNTIME_ENV.appConfigEnvironmentId]: ac.environmentId,
-      [RUNTIME_ENV.appConfigProfileId]: ac.configurationProfileId,
-      [RUNTIME_ENV.rolloutStrategyId]: ac.rolloutStrategyId,
-      [RUNTIME_ENV.rollbackStrategyId]: ac.rollbackStrategyId,
+    const flagEnv = { [RUNTIME_ENV.service]: service.name, ...props.flags.runtimeEnvironment() };
+    const legacyEnv = {
+      [RUNTIME_ENV.busName]: props.bus.eventBusName,
+      ...props.tables.runtimeEnvironment(entities),
+      ...props.legacyAccess?.environment,
     };
     const fn = (
       fid: string,
-      handler: string,
+      handler: HandlerName,
       opts: { timeout?: Duration; legacy?: boolean; environment?: Record<string, string> } = {},
-    ) =>
-      new CutoverFunction(this, fid, {
-        // The handler names of the rollout are declared here, next to their construct.
-        handler: handler as HandlerName,
+    ) => {
+      const f = new CutoverFunction(this, fid, {
+        handler,
         serviceName: service.name,
         migration: props.spec.name,
         stage: props.stage,
         timeout: opts.timeout ?? Duration.seconds(30),
         logRetention: retention,
         description: `cutover ${handler} (${props.spec.name}/${service.name})`,
-        environment: { ...appConfigEnv, ...opts.environment },
-        ...(opts.legacy && props.legacyAccess?.vpc
-          ? {
-              vpc: props.legacyAccess.vpc,
-              ...(props.legacyAccess.vpcSubnets ? { vpcSubnets: props.legacyAccess.vpcSubnets } : {}),
-              ...(props.legacyAccess.securityGroups
-                ? { securityGroups: props.legacyAccess.securityGroups }
-                : {}),
-            }
-          : {}),
+        ...(opts.legacy ? props.legacyAccess?.network : {}),
+        environment: { ...flagEnv, ...(opts.legacy ? legacyEnv : {}), ...opts.environment },
       });
+      if (opts.legacy) props.legacyAccess?.grant(f);
+      return f;
+    };
     const functions: RolloutFunctions = {
       start: fn('StartFunction', 'rollout-start'),
       setFlags: fn('SetFlagsFunction', 'rollout-set-flags'),
@@ -174,97 +195,36 @@ export class RolloutStateMachine extends Construct {
       archive: fn('ArchiveFunction', 'rollout-archive', {
         timeout: Duration.minutes(15),
         legacy: true,
-        environment: { [RUNTIME_ENV.archiveBucket]: props.archiveBucket.bucketName },
+        environment: { [RUNTIME_ENV.archiveBucket]: archiveBucket.bucketName },
       }),
     };
     this.functions = functions;
-    this.legacyReaders = [
-      functions.gate,
-      functions.backfillPlan,
-      functions.backfillChunk,
-      functions.validate,
-      functions.archive,
-    ];
-    for (const f of this.legacyReaders) props.legacyAccess?.secret?.grantRead(f);
 
     // --- least-privilege grants ----------------------------------------------------------------
-    const appArn = stack.formatArn({
-      service: 'appconfig',
-      resource: 'application',
-      resourceName: ac.applicationId,
-    });
-    const envArn = `${appArn}/environment/${ac.environmentId}`;
-    const profileArn = `${appArn}/configurationprofile/${ac.configurationProfileId}`;
-    const deploymentsArn = `${envArn}/deployment/*`;
-    const strategyArn = (sid: string) =>
-      stack.formatArn({ service: 'appconfig', resource: 'deploymentstrategy', resourceName: sid });
-    const readFlags = new iam.PolicyStatement({
-      actions: [
-        'appconfig:GetApplication',
-        'appconfig:ListDeployments',
-        'appconfig:GetDeployment',
-        'appconfig:GetHostedConfigurationVersion',
-        'appconfig:ListHostedConfigurationVersions',
-      ],
-      resources: [appArn, envArn, profileArn, deploymentsArn, `${profileArn}/hostedconfigurationversion/*`],
-    });
-    const writeFlags = (strategyIds: string[]) =>
-      new iam.PolicyStatement({
-        actions: [
-          'appconfig:CreateHostedConfigurationVersion',
-          'appconfig:StartDeployment',
-          'appconfig:StopDeployment',
-        ],
-        resources: [appArn, envArn, profileArn, deploymentsArn, ...strategyIds.map(strategyArn)],
-      });
-    functions.start.addToRolePolicy(readFlags);
+    for (const f of [functions.start, functions.setFlags, functions.awaitDeployment, functions.rollback]) {
+      props.flags.grantDeploy(f);
+    }
     functions.start.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['states:ListExecutions'],
         resources: [ownArn, ...(predecessorArn ? [predecessorArn] : [])],
       }),
     );
-    functions.setFlags.addToRolePolicy(readFlags);
-    functions.setFlags.addToRolePolicy(writeFlags([ac.rolloutStrategyId]));
-    functions.awaitDeployment.addToRolePolicy(readFlags);
-    functions.rollback.addToRolePolicy(readFlags);
-    functions.rollback.addToRolePolicy(writeFlags([ac.rollbackStrategyId]));
+    props.tables.grantSync(functions.backfillChunk, entities);
+    props.bus.grantPutEventsTo(functions.backfillChunk);
+    for (const f of [functions.backfillPlan, functions.validate, functions.gate]) {
+      props.tables.grantRead(f, entities);
+    }
     props.bus.grantPutEventsTo(functions.requestApproval);
-    props.archiveBucket.grantPut(functions.archive, `${props.spec.name}/${service.name}/*`);
+    archiveBucket.grantPut(functions.archive, `${props.spec.name}/${service.name}/*`);
     // GetMetricData supports no resource-level permissions.
     functions.gate.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
     );
-    const reasons: Array<[CutoverFunction, string]> = [
-      [
-        functions.start,
-        'AppConfig deployment numbers and hosted versions are created at run time: the policy names the application, environment and profile and wildcards only their deployment/version numbers.',
-      ],
-      [
-        functions.setFlags,
-        'AppConfig deployment numbers and hosted versions are created at run time: the policy names the application, environment, profile and strategy and wildcards only their deployment/version numbers.',
-      ],
-      [
-        functions.awaitDeployment,
-        'AppConfig deployment numbers are created at run time; only the numbers of this environment are wildcarded.',
-      ],
-      [
-        functions.rollback,
-        'AppConfig deployment numbers are created at run time; only the numbers of this environment are wildcarded.',
-      ],
-      [
-        functions.gate,
-        'cloudwatch:GetMetricData supports no resource-level permissions; the function only reads metrics.',
-      ],
-      [
-        functions.archive,
-        'Writes archive objects under <migration>/<service>/ of the archive bucket; object names carry the run time.',
-      ],
-      [functions.requestApproval, 'grantPutEventsTo names the bus; no wildcard beyond what the grant emits.'],
-    ];
-    for (const [f, reason] of reasons) {
-      Validations.of(f.role).acknowledge({ id: 'AwsSolutions-IAM5', reason });
-    }
+    Validations.of(functions.gate.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:GetMetricData supports no resource-level permissions; the gate only reads metrics.',
+    });
 
     // --- definition ----------------------------------------------------------------------------
     const pollInterval = props.deploymentPollInterval ?? Duration.seconds(15);

@@ -1,0 +1,235 @@
+/**
+ * Phase 5's archive: the service's legacy tables exported as gzip NDJSON objects (one JSON row
+ * per line, in key order) plus a manifest listing every object with its row count, size and
+ * SHA-256, so a person can verify the archive before dropping anything. Cutover never drops.
+ *
+ * Rows are read by keyset pagination (`key > last key`, ordered by key) so a table of any size
+ * streams in bounded memory and the export is repeatable. Pure apart from `node:zlib` and
+ * `node:crypto`; storage and the legacy database sit behind the ports below.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+
+/** A legacy table to archive and the column it is paged by (unique, ordered). */
+export interface ArchiveTable {
+  readonly table: string;
+  readonly key: string;
+}
+
+export type Row = Readonly<Record<string, unknown>>;
+
+/** Reads a legacy table in key order. `after` is the last key of the previous page. */
+export interface ArchiveSourcePort {
+  readPage(table: ArchiveTable, after: unknown, limit: number): Promise<Row[]>;
+}
+
+/** Object storage (S3) for the archive. */
+export interface ArchiveStorePort {
+  put(key: string, body: Uint8Array, contentType: string, contentEncoding?: string): Promise<void>;
+}
+
+export interface ArchiveFile {
+  readonly key: string;
+  readonly table: string;
+  readonly rows: number;
+  /** Size of the stored (gzipped) object. */
+  readonly bytes: number;
+  /** SHA-256 (hex) of the stored (gzipped) object. */
+  readonly sha256: string;
+  /** SHA-256 (hex) of the NDJSON before compression. */
+  readonly ndjsonSha256: string;
+  readonly firstKey: unknown;
+  readonly lastKey: unknown;
+}
+
+export interface ArchiveManifest {
+  readonly schemaVersion: 1;
+  readonly migration: string;
+  readonly service: string;
+  readonly createdAt: string;
+  readonly format: 'ndjson+gzip';
+  readonly tables: ReadonlyArray<{ readonly table: string; readonly key: string; readonly rows: number }>;
+  readonly files: readonly ArchiveFile[];
+  /** Entities Cutover could not archive, and why (an HTTP legacy). */
+  readonly notArchived: ReadonlyArray<{ readonly entity: string; readonly reason: string }>;
+}
+
+export interface ArchiveOptions {
+  readonly migration: string;
+  readonly service: string;
+  /** Object key prefix, e.g. `magento/customer/2026-11-25T15-00-00Z`. */
+  readonly prefix: string;
+  readonly tables: readonly ArchiveTable[];
+  /** @default 1000 */
+  readonly pageSize?: number;
+  /** Rows per object. @default 100000 */
+  readonly rowsPerFile?: number;
+  readonly now: () => number;
+  readonly notArchived?: ReadonlyArray<{ readonly entity: string; readonly reason: string }>;
+}
+
+/** JSON for a legacy row: dates as ISO-8601, binary as base64, bigints as strings. */
+export function ndjsonLine(row: Row): string {
+  return JSON.stringify(row, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Uint8Array) return { $base64: Buffer.from(v).toString('base64') };
+    return v;
+  });
+}
+
+export const sha256Hex = (data: Uint8Array | string): string =>
+  createHash('sha256').update(data).digest('hex');
+
+/** Exports every table, then writes `<prefix>/manifest.json` last (its presence means complete). */
+export async function archiveTables(
+  source: ArchiveSourcePort,
+  store: ArchiveStorePort,
+  options: ArchiveOptions,
+): Promise<{ manifestKey: string; manifest: ArchiveManifest }> {
+  const pageSize = options.pageSize ?? 1000;
+  const rowsPerFile = options.rowsPerFile ?? 100_000;
+  const files: ArchiveFile[] = [];
+  const tables: Array<{ table: string; key: string; rows: number }> = [];
+  for (const t of options.tables) {
+    let after: unknown;
+    let part = 0;
+    let total = 0;
+    let lines: string[] = [];
+    let firstKey: unknown;
+    let lastKey: unknown;
+    const flush = async () => {
+      if (lines.length === 0) return;
+      const ndjson = `${lines.join('\n')}\n`;
+      const body = gzipSync(Buffer.from(ndjson, 'utf8'));
+      const key = `${options.prefix}/${t.table}/part-${String(part).padStart(5, '0')}.ndjson.gz`;
+      await store.put(key, body, 'application/x-ndjson', 'gzip');
+      files.push({
+        key,
+        table: t.table,
+        rows: lines.length,
+        bytes: body.byteLength,
+        sha256: sha256Hex(body),
+        ndjsonSha256: sha256Hex(ndjson),
+        firstKey,
+        lastKey,
+      });
+      part++;
+      lines = [];
+      firstKey = undefined;
+    };
+    for (;;) {
+      const page = await source.readPage(t, after, pageSize);
+      for (const row of page) {
+        if (lines.length === 0) firstKey = row[t.key];
+        lines.push(ndjsonLine(row));
+        lastKey = row[t.key];
+        total++;
+        if (lines.length >= rowsPerFile) await flush();
+      }
+      if (page.length < pageSize) break;
+      after = page[page.length - 1]![t.key];
+    }
+    await flush();
+    tables.push({ table: t.table, key: t.key, rows: total });
+  }
+  const manifest: ArchiveManifest = {
+    schemaVersion: 1,
+    migration: options.migration,
+    service: options.service,
+    createdAt: new Date(options.now()).toISOString(),
+    format: 'ndjson+gzip',
+    tables,
+    files,
+    notArchived: options.notArchived ?? [],
+  };
+  const manifestKey = `${options.prefix}/manifest.json`;
+  await store.put(manifestKey, Buffer.from(JSON.stringify(manifest, null, 2), 'utf8'), 'application/json');
+  return { manifestKey, manifest };
+}
+
+/** The part of a migration spec the archive reads (a `MigrationSpec` satisfies it). */
+export interface ArchiveSpec {
+  readonly legacy: { readonly kind: 'mysql' | 'http'; readonly tablePrefix?: string };
+  readonly services: ReadonlyArray<{
+    readonly name: string;
+    readonly entities: ReadonlyArray<{
+      readonly name: string;
+      readonly legacy: { readonly table?: string; readonly key: string; readonly path?: string };
+      readonly fields: ReadonlyArray<{ readonly eav?: { readonly backendType: string } }>;
+    }>;
+  }>;
+}
+
+/**
+ * The legacy tables of a service: each entity's table (paged by its key) and, for Magento EAV
+ * attributes, the `<table>_<backendType>` value tables (paged by `value_id`). An HTTP legacy
+ * has no tables Cutover can read in bulk: its entities are listed in `notArchived`.
+ */
+export function archiveTablesOf(
+  spec: ArchiveSpec,
+  service: string,
+): { tables: ArchiveTable[]; notArchived: Array<{ entity: string; reason: string }> } {
+  const s = spec.services.find((x) => x.name === service);
+  if (!s) throw new Error(`no service "${service}"`);
+  const tables: ArchiveTable[] = [];
+  const notArchived: Array<{ entity: string; reason: string }> = [];
+  const prefix = spec.legacy.tablePrefix ?? '';
+  const seen = new Set<string>();
+  const add = (t: ArchiveTable) => {
+    if (!seen.has(t.table)) tables.push(t);
+    seen.add(t.table);
+  };
+  for (const e of s.entities) {
+    if (spec.legacy.kind !== 'mysql' || !e.legacy.table) {
+      notArchived.push({
+        entity: e.name,
+        reason: `the legacy side is an HTTP API (${e.legacy.path ?? '?'}): archive it with the legacy service's own export`,
+      });
+      continue;
+    }
+    add({ table: `${prefix}${e.legacy.table}`, key: e.legacy.key });
+    for (const f of e.fields) {
+      if (f.eav) add({ table: `${prefix}${e.legacy.table}_${f.eav.backendType}`, key: 'value_id' });
+    }
+  }
+  return { tables, notArchived };
+}
+
+/**
+ * Archives one service's legacy tables under `<migration>/<service>/<runId>/`. The run id (the
+ * execution name) keeps a re-run from overwriting an earlier archive.
+ */
+export async function archiveService(
+  spec: ArchiveSpec & { readonly name: string },
+  service: string,
+  ports: {
+    readonly source: ArchiveSourcePort | undefined;
+    readonly store: ArchiveStorePort;
+    readonly now: () => number;
+    readonly runId: string;
+    readonly pageSize?: number;
+    readonly rowsPerFile?: number;
+  },
+): Promise<{
+  manifestKey: string;
+  tables: ArchiveManifest['tables'];
+  files: number;
+  notArchived: ArchiveManifest['notArchived'];
+}> {
+  const { tables, notArchived } = archiveTablesOf(spec, service);
+  if (tables.length && !ports.source) throw new Error('no legacy source to archive from');
+  const noSource: ArchiveSourcePort = {
+    readPage: async () => [],
+  };
+  const { manifestKey, manifest } = await archiveTables(ports.source ?? noSource, ports.store, {
+    migration: spec.name,
+    service,
+    prefix: `${spec.name}/${service}/${ports.runId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
+    tables,
+    now: ports.now,
+    notArchived,
+    ...(ports.pageSize ? { pageSize: ports.pageSize } : {}),
+    ...(ports.rowsPerFile ? { rowsPerFile: ports.rowsPerFile } : {}),
+  });
+  return { manifestKey, tables: manifest.tables, files: manifest.files.length, notArchived };
+}

@@ -1,0 +1,18 @@
+/**
+ * Rollout task `Rollback`: the service's flags back to the last good state with the zero-bake
+ * strategy; records `rollback_duration_seconds` and returns the cause the execution fails with.
+ */
+import { METRIC } from '../../lib/spec/metrics.js';
+import { type RollbackInput, rollback } from '../domain/rollout-tasks.js';
+import { flagDeploymentsFromEnv, logger, metrics, realSleep, taskHandler } from './rollout-runtime.js';
+
+export const handler = taskHandler('rollback', async (input: RollbackInput) => {
+  const result = await rollback(
+    { flags: flagDeploymentsFromEnv(), clock: Date.now, sleep: realSleep },
+    input,
+  );
+  metrics.addDimensions({ service: input.service });
+  metrics.addMetric(METRIC.rollbackDuration, 'Seconds', result.durationSeconds);
+  logger.warn('rolled back', { ...result });
+  return result;
+});
