@@ -2,13 +2,16 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { RUNTIME_ENV } from '../spec/runtime.js';
+import { METRIC } from '../spec/metrics.js';
+import { METRICS_NAMESPACE, RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import { CutoverFunction, type HandlerName } from './cutover-function.js';
+import { cutoverMetric } from './metrics.js';
 
 /** The AppConfig feature-flag profile the gateway reads (a `MigrationFlags` construct fits). */
 export interface GatewayFlagsRef {
@@ -183,6 +186,57 @@ export class GatewayApi extends Construct {
   /** The URL of the gateway (the `$default` stage). */
   get url(): string {
     return this.stage.url;
+  }
+
+  /**
+   * Upstream calls of a service, e.g. the canary's errors:
+   * `metricRequests('customer', 'service', 'error')`. Sum per minute.
+   */
+  metricRequests(
+    service: string,
+    target: 'legacy' | 'service' | 'shadow',
+    outcome: 'success' | 'error',
+    props?: cloudwatch.MetricOptions,
+  ): cloudwatch.Metric {
+    return cutoverMetric(
+      METRIC.gatewayRequests,
+      { service, target, outcome },
+      { statistic: 'Sum', ...props },
+    );
+  }
+
+  /** Upstream latency of a service by target (ms). @default statistic p95 */
+  metricLatency(
+    service: string,
+    target: 'legacy' | 'service' | 'shadow',
+    props?: cloudwatch.MetricOptions,
+  ): cloudwatch.Metric {
+    return cutoverMetric(METRIC.gatewayLatency, { service, target }, { statistic: 'p95', ...props });
+  }
+
+  /** Share of shadow-compared reads of a service whose answers differed (0–1). */
+  metricShadowMismatchRate(
+    service: string,
+    props?: cloudwatch.MathExpressionOptions,
+  ): cloudwatch.MathExpression {
+    const count = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      });
+    return new cloudwatch.MathExpression({
+      expression: 'IF(compared > 0, mismatched / compared, 0)',
+      usingMetrics: {
+        mismatched: count('gateway_shadow_mismatch_total'),
+        compared: count('gateway_shadow_compared_total'),
+      },
+      label: `${service} shadow mismatch rate`,
+      period: Duration.minutes(1),
+      ...props,
+    });
   }
 
   /** Lets a principal invoke the gateway's function directly (a local rehearsal, a canary probe). */

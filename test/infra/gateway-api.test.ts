@@ -1,5 +1,6 @@
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { GatewayApi, type GatewayApiProps } from '../../lib/constructs/gateway-api.js';
@@ -98,6 +99,28 @@ describe('Construct: GatewayApi', () => {
       },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('exposes the metrics the router emits', () => {
+    const { gateway } = synth();
+    const errors = gateway.metricRequests('customer', 'service', 'error');
+    expect(errors).toMatchObject({
+      namespace: 'Cutover',
+      metricName: 'gateway_requests_total',
+      dimensions: { service: 'customer', target: 'service', outcome: 'error' },
+      statistic: 'Sum',
+    });
+    expect(gateway.metricLatency('customer', 'service')).toMatchObject({
+      metricName: 'gateway_latency_ms',
+      dimensions: { service: 'customer', target: 'service' },
+      statistic: 'p95',
+    });
+    const rate = gateway.metricShadowMismatchRate('customer');
+    expect(
+      Object.values(rate.usingMetrics)
+        .map((m) => (m as Metric).metricName)
+        .sort(),
+    ).toEqual(['gateway_shadow_compared_total', 'gateway_shadow_mismatch_total']);
   });
 
   it('rejects unknown services in upstreams and subnets without a VPC', () => {
