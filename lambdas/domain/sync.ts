@@ -12,7 +12,7 @@
  */
 import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
 import { type Decision, decide, type SyncState } from './conflict.js';
-import { type ChangeEvent, ContractError, type Origin, toBusEntry } from './events.js';
+import { type ChangeEvent, ContractError, type FieldValue, type Origin, toBusEntry } from './events.js';
 import type {
   BusEvent,
   ConflictStore,
@@ -22,6 +22,7 @@ import type {
   StoredRecord,
   SyncStateStore,
 } from './ports.js';
+import { normalizeValue, ValueError } from './values.js';
 
 export interface SyncDeps {
   readonly spec: MigrationSpec;
@@ -32,7 +33,7 @@ export interface SyncDeps {
   readonly publisher: EventPublisher;
   /** @default Date.now */
   readonly now?: () => number;
-  /** Compare-and-set attempts before giving up (the message is then redelivered). @default 8 */
+  /** Compare-and-set attempts before giving up (the message is then redelivered). @default 10 */
   readonly maxAttempts?: number;
 }
 
@@ -114,11 +115,12 @@ function unchangedState(before: SyncState, after: SyncState): boolean {
 export async function applyToService(
   deps: SyncDeps,
   entity: EntitySpec,
-  event: ChangeEvent,
+  input: ChangeEvent,
 ): Promise<ApplyResult> {
-  assertRoute(event, entity, 'legacy');
+  assertRoute(input, entity, 'legacy');
+  const event = canonicalEvent(entity, input);
   const serviceKey = (await deps.state.serviceKeyOf(entity, event.key)) ?? event.key;
-  const max = deps.maxAttempts ?? 8;
+  const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; attempt <= max; attempt++) {
     const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
     const [record, stored, applied] = await Promise.all([
@@ -180,12 +182,13 @@ export async function applyToService(
 export async function applyToLegacy(
   deps: SyncDeps,
   entity: EntitySpec,
-  event: ChangeEvent,
+  input: ChangeEvent,
 ): Promise<ApplyResult> {
-  assertRoute(event, entity, 'service');
+  assertRoute(input, entity, 'service');
+  const event = canonicalEvent(entity, input);
   const serviceKey = event.key;
   let legacyKey = await resolveLegacyKey(deps, entity, serviceKey);
-  const max = deps.maxAttempts ?? 8;
+  const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; attempt <= max; attempt++) {
     const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
     const [record, stored, applied] = await Promise.all([
@@ -273,6 +276,31 @@ async function resolveLegacyKey(
 /** Magento keys are unsigned integers; a service key of another shape is a service-born record. */
 function isLegacyKeyShaped(spec: MigrationSpec, key: string): boolean {
   return spec.legacy.kind === 'http' || /^[1-9]\d{0,18}$/.test(key);
+}
+
+/**
+ * The event with its data in canonical form per field type (decimals at the field's scale,
+ * integers as numbers…). A value of the wrong type is a bad record, never written.
+ * @throws ContractError
+ */
+export function canonicalEvent(entity: EntitySpec, event: ChangeEvent): ChangeEvent {
+  const byName = new Map(entity.fields.map((f) => [f.name, f]));
+  const data: Record<string, FieldValue> = {};
+  const reasons: string[] = [];
+  for (const [name, raw] of Object.entries(event.data)) {
+    const field = byName.get(name);
+    if (!field) {
+      data[name] = raw; // the engine names unknown fields
+      continue;
+    }
+    try {
+      data[name] = normalizeValue(field, raw);
+    } catch (e) {
+      reasons.push(`detail.data.${name}: ${e instanceof ValueError ? e.message : String(e)}`);
+    }
+  }
+  if (reasons.length) throw new ContractError(reasons);
+  return { ...event, data };
 }
 
 function assertRoute(event: ChangeEvent, entity: EntitySpec, from: Origin) {

@@ -12,7 +12,26 @@ import { countConflicts, countEvent, logger, recordLag, statusOf } from './power
 import { runtime } from './runtime.js';
 import { sqsBatchHandler } from './sqs-batch.js';
 
+/**
+ * Records of one record key within a batch run one after the other (in delivery order): they
+ * would only lose compare-and-set races against each other. Different keys run in parallel.
+ */
+function serialisedByKey() {
+  const tails = new Map<string, Promise<unknown>>();
+  return async <T>(key: string, run: () => Promise<T>): Promise<T> => {
+    const previous = tails.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(run);
+    tails.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (tails.get(key) === next) tails.delete(key);
+    }
+  };
+}
+
 export function syncHandler(direction: 'forward' | 'reverse') {
+  const serialise = serialisedByKey();
   return sqsBatchHandler(`${direction}-sync`, async (record: SQSRecord) => {
     const rt = await runtime();
     let service = 'unknown';
@@ -21,7 +40,7 @@ export function syncHandler(direction: 'forward' | 'reverse') {
       const found = entityByName(rt.spec, event.entity);
       service = found.service.name;
       const apply = direction === 'forward' ? applyToService : applyToLegacy;
-      const result = await apply(rt, found.entity, event);
+      const result = await serialise(`${event.entity}#${event.key}`, () => apply(rt, found.entity, event));
       const status = statusOf(result.decision);
       countEvent(service, direction, status);
       countConflicts(service, result.decision);
