@@ -58,7 +58,7 @@ function gatewaySpec() {
     ],
     gateway: {
       userKey: { header: 'x-user-id' },
-      upstreamTimeoutMs: 250,
+      upstreamTimeoutMs: 500,
       shadowIgnore: ['updatedAt'],
       breaker: { minRequests: 4, errorRateThreshold: 0.5, openMs: 5_000, halfOpenSuccesses: 2 },
     },
@@ -303,7 +303,8 @@ describe('Gateway: flags from AppConfig Data', () => {
     clock.now += 5_000;
     await quick.refresh(); // returns after 50 ms; the poll goes on in the background
     expect(quick.snapshot().flags['customer']?.read.percentage).toBe(100);
-    await new Promise((r) => setTimeout(r, 400)); // the call's own deadline passes
+    // The call's own 300 ms deadline aborts it (bounded wait, for a loaded machine).
+    for (let i = 0; i < 100 && !quick.snapshot().stale; i++) await new Promise((r) => setTimeout(r, 50));
     expect(quick.snapshot()).toMatchObject({ stale: true, lastError: expect.stringMatching(/abort/i) });
     appconfig.failWith(undefined);
     const polls = quick.calls.getLatest;
