@@ -95,8 +95,8 @@ export interface MariaDbServer {
   readonly url: string;
   /** Stops the server (a throwaway one) and removes its data dir; no-op for MYSQL_URL. */
   stop(): Promise<void>;
-  /** Shuts the server down (data kept). Throwaway servers only. */
-  shutdown?(): Promise<void>;
+  /** Stops the server (data kept): SIGTERM, or SIGKILL to crash it. Throwaway servers only. */
+  shutdown?(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and data dir. Throwaway servers only. */
   start?(): Promise<void>;
 }
@@ -166,11 +166,11 @@ export async function startThrowawayMariaDb(log: Log = defaultLog): Promise<Mari
     );
     await waitFor(`mariadbd on port ${port}`, ping, 60_000);
   };
-  const shutdown = async () => {
+  const shutdown = async (signal: NodeJS.Signals = 'SIGTERM') => {
     const p = proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
+    p.kill(signal);
     await exited;
   };
   await start();
@@ -180,7 +180,7 @@ export async function startThrowawayMariaDb(log: Log = defaultLog): Promise<Mari
     start,
     shutdown,
     async stop() {
-      await shutdown();
+      await shutdown('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
   };
