@@ -1,1 +1,99 @@
-export const handler = async (): Promise<void> => {};
+/**
+ * Rollback after a deployment: `CloudWatch Alarm State Change` (ALARM) of a service's rollback
+ * alarm, from the EventBridge rule of the AlarmRollback construct. Parse -> decide and deploy
+ * (lambdas/domain/rollback.ts) -> metric `rollback_duration_seconds{service}`.
+ *
+ * An event that is not ours (another alarm, a non-ALARM state) is logged and ignored; an error
+ * while rolling back is thrown, so the asynchronous invocation is retried and finally lands in
+ * the DLQ.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
+import { rollbackAlarmPrefix } from '../../lib/spec/names.js';
+import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import type { MigrationSpec } from '../../lib/spec/schema.js';
+import magento from '../../migrations/magento.js';
+import menu from '../../migrations/menu.js';
+import { appConfigPortFromEnv } from '../adapters/appconfig.js';
+import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
+import type { FlagDeploymentPort } from '../domain/flags.js';
+import type { EventPublisher } from '../domain/ports.js';
+import { parseAlarmEvent, type RollbackResult, rollBackService, serviceOfAlarm } from '../domain/rollback.js';
+
+const SPECS: Readonly<Record<string, MigrationSpec>> = { magento, menu };
+const logger = new Logger({ serviceName: 'cutover-rollback' });
+
+export interface RollbackContext {
+  readonly spec: MigrationSpec;
+  readonly stage: string;
+  readonly port: FlagDeploymentPort;
+  readonly publisher: EventPublisher;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Records `rollback_duration_seconds`. */
+  readonly recordDuration: (service: string, seconds: number) => void;
+}
+
+/** The handler's work, with its collaborators injectable (tests, local rehearsal). */
+export async function handleAlarm(event: unknown, ctx: RollbackContext): Promise<RollbackResult | undefined> {
+  const alarm = parseAlarmEvent(event);
+  if (alarm.state !== 'ALARM') {
+    logger.info('ignored: not an ALARM transition', { alarmName: alarm.alarmName, state: alarm.state });
+    return undefined;
+  }
+  const service = serviceOfAlarm(
+    alarm.alarmName,
+    rollbackAlarmPrefix(ctx.stage, ctx.spec.name),
+    ctx.spec.services.map((s) => s.name),
+  );
+  if (!service) {
+    logger.warn('ignored: the alarm is not a rollback alarm of this migration', {
+      alarmName: alarm.alarmName,
+    });
+    return undefined;
+  }
+  const result = await rollBackService(service, alarm, {
+    port: ctx.port,
+    publisher: ctx.publisher,
+    ...(ctx.now ? { now: ctx.now } : {}),
+    ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
+  });
+  ctx.recordDuration(service, result.durationSeconds);
+  logger.info('rollback', { ...result });
+  return result;
+}
+
+let context: RollbackContext | undefined;
+
+function contextFromEnv(env: NodeJS.ProcessEnv = process.env): RollbackContext {
+  const name = env[RUNTIME_ENV.migration] ?? '';
+  const spec = SPECS[name];
+  if (!spec) throw new Error(`${RUNTIME_ENV.migration}="${name}" names no bundled migration`);
+  const stage = env[RUNTIME_ENV.stage];
+  if (!stage) throw new Error(`${RUNTIME_ENV.stage} is not set`);
+  const busName = env[RUNTIME_ENV.busName];
+  if (!busName) throw new Error(`${RUNTIME_ENV.busName} is not set`);
+  return {
+    spec,
+    stage,
+    port: appConfigPortFromEnv(env),
+    publisher: new EventBridgePublisher({ busName }),
+    recordDuration: (service, seconds) => {
+      // One data point per rollback, with exactly the dimension set the dashboard reads.
+      const m = new Metrics({
+        namespace: env[RUNTIME_ENV.metricsNamespace] ?? METRICS_NAMESPACE,
+        serviceName: service,
+        singleMetric: true,
+      });
+      m.addMetric(METRIC.rollbackDuration, MetricUnit.Seconds, seconds);
+    },
+  };
+}
+
+export const handler = middy(async (event: unknown) => {
+  context ??= contextFromEnv();
+  await handleAlarm(event, context);
+}).use(injectLambdaContext(logger));

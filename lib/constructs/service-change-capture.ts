@@ -3,12 +3,12 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as pipes from 'aws-cdk-lib/aws-pipes';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONTRACT_SCHEMA_VERSION, EVENT_SOURCE, serviceDetailType } from '../../lambdas/domain/events.js';
-import { type EntitySpec, type FieldSpec, fieldPolicy } from '../spec/schema.js';
-import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../spec/tables.js';
+import { serviceDetailType } from '../../lambdas/domain/events.js';
+import type { EntitySpec } from '../spec/schema.js';
 import { deadLetterQueue } from './queues.js';
 
 export interface ServiceChangeCaptureProps {
@@ -17,6 +17,13 @@ export interface ServiceChangeCaptureProps {
   /** The entity the table holds: its key, fields and `updatedAt` attribute shape the event. */
   readonly entity: EntitySpec;
   readonly bus: events.IEventBus;
+  /**
+   * The enrichment that turns stream records into contract events
+   * (`lambdas/handlers/service-capture.ts`): it returns `[{ 'detail-type', source, detail }]`
+   * and drops writes made by the sync (echo suppression by version). The function must have
+   * the table in its `CUTOVER_SERVICE_TABLES`.
+   */
+  readonly enrichment: lambda.IFunction;
   /** Stream records per batch. @default 10 */
   readonly batchSize?: number;
   /** Retries of a failing batch before its records go to the DLQ. @default 10 */
@@ -27,63 +34,17 @@ export interface ServiceChangeCaptureProps {
   readonly pipeName?: string;
 }
 
-/** DynamoDB attribute-value type of a spec field (as the sync writes it). */
-function attributeType(field: FieldSpec): 'S' | 'N' | 'BOOL' {
-  switch (field.type) {
-    case 'integer':
-    case 'decimal':
-      return 'N';
-    case 'boolean':
-      return 'BOOL';
-    default:
-      return 'S';
-  }
-}
-
-/** The fields a captured change carries: all but `sum` counters. */
-export function capturedFields(entity: EntitySpec): FieldSpec[] {
-  return entity.fields.filter((f) => fieldPolicy(entity, f) !== 'sum');
-}
-
-/**
- * The Pipes input template that turns a DynamoDB stream record into the contract `detail`
- * (`lambdas/domain/events.ts`). Numbers travel as strings (the contract carries decimals as
- * strings; the reverse sync canonicalises integers); booleans as JSON booleans.
- */
-export function captureInputTemplate(entity: EntitySpec): string {
-  const image = '$.dynamodb.NewImage';
-  const keyType = entity.target.keyType === 'number' ? 'N' : 'S';
-  // Counters (`sum`) travel as deltas in the services' own events; an absolute value from the
-  // table must never overwrite the legacy counter, so the capture leaves them out.
-  const data = capturedFields(entity).map((f) => {
-    const t = attributeType(f);
-    const path = `<${image}.${f.name}.${t}>`;
-    return `${JSON.stringify(f.name)}:${t === 'BOOL' ? path : `"${path}"`}`;
-  });
-  return (
-    '{' +
-    [
-      `"schemaVersion":${CONTRACT_SCHEMA_VERSION}`,
-      '"eventId":"<$.eventID>"',
-      `"entity":${JSON.stringify(entity.name)}`,
-      `"key":"<$.dynamodb.Keys.${entity.target.key}.${keyType}>"`,
-      '"op":"upsert"',
-      `"changedAt":"<${image}.${entity.target.updatedAtAttribute}.S>"`,
-      '"origin":"service"',
-      `"data":{${data.join(',')}}`,
-    ].join(',') +
-    '}'
-  );
-}
-
 /**
  * Service-side change capture: the service table's stream -> an EventBridge Pipe -> the bus as
  * `<entity>.updated` in the contract. A committed service write therefore always reaches the
  * reverse sync, even if the service dies before publishing (the seed's write-then-publish gap).
  *
- * The filter passes inserts and updates whose new image was not written by the sync
- * (`_writer` = `cutover-sync`), so sync writes do not echo back. Deletes are not captured:
- * the services soft-delete (a status field), which travels as an update.
+ * The pipe's enrichment Lambda maps each record to the contract (changed fields only, counters
+ * as deltas, REMOVE as `delete`) and drops the sync's own writes. That check compares the
+ * item's `version` with the `_syncedVersion` the sync stored, which an EventBridge filter cannot
+ * do: a filter on `_writer` alone would also drop a genuine service write made after a sync
+ * write (the service does not clear `_writer`). So the pipe has no filter and the enrichment
+ * decides. The target maps the enrichment's `detail-type`, `source` and `detail` onto the bus.
  */
 export class ServiceChangeCapture extends Construct {
   readonly pipe: pipes.CfnPipe;
@@ -97,11 +58,6 @@ export class ServiceChangeCapture extends Construct {
     if (!streamArn) {
       throw new Error(
         `ServiceChangeCapture ${id}: table of "${props.entity.name}" has no stream; import it with its tableStreamArn`,
-      );
-    }
-    if (capturedFields(props.entity).length === 0) {
-      throw new Error(
-        `ServiceChangeCapture ${id}: "${props.entity.name}" has only sum counters; nothing to capture`,
       );
     }
     const retries = props.maximumRetryAttempts ?? 10;
@@ -124,13 +80,12 @@ export class ServiceChangeCapture extends Construct {
       new iam.PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: [props.table.tableArn] }),
     );
     props.bus.grantPutEventsTo(this.role);
+    // The function itself, not `:*` (versions and aliases) as grantInvoke would add.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.enrichment.functionArn] }),
+    );
     this.deadLetterQueue.grantSendMessages(this.role);
 
-    const notSync = (writer: unknown) =>
-      JSON.stringify({
-        eventName: ['INSERT', 'MODIFY'],
-        dynamodb: { NewImage: { [SYNC_WRITER_ATTRIBUTE]: { S: writer } } },
-      });
     this.pipe = new pipes.CfnPipe(this, 'Pipe', {
       name: props.pipeName,
       description: `${props.entity.name}: service table changes -> ${serviceDetailType(props.entity.name)}`,
@@ -145,21 +100,13 @@ export class ServiceChangeCapture extends Construct {
           onPartialBatchItemFailure: 'AUTOMATIC_BISECT',
           deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
         },
-        filterCriteria: {
-          // Filters are OR'ed: no writer attribute, or a writer other than the sync.
-          filters: [
-            { pattern: notSync([{ exists: false }]) },
-            { pattern: notSync([{ 'anything-but': [SYNC_WRITER_VALUE] }]) },
-          ],
-        },
       },
+      enrichment: props.enrichment.functionArn,
       target: props.bus.eventBusArn,
       targetParameters: {
-        eventBridgeEventBusParameters: {
-          detailType: serviceDetailType(props.entity.name),
-          source: EVENT_SOURCE.service,
-        },
-        inputTemplate: captureInputTemplate(props.entity),
+        // Dynamic path parameters: the enrichment names each event's detail type and source.
+        eventBridgeEventBusParameters: { detailType: '$.detail-type', source: '$.source' },
+        inputTemplate: '<$.detail>',
       },
     });
     this.pipe.node.addDependency(this.role);

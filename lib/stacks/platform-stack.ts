@@ -197,7 +197,7 @@ export class MigrationPlatform extends Construct {
         rdsProxyEndpoint: spec.legacy.rdsProxyEndpoint,
         ...(network ? { network } : { createVpc: settings.createVpc }),
       });
-      this.addDebeziumIntake(platform);
+      this.addDebeziumIntake(platform, this.databaseAccess);
     }
 
     this.dashboard = new MigrationDashboard(this, 'Dashboard', {
@@ -208,7 +208,8 @@ export class MigrationPlatform extends Construct {
     });
   }
 
-  private addDebeziumIntake(platform: PlatformStack): void {
+  private addDebeziumIntake(platform: PlatformStack, db: MagentoDatabaseAccess): void {
+    const entities = this.spec.services.flatMap((s) => s.entities.map((e) => e.name));
     const prefix = migrationPrefix(platform.stage, this.spec.name);
     const fn = new CutoverFunction(this, 'DebeziumIngest', {
       handler: 'debezium-ingest',
@@ -217,9 +218,16 @@ export class MigrationPlatform extends Construct {
       stage: platform.stage,
       logRetention: platform.logRetention,
       description: `Translates Debezium change envelopes of ${this.spec.name} to the bus contract`,
-      environment: { [RUNTIME_ENV.busName]: platform.platformBus.bus.eventBusName },
+      // Reads EAV attribute ids from the Magento database: in its VPC, with its credentials.
+      ...db.functionNetwork(),
+      environment: {
+        [RUNTIME_ENV.busName]: platform.platformBus.bus.eventBusName,
+        ...this.tables.runtimeEnvironment(entities),
+        ...db.runtimeEnvironment(),
+      },
     });
     platform.platformBus.grantPublish(fn);
+    db.grantConnect(fn);
     const dlq = deadLetterQueue(this, 'DebeziumDlq', dlqName(`${prefix}-debezium`));
     Validations.of(dlq).acknowledge({
       id: 'AwsSolutions-SQS3',

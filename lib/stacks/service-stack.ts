@@ -55,7 +55,7 @@ export interface RolloutResources {
   readonly bus: events.IEventBus;
   /** The sync functions (the backfill reuses the forward sync; validation the consistency check). */
   readonly functions: Readonly<
-    Record<'forwardSync' | 'reverseSync' | 'legacyPoller' | 'consistencyCheck', CutoverFunction>
+    Record<'forwardSync' | 'reverseSync' | 'legacyPoller' | 'consistencyCheck' | 'serviceCapture', CutoverFunction>
   >;
   readonly channels: Readonly<Record<'forward' | 'reverse', SyncChannel>>;
   /** Defaults for any further function (log retention, migration/stage env, legacy access). */
@@ -106,21 +106,23 @@ export class ServiceStack extends Stack {
       ...shared.tables.runtimeEnvironment(entities),
     };
     const legacy = this.legacyAccess(shared, spec);
+    // Every data-plane function builds the same runtime (lambdas/handlers/runtime.ts), which
+    // reads the legacy credentials; only those that query the legacy database run in its VPC.
     const fn = (
       cid: string,
       handler: HandlerName,
-      extra: Partial<CutoverFunctionProps> & { legacy?: boolean } = {},
+      extra: Partial<CutoverFunctionProps> & { queriesLegacy?: boolean } = {},
     ) => {
-      const { legacy: needsLegacy, ...rest } = extra;
+      const { queriesLegacy, ...rest } = extra;
       const f = new CutoverFunction(this, cid, {
         ...defaults,
         handler,
         timeout: Duration.seconds(spec.sync.functionTimeoutSeconds),
-        ...(needsLegacy ? legacy.network : {}),
+        ...(queriesLegacy ? legacy.network : {}),
         ...rest,
-        environment: { ...syncEnv, ...(needsLegacy ? legacy.environment : {}), ...rest.environment },
+        environment: { ...syncEnv, ...legacy.environment, ...rest.environment },
       });
-      if (needsLegacy) legacy.grant(f);
+      legacy.grant(f);
       return f;
     };
 
@@ -134,7 +136,7 @@ export class ServiceStack extends Stack {
 
     // Reverse: service events -> legacy database, concurrency capped to protect the monolith.
     const reverseSync = fn('ReverseSync', 'reverse-sync', {
-      legacy: true,
+      queriesLegacy: true,
       description: `${service.name}: service -> legacy`,
     });
     shared.tables.grantSync(reverseSync, entities);
@@ -182,7 +184,12 @@ export class ServiceStack extends Stack {
       platform.notify(c.oldestMessageAlarm);
     }
 
-    // Service-side change capture: table stream -> pipe -> bus (`<entity>.updated`).
+    // Service-side change capture: table stream -> pipe (enrichment: contract events) -> bus.
+    const serviceCapture = fn('ServiceCapture', 'service-capture', {
+      timeout: Duration.seconds(30),
+      description: `${service.name}: service table changes -> contract events (pipe enrichment)`,
+    });
+    shared.tables.grantRead(serviceCapture, entities);
     const captures: ServiceChangeCapture[] = [];
     for (const entity of service.entities) {
       const table = shared.tables.serviceTable(entity.name);
@@ -197,6 +204,7 @@ export class ServiceStack extends Stack {
         table,
         entity,
         bus,
+        enrichment: serviceCapture,
         deadLetterQueueName: dlqName(names.capture[entity.name]!),
         pipeName: `${migrationPrefix(stage, spec.name)}-${entity.name.replace(/_/g, '-')}-capture`,
       });
@@ -210,13 +218,13 @@ export class ServiceStack extends Stack {
 
     // Scheduled: the watermark poller and the consistency check.
     const legacyPoller = fn('LegacyPoller', 'legacy-poller', {
-      legacy: true,
+      queriesLegacy: true,
       description: `${service.name}: polls legacy changes (keyset over updated_at, key)`,
     });
     shared.tables.syncTable.grantReadWriteData(legacyPoller);
     platform.platformBus.grantPublish(legacyPoller);
     const consistencyCheck = fn('ConsistencyCheck', 'consistency-check', {
-      legacy: true,
+      queriesLegacy: true,
       timeout: Duration.minutes(5),
       description: `${service.name}: compares counts and checksums of both sides`,
     });
@@ -238,7 +246,7 @@ export class ServiceStack extends Stack {
       tables: shared.tables,
       serviceTables: Object.fromEntries(entities.map((e) => [e, shared.tables.serviceTable(e)])),
       bus,
-      functions: { forwardSync, reverseSync, legacyPoller, consistencyCheck },
+      functions: { forwardSync, reverseSync, legacyPoller, consistencyCheck, serviceCapture },
       channels: { forward: this.forward, reverse: this.reverse },
       functionDefaults: defaults,
     };

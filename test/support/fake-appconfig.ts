@@ -52,7 +52,8 @@ export class FakeAppConfig implements FlagDeploymentPort {
   readonly deployments: MutableDeployment[] = [];
   /** Every call, in order, for assertions (`startDeployment:3:rollback`, `stopDeployment:2`). */
   readonly calls: string[] = [];
-  private readonly autoComplete: boolean;
+  /** Complete every deployment as soon as it starts (may be switched during a test). */
+  autoComplete: boolean;
   private readonly now: () => number;
 
   /** @param initial hosted as version 1 and deployed (COMPLETE), as the stack does. */
