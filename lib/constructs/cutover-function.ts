@@ -19,7 +19,8 @@ export type HandlerName = string;
 
 /** Absolute path of a handler entry file. */
 export function handlerEntry(name: HandlerName): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`handler name "${name}" must be a file name in lambdas/handlers`);
+  if (!/^[a-z][a-z0-9-]*$/.test(name))
+    throw new Error(`handler name "${name}" must be a file name in lambdas/handlers`);
   const path = fileURLToPath(new URL(`../../lambdas/handlers/${name}.ts`, import.meta.url));
   if (!existsSync(path)) throw new Error(`no handler lambdas/handlers/${name}.ts`);
   return path;

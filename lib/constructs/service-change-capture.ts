@@ -82,7 +82,10 @@ export class ServiceChangeCapture extends Construct {
     props.bus.grantPutEventsTo(this.role);
     // The function itself, not `:*` (versions and aliases) as grantInvoke would add.
     this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.enrichment.functionArn] }),
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [props.enrichment.functionArn],
+      }),
     );
     this.deadLetterQueue.grantSendMessages(this.role);
 

@@ -55,7 +55,10 @@ export interface RolloutResources {
   readonly bus: events.IEventBus;
   /** The sync functions (the backfill reuses the forward sync; validation the consistency check). */
   readonly functions: Readonly<
-    Record<'forwardSync' | 'reverseSync' | 'legacyPoller' | 'consistencyCheck' | 'serviceCapture', CutoverFunction>
+    Record<
+      'forwardSync' | 'reverseSync' | 'legacyPoller' | 'consistencyCheck' | 'serviceCapture',
+      CutoverFunction
+    >
   >;
   readonly channels: Readonly<Record<'forward' | 'reverse', SyncChannel>>;
   /** Defaults for any further function (log retention, migration/stage env, legacy access). */
