@@ -1,0 +1,95 @@
+/**
+ * Bulk loading for the consistency test and the bench: multi-row INSERTs on MariaDB and
+ * parallel BatchWriteItem on DynamoDB Local.
+ */
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Pool } from 'mysql2/promise';
+
+export interface CustomerRow {
+  readonly id: number;
+  readonly email: string;
+  readonly firstName: string;
+  readonly lastName: string;
+}
+
+export function customerRow(id: number): CustomerRow {
+  return {
+    id,
+    email: `customer${id}@example.com`,
+    firstName: `First${id % 997}`,
+    lastName: `Last${id % 1009}`,
+  };
+}
+
+/** Inserts customers [from, to) with multi-row INSERTs of `rowsPerStatement`. */
+export async function insertCustomers(
+  db: Pool,
+  from: number,
+  to: number,
+  rowsPerStatement = 2000,
+): Promise<void> {
+  const statements: Promise<unknown>[] = [];
+  for (let start = from; start < to; start += rowsPerStatement) {
+    const rows: unknown[][] = [];
+    for (let id = start; id < Math.min(to, start + rowsPerStatement); id++) {
+      const c = customerRow(id);
+      rows.push([c.id, 1, c.email, 1, 1, c.firstName, c.lastName, 1]);
+    }
+    statements.push(
+      db.query(
+        'INSERT INTO customer_entity (entity_id, website_id, email, group_id, store_id, firstname, lastname, is_active) VALUES ?',
+        [rows],
+      ),
+    );
+    if (statements.length >= 4) await Promise.all(statements.splice(0));
+  }
+  await Promise.all(statements);
+}
+
+/** Puts customers [from, to) into the service table as the backfill would have. */
+export async function putCustomerItems(
+  client: DynamoDBDocumentClient,
+  table: string,
+  from: number,
+  to: number,
+  concurrency = 12,
+): Promise<void> {
+  const batches: Record<string, unknown>[][] = [];
+  for (let start = from; start < to; start += 25) {
+    const items: Record<string, unknown>[] = [];
+    for (let id = start; id < Math.min(to, start + 25); id++) {
+      const c = customerRow(id);
+      items.push({
+        customerId: String(id),
+        email: c.email,
+        firstName: c.firstName,
+        lastName: c.lastName,
+        websiteId: 1,
+        groupId: 1,
+        isActive: 1,
+        version: 1,
+        updatedAt: '2026-11-01T00:00:00.000Z',
+        _writer: 'cutover-sync',
+        _syncedVersion: 1,
+      });
+    }
+    batches.push(items);
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      let items = batches[next++]!;
+      while (items.length) {
+        const res = await client.send(
+          new BatchWriteCommand({
+            RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) },
+          }),
+        );
+        items = (
+          (res.UnprocessedItems?.[table] ?? []) as { PutRequest?: { Item?: Record<string, unknown> } }[]
+        ).map((u) => u.PutRequest!.Item!);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
