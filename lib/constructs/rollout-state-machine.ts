@@ -14,7 +14,7 @@
  *   (read 100 %, write `primary`) and that no rollout of it is running. The previous state
  *   machine is found by its deterministic name, so the service stacks stay independent.
  */
-import { Aspects, ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -295,6 +295,10 @@ export class RolloutStateMachine extends Construct {
       { resultPath: '$.error' },
     );
 
+    const approvalWindow =
+      plan.approvalTimeoutSeconds % 3600 === 0
+        ? `${plan.approvalTimeoutSeconds / 3600} h`
+        : `${plan.approvalTimeoutSeconds} s`;
     const approval = (step: 'cutover-writes' | 'decommission') => {
       const sid = step === 'decommission' ? 'Decommission' : 'Cutover';
       const task = new tasks.LambdaInvoke(this, `Approve${sid}`, {
@@ -318,7 +322,7 @@ export class RolloutStateMachine extends Construct {
         new sfn.Pass(this, `Approve${sid}TimedOut`, {
           parameters: {
             Error: 'ApprovalTimedOut',
-            Cause: `nobody approved ${step} of ${props.spec.name}/${service.name} within ${service.rollout.approvalTimeoutHours} h (send-task-success with the token of the cutover.approval.requested event)`,
+            Cause: `nobody approved ${step} of ${props.spec.name}/${service.name} within ${approvalWindow} (send-task-success with the token of the cutover.approval.requested event)`,
           },
           resultPath: '$.error',
         }).next(rollback),
@@ -515,9 +519,13 @@ export class RolloutStateMachine extends Construct {
     });
     // Wildcards that cannot be avoided, acknowledged one by one with their reason; any other
     // wildcard (a grant added later included) still fails cdk-nag.
-    Aspects.of(this).add({
-      visit: (node) => {
-        if (node instanceof iam.CfnPolicy) acknowledgeWildcards(node);
+    // Runs once cross-stack references are resolved (the findings name the imports).
+    this.node.addValidation({
+      validate: () => {
+        for (const node of this.node.findAll()) {
+          if (node instanceof iam.CfnPolicy) acknowledgeWildcards(node);
+        }
+        return [];
       },
     });
   }

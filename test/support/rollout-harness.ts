@@ -18,11 +18,12 @@
  * (DEPLOYING -> BAKING -> COMPLETE) per AwaitDeployment poll, unless the test makes an
  * environment monitor fire (`alarmOn`).
  */
-import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   type ArchiveSourcePort,
   type ArchiveStorePort,
@@ -33,6 +34,7 @@ import {
 import {
   effectiveFlags,
   type FlagDeployment,
+  type FlagState,
   initialFlags,
   type ServiceFlags,
   serviceFlagsOf,
@@ -96,8 +98,12 @@ export interface SynthesizedRollout {
  * One stack per service, as the app deploys them, each with a RolloutStateMachine (bundling
  * skipped). Returns each service's synthesized template and its definition as plain ASL.
  */
-export function synthesizeRollouts(spec: MigrationSpec): Record<string, SynthesizedRollout> {
+export function synthesizeRollouts(
+  spec: MigrationSpec,
+  options: { nag?: boolean } = {},
+): Record<string, SynthesizedRollout> {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   // The platform's flags and tables, as the platform stack creates them.
   const platform = new Stack(app, `Cutover-${spec.name}-platform`, {
     env: { account: ACCOUNT, region: REGION },
@@ -302,6 +308,8 @@ export interface ExecutionOutcome {
 export type Operator = (request: ApprovalRequest) => Promise<unknown>;
 
 export interface WorldOptions {
+  /** Flags deployed at the start, by service. @default - every service at 0 % / legacy */
+  readonly initialFlags?: FlagState;
   readonly traffic?: TrafficModel;
   /** Approvals: resolve to approve (the output of send-task-success), reject to reject. @default approve */
   readonly operator?: Operator;
@@ -332,9 +340,12 @@ export class RolloutWorld {
     readonly machines: Record<string, SynthesizedRollout>,
     private readonly options: WorldOptions = {},
   ) {
-    this.appConfig = new FakeAppConfig(toFeatureFlagsDocument(spec, initialFlags(spec)), {
-      now: () => this.now,
-    });
+    this.appConfig = new FakeAppConfig(
+      toFeatureFlagsDocument(spec, { ...initialFlags(spec), ...options.initialFlags }),
+      {
+        now: () => this.now,
+      },
+    );
     this.sync = new FakeSyncTables(spec);
     // Two hours of history on legacy: the baseline of the added-latency check.
     this.advance(2 * 3600_000);
