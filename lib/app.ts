@@ -2,7 +2,7 @@
  * Builds the Cutover CDK app for one environment: a platform stack and one stack per service of
  * each migration. Shared by `bin/app.ts` (the CDK CLI), `bin/synth.ts` (`npm start`) and tests.
  */
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { migrations as bundledMigrations } from '../migrations/index.js';
 import type { MigrationSpec } from './spec/schema.js';
@@ -22,8 +22,10 @@ export interface BuildAppOptions {
   /** Run cdk-nag's AwsSolutions pack at synthesis. @default true */
   readonly nag?: boolean;
   /**
-   * CDK's built-in CloudFormation schema validation at synthesis (~3 s engine start per
-   * process, ~2 s per app). @default true
+   * CDK's built-in CloudFormation schema validation at synthesis. It costs ~8 s per app here
+   * (half the synthesis), so it is off unless asked for: this option, or
+   * `-c cfnValidation=true` on the CLI. The app test runs it on every environment.
+   * @default - context `cfnValidation`, else false
    */
   readonly cfnValidation?: boolean;
 }
@@ -39,10 +41,14 @@ export interface CutoverApp {
 export function buildApp(options: BuildAppOptions = {}): CutoverApp {
   // Outside the CLI (npm start, tests) cdk.json's context is not loaded for us.
   const fileContext = process.env.CDK_CONTEXT_JSON ? {} : cdkJsonContext();
+  const context = { ...fileContext, ...options.context };
+  const cliContext = process.env.CDK_CONTEXT_JSON ? JSON.parse(process.env.CDK_CONTEXT_JSON) : {};
+  const cfnValidation =
+    options.cfnValidation ?? String(cliContext.cfnValidation ?? context['cfnValidation']) === 'true';
   const app = new App({
     outdir: options.outdir,
-    builtinCloudFormationValidation: options.cfnValidation ?? true,
-    context: { ...fileContext, ...options.context },
+    builtinCloudFormationValidation: cfnValidation,
+    context,
   });
   const env = options.env ?? (app.node.tryGetContext('env') as string | undefined) ?? 'dev';
   const settings = environmentSettings(app.node.tryGetContext('environments'), env);
@@ -66,6 +72,7 @@ export function buildApp(options: BuildAppOptions = {}): CutoverApp {
           platform,
           spec,
           service,
+          consistencyCheckInterval: Duration.minutes(settings.consistencyCheckMinutes ?? 15),
           description: `Cutover ${env}: ${spec.name} ${service.name} sync`,
         }),
       );

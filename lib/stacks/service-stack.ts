@@ -61,11 +61,23 @@ export interface RolloutResources {
     >
   >;
   readonly channels: Readonly<Record<'forward' | 'reverse', SyncChannel>>;
-  /** Defaults for any further function (log retention, migration/stage env, legacy access). */
+  /**
+   * How a function reaches the legacy side: network (VPC for the Magento database), environment
+   * (credentials secret, RDS Proxy endpoint) and the grant.
+   */
+  readonly legacyAccess: LegacyAccess;
+  /** Defaults for any further function (log retention, migration/stage env). */
   readonly functionDefaults: Pick<
     CutoverFunctionProps,
     'migration' | 'stage' | 'serviceName' | 'logRetention'
   >;
+}
+
+/** How a function reaches the legacy side. */
+export interface LegacyAccess {
+  readonly network: Partial<Pick<CutoverFunctionProps, 'vpc' | 'vpcSubnets' | 'securityGroups'>>;
+  readonly environment: Record<string, string>;
+  grant(f: CutoverFunction): void;
 }
 
 /** The strictest consistency among entities: one `strong` entity makes the channel unbatched. */
@@ -251,10 +263,11 @@ export class ServiceStack extends Stack {
       bus,
       functions: { forwardSync, reverseSync, legacyPoller, consistencyCheck, serviceCapture },
       channels: { forward: this.forward, reverse: this.reverse },
+      legacyAccess: legacy,
       functionDefaults: defaults,
     };
 
-    // Adding the rollout state machine (issue 5): one line here, e.g.
+    // Adding the rollout state machine (issue 5): one line here,
     //   new RolloutStateMachine(this, 'Rollout', this.rollout);
   }
 
@@ -272,14 +285,7 @@ export class ServiceStack extends Stack {
   }
 
   /** The functions that reach the legacy side: network, credentials, environment. */
-  private legacyAccess(
-    shared: MigrationPlatform,
-    spec: MigrationSpec,
-  ): {
-    network: Partial<CutoverFunctionProps>;
-    environment: Record<string, string>;
-    grant: (f: CutoverFunction) => void;
-  } {
+  private legacyAccess(shared: MigrationPlatform, spec: MigrationSpec): LegacyAccess {
     if (spec.legacy.kind === 'mysql') {
       const db = shared.databaseAccess!;
       return {

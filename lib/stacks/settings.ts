@@ -31,6 +31,11 @@ export interface EnvironmentSettings {
   readonly importedStreamArns?: Readonly<Record<string, string>>;
 }
 
+/** Retention periods CloudWatch Logs accepts (days). */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
 const CDK_JSON = new URL('../../cdk.json', import.meta.url);
 
 /** The `context` block of cdk.json (used when the app runs outside the CDK CLI, e.g. `npm start`). */
@@ -51,6 +56,11 @@ export function environmentSettings(environments: unknown, env: string): Environ
     if (typeof s[key] !== 'number' || s[key]! < 1) {
       throw new Error(`context.environments.${env}.${key} must be a positive number`);
     }
+  }
+  if (!LOG_RETENTION_DAYS.includes(s.logRetentionDays!)) {
+    throw new Error(
+      `context.environments.${env}.logRetentionDays must be one of CloudWatch's values: ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
   }
   return {
     alarmActions: false,
