@@ -13,6 +13,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   ScanCommand,
@@ -227,6 +228,45 @@ export class DynamoServiceStore implements ServiceStore {
     }
   }
 
+  async readMany(entity: EntitySpec, keys: readonly string[]): Promise<Map<string, StoredRecord>> {
+    const table = this.tableOf(entity);
+    const items = await batchGet(
+      this.client,
+      table,
+      keys.map((k) => ({ [entity.target.key]: this.keyValue(entity, k) })),
+    );
+    const out = new Map<string, StoredRecord>();
+    for (const it of items) {
+      const key = String(it[entity.target.key]);
+      out.set(key, fromItem(entity, it, key));
+    }
+    return out;
+  }
+
+  async writeMany(
+    entity: EntitySpec,
+    writes: readonly { key: string; write: ServiceWrite }[],
+  ): Promise<Map<string, WriteOutcome>> {
+    const out = new Map<string, WriteOutcome>();
+    // Item + state per record: 50 records fill one transaction's 100 items.
+    const chunks: (typeof writes)[number][][] = [];
+    for (let i = 0; i < writes.length; i += 50) chunks.push(writes.slice(i, i + 50));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const items = chunk.flatMap((w) => this.transactItems(entity, w.key, w.write));
+        let outcome: WriteOutcome;
+        try {
+          await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+          outcome = 'written';
+        } catch (e) {
+          outcome = classifyTransactionError(e, -1);
+        }
+        for (const w of chunk) out.set(w.key, outcome);
+      }),
+    );
+    return out;
+  }
+
   async *scan(entity: EntitySpec, options: { segments?: number } = {}): AsyncIterable<StoredRecord[]> {
     const segments = options.segments ?? 4;
     const table = this.tableOf(entity);
@@ -293,4 +333,30 @@ export function classifyTransactionError(e: unknown, appliedIndex: number): Writ
   if (err.name === 'TransactionConflictException' || err.name === 'ConditionalCheckFailedException')
     return 'conflict';
   throw e;
+}
+
+/** BatchGetItem over any number of keys (100 per request, unprocessed keys retried). */
+export async function batchGet(
+  client: DynamoDBDocumentClient,
+  table: string,
+  keys: readonly Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const chunks: Record<string, unknown>[][] = [];
+  for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 0; pending.length; attempt++) {
+        if (attempt > 0)
+          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * Math.random()));
+        const res = await client.send(
+          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        out.push(...((res.Responses?.[table] ?? []) as Record<string, unknown>[]));
+        pending = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }),
+  );
+  return out;
 }

@@ -33,6 +33,7 @@ import type {
   SyncStateStore,
   Watermark,
 } from '../domain/ports.js';
+import { batchGet } from './dynamodb-service.js';
 
 export const stateKey = (entity: EntitySpec, serviceKey: string) => `state#${entity.name}#${serviceKey}`;
 const serviceMapKey = (entity: EntitySpec, serviceKey: string) => `key#${entity.name}#s#${serviceKey}`;
@@ -91,6 +92,68 @@ export class DynamoSyncStateStore implements SyncStateStore {
       if (isConditionFailure(e)) return false;
       throw e;
     }
+  }
+
+  async getMany(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, StoredSyncState>> {
+    const prefix = stateKey(entity, '');
+    const items = await batchGet(
+      this.client,
+      this.table,
+      serviceKeys.map((k) => ({ pk: stateKey(entity, k) })),
+    );
+    return new Map(
+      items.map((it) => [
+        String(it['pk']).slice(prefix.length),
+        { state: JSON.parse(String(it['state'])) as SyncState, revision: Number(it['revision']) },
+      ]),
+    );
+  }
+
+  async putMany(
+    entity: EntitySpec,
+    writes: readonly { key: string; write: StateWrite }[],
+  ): Promise<Set<string>> {
+    const stored = new Set<string>();
+    const chunks: (typeof writes)[number][][] = [];
+    for (let i = 0; i < writes.length; i += 100) chunks.push(writes.slice(i, i + 100));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        try {
+          await this.client.send(
+            new TransactWriteCommand({
+              TransactItems: chunk.map((w) => ({
+                Put: stateItem(this.table, stateKey(entity, w.key), w.write),
+              })),
+            }),
+          );
+          for (const w of chunk) stored.add(w.key);
+        } catch (e) {
+          if (!isConditionFailure(e) && (e as { name?: string }).name !== 'TransactionConflictException')
+            throw e;
+          // One lost race cancels the transaction: store the others one by one.
+          for (const w of chunk) if (await this.put(entity, w.key, w.write)) stored.add(w.key);
+        }
+      }),
+    );
+    return stored;
+  }
+
+  async legacyKeysOf(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, string>> {
+    const items = await batchGet(
+      this.client,
+      this.table,
+      serviceKeys.map((k) => ({ pk: serviceMapKey(entity, k) })),
+    );
+    return new Map(items.map((it) => [String(it['serviceKey']), String(it['legacyKey'])]));
+  }
+
+  async serviceKeysOf(entity: EntitySpec, legacyKeys: readonly string[]): Promise<Map<string, string>> {
+    const items = await batchGet(
+      this.client,
+      this.table,
+      legacyKeys.map((k) => ({ pk: legacyMapKey(entity, k) })),
+    );
+    return new Map(items.map((it) => [String(it['legacyKey']), String(it['serviceKey'])]));
   }
 
   async reset(entity: EntitySpec, serviceKey: string): Promise<void> {

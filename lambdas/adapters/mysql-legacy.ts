@@ -444,6 +444,75 @@ export class MysqlLegacyStore implements LegacyStore {
     return { outcome: 'written', key };
   }
 
+  async applyBatch(
+    entity: EntitySpec,
+    keys: readonly string[],
+    plan: (records: ReadonlyMap<string, StoredRecord>) => ReadonlyMap<string, Row>,
+  ): Promise<ReadonlyMap<string, StoredRecord>> {
+    const m = this.mapping(entity);
+    const records = new Map<string, StoredRecord>();
+    if (!keys.length) return records;
+    const { select, from } = await this.selectFrom(m);
+    const wh = this.whereClause(m);
+    const eavIds = new Map<string, number>();
+    for (const v of m.eav) eavIds.set(v.field.name, await this.attributeId(m.entity, v.code));
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const [rows] = await conn.query<RowDataPacket[]>(
+        `SELECT ${select} FROM ${from} WHERE e.${m.key} IN (?)${wh.sql} FOR UPDATE`,
+        [keys.map((k) => this.keyParam(k)), ...wh.params],
+      );
+      for (const r of rows) {
+        const rec = this.toRecord(m, r);
+        records.set(rec.key, rec);
+      }
+      const patches = plan(records);
+      // Entity-table columns: one UPDATE with a CASE per column, only for the rows that change it.
+      const sets: string[] = [];
+      const params: unknown[] = [];
+      const touched = new Set<string>();
+      for (const c of m.columns) {
+        if (c.counter) continue;
+        const rowsWith = [...patches].filter(([, p]) => c.field.name in p);
+        if (!rowsWith.length) continue;
+        sets.push(
+          `e.${c.column} = CASE e.${m.key} ${rowsWith.map(() => 'WHEN ? THEN ?').join(' ')} ELSE e.${c.column} END`,
+        );
+        for (const [k, p] of rowsWith) {
+          params.push(this.keyParam(k), p[c.field.name]);
+          touched.add(k);
+        }
+      }
+      if (sets.length) {
+        if (m.updatedAt) sets.push(`e.${m.updatedAt} = e.${m.updatedAt}`);
+        await conn.query(`UPDATE ${m.table} e SET ${sets.join(', ')} WHERE e.${m.key} IN (?)${wh.sql}`, [
+          ...params,
+          [...touched].map((k) => this.keyParam(k)),
+          ...wh.params,
+        ]);
+      }
+      // EAV values: one multi-row upsert per value table.
+      for (const v of m.eav) {
+        const values = [...patches]
+          .filter(([, p]) => v.field.name in p)
+          .map(([k, p]) => [eavIds.get(v.field.name), 0, this.keyParam(k), p[v.field.name]]);
+        if (!values.length) continue;
+        await conn.query(
+          `INSERT INTO ${v.table} (attribute_id, store_id, entity_id, value) VALUES ? ON DUPLICATE KEY UPDATE value = VALUES(value)`,
+          [values],
+        );
+      }
+      await conn.commit();
+      return records;
+    } catch (e) {
+      await conn.rollback().catch(() => {});
+      throw e;
+    } finally {
+      conn.release();
+    }
+  }
+
   async scanChanged(
     entity: EntitySpec,
     cursor: ScanCursor | undefined,

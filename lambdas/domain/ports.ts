@@ -101,6 +101,17 @@ export interface LegacyStore {
     options: { readonly chunkSize: number; readonly withSyncedDeltas?: boolean },
   ): Promise<CapturedRow[]>;
   count(entity: EntitySpec): Promise<number>;
+  /**
+   * Set-based compare-and-set for a batch of existing records: in one transaction, reads the
+   * rows of `keys` with row locks, asks `plan` for each record's patch (decided on exactly the
+   * values locked, so no other writer can interleave), writes all patches with one multi-row
+   * statement per table, and commits. Returns the records as read.
+   */
+  applyBatch?(
+    entity: EntitySpec,
+    keys: readonly string[],
+    plan: (records: ReadonlyMap<string, StoredRecord>) => ReadonlyMap<string, Row>,
+  ): Promise<ReadonlyMap<string, StoredRecord>>;
 }
 
 /** A write to the service table together with the record's sync state (one transaction). */
@@ -131,6 +142,17 @@ export interface ServiceStore {
    */
   write(entity: EntitySpec, key: string, write: ServiceWrite): Promise<WriteOutcome>;
   deltasApplied(entity: EntitySpec, eventId: string): Promise<boolean>;
+  /** Batched reads (BatchGetItem, consistent). */
+  readMany?(entity: EntitySpec, keys: readonly string[]): Promise<Map<string, StoredRecord>>;
+  /**
+   * Batched conditional writes: item + state per record, many records per TransactWriteItems.
+   * A transaction whose condition fails reports `conflict` for every record in it (the caller
+   * applies those one by one).
+   */
+  writeMany?(
+    entity: EntitySpec,
+    writes: readonly { readonly key: string; readonly write: ServiceWrite }[],
+  ): Promise<Map<string, WriteOutcome>>;
   /** Every item (for the consistency check), in pages. */
   scan(entity: EntitySpec, options?: { readonly segments?: number }): AsyncIterable<StoredRecord[]>;
 }
@@ -161,6 +183,14 @@ export interface SyncStateStore {
   get(entity: EntitySpec, serviceKey: string): Promise<StoredSyncState>;
   /** Compare-and-set on the revision. Returns false when another writer got there first. */
   put(entity: EntitySpec, serviceKey: string, write: StateWrite): Promise<boolean>;
+  getMany?(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, StoredSyncState>>;
+  /** Conditional puts, many per transaction; returns the keys stored (others lost a race). */
+  putMany?(
+    entity: EntitySpec,
+    writes: readonly { readonly key: string; readonly write: StateWrite }[],
+  ): Promise<Set<string>>;
+  legacyKeysOf?(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, string>>;
+  serviceKeysOf?(entity: EntitySpec, legacyKeys: readonly string[]): Promise<Map<string, string>>;
   /** Removes the state (repair re-baselines a record). */
   reset(entity: EntitySpec, serviceKey: string): Promise<void>;
   legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined>;

@@ -1,0 +1,254 @@
+/**
+ * The batched sync path (for `eventual` entities and bulk catch-up): the same decisions as
+ * sync.ts, made for many records at once with set-based compare-and-set.
+ *
+ * - forward (-> DynamoDB): BatchGetItem of the items and their sync states, decide each, then
+ *   TransactWriteItems of item + state for many records per transaction (conditional on each
+ *   version and revision read).
+ * - reverse (-> MySQL): BatchGetItem of key map and states, then one transaction that locks the
+ *   rows (`SELECT … FOR UPDATE`), decides on exactly the locked values and writes every patch
+ *   with one multi-row statement per table; then the states in conditional transactions.
+ *
+ * Only plain updates of existing records go this way. Anything else — creates, deletes, counter
+ * deltas, push-backs, parked conflicts, a key seen twice in the batch, or a record whose
+ * transaction lost a race — falls back to the single-record path, so the guarantees are those
+ * of sync.ts.
+ */
+import type { EntitySpec } from '../../lib/spec/schema.js';
+import { type Decision, decide } from './conflict.js';
+import type { ChangeEvent } from './events.js';
+import type { Row, StoredRecord, StoredSyncState } from './ports.js';
+import { type ApplyResult, applyToLegacy, applyToService, canonicalEvent, type SyncDeps } from './sync.js';
+
+export interface BatchItemResult {
+  readonly eventId: string;
+  /** The result, or the error that made this event fail (the others are unaffected). */
+  readonly result?: ApplyResult;
+  readonly error?: unknown;
+  /** Whether the event went through the batched path (else the single-record fallback). */
+  readonly batched: boolean;
+}
+
+const EMPTY: StoredSyncState = { state: { fields: {} }, revision: 0 };
+
+function plain(decision: Decision): boolean {
+  return (
+    !decision.create &&
+    !decision.delete &&
+    Object.keys(decision.deltas).length === 0 &&
+    decision.pushBack === undefined &&
+    decision.parked.length === 0
+  );
+}
+
+/** Splits a batch into the first event of each key (batchable) and the rest (in order). */
+function firstPerKey(events: readonly ChangeEvent[]): { first: ChangeEvent[]; rest: ChangeEvent[] } {
+  const seen = new Set<string>();
+  const first: ChangeEvent[] = [];
+  const rest: ChangeEvent[] = [];
+  for (const e of events) {
+    if (seen.has(e.key) || Object.keys(e.deltas ?? {}).length || e.op === 'delete') rest.push(e);
+    else {
+      seen.add(e.key);
+      first.push(e);
+    }
+  }
+  return { first, rest };
+}
+
+async function fallback(
+  deps: SyncDeps,
+  entity: EntitySpec,
+  events: readonly ChangeEvent[],
+  apply: typeof applyToService,
+): Promise<BatchItemResult[]> {
+  const out: BatchItemResult[] = [];
+  for (const e of events) {
+    try {
+      out.push({ eventId: e.eventId, result: await apply(deps, entity, e), batched: false });
+    } catch (error) {
+      out.push({ eventId: e.eventId, error, batched: false });
+    }
+  }
+  return out;
+}
+
+/** Forward sync of many legacy changes of one entity. */
+export async function applyBatchToService(
+  deps: SyncDeps,
+  entity: EntitySpec,
+  events: readonly ChangeEvent[],
+): Promise<BatchItemResult[]> {
+  const { service, state } = deps;
+  if (!service.readMany || !service.writeMany || !state.getMany || !state.serviceKeysOf) {
+    return fallback(deps, entity, events, applyToService);
+  }
+  const results: BatchItemResult[] = [];
+  const valid: ChangeEvent[] = [];
+  for (const e of events) {
+    try {
+      valid.push(canonicalEvent(entity, e));
+    } catch (error) {
+      results.push({ eventId: e.eventId, error, batched: false });
+    }
+  }
+  const { first, rest } = firstPerKey(valid);
+  const mapped = await state.serviceKeysOf(
+    entity,
+    first.map((e) => e.key),
+  );
+  const keyOf = (e: ChangeEvent) => mapped.get(e.key) ?? e.key;
+  const keys = first.map(keyOf);
+  const [records, states] = await Promise.all([service.readMany(entity, keys), state.getMany(entity, keys)]);
+  const writes: { key: string; write: import('./ports.js').ServiceWrite }[] = [];
+  const pending = new Map<string, { event: ChangeEvent; decision: Decision }>();
+  const slow: ChangeEvent[] = [...rest];
+  for (const e of first) {
+    const key = keyOf(e);
+    const record: StoredRecord = records.get(key) ?? { key, exists: false, data: {} };
+    const stored = states.get(key) ?? EMPTY;
+    let decision: Decision;
+    try {
+      decision = decide({
+        entity,
+        target: 'service',
+        precisionMs: deps.spec.legacy.timestampPrecisionMs,
+        record,
+        state: stored.state,
+        event: e,
+      });
+    } catch (error) {
+      results.push({ eventId: e.eventId, error, batched: false });
+      continue;
+    }
+    if (!plain(decision) || !record.exists) {
+      slow.push(e);
+      continue;
+    }
+    pending.set(key, { event: e, decision });
+    writes.push({
+      key,
+      write: {
+        expected: record,
+        patch: decision.patch,
+        deltas: {},
+        create: false,
+        delete: false,
+        eventId: e.eventId,
+        changedAt: e.changedAt,
+        state: { next: decision.state, expectedRevision: stored.revision },
+      },
+    });
+  }
+  const outcomes = writes.length ? await service.writeMany(entity, writes) : new Map();
+  for (const [key, { event, decision }] of pending) {
+    if (outcomes.get(key) === 'written') {
+      results.push({
+        eventId: event.eventId,
+        result: { decision, attempts: 1, targetKey: key, created: false },
+        batched: true,
+      });
+    } else slow.push(event);
+  }
+  results.push(...(await fallback(deps, entity, slow, applyToService)));
+  return results;
+}
+
+/** Reverse sync of many service changes of one entity. */
+export async function applyBatchToLegacy(
+  deps: SyncDeps,
+  entity: EntitySpec,
+  events: readonly ChangeEvent[],
+): Promise<BatchItemResult[]> {
+  const { legacy, state } = deps;
+  if (!legacy.applyBatch || !state.getMany || !state.putMany || !state.legacyKeysOf) {
+    return fallback(deps, entity, events, applyToLegacy);
+  }
+  const results: BatchItemResult[] = [];
+  const valid: ChangeEvent[] = [];
+  for (const e of events) {
+    try {
+      valid.push(canonicalEvent(entity, e));
+    } catch (error) {
+      results.push({ eventId: e.eventId, error, batched: false });
+    }
+  }
+  const { first, rest } = firstPerKey(valid);
+  const [mapped, states] = await Promise.all([
+    state.legacyKeysOf(
+      entity,
+      first.map((e) => e.key),
+    ),
+    state.getMany(
+      entity,
+      first.map((e) => e.key),
+    ),
+  ]);
+  const legacyKeyOf = (e: ChangeEvent) => mapped.get(e.key) ?? e.key;
+  const decisions = new Map<string, { event: ChangeEvent; decision: Decision }>();
+  const slow: ChangeEvent[] = [...rest];
+  const errors: BatchItemResult[] = [];
+  // Decided inside the store's transaction, on the locked rows.
+  const applyBatch = legacy.applyBatch.bind(legacy);
+  try {
+    await applyBatch(entity, first.map(legacyKeyOf), (locked) => {
+      const patches = new Map<string, Row>();
+      for (const e of first) {
+        const lk = legacyKeyOf(e);
+        const record = locked.get(lk);
+        if (!record?.exists) {
+          slow.push(e);
+          continue;
+        }
+        let decision: Decision;
+        try {
+          decision = decide({
+            entity,
+            target: 'legacy',
+            precisionMs: deps.spec.legacy.timestampPrecisionMs,
+            record: { ...record, version: undefined },
+            state: (states.get(e.key) ?? EMPTY).state,
+            event: e,
+          });
+        } catch (error) {
+          errors.push({ eventId: e.eventId, error, batched: false });
+          continue;
+        }
+        if (!plain(decision)) {
+          slow.push(e);
+          continue;
+        }
+        decisions.set(e.key, { event: e, decision });
+        if (Object.keys(decision.patch).length) patches.set(lk, decision.patch);
+      }
+      return patches;
+    });
+  } catch (error) {
+    // The batch transaction failed as a whole (rolled back): each event takes the single path.
+    decisions.clear();
+    errors.length = 0;
+    slow.length = 0;
+    slow.push(...valid);
+    void error;
+  }
+  results.push(...errors);
+  const stateWrites = [...decisions].map(([key, { decision }]) => ({
+    key,
+    write: { next: decision.state, expectedRevision: (states.get(key) ?? EMPTY).revision },
+  }));
+  const stored = stateWrites.length ? await state.putMany(entity, stateWrites) : new Set<string>();
+  for (const [key, { event, decision }] of decisions) {
+    if (stored.has(key)) {
+      results.push({
+        eventId: event.eventId,
+        result: { decision, attempts: 1, targetKey: legacyKeyOf(event), created: false },
+        batched: true,
+      });
+    } else {
+      // The legacy write is committed; the single path re-reads it, agrees and stores the state.
+      slow.push(event);
+    }
+  }
+  results.push(...(await fallback(deps, entity, slow, applyToLegacy)));
+  return results;
+}
