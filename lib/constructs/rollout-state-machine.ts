@@ -217,7 +217,14 @@ export class RolloutStateMachine extends Construct {
       props.tables.grantRead(f, entities);
     }
     props.bus.grantPutEventsTo(functions.requestApproval);
-    archiveBucket.grantPut(functions.archive, `${props.spec.name}/${service.name}/*`);
+    // PutObject only (grantPut would add s3:Abort*): each archive object is one PUT.
+    functions.archive.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [archiveBucket.arnForObjects(`${props.spec.name}/${service.name}/*`)],
+      }),
+    );
+    archiveBucket.encryptionKey?.grantEncrypt(functions.archive);
     // GetMetricData supports no resource-level permissions.
     functions.gate.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
@@ -562,7 +569,6 @@ const WILDCARD_REASONS: ReadonlyArray<[RegExp, string]> = [
     /^Resource::<[A-Za-z0-9]+ArchiveBucket[A-Za-z0-9]*\.Arn>\/[a-z0-9_]+\/[a-z0-9_]+\/\*$/,
     "The archive writes new objects under this migration's and service's prefix; their names carry the execution.",
   ],
-  [/^Action::s3:Abort\*$/, 'Part of grantPut: aborts its own multipart uploads of archive objects.'],
 ];
 
 function acknowledgeWildcards(policy: iam.CfnPolicy): void {

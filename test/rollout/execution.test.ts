@@ -132,8 +132,14 @@ describe('Rollout: the synthesized state machine, executed', () => {
   });
 
   const steps = magento.services[0]!.rollout.canarySteps;
-  it.each(steps.map((step, i) => ({ step, previous: i === 0 ? 0 : steps[i - 1]! })))(
-    'a failing gate at the $step % step rolls reads back to $previous % and fails with the measured value',
+  it.each(
+    steps.map((step, i) => ({
+      step,
+      previous: i === 0 ? 0 : steps[i - 1]!,
+      was: String(i === 0 ? 0 : steps[i - 1]),
+    })),
+  )(
+    'a failing gate at the $step % step rolls reads back to $was % and fails with the measured value',
     async ({ step, previous }) => {
       const w = world({
         traffic: (service, f) =>
