@@ -32,7 +32,7 @@ export class PlatformBus extends Construct {
       throw new Error('PlatformBus: archiveRetention conflicts with disableArchive');
     }
     const retention = props.archiveRetention ?? Duration.days(7);
-    if (!props.disableArchive && retention.toDays() < 1) {
+    if (!props.disableArchive && retention.toMilliseconds() < Duration.days(1).toMilliseconds()) {
       throw new Error('PlatformBus: archiveRetention must be at least one day');
     }
     const account = Stack.of(this).account;
