@@ -371,7 +371,7 @@ export async function validateSync(
   const reports = await Promise.all(input.entities.map((e) => ports.consistency.check(e)));
   const result = validateReadOnlySync(reports);
   if (!result.ok) throw new ValidationFailedError(result.cause!);
-  return { entities: reports.map((r) => ({ ...r, mismatches: r.mismatches.length })) };
+  return { entities: reports.map((r) => ({ ...r, mismatches: r.mismatchesTotal ?? r.mismatches.length })) };
 }
 
 // --- Approval ---------------------------------------------------------------------------------------

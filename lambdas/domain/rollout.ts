@@ -380,6 +380,8 @@ export interface ConsistencyReport {
   readonly serviceCount: number;
   /** Keys that differ (capped by the check); empty when consistent. */
   readonly mismatches: readonly string[];
+  /** All mismatches, listed or not. @default - mismatches.length */
+  readonly mismatchesTotal?: number;
   /** Matching records / records on either side (1 when both are empty). */
   readonly consistency: number;
 }
@@ -397,10 +399,11 @@ export function validateReadOnlySync(reports: readonly ConsistencyReport[]): Val
     if (r.legacyCount !== r.serviceCount) {
       problems.push(`${r.entity}: ${r.legacyCount} legacy records but ${r.serviceCount} service records`);
     }
-    if (r.mismatches.length > 0) {
+    const total = r.mismatchesTotal ?? r.mismatches.length;
+    if (total > 0) {
       const shown = r.mismatches.slice(0, 5).join(', ');
-      const more = r.mismatches.length > 5 ? ` and ${r.mismatches.length - 5} more` : '';
-      problems.push(`${r.entity}: ${r.mismatches.length} mismatched records (keys ${shown}${more})`);
+      const more = total > 5 ? ` and ${total - 5} more` : '';
+      problems.push(`${r.entity}: ${total} mismatched records (keys ${shown}${more})`);
     }
   }
   return problems.length

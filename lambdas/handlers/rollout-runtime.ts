@@ -12,9 +12,12 @@ import { METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { migrations } from '../../migrations/index.js';
+import { appConfigPortFromEnv } from '../adapters/appconfig.js';
 import type { FlagDeploymentPort } from '../domain/flags.js';
 import type { BackfillPort, ConsistencyCheckPort } from '../domain/rollout.js';
+import { SyncEngineBackfill, SyncEngineConsistencyCheck } from '../domain/rollout-sync.js';
 import { RolloutError } from '../domain/rollout-tasks.js';
+import { runtime } from './runtime.js';
 
 export const logger = new Logger();
 export const metrics = new Metrics({
@@ -81,9 +84,11 @@ export function backfillFromEnv(): Promise<BackfillPort> {
 }
 
 function createFlagDeployments(): FlagDeploymentPort {
-  throw new Error('the AppConfig FlagDeploymentPort adapter is not wired yet');
+  return appConfigPortFromEnv();
 }
 
+/** The sync engine's runtime (legacy store, service tables, sync state) of this container. */
 async function syncPortsFromEnv(): Promise<{ consistency: ConsistencyCheckPort; backfill: BackfillPort }> {
-  throw new Error('the sync engine ports are not wired yet');
+  const rt = await runtime();
+  return { consistency: new SyncEngineConsistencyCheck(rt), backfill: new SyncEngineBackfill(rt) };
 }

@@ -104,17 +104,14 @@ export function synthesizeRollouts(
 ): Record<string, SynthesizedRollout> {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  // The platform's flags and tables, as the platform stack creates them.
-  const platform = new Stack(app, `Cutover-${spec.name}-platform`, {
-    env: { account: ACCOUNT, region: REGION },
-  });
+  // The platform's flags and tables, as the platform stack creates them. Stacks are
+  // environment-agnostic, as the app's are; the ASL resolver fills in ACCOUNT and REGION.
+  const platform = new Stack(app, `Cutover-${spec.name}-platform`);
   const flags = new MigrationFlags(platform, 'Flags', { spec, stage: STAGE });
   const tables = new MigrationTables(platform, 'Tables', { spec, stage: STAGE });
   const bus = new events.EventBus(platform, 'Bus');
   const built = spec.services.map((service) => {
-    const stack = new Stack(app, `Cutover-${spec.name}-${service.name}`, {
-      env: { account: ACCOUNT, region: REGION },
-    });
+    const stack = new Stack(app, `Cutover-${spec.name}-${service.name}`);
     const rollout = new RolloutStateMachine(stack, 'Rollout', {
       spec,
       service,
