@@ -14,6 +14,7 @@ import {
 import type { MigrationFlags } from '../constructs/migration-flags.js';
 import type { MigrationTables } from '../constructs/migration-tables.js';
 import { deadLetterQueue } from '../constructs/queues.js';
+import { RolloutStateMachine } from '../constructs/rollout-state-machine.js';
 import { ServiceChangeCapture } from '../constructs/service-change-capture.js';
 import type { ServiceMonitors } from '../constructs/service-monitors.js';
 import { SyncChannel } from '../constructs/sync-channel.js';
@@ -93,6 +94,8 @@ function strictest(service: ServiceSpec): Consistency {
 export class ServiceStack extends Stack {
   /** Everything the rollout state machine needs. */
   readonly rollout: RolloutResources;
+  /** The service's phased rollout (docs/rollout.md). */
+  readonly rolloutStateMachine: RolloutStateMachine;
   readonly forward: SyncChannel;
   readonly reverse: SyncChannel;
   readonly captures: readonly ServiceChangeCapture[];
@@ -267,8 +270,7 @@ export class ServiceStack extends Stack {
       functionDefaults: defaults,
     };
 
-    // Adding the rollout state machine (issue 5): one line here,
-    //   new RolloutStateMachine(this, 'Rollout', this.rollout);
+    this.rolloutStateMachine = new RolloutStateMachine(this, 'Rollout', this.rollout);
   }
 
   private schedule(id: string, target: CutoverFunction, every: Duration): events.Rule {
