@@ -312,6 +312,8 @@ export interface WorldOptions {
   readonly operator?: Operator;
   /** Step ids (`Canary50`) whose deployment an environment monitor rolls back. */
   readonly alarmOn?: readonly string[];
+  /** Called when a task state starts and ends (the bench's marks). */
+  readonly onTask?: (service: string, state: string, at: 'start' | 'end') => void;
   /** Called when a gate fails (the bench's start mark). */
   readonly onGateFailed?: (service: string) => void;
   /** Called when a rollback has restored the flags (the bench's end mark). */
@@ -449,9 +451,14 @@ export class RolloutWorld {
       const fn = invokedFunction(state);
       const kind = fn ? m.tasks[fn] : undefined;
       if (!kind) throw new Error(`task ${stateName} invokes no rollout function (${state.Resource})`);
-      handlers[stateName] = (input: unknown) => {
+      handlers[stateName] = async (input: unknown) => {
         this.trace.push(`${service}:${stateName}`);
-        return this.task(service, kind, input as never) as Promise<never>;
+        this.options.onTask?.(service, stateName, 'start');
+        try {
+          return (await this.task(service, kind, input as never)) as never;
+        } finally {
+          this.options.onTask?.(service, stateName, 'end');
+        }
       };
     }
     const execution = machine.run(
