@@ -119,15 +119,26 @@ export async function applyToService(
 ): Promise<ApplyResult> {
   assertRoute(input, entity, 'legacy');
   const event = canonicalEvent(entity, input);
-  const serviceKey = (await deps.state.serviceKeyOf(entity, event.key)) ?? event.key;
+  const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
+  const readAll = (key: string) =>
+    Promise.all([
+      deps.service.read(entity, key),
+      deps.state.get(entity, key),
+      hasDeltas ? deps.service.deltasApplied(entity, event.eventId) : Promise.resolve(false),
+    ] as const);
+  // Most records keep their legacy key on the service side: read under it while the key map is
+  // looked up, and read again only when the map says otherwise (one round trip less).
+  const [mapped, speculative] = await Promise.all([
+    deps.state.serviceKeyOf(entity, event.key),
+    readAll(event.key),
+  ]);
+  const serviceKey = mapped ?? event.key;
+  let prefetched: Awaited<ReturnType<typeof readAll>> | undefined =
+    serviceKey === event.key ? speculative : undefined;
   const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; attempt <= max; attempt++) {
-    const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
-    const [record, stored, applied] = await Promise.all([
-      deps.service.read(entity, serviceKey),
-      deps.state.get(entity, serviceKey),
-      hasDeltas ? deps.service.deltasApplied(entity, event.eventId) : Promise.resolve(false),
-    ]);
+    const [record, stored, applied] = prefetched ?? (await readAll(serviceKey));
+    prefetched = undefined;
     const decision = decide({
       entity,
       target: 'service',
@@ -187,17 +198,29 @@ export async function applyToLegacy(
   assertRoute(input, entity, 'service');
   const event = canonicalEvent(entity, input);
   const serviceKey = event.key;
-  let legacyKey = await resolveLegacyKey(deps, entity, serviceKey);
-  const max = deps.maxAttempts ?? 10;
-  for (let attempt = 1; attempt <= max; attempt++) {
-    const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
-    const [record, stored, applied] = await Promise.all([
-      legacyKey === undefined
+  const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
+  const readAll = (key: string | undefined) =>
+    Promise.all([
+      key === undefined
         ? Promise.resolve<StoredRecord>({ key: serviceKey, exists: false, data: {} })
-        : deps.legacy.read(entity, legacyKey),
+        : deps.legacy.read(entity, key),
       deps.state.get(entity, serviceKey),
       hasDeltas ? deps.legacy.deltasApplied(entity, event.eventId) : Promise.resolve(false),
-    ]);
+    ] as const);
+  // The key map lookup and the reads under the same key run together (one round trip less).
+  const sameKey = isLegacyKeyShaped(deps.spec, serviceKey) ? serviceKey : undefined;
+  const [mapped, speculative] = await Promise.all([
+    deps.state.legacyKeyOf(entity, serviceKey),
+    readAll(sameKey),
+  ]);
+  // No mapping: the same key if that legacy row exists, else a service-born record (create).
+  let legacyKey = mapped ?? (speculative[0].exists ? sameKey : undefined);
+  let prefetched: Awaited<ReturnType<typeof readAll>> | undefined =
+    legacyKey === sameKey || legacyKey === undefined ? speculative : undefined;
+  const max = deps.maxAttempts ?? 10;
+  for (let attempt = 1; attempt <= max; attempt++) {
+    const [record, stored, applied] = prefetched ?? (await readAll(legacyKey));
+    prefetched = undefined;
     const decision = decide({
       entity,
       target: 'legacy',
@@ -254,23 +277,6 @@ export async function applyToLegacy(
     await jitter(attempt);
   }
   throw new SyncContentionError(entity.name, max);
-}
-
-/**
- * The legacy key of a service record: the key map, else the same key when the record came from
- * the legacy side (it has sync state, or a legacy row with that key exists), else none (the
- * record was created on the service side and has no legacy row yet).
- */
-async function resolveLegacyKey(
-  deps: SyncDeps,
-  entity: EntitySpec,
-  serviceKey: string,
-): Promise<string | undefined> {
-  const mapped = await deps.state.legacyKeyOf(entity, serviceKey);
-  if (mapped !== undefined) return mapped;
-  if (!isLegacyKeyShaped(deps.spec, serviceKey)) return undefined;
-  const row = await deps.legacy.read(entity, serviceKey);
-  return row.exists ? serviceKey : undefined;
 }
 
 /** Magento keys are unsigned integers; a service key of another shape is a service-born record. */
