@@ -9,7 +9,7 @@
  * is bound by DynamoDB Local's ~1-3k requests/s on this machine, so those run on fewer events
  * (SYNC_SINGLE / SYNC_BATCHED below) to finish in a few minutes; the notes say so.
  */
-import { BatchWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import mysql from 'mysql2/promise';
 import { documentClient } from '../lambdas/adapters/dynamodb-service.js';
 import { checkConsistency } from '../lambdas/domain/consistency.js';
@@ -181,6 +181,26 @@ const bench: Bench = async (log) => {
       value: raw1.rate,
       unit: 'events/s',
     });
+    // The same writes the sync makes: the row, and the record's sync state (a conditional put).
+    log(`reverse: raw single-row UPDATE + sync-state put (${SYNC_SINGLE})…`);
+    const raw1s = await measure(SYNC_SINGLE, CONCURRENCY, async (i) => {
+      await db.query('UPDATE customer_entity SET lastname = ?, updated_at = updated_at WHERE entity_id = ?', [
+        `RawS${i}`,
+        i + 1,
+      ]);
+      await ddb.send(
+        new PutCommand({
+          TableName: tables.syncTable,
+          Item: { pk: `state#raw#${i}`, state: '{}', revision: 1 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    });
+    rows.push({
+      metric: `reverse raw single-row UPDATE + state put (${SYNC_SINGLE.toLocaleString('en-US')})`,
+      value: raw1s.rate,
+      unit: 'events/s',
+    });
     log('reverse: raw batched UPDATEs…');
     const rawB = await measureBatches(ROWS, BATCH, 2, async (from, to) => {
       const ids = Array.from({ length: to - from }, (_, k) => from + k + 1);
@@ -218,10 +238,18 @@ const bench: Bench = async (log) => {
       target: '>= 50 % of raw single-row',
       met: revS.rate >= raw1.rate * 0.5,
     });
+    rows.push({
+      metric: 'reverse-sync single-record vs raw row + state writes',
+      value: revS.rate,
+      unit: 'events/s',
+      baseline: { metric: 'raw UPDATE + state put', value: raw1s.rate },
+      target: '>= 50 %',
+      met: revS.rate >= raw1s.rate * 0.5,
+    });
     rows.push({ metric: 'reverse-sync single-record apply latency p50', value: revS.p50, unit: 'ms' });
     rows.push({ metric: 'reverse-sync single-record apply latency p99', value: revS.p99, unit: 'ms' });
     log(`reverse: sync batched path (${SYNC_BATCHED})…`);
-    const revB = await measureBatches(SYNC_BATCHED, BATCH, 2, async (from, to) => {
+    const revB = await measureBatches(SYNC_BATCHED, BATCH, 4, async (from, to) => {
       const events = Array.from({ length: to - from }, (_, k) =>
         reverseEvent(SYNC_SINGLE + from + k, 'RevB'),
       );
@@ -264,6 +292,36 @@ const bench: Bench = async (log) => {
     rows.push({
       metric: `forward raw single-row conditional UpdateItem (${SYNC_SINGLE.toLocaleString('en-US')})`,
       value: fraw1.rate,
+      unit: 'events/s',
+    });
+    log(`forward: raw TransactWriteItems item + state (${SYNC_SINGLE})…`);
+    const fraw1s = await measure(SYNC_SINGLE, CONCURRENCY, async (i) => {
+      await ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: table,
+                Key: { customerId: String(i + 1) },
+                UpdateExpression: 'SET lastName = :l, version = version + :one',
+                ConditionExpression: 'version = :v',
+                ExpressionAttributeValues: { ':l': `FRawS${i}`, ':one': 1, ':v': 2 },
+              },
+            },
+            {
+              Put: {
+                TableName: tables.syncTable,
+                Item: { pk: `state#rawf#${i}`, state: '{}', revision: 1 },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    });
+    rows.push({
+      metric: `forward raw TransactWriteItems item + state (${SYNC_SINGLE.toLocaleString('en-US')})`,
+      value: fraw1s.rate,
       unit: 'events/s',
     });
     log(`forward: raw BatchWriteItem (${SYNC_BATCHED})…`);
@@ -315,10 +373,18 @@ const bench: Bench = async (log) => {
       target: '>= 50 % of raw single-row',
       met: fwdS.rate >= fraw1.rate * 0.5,
     });
+    rows.push({
+      metric: 'forward-sync single-record vs raw item + state transaction',
+      value: fwdS.rate,
+      unit: 'events/s',
+      baseline: { metric: 'raw TransactWriteItems', value: fraw1s.rate },
+      target: '>= 50 %',
+      met: fwdS.rate >= fraw1s.rate * 0.5,
+    });
     rows.push({ metric: 'forward-sync single-record apply latency p50', value: fwdS.p50, unit: 'ms' });
     rows.push({ metric: 'forward-sync single-record apply latency p99', value: fwdS.p99, unit: 'ms' });
     log(`forward: sync batched path (${SYNC_BATCHED})…`);
-    const fwdB = await measureBatches(SYNC_BATCHED, BATCH, 2, async (from, to) => {
+    const fwdB = await measureBatches(SYNC_BATCHED, BATCH, 4, async (from, to) => {
       const events = Array.from({ length: to - from }, (_, k) =>
         forwardEvent(offset + SYNC_SINGLE + from + k, 'FwdB'),
       );
