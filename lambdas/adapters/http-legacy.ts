@@ -13,6 +13,8 @@
  * Chunk checksums are not available over HTTP: the consistency check of an HTTP legacy side
  * compares rows read through the poller's listing instead (not implemented here).
  */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { EntitySpec, HttpEntityLegacy } from '../../lib/spec/schema.js';
 import type { FieldValue } from '../domain/events.js';
 import type {
@@ -203,5 +205,24 @@ export class HttpLegacyStore implements LegacyStore {
 
   async count(): Promise<number> {
     throw new LegacyHttpError('counts are not available over HTTP');
+  }
+}
+
+/**
+ * The API token: `CUTOVER_LEGACY_TOKEN` locally, else the Secrets Manager secret
+ * `CUTOVER_LEGACY_SECRET_ARN` (a plain string, or JSON `{ "token": … }`); none when neither is set.
+ */
+export async function legacyTokenFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const local = env[RUNTIME_ENV.legacyToken];
+  if (local) return local;
+  const arn = env[RUNTIME_ENV.legacySecretArn];
+  if (!arn) return undefined;
+  const res = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+  const raw = res.SecretString ?? '';
+  try {
+    const parsed = JSON.parse(raw) as { token?: string };
+    return parsed.token ?? raw;
+  } catch {
+    return raw;
   }
 }

@@ -24,6 +24,7 @@ import mysql, {
   type ResultSetHeader,
   type RowDataPacket,
 } from 'mysql2/promise';
+import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import {
   type EntitySpec,
   type FieldSpec,
@@ -113,12 +114,12 @@ export async function mysqlOptionsFromEnv(
   const res = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
   const s = JSON.parse(res.SecretString ?? '{}') as Record<string, string | number>;
   return {
-    host: String(env['CUTOVER_LEGACY_ENDPOINT'] || s['host']),
+    host: String(env[RUNTIME_ENV.legacyEndpoint] || s['host']),
     port: Number(s['port'] ?? 3306),
     user: String(s['username']),
     password: String(s['password']),
     database: String(s['dbname'] ?? s['database']),
-    connectionLimit: Number(env['CUTOVER_MYSQL_POOL_SIZE'] ?? 4),
+    connectionLimit: Number(env[RUNTIME_ENV.mysqlPoolSize] ?? 4),
   };
 }
 

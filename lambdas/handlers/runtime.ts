@@ -13,7 +13,7 @@ import menu from '../../migrations/menu.js';
 import { DynamoServiceStore, documentClient } from '../adapters/dynamodb-service.js';
 import { DynamoConflictStore, DynamoSyncStateStore } from '../adapters/dynamodb-sync-state.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
-import { HttpLegacyStore } from '../adapters/http-legacy.js';
+import { HttpLegacyStore, legacyTokenFromEnv } from '../adapters/http-legacy.js';
 import { createMysqlPool, MysqlLegacyStore, mysqlOptionsFromEnv } from '../adapters/mysql-legacy.js';
 import type { ConflictStore, EventPublisher, LegacyStore, SyncStateStore } from '../domain/ports.js';
 
@@ -71,11 +71,12 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
       closers.push(() => store.end());
       legacy = store;
     } else {
+      const token = await legacyTokenFromEnv(env);
       legacy = new HttpLegacyStore({
         baseUrl: env[RUNTIME_ENV.legacyEndpoint] || spec.legacy.baseUrl,
         timeoutMs: spec.legacy.timeoutMs,
         maxRetries: spec.legacy.maxRetries,
-        ...(env['CUTOVER_LEGACY_TOKEN'] ? { token: env['CUTOVER_LEGACY_TOKEN'] } : {}),
+        ...(token ? { token } : {}),
       });
     }
   }

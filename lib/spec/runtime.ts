@@ -19,6 +19,10 @@ export const RUNTIME_ENV = {
   legacySecretArn: 'CUTOVER_LEGACY_SECRET_ARN',
   /** Host override, e.g. an RDS Proxy endpoint. */
   legacyEndpoint: 'CUTOVER_LEGACY_ENDPOINT',
+  /** Connections per container in the legacy MySQL pool (reverse sync: keep it small). Default 4. */
+  mysqlPoolSize: 'CUTOVER_MYSQL_POOL_SIZE',
+  /** Local runs only: the HTTP legacy API token (on AWS it is the secret CUTOVER_LEGACY_SECRET_ARN). */
+  legacyToken: 'CUTOVER_LEGACY_TOKEN',
   /** Local runs only: mysql://user:pass@host:port/db instead of a secret. */
   mysqlUrl: 'CUTOVER_MYSQL_URL',
   /** Local runs only: DynamoDB endpoint (DynamoDB Local). */
