@@ -1,0 +1,325 @@
+/**
+ * The whole app, synthesized for dev, staging and prod (once each, in beforeAll) with cdk-nag's
+ * AwsSolutions pack (and, for prod, CDK's CloudFormation schema validation); bundling skipped (see
+ * bundling.test.ts). Synthesis throws on any unacknowledged finding.
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Validations } from 'aws-cdk-lib';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type CutoverApp } from '../../lib/app.js';
+import { rollbackAlarmName } from '../../lib/spec/names.js';
+import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { legacyEventOf, serviceEventsOf } from '../../lib/spec/schema.js';
+import { physicalTableName, serviceTables, syncTables } from '../../lib/spec/tables.js';
+import { migrations } from '../../migrations/index.js';
+
+type Resource = { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string };
+type Template = { Resources: Record<string, Resource> };
+
+const ENVS = ['dev', 'staging', 'prod'] as const;
+const built: Record<
+  string,
+  { app: CutoverApp; assembly: CloudAssembly; templates: Record<string, Template> }
+> = {};
+
+beforeAll(() => {
+  for (const env of ENVS) {
+    const outdir = mkdtempSync(join(tmpdir(), `cutover-${env}-`));
+    const app = buildApp({
+      env,
+      outdir,
+      context: { 'aws:cdk:bundling-stacks': [] },
+      nag: true,
+      cfnValidation: env === 'prod', // schema validation costs ~8 s per app; the templates differ only in settings
+    });
+    const assembly = app.app.synth();
+    const templates = Object.fromEntries(assembly.stacks.map((s) => [s.stackName, s.template as Template]));
+    built[env] = { app, assembly, templates };
+  }
+});
+
+function resources(env: string, type?: string): [string, string, Resource][] {
+  return Object.entries(built[env]!.templates).flatMap(([stack, t]) =>
+    Object.entries(t.Resources)
+      .filter(([, r]) => !type || r.Type === type)
+      .map(([id, r]) => [stack, id, r] as [string, string, Resource]),
+  );
+}
+
+function statements(node: unknown, out: Record<string, any>[] = []): Record<string, any>[] {
+  if (Array.isArray(node)) for (const n of node) statements(n, out);
+  else if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (Array.isArray(o['Statement'])) out.push(...(o['Statement'] as Record<string, any>[]));
+    for (const v of Object.values(o)) statements(v, out);
+  }
+  return out;
+}
+
+describe('App: all environments', () => {
+  it.each(ENVS)('%s: a platform stack and one stack per service of each migration, env-agnostic', (env) => {
+    const names = Object.keys(built[env]!.templates).sort();
+    const expected = [
+      `cutover-${env}-platform`,
+      ...migrations.flatMap((m) =>
+        m.services.map((s) => `cutover-${env}-${m.name}-${s.name.replace(/_/g, '-')}`),
+      ),
+    ].sort();
+    expect(names).toEqual(expected);
+    for (const s of built[env]!.assembly.stacks) expect(s.environment.region).toBe('unknown-region');
+  });
+
+  it.each(ENVS)('%s: cdk-nag AwsSolutions and schema validation report nothing unacknowledged', (env) => {
+    const report = join(built[env]!.assembly.directory, 'validation-report.json');
+    if (existsSync(report)) {
+      const r = JSON.parse(readFileSync(report, 'utf8')) as {
+        pluginReports: {
+          summary?: { pluginName: string };
+          violations?: { ruleName: string; severity?: string }[];
+        }[];
+      };
+      const violations = r.pluginReports.flatMap((p) => p.violations ?? []);
+      expect(violations.filter((v) => v.severity !== 'warning')).toEqual([]);
+    }
+  });
+
+  it('every acknowledgement carries a reason a reviewer can check', () => {
+    const acks: { path: string; id: string; reason: string }[] = [];
+    const visit = (c: IConstruct) => {
+      for (const m of c.node.metadata) {
+        if (m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+          for (const [id, reason] of Object.entries(m.data as Record<string, string>)) {
+            acks.push({ path: c.node.path, id, reason });
+          }
+        }
+      }
+      for (const child of c.node.children) visit(child);
+    };
+    visit(built['prod']!.app.app);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const a of acks) {
+      expect(a.reason.length, `${a.path} ${a.id}`).toBeGreaterThanOrEqual(40);
+      expect(a.reason).not.toMatch(/todo|fixme|tbd/i);
+    }
+    // Mine: queues that are DLQs (SQS3) and resource wildcards AWS cannot scope (IAM5).
+    const ids = new Set(acks.map((a) => a.id.replace(/^Annotation::/i, '').replace(/\[.*$/, '')));
+    expect(ids).toContain('AwsSolutions-SQS3');
+    expect(ids).toContain('AwsSolutions-IAM5');
+    expect(ids).not.toContain('AwsSolutions-IAM4'); // no managed policies
+  });
+
+  it.each(ENVS)('%s: no Allow statement has a wildcard action', (env) => {
+    // A KMS key policy's statement for the account root (`kms:*`) is the AWS default that hands
+    // the key's access control to IAM; it is not an identity permission and is left out.
+    const rootAdmin = (r: Resource) =>
+      r.Type === 'AWS::KMS::Key'
+        ? {
+            ...r,
+            Properties: {
+              ...r.Properties,
+              KeyPolicy: {
+                Statement: r.Properties!['KeyPolicy'].Statement.filter(
+                  (s: Record<string, any>) => !JSON.stringify(s.Principal ?? '').includes(':root'),
+                ),
+              },
+            },
+          }
+        : r;
+    const all = Object.values(built[env]!.templates).flatMap((t) =>
+      statements(Object.values(t.Resources).map(rootAdmin)),
+    );
+    expect(all.length).toBeGreaterThan(50);
+    const wildcard = all.filter((s) => {
+      if (s['Effect'] !== 'Allow') return false; // TLS-only queue policies deny sqs:* by design
+      const actions = ([] as unknown[]).concat(s['Action'] ?? s['NotAction'] ?? []);
+      return (
+        s['NotAction'] !== undefined ||
+        actions.some((a) => typeof a === 'string' && (a === '*' || a.endsWith(':*')))
+      );
+    });
+    expect(wildcard).toEqual([]);
+  });
+
+  it.each(ENVS)('%s: every asynchronous target has a dead-letter queue', (env) => {
+    for (const [, id, rule] of resources(env, 'AWS::Events::Rule')) {
+      for (const target of rule.Properties!['Targets']) {
+        expect(target.DeadLetterConfig?.Arn, `rule ${id} target ${target.Id}`).toBeDefined();
+      }
+    }
+    for (const [, id, pipe] of resources(env, 'AWS::Pipes::Pipe')) {
+      expect(
+        pipe.Properties!['SourceParameters'].DynamoDBStreamParameters.DeadLetterConfig.Arn,
+        id,
+      ).toBeDefined();
+    }
+    for (const [stack, id, esm] of resources(env, 'AWS::Lambda::EventSourceMapping')) {
+      const queueId = esm.Properties!['EventSourceArn']['Fn::GetAtt'][0];
+      const queue = built[env]!.templates[stack]!.Resources[queueId]!;
+      expect(queue.Type).toBe('AWS::SQS::Queue');
+      expect(queue.Properties!['RedrivePolicy']?.maxReceiveCount, `${id} source queue`).toBeGreaterThan(0);
+    }
+    // Functions that event-pattern rules invoke asynchronously keep failed events too.
+    for (const [stack, , rule] of resources(env, 'AWS::Events::Rule')) {
+      if (!rule.Properties!['EventPattern']) continue;
+      for (const target of rule.Properties!['Targets']) {
+        const ref = target.Arn['Fn::GetAtt']?.[0];
+        const r = ref && built[env]!.templates[stack]!.Resources[ref];
+        if (r?.Type === 'AWS::Lambda::Function')
+          expect(r.Properties!['DeadLetterConfig']?.TargetArn).toBeDefined();
+      }
+    }
+  });
+
+  it.each(ENVS)(
+    "%s: every queue is encrypted; every queue without a redrive policy is someone's DLQ",
+    (env) => {
+      const all = resources(env);
+      const text = JSON.stringify(all.map(([, , r]) => r));
+      for (const [, id, q] of resources(env, 'AWS::SQS::Queue')) {
+        expect(q.Properties!['SqsManagedSseEnabled'] || q.Properties!['KmsMasterKeyId'], id).toBeTruthy();
+        if (!q.Properties!['RedrivePolicy'] && !String(q.Properties!['QueueName']).endsWith('-debezium')) {
+          expect(String(q.Properties!['QueueName']), id).toMatch(/-dlq$/);
+          expect(text).toContain(id);
+        }
+      }
+      for (const [, id, t] of resources(env, 'AWS::DynamoDB::Table')) {
+        expect(t.Properties!['SSESpecification']?.SSEEnabled, id).toBe(true);
+        expect(t.Properties!['PointInTimeRecoverySpecification']?.PointInTimeRecoveryEnabled, id).toBe(true);
+      }
+    },
+  );
+
+  it.each(ENVS)('%s: Lambdas are arm64 on the latest Node.js and read only RUNTIME_ENV variables', (env) => {
+    const known = new Set<string>([
+      ...Object.values(RUNTIME_ENV),
+      'POWERTOOLS_SERVICE_NAME',
+      'POWERTOOLS_LOG_LEVEL',
+      'POWERTOOLS_LOGGER_LOG_EVENT',
+      'NODE_OPTIONS',
+    ]);
+    const fns = resources(env, 'AWS::Lambda::Function');
+    expect(fns.length).toBeGreaterThanOrEqual(20);
+    for (const [, id, f] of fns) {
+      expect(f.Properties!['Runtime'], id).toBe('nodejs24.x');
+      expect(f.Properties!['Architectures'], id).toEqual(['arm64']);
+      for (const name of Object.keys(f.Properties!['Environment']?.Variables ?? {})) {
+        if (!name.startsWith('CUTOVER_GATEWAY') && !name.startsWith('CUTOVER_ROLLOUT'))
+          expect(known, `${id}: ${name}`).toContain(name);
+      }
+    }
+  });
+});
+
+describe('App: the spec drives the stacks', () => {
+  it('creates the tables of lib/spec/tables.ts for every migration', () => {
+    const names = resources('staging', 'AWS::DynamoDB::Table').map(([, , t]) => t.Properties!['TableName']);
+    const expected = migrations.flatMap((m) =>
+      [...serviceTables(m), ...syncTables()].map((d) => physicalTableName('staging', m, d)),
+    );
+    expect(names.sort()).toEqual(expected.sort());
+  });
+
+  it("routes each service's legacy and service events to its channels; reverse sync is capped", () => {
+    for (const m of migrations) {
+      for (const s of m.services) {
+        const t = built['dev']!.templates[`cutover-dev-${m.name}-${s.name.replace(/_/g, '-')}`]!;
+        const patterns = Object.values(t.Resources)
+          .filter((r) => r.Type === 'AWS::Events::Rule' && r.Properties!['EventPattern'])
+          .map((r) => r.Properties!['EventPattern']);
+        expect(patterns).toContainEqual({
+          source: ['cutover.legacy'],
+          'detail-type': s.entities.map(legacyEventOf),
+        });
+        const reverse = patterns.find((p) => p.source[0] === 'cutover.service')!;
+        for (const e of s.entities) {
+          for (const dt of [...serviceEventsOf(e), `${e.name}.updated`])
+            expect(reverse['detail-type']).toContain(dt);
+        }
+        const esms = Object.values(t.Resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+        const capped = esms.filter((r) => r.Properties!['ScalingConfig']);
+        expect(capped.map((r) => r.Properties!['ScalingConfig'].MaximumConcurrency)).toEqual([
+          m.sync.reverseMaxConcurrency,
+        ]);
+        const strong = s.entities.some((e) => e.consistency === 'strong');
+        for (const r of esms) {
+          expect(r.Properties!['FunctionResponseTypes']).toEqual(['ReportBatchItemFailures']);
+          expect(r.Properties!['MaximumBatchingWindowInSeconds']).toBe(
+            strong ? undefined : m.sync.eventualBatchingWindowSeconds,
+          );
+        }
+        // one change-capture pipe per service table
+        expect(Object.values(t.Resources).filter((r) => r.Type === 'AWS::Pipes::Pipe')).toHaveLength(
+          s.entities.length,
+        );
+      }
+    }
+  });
+
+  it("makes the services' rollback alarms the AppConfig monitors and the rollback rule's trigger", () => {
+    const platform = built['prod']!.templates['cutover-prod-platform']!;
+    const composite = Object.entries(platform.Resources).filter(
+      ([, r]) => r.Type === 'AWS::CloudWatch::CompositeAlarm',
+    );
+    const magento = migrations.find((m) => m.name === 'magento')!;
+    expect(composite.map(([, r]) => r.Properties!['AlarmName']).sort()).toEqual(
+      migrations.flatMap((m) => m.services.map((s) => rollbackAlarmName('prod', m.name, s.name))).sort(),
+    );
+    const envs = Object.values(platform.Resources).filter((r) => r.Type === 'AWS::AppConfig::Environment');
+    const magentoEnv = envs.find((e) => e.Properties!['Monitors'].length === magento.services.length)!;
+    for (const monitor of magentoEnv.Properties!['Monitors']) {
+      const id = monitor.AlarmArn['Fn::GetAtt'][0];
+      expect(platform.Resources[id]!.Type).toBe('AWS::CloudWatch::CompositeAlarm');
+    }
+  });
+
+  it('differs per environment where cdk.json says so', () => {
+    const count = (env: string, type: string) => resources(env, type).length;
+    expect(count('dev', 'AWS::EC2::VPC')).toBe(1);
+    expect(count('staging', 'AWS::EC2::VPC')).toBe(0);
+    expect(count('prod', 'AWS::EC2::VPC')).toBe(0);
+    const prodTables = resources('prod', 'AWS::DynamoDB::Table').map(([, , t]) => t);
+    expect(
+      prodTables.every(
+        (t) => t.Properties!['DeletionProtectionEnabled'] === true && t.DeletionPolicy === 'Retain',
+      ),
+    ).toBe(true);
+    expect(
+      resources('dev', 'AWS::DynamoDB::Table').every(
+        ([, , t]) => t.Properties!['DeletionProtectionEnabled'] === false,
+      ),
+    ).toBe(true);
+    const gradual = (env: string) =>
+      resources(env, 'AWS::AppConfig::DeploymentStrategy')
+        .map(([, , r]) => r.Properties!)
+        .find((p) => String(p['Name']).endsWith('-gradual'))!;
+    expect(gradual('dev')).toMatchObject({ DeploymentDurationInMinutes: 1, FinalBakeTimeInMinutes: 2 });
+    expect(gradual('prod')).toMatchObject({ DeploymentDurationInMinutes: 10, FinalBakeTimeInMinutes: 30 });
+    const archive = (env: string) =>
+      resources(env, 'AWS::Events::Archive')[0]![2].Properties!['RetentionDays'];
+    expect([archive('dev'), archive('staging'), archive('prod')]).toEqual([7, 30, 90]);
+    const vpcFn = resources('prod', 'AWS::Lambda::Function').find(([, , f]) => f.Properties!['VpcConfig'])!;
+    expect(vpcFn[2].Properties!['VpcConfig'].SubnetIds).toEqual([
+      'subnet-0c1d2e3f4a5b60718',
+      'subnet-0d1e2f3a4b5c60718',
+    ]);
+    expect(count('staging', 'AWS::SNS::Topic')).toBe(1);
+    expect(count('dev', 'AWS::SNS::Topic')).toBe(0);
+  });
+
+  it('hands the rollout everything it needs on each service stack', () => {
+    for (const stack of built['dev']!.app.services) {
+      const r = stack.rollout;
+      expect(r.flags.applicationId).toBeDefined();
+      expect(r.monitors.rollbackAlarm).toBeDefined();
+      expect(Object.keys(r.serviceTables).sort()).toEqual(r.service.entities.map((e) => e.name).sort());
+      expect(Object.keys(r.functions).sort()).toEqual(
+        ['consistencyCheck', 'forwardSync', 'legacyPoller', 'reverseSync', 'serviceCapture'].sort(),
+      );
+      expect(r.legacyAccess.environment[RUNTIME_ENV.legacySecretArn]).toBeDefined();
+    }
+  });
+});
