@@ -9,6 +9,16 @@ import { ident } from './mysql-legacy.js';
 export class MysqlArchiveSource implements ArchiveSourcePort {
   constructor(private readonly pool: Pool) {}
 
+  async primaryKey(table: string): Promise<string | undefined> {
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'
+        ORDER BY ORDINAL_POSITION`,
+      [table],
+    );
+    return rows.length === 1 ? String(rows[0]!['c']) : undefined;
+  }
+
   async readPage(table: ArchiveTable, after: unknown, limit: number): Promise<Row[]> {
     const t = ident(table.table);
     const k = ident(table.key);

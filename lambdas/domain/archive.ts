@@ -21,6 +21,12 @@ export type Row = Readonly<Record<string, unknown>>;
 /** Reads a legacy table in key order. `after` is the last key of the previous page. */
 export interface ArchiveSourcePort {
   readPage(table: ArchiveTable, after: unknown, limit: number): Promise<Row[]>;
+  /**
+   * The table's single-column primary key, if it has one. Keyset paging needs a unique key; the
+   * spec's key is the entity's, which is not unique in every table (Magento's stock items hold
+   * one row per product and stock).
+   */
+  primaryKey?(table: string): Promise<string | undefined>;
 }
 
 /** Object storage (S3) for the archive. */
@@ -90,7 +96,11 @@ export async function archiveTables(
   const rowsPerFile = options.rowsPerFile ?? 100_000;
   const files: ArchiveFile[] = [];
   const tables: Array<{ table: string; key: string; rows: number }> = [];
-  for (const t of options.tables) {
+  for (const declared of options.tables) {
+    const t: ArchiveTable = {
+      table: declared.table,
+      key: (await source.primaryKey?.(declared.table)) ?? declared.key,
+    };
     let after: unknown;
     let part = 0;
     let total = 0;

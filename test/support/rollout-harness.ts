@@ -305,6 +305,15 @@ export interface ExecutionOutcome {
 export type Operator = (request: ApprovalRequest) => Promise<unknown>;
 
 export interface WorldOptions {
+  /**
+   * The sync engine's side, instead of the in-memory tables: e.g. `SyncEngineBackfill` and
+   * `SyncEngineConsistencyCheck` over MariaDB and DynamoDB Local, `MysqlArchiveSource`.
+   */
+  readonly ports?: {
+    readonly backfill?: BackfillPort;
+    readonly consistency?: ConsistencyCheckPort;
+    readonly archiveSource?: ArchiveSourcePort;
+  };
   /** Flags deployed at the start, by service. @default - every service at 0 % / legacy */
   readonly initialFlags?: FlagState;
   readonly traffic?: TrafficModel;
@@ -417,6 +426,10 @@ export class RolloutWorld {
     this.now = to;
   }
 
+  private get consistency(): ConsistencyCheckPort {
+    return this.options.ports?.consistency ?? this.sync;
+  }
+
   /** A service's flags in the deployed document (what the gateway serves now). */
   deployedFlags(service: string): ServiceFlags {
     return serviceFlagsOf(this.appConfig.deployed(), service);
@@ -510,18 +523,18 @@ export class RolloutWorld {
         )!;
         this.advance(step.bakeSeconds * 1000);
         try {
-          return await runGate({ metrics: this.cloudwatch, consistency: this.sync, clock }, i);
+          return await runGate({ metrics: this.cloudwatch, consistency: this.consistency, clock }, i);
         } catch (e) {
           this.options.onGateFailed?.(service);
           throw e;
         }
       }
       case 'backfillPlan':
-        return planBackfill({ backfill: this.sync }, input);
+        return planBackfill({ backfill: this.options.ports?.backfill ?? this.sync }, input);
       case 'backfillChunk':
-        return copyBackfillChunk({ backfill: this.sync }, input);
+        return copyBackfillChunk({ backfill: this.options.ports?.backfill ?? this.sync }, input);
       case 'validate':
-        return validateSync({ consistency: this.sync }, input);
+        return validateSync({ consistency: this.consistency }, input);
       case 'requestApproval': {
         // waitForTaskToken: the task's output is what the operator sends back.
         const payload = (input as { Payload: ApprovalInput }).Payload;
@@ -553,7 +566,7 @@ export class RolloutWorld {
       case 'archive': {
         const i = input as { service: string; executionName: string };
         return archiveService(this.spec, i.service, {
-          source: this.sync,
+          source: this.options.ports?.archiveSource ?? this.sync,
           store: this.store,
           now: clock,
           runId: i.executionName,
