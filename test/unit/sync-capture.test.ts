@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { toServiceStreamRecord } from '../../lambdas/adapters/dynamodb-stream.js';
+import { captureServiceChange, isSyncWrite, serviceDetailTypeOf } from '../../lambdas/domain/capture.js';
+import magento from '../../migrations/magento.js';
+
+const customer = magento.services[0]!.entities[0]!;
+const coupon = magento.services[2]!.entities[1]!;
+const order = magento.services[2]!.entities[0]!;
+const base = { tableName: 'cutover-dev-magento-customer', approximateAt: Date.parse('2026-11-22T10:00:00Z') };
+
+describe('Function: captureServiceChange', () => {
+  it('sends only the fields that changed, with the item version as sequence and a deterministic id', () => {
+    const oldImage = {
+      customerId: 'c1',
+      email: 'a@example.com',
+      lastName: 'A',
+      version: 3,
+      updatedAt: '2026-11-22T09:00:00.000Z',
+    };
+    const newImage = { ...oldImage, lastName: 'B', version: 4, updatedAt: '2026-11-22T10:00:00.250Z' };
+    const e = captureServiceChange(customer, {
+      ...base,
+      eventName: 'MODIFY',
+      keys: { customerId: 'c1' },
+      oldImage,
+      newImage,
+    });
+    expect(e).toMatchObject({
+      eventId: 'ddb:cutover-dev-magento-customer:c1:4',
+      key: 'c1',
+      op: 'upsert',
+      origin: 'service',
+      data: { lastName: 'B' },
+      sequence: 4,
+      changedAt: '2026-11-22T10:00:00.250Z',
+    });
+  });
+
+  it('sends counters as deltas, never as absolute values', () => {
+    const e = captureServiceChange(coupon, {
+      ...base,
+      eventName: 'MODIFY',
+      keys: { couponId: '7' },
+      oldImage: { couponId: '7', code: 'X', timesUsed: 5, version: 1 },
+      newImage: { couponId: '7', code: 'X', timesUsed: 8, version: 2 },
+    });
+    expect(e?.data).toEqual({});
+    expect(e?.deltas).toEqual({ timesUsed: 3 });
+  });
+
+  it('drops exactly the writes made by the sync, and captures the service write after one', () => {
+    const synced = {
+      customerId: 'c1',
+      lastName: 'S',
+      version: 5,
+      _writer: 'cutover-sync',
+      _syncedVersion: 5,
+    };
+    expect(isSyncWrite(customer, synced)).toBe(true);
+    expect(
+      captureServiceChange(customer, {
+        ...base,
+        eventName: 'MODIFY',
+        keys: { customerId: 'c1' },
+        oldImage: { ...synced, version: 4, lastName: 'R' },
+        newImage: synced,
+      }),
+    ).toBeNull();
+    // The service's own write keeps the stale _writer but bumps the version.
+    const own = { ...synced, lastName: 'Own', version: 6 };
+    expect(isSyncWrite(customer, own)).toBe(false);
+    expect(
+      captureServiceChange(customer, {
+        ...base,
+        eventName: 'MODIFY',
+        keys: { customerId: 'c1' },
+        oldImage: synced,
+        newImage: own,
+      })?.data,
+    ).toEqual({ lastName: 'Own' });
+  });
+
+  it('turns REMOVE into a delete and names the detail type from the spec', () => {
+    const e = captureServiceChange(customer, {
+      ...base,
+      eventName: 'REMOVE',
+      keys: { customerId: 'c9' },
+      oldImage: { customerId: 'c9', version: 2 },
+    });
+    expect(e).toMatchObject({
+      op: 'delete',
+      key: 'c9',
+      eventId: 'ddb:cutover-dev-magento-customer:c9:3:delete',
+    });
+    expect(serviceDetailTypeOf(customer)).toBe('customer.updated');
+    expect(serviceDetailTypeOf(order)).toBe('order.updated');
+    expect(serviceDetailTypeOf(coupon)).toBe('coupon.used');
+  });
+
+  it('returns null when no mapped field changed', () => {
+    const img = { customerId: 'c1', lastName: 'A', version: 2, unrelated: 1 };
+    expect(
+      captureServiceChange(customer, {
+        ...base,
+        eventName: 'MODIFY',
+        keys: { customerId: 'c1' },
+        oldImage: { ...img, unrelated: 0, version: 1 },
+        newImage: img,
+      }),
+    ).toBeNull();
+  });
+});
+
+describe('Function: toServiceStreamRecord', () => {
+  it('unmarshals DynamoDB JSON, keeping decimal strings exact and reading the table from the ARN', () => {
+    const r = toServiceStreamRecord({
+      eventName: 'INSERT',
+      eventSourceARN:
+        'arn:aws:dynamodb:eu-west-1:123456789012:table/cutover-dev-magento-stock/stream/2026-01-01T00:00:00.000',
+      dynamodb: {
+        Keys: { productId: { S: '42' } },
+        NewImage: {
+          productId: { S: '42' },
+          qty: { S: '5.0000' },
+          isInStock: { N: '1' },
+          big: { N: '12345678901234567890' },
+          n: { NULL: true },
+        },
+        ApproximateCreationDateTime: 1_800_000_000,
+      },
+    });
+    expect(r.tableName).toBe('cutover-dev-magento-stock');
+    expect(r.newImage).toEqual({
+      productId: '42',
+      qty: '5.0000',
+      isInStock: 1,
+      big: '12345678901234567890',
+      n: null,
+    });
+    expect(r.approximateAt).toBe(1_800_000_000_000);
+  });
+});
