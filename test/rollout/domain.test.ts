@@ -1,0 +1,281 @@
+/** The rollout's decisions and adapters, one by one (the state machine runs are in execution.test.ts). */
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { describe, expect, it } from 'vitest';
+import { CloudWatchMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
+import { type ArchiveManifest, archiveTables } from '../../lambdas/domain/archive.js';
+import { initialFlags, type ServiceFlags, toFeatureFlagsDocument } from '../../lambdas/domain/flags.js';
+import {
+  evaluateGate,
+  exclusiveRollout,
+  type GatePlan,
+  predecessorDone,
+  rolloutPlan,
+  validateReadOnlySync,
+} from '../../lambdas/domain/rollout.js';
+import { causeText, RollbackFailedError, rollback } from '../../lambdas/domain/rollout-tasks.js';
+import magento from '../../migrations/magento.js';
+import { FakeAppConfig } from '../support/fake-appconfig.js';
+import { FakeObjectStore } from '../support/rollout-harness.js';
+
+const gate: GatePlan = {
+  id: 'canary-25',
+  checks: [
+    { check: 'errorRate', comparator: 'below', threshold: 0.001 },
+    { check: 'consistency', comparator: 'atLeast', threshold: 0.9999 },
+    { check: 'dlqDepth', comparator: 'atMost', threshold: 0 },
+  ],
+};
+const opts = { onMissingData: 'extend' as const, maxBakeExtensions: 2, extensionsUsed: 0 };
+
+describe('Function: evaluateGate', () => {
+  it('passes at the edges the spec allows and fails at the ones it forbids', () => {
+    expect(evaluateGate(gate, { errorRate: 0.000999, consistency: 0.9999, dlqDepth: 0 }, opts).verdict).toBe(
+      'pass',
+    );
+    const r = evaluateGate(gate, { errorRate: 0.001, consistency: 0.9998, dlqDepth: 1 }, opts);
+    expect(r.verdict).toBe('fail');
+    expect(r.cause).toBe(
+      'gate "canary-25" failed: error rate 0.1 % (must be below 0.1 %); consistency 99.98 % (must be at least 99.99 %); DLQ depth 1 messages (must be at most 0 messages)',
+    );
+  });
+
+  it('extends on missing data until the extensions are used, then fails naming the metric', () => {
+    const first = evaluateGate(gate, { consistency: 1, dlqDepth: 0 }, opts);
+    expect(first).toMatchObject({ verdict: 'extend', extensionsUsed: 1 });
+    const last = evaluateGate(gate, { consistency: 1, dlqDepth: 0 }, { ...opts, extensionsUsed: 2 });
+    expect(last.verdict).toBe('fail');
+    expect(last.cause).toContain('error rate: no data in the bake window');
+    expect(last.cause).toContain('2 of 2 extensions used');
+    expect(
+      evaluateGate(gate, { consistency: 1, dlqDepth: 0 }, { ...opts, onMissingData: 'fail' }).verdict,
+    ).toBe('fail');
+  });
+
+  it('fails at once when a measured check fails, even with other data missing', () => {
+    expect(evaluateGate(gate, { errorRate: 0.5 }, opts).verdict).toBe('fail');
+  });
+});
+
+describe('Function: rolloutPlan', () => {
+  it('renders the spec: five phases, canary steps, bakes and approvals', () => {
+    const customer = rolloutPlan(magento.services[0]!);
+    expect(customer.steps.map((s) => `${s.id}:${s.bakeSeconds}`)).toEqual([
+      'ReadOnly:0',
+      'Shadow:1800',
+      'Canary10:86400',
+      'Canary25:86400',
+      'Canary50:86400',
+      'Canary75:86400',
+      'Canary100:86400',
+      'Cutover:1800',
+    ]);
+    expect(customer.steps.some((s) => s.approvalBefore)).toBe(false);
+    const order = rolloutPlan(magento.services[2]!);
+    expect(order.steps.find((s) => s.id === 'Cutover')!.approvalBefore).toBe(true);
+    expect(order.approvalTimeoutSeconds).toBe(72 * 3600);
+  });
+});
+
+describe('Function: exclusiveRollout / predecessorDone', () => {
+  const arn = (n: string) => `arn:aws:states:r:1:execution:sm:${n}`;
+  it('lets only the oldest running execution proceed; ties broken by ARN', () => {
+    const a = { executionArn: arn('a'), startedAt: 1000 };
+    const b = { executionArn: arn('b'), startedAt: 1000 };
+    const c = { executionArn: arn('c'), startedAt: 900 };
+    expect(exclusiveRollout(a, [a, b])).toEqual({ ok: true });
+    expect(exclusiveRollout(b, [a, b])).toEqual({ ok: false, holder: a });
+    expect(exclusiveRollout(a, [b, c])).toEqual({ ok: false, holder: c });
+    expect(exclusiveRollout(a, [])).toEqual({ ok: true });
+  });
+
+  it('needs the previous service enabled at 100 % / primary with no rollout running', () => {
+    const done: ServiceFlags = {
+      read: { enabled: true, percentage: 100 },
+      write: { enabled: true, mode: 'primary' },
+    };
+    expect(predecessorDone('customer', done, 0)).toEqual({ ok: true });
+    expect(predecessorDone('customer', done, 1)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('running'),
+    });
+    const disabled = { ...done, write: { enabled: false, mode: 'primary' as const } };
+    expect(predecessorDone('customer', disabled, 0)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('has read 100 %, write legacy'),
+    });
+  });
+});
+
+describe('Function: validateReadOnlySync', () => {
+  it('needs equal counts and zero mismatches, counting unlisted mismatches too', () => {
+    const ok = { entity: 'customer', legacyCount: 3, serviceCount: 3, mismatches: [], consistency: 1 };
+    expect(validateReadOnlySync([ok]).ok).toBe(true);
+    const bad = { ...ok, mismatches: ['1', '2', '3', '4', '5', '6'], mismatchesTotal: 40, consistency: 0.5 };
+    expect(validateReadOnlySync([bad]).cause).toContain(
+      'customer: 40 mismatched records (keys 1, 2, 3, 4, 5 and 35 more)',
+    );
+  });
+});
+
+describe('Function: causeText', () => {
+  it('reads a Lambda error JSON, a plain cause and a timeout', () => {
+    expect(
+      causeText({ Error: 'GateFailedError', Cause: JSON.stringify({ errorMessage: 'gate x', trace: [] }) }),
+    ).toBe('gate x');
+    expect(causeText({ Error: 'Rejected', Cause: 'no' })).toBe('no');
+    expect(causeText({ Error: 'States.Timeout' })).toBe('timed out');
+  });
+});
+
+describe('Function: rollback', () => {
+  const spec = magento;
+  const lastGood: ServiceFlags = {
+    read: { enabled: true, percentage: 10 },
+    write: { enabled: true, mode: 'shadow' },
+  };
+  const port = () => new FakeAppConfig(toFeatureFlagsDocument(spec, initialFlags(spec)));
+  const ports = (flags: FakeAppConfig) => ({
+    flags,
+    clock: Date.now,
+    sleep: async () => {
+      for (const d of flags.deployments)
+        if (d.state === 'DEPLOYING' || d.state === 'BAKING') flags.advance(d.id);
+    },
+  });
+
+  it('stops a deployment in progress, then deploys the last good flags with the rollback strategy', async () => {
+    const flags = port();
+    await flags.startDeployment(1, 'gradual', 'in flight');
+    const result = await rollback(ports(flags), {
+      service: 'customer',
+      lastGood,
+      error: { Error: 'X', Cause: 'boom' },
+    });
+    expect(flags.calls).toContain('stopDeployment:2');
+    expect(flags.deployments.at(-1)).toMatchObject({ strategy: 'rollback', state: 'COMPLETE' });
+    expect(result.cause).toMatch(
+      /^boom; rolled back "customer" to the last good state \(read 10 %, write shadow\)/,
+    );
+  });
+
+  it('fails loudly when the rollback deployment itself is rolled back', async () => {
+    const flags = port();
+    const p = ports(flags);
+    p.sleep = async () => {
+      const d = flags.deployments.at(-1)!;
+      if (d.state === 'DEPLOYING') flags.monitorAlarm(d.id);
+    };
+    await expect(rollback(p, { service: 'customer', lastGood, error: { Cause: 'x' } })).rejects.toThrow(
+      RollbackFailedError,
+    );
+  });
+});
+
+describe('Class: CloudWatchMetrics', () => {
+  it('asks for one period covering the window, rounded out to minutes, and combines split periods', async () => {
+    const sent: Array<Record<string, unknown>> = [];
+    const client = {
+      send: async (cmd: { input: Record<string, unknown> }) => {
+        sent.push(cmd.input);
+        return {
+          MetricDataResults: [
+            { Id: 'errors', Values: [3, 4] },
+            { Id: 'p95', Values: [120, 180] },
+          ],
+        };
+      },
+    } as unknown as CloudWatchClient;
+    const m = new CloudWatchMetrics(client);
+    const start = Date.parse('2026-11-02T10:00:30Z');
+    const values = await m.measure(
+      [
+        {
+          id: 'errors',
+          namespace: 'Cutover',
+          metricName: 'm',
+          dimensions: { service: 'customer' },
+          stat: 'Sum',
+        },
+        {
+          id: 'p95',
+          namespace: 'Cutover',
+          metricName: 'l',
+          dimensions: { service: 'customer' },
+          stat: 'p95',
+        },
+        { id: 'none', namespace: 'Cutover', metricName: 'n', dimensions: {}, stat: 'Maximum' },
+      ],
+      { start, end: start + 29 * 60_000 },
+    );
+    expect(values).toEqual({ errors: 7, p95: 180, none: undefined });
+    expect(sent[0]!['StartTime']).toEqual(new Date('2026-11-02T10:00:00Z'));
+    expect(sent[0]!['EndTime']).toEqual(new Date('2026-11-02T10:30:00Z'));
+    const q = (sent[0]!['MetricDataQueries'] as Array<{ MetricStat: { Period: number; Stat: string } }>)[1]!;
+    expect(q.MetricStat).toMatchObject({ Period: 1800, Stat: 'p95' });
+  });
+});
+
+describe('Function: archiveTables', () => {
+  it('pages by key, splits files by rowsPerFile, checksums each object and writes the manifest last', async () => {
+    const rows = Array.from({ length: 7 }, (_, i) => ({ id: i + 1, name: `n${i + 1}`, at: new Date(0) }));
+    const store = new FakeObjectStore();
+    const reads: unknown[] = [];
+    const source = {
+      readPage: async (_t: unknown, after: unknown, limit: number) => {
+        reads.push(after);
+        return rows.filter((r) => after === undefined || r.id > (after as number)).slice(0, limit);
+      },
+    };
+    const { manifestKey, manifest } = await archiveTables(source, store, {
+      migration: 'm',
+      service: 's',
+      prefix: 'm/s/run',
+      tables: [{ table: 't', key: 'id' }],
+      pageSize: 3,
+      rowsPerFile: 4,
+      now: () => 0,
+    });
+    expect(reads).toEqual([undefined, 3, 6]);
+    expect([...store.objects.keys()]).toEqual([
+      'm/s/run/t/part-00000.ndjson.gz',
+      'm/s/run/t/part-00001.ndjson.gz',
+      manifestKey,
+    ]);
+    expect(manifest.files.map((f) => [f.rows, f.firstKey, f.lastKey])).toEqual([
+      [4, 1, 4],
+      [3, 5, 7],
+    ]);
+    for (const f of manifest.files) {
+      const body = store.objects.get(f.key)!.body;
+      expect(createHash('sha256').update(body).digest('hex')).toBe(f.sha256);
+      expect(createHash('sha256').update(gunzipSync(body)).digest('hex')).toBe(f.ndjsonSha256);
+    }
+    const stored = JSON.parse(
+      Buffer.from(store.objects.get(manifestKey)!.body).toString(),
+    ) as ArchiveManifest;
+    expect(stored.tables).toEqual([{ table: 't', key: 'id', rows: 7 }]);
+    expect(gunzipSync(store.objects.get(manifest.files[0]!.key)!.body).toString().split('\n')[0]).toBe(
+      '{"id":1,"name":"n1","at":"1970-01-01T00:00:00.000Z"}',
+    );
+  });
+});
+
+describe('Handlers: rollout-*', () => {
+  it('each task Lambda module loads and exports a handler', async () => {
+    const modules = await Promise.all([
+      import('../../lambdas/handlers/rollout-start.js'),
+      import('../../lambdas/handlers/rollout-set-flags.js'),
+      import('../../lambdas/handlers/rollout-await-deployment.js'),
+      import('../../lambdas/handlers/rollout-gate.js'),
+      import('../../lambdas/handlers/rollout-backfill-plan.js'),
+      import('../../lambdas/handlers/rollout-backfill-chunk.js'),
+      import('../../lambdas/handlers/rollout-validate.js'),
+      import('../../lambdas/handlers/rollout-request-approval.js'),
+      import('../../lambdas/handlers/rollout-rollback.js'),
+      import('../../lambdas/handlers/rollout-archive.js'),
+    ]);
+    for (const mod of modules) expect(typeof mod.handler).toBe('function');
+  });
+});
