@@ -11,7 +11,7 @@ export const handler = taskHandler('rollback', async (input: RollbackInput) => {
     { flags: flagDeploymentsFromEnv(), clock: Date.now, sleep: realSleep },
     input,
   );
-  metrics.addDimensions({ service: input.service });
+  // `service` is the Powertools service name, set to the migration's service by the stack.
   metrics.addMetric(METRIC.rollbackDuration, 'Seconds', result.durationSeconds);
   logger.warn('rolled back', { ...result });
   return result;
