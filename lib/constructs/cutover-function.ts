@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -26,9 +28,55 @@ export function handlerEntry(name: HandlerName): string {
   return path;
 }
 
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** What a handler bundle is built from: the handlers' sources and the locked dependencies. */
+const BUNDLE_INPUTS = ['lambdas', 'lib/spec', 'migrations', 'package-lock.json', 'tsconfig.json'];
+let sourceDigest: string | undefined;
+
+function digestOf(path: string, hash: ReturnType<typeof createHash>): void {
+  if (!existsSync(path)) return;
+  if (statSync(path).isDirectory()) {
+    for (const name of readdirSync(path).sort()) digestOf(join(path, name), hash);
+  } else {
+    hash.update(relative(PROJECT_ROOT, path)).update('\0').update(readFileSync(path)).update('\0');
+  }
+}
+
+/**
+ * A content hash of a handler's bundle inputs. Used as the asset hash, so the bundle of an
+ * unchanged handler is reused from `cdk.out` across synthesis runs and environments instead of
+ * being rebuilt (esbuild's output is deterministic for the same inputs).
+ */
+export function bundleHash(handler: HandlerName, options: unknown): string {
+  if (!sourceDigest) {
+    const h = createHash('sha256');
+    for (const input of BUNDLE_INPUTS) digestOf(join(PROJECT_ROOT, input), h);
+    sourceDigest = h.digest('hex');
+  }
+  return createHash('sha256')
+    .update(sourceDigest)
+    .update(handler)
+    .update(JSON.stringify(options))
+    .digest('hex');
+}
+
 /** Node's `require` inside an ESM bundle, for CommonJS dependencies that call it. */
 export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+const BUNDLING = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  banner: ESM_REQUIRE_BANNER,
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // The Node.js runtime ships AWS SDK v3: leaving it out keeps bundles small (cold start,
+  // synthesis time). Everything else (Powertools, middy, mysql2, zod) is bundled.
+  externalModules: ['@aws-sdk/*'],
+  forceDockerBundling: false,
+} satisfies nodejs.BundlingOptions;
 
 export interface CutoverFunctionProps {
   /** The handler file in `lambdas/handlers/`. */
@@ -118,16 +166,8 @@ export class CutoverFunction extends nodejs.NodejsFunction {
         ...props.environment,
       },
       bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        // The Node.js runtime ships AWS SDK v3: leaving it out keeps bundles small (cold start,
-        // synthesis time). Everything else (Powertools, middy, mysql2, zod) is bundled.
-        externalModules: ['@aws-sdk/*'],
-        forceDockerBundling: false,
+        ...BUNDLING,
+        assetHash: bundleHash(props.handler, BUNDLING),
       },
     });
     this.role = role;
