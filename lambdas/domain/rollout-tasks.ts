@@ -293,9 +293,19 @@ const sum = (...xs: Array<number | undefined>) => xs.reduce<number>((a, x) => a 
  * length that ends when the flags under test started deploying.
  */
 export async function runGate(
-  ports: { metrics: MetricsPort; consistency: ConsistencyCheckPort; clock: Clock },
+  ports: { metrics: MetricsPort; consistency: ConsistencyCheckPort; flags: FlagDeploymentPort; clock: Clock },
   input: GateInput,
 ): Promise<Progress> {
+  // The alarm-rollback rule (or a person) may have changed the flags during the bake: the
+  // window's metrics then do not describe the flags under test, and they must not become the
+  // last good state.
+  const { document } = await deployedDocument(ports.flags);
+  const deployed = serviceFlagsOf(document, input.service);
+  if (!sameFlags(deployed, input.flags)) {
+    throw new GateFailedError(
+      `gate "${input.gate.id}" failed: the flags changed during the bake (deployed: ${describeFlags(deployed)}; under test: ${describeFlags(input.flags)}), by an alarm rollback or by hand`,
+    );
+  }
   const end = ports.clock();
   const start = Date.parse(input.deployment.completedAt ?? input.deployment.startedAt);
   const queries = gateQueries(input.service, input.gate, input.dlqNames);

@@ -4,7 +4,13 @@
  */
 import { CloudWatchMetrics } from '../adapters/cloudwatch-metrics.js';
 import { GateFailedError, type GateInput, runGate } from '../domain/rollout-tasks.js';
-import { consistencyFromEnv, logger, metrics, taskHandler } from './rollout-runtime.js';
+import {
+  consistencyFromEnv,
+  flagDeploymentsFromEnv,
+  logger,
+  metrics,
+  taskHandler,
+} from './rollout-runtime.js';
 
 const cloudwatch = new CloudWatchMetrics();
 
@@ -16,7 +22,12 @@ export const handler = taskHandler('gate', async (input: GateInput) => {
   };
   try {
     const progress = await runGate(
-      { metrics: cloudwatch, consistency: await consistencyFromEnv(), clock: Date.now },
+      {
+        metrics: cloudwatch,
+        consistency: await consistencyFromEnv(),
+        flags: flagDeploymentsFromEnv(),
+        clock: Date.now,
+      },
       input,
     );
     logger.info('gate decided', {

@@ -35,6 +35,8 @@ import { CutoverFunction, type CutoverFunctionProps, type HandlerName } from './
  * functions are configured with and the grant to create versions and run deployments.
  */
 export interface RolloutFlags {
+  readonly environmentArn: string;
+  readonly profileArn: string;
   runtimeEnvironment(): Record<string, string>;
   grantDeploy(grantee: iam.IGrantable): iam.Grant;
 }
@@ -202,8 +204,29 @@ export class RolloutStateMachine extends Construct {
     this.functions = functions;
 
     // --- least-privilege grants ----------------------------------------------------------------
-    for (const f of [functions.start, functions.setFlags, functions.awaitDeployment, functions.rollback]) {
-      props.flags.grantDeploy(f);
+    // Deploying: SetFlags and Rollback. Reading deployments: Start, AwaitDeployment, Gate.
+    props.flags.grantDeploy(functions.setFlags);
+    props.flags.grantDeploy(functions.rollback);
+    const readDeployments = [
+      new iam.PolicyStatement({
+        actions: ['appconfig:ListDeployments'],
+        resources: [props.flags.environmentArn],
+      }),
+      new iam.PolicyStatement({
+        actions: ['appconfig:GetDeployment'],
+        resources: [`${props.flags.environmentArn}/deployment/*`],
+      }),
+      new iam.PolicyStatement({
+        actions: ['appconfig:ListHostedConfigurationVersions'],
+        resources: [props.flags.profileArn],
+      }),
+      new iam.PolicyStatement({
+        actions: ['appconfig:GetHostedConfigurationVersion'],
+        resources: [`${props.flags.profileArn}/hostedconfigurationversion/*`],
+      }),
+    ];
+    for (const f of [functions.start, functions.awaitDeployment, functions.gate]) {
+      for (const st of readDeployments) f.addToRolePolicy(st);
     }
     functions.start.addToRolePolicy(
       new iam.PolicyStatement({

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveManifest } from '../../lambdas/domain/archive.js';
-import type { ServiceFlags } from '../../lambdas/domain/flags.js';
+import { type ServiceFlags, withServiceFlags } from '../../lambdas/domain/flags.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import magento from '../../migrations/magento.js';
 import {
@@ -190,6 +190,26 @@ describe('Rollout: the synthesized state machine, executed', () => {
     // AppConfig already reverted: the rollback had nothing left to deploy.
     expect(w.deploymentHistory('customer').some((h) => h.deployment.strategy === 'rollback')).toBe(false);
     expect(w.trace).not.toContain('customer:Canary50Gate');
+  });
+
+  it('flags changed during the bake (the alarm-rollback rule) fail the gate instead of passing it', async () => {
+    const w = world({
+      duringBake: async (world, service, step) => {
+        if (service !== 'customer' || step !== 'Canary50') return;
+        // What the platform's alarm-rollback Lambda does after the deployment completed.
+        const doc = withServiceFlags(world.appConfig.deployed(), 'customer', on(25, 'shadow'));
+        const version = await world.appConfig.createVersion(doc);
+        world.appConfig.complete(await world.appConfig.startDeployment(version, 'rollback'));
+      },
+    });
+    const out = await w.run('customer');
+
+    expect(out.status).toBe('FAILED');
+    expect(out.cause).toContain(
+      'gate "canary-50" failed: the flags changed during the bake (deployed: read 25 %, write shadow; under test: read 50 %, write shadow)',
+    );
+    expect(w.deployedFlags('customer')).toEqual(on(25, 'shadow'));
+    expect(w.trace).not.toContain('customer:Canary75SetFlags');
   });
 
   it('a planted mismatch fails phase 1 before any write mode changes', async () => {

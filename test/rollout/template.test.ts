@@ -140,7 +140,12 @@ describe('Construct: RolloutStateMachine', () => {
     const { App, Stack } = await import('aws-cdk-lib');
     const { RolloutStateMachine } = await import('../../lib/constructs/rollout-state-machine.js');
     const stack = new Stack(new App(), 'S');
-    const fake = { runtimeEnvironment: () => ({}), grantDeploy: () => undefined as never };
+    const fake = {
+      environmentArn: 'arn:env',
+      profileArn: 'arn:profile',
+      runtimeEnvironment: () => ({}),
+      grantDeploy: () => undefined as never,
+    };
     expect(
       () =>
         new RolloutStateMachine(stack, 'R', {

@@ -321,6 +321,8 @@ export interface WorldOptions {
   readonly operator?: Operator;
   /** Step ids (`Canary50`) whose deployment an environment monitor rolls back. */
   readonly alarmOn?: readonly string[];
+  /** Called during each bake, after the traffic of the bake was recorded (e.g. to change flags). */
+  readonly duringBake?: (world: RolloutWorld, service: string, step: string) => void | Promise<void>;
   /** Called when a task state starts and ends (the bench's marks). */
   readonly onTask?: (service: string, state: string, at: 'start' | 'end') => void;
   /** Called when a gate fails (the bench's start mark). */
@@ -523,7 +525,8 @@ export class RolloutWorld {
         )!;
         this.advance(step.bakeSeconds * 1000);
         try {
-          return await runGate({ metrics: this.cloudwatch, consistency: this.consistency, clock }, i);
+          await this.options.duringBake?.(this, service, step.id);
+          return await runGate({ metrics: this.cloudwatch, consistency: this.consistency, flags, clock }, i);
         } catch (e) {
           this.options.onGateFailed?.(service);
           throw e;
