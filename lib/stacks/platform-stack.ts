@@ -10,6 +10,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlarmRollback } from '../constructs/alarm-rollback.js';
 import { CutoverFunction } from '../constructs/cutover-function.js';
+import { GatewayApi } from '../constructs/gateway-api.js';
 import { MagentoDatabaseAccess } from '../constructs/magento-database-access.js';
 import { MigrationDashboard } from '../constructs/migration-dashboard.js';
 import { MigrationFlags } from '../constructs/migration-flags.js';
@@ -124,6 +125,8 @@ export class MigrationPlatform extends Construct {
   /** The queue Debezium Server's SQS sink writes to (mysql legacy only). */
   readonly debeziumQueue?: sqs.Queue;
   readonly debeziumIngest?: CutoverFunction;
+  /** The gateway router in front of the migration's routes (lib/constructs/gateway-api.ts). */
+  readonly gateway: GatewayApi;
 
   constructor(scope: Construct, id: string, props: MigrationPlatformProps) {
     super(scope, id);
@@ -199,6 +202,14 @@ export class MigrationPlatform extends Construct {
       });
       this.addDebeziumIntake(platform, this.databaseAccess);
     }
+
+    // The router emits the gateway metrics the error-rate and latency monitors watch.
+    this.gateway = new GatewayApi(this, 'Gateway', {
+      spec,
+      stage,
+      flags: this.flags,
+      accessLogRetention: platform.logRetention,
+    });
 
     this.dashboard = new MigrationDashboard(this, 'Dashboard', {
       spec,

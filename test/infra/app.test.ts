@@ -310,6 +310,10 @@ describe('App: the spec drives the stacks', () => {
     expect(count('dev', 'AWS::SNS::Topic')).toBe(0);
   });
 
+  it('puts one gateway router (HTTP API) per migration in front of the routes', () => {
+    expect(resources('prod', 'AWS::ApiGatewayV2::Api')).toHaveLength(migrations.length);
+  });
+
   it('hands the rollout everything it needs on each service stack', () => {
     for (const stack of built['dev']!.app.services) {
       const r = stack.rollout;
