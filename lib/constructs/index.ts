@@ -1,5 +1,6 @@
 export * from './alarm-rollback.js';
 export * from './cutover-function.js';
+export * from './gateway-api.js';
 export * from './magento-database-access.js';
 export * from './metrics.js';
 export * from './migration-dashboard.js';
@@ -7,6 +8,7 @@ export * from './migration-flags.js';
 export * from './migration-tables.js';
 export * from './platform-bus.js';
 export * from './queues.js';
+export * from './rollout-state-machine.js';
 export * from './service-change-capture.js';
 export * from './service-monitors.js';
 export * from './sync-channel.js';
