@@ -137,17 +137,7 @@ export class RolloutStateMachine extends Construct {
     const retention =
       props.logRetention ?? props.functionDefaults?.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const entities = service.entities.map((e) => e.name);
-    const archiveBucket =
-      props.archiveBucket ??
-      new s3.Bucket(this, 'ArchiveBucket', {
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        enforceSSL: true,
-        versioned: true,
-        // Access logs go to a prefix of the bucket itself: no second bucket to govern.
-        serverAccessLogsPrefix: 'access-logs/',
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
+    const archiveBucket = props.archiveBucket ?? this.createArchiveBucket();
     this.archiveBucket = archiveBucket;
 
     // --- functions -------------------------------------------------------------------------
@@ -557,6 +547,30 @@ export class RolloutStateMachine extends Construct {
         }
         return [];
       },
+    });
+  }
+
+  /** SSE-S3, TLS only, versioned, retained, with its access logs in a bucket of their own. */
+  private createArchiveBucket(): s3.Bucket {
+    const accessLogs = new s3.Bucket(this, 'ArchiveAccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This bucket receives the archive bucket’s server access logs; logging it as well would log its own log deliveries.',
+    });
+    return new s3.Bucket(this, 'ArchiveBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'archive/',
+      removalPolicy: RemovalPolicy.RETAIN,
     });
   }
 }

@@ -131,6 +131,24 @@ describe('Construct: RolloutStateMachine', () => {
     expect(catalog).not.toContain('stateMachine:cutover-test-magento-order-rollout');
   });
 
+  it('archives into a retained, versioned, TLS-only bucket whose access is logged; the archive Lambda may only PutObject under its prefix', () => {
+    const t = rollouts[0]!.template;
+    const buckets = resources(t, 'AWS::S3::Bucket');
+    const archive = buckets.find(([id]) => id.startsWith('RolloutArchiveBucket'))![1];
+    expect(archive.Properties).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: { LogFilePrefix: 'archive/' },
+    });
+    expect((archive as unknown as { DeletionPolicy: string }).DeletionPolicy).toBe('Retain');
+    const policy = JSON.stringify(
+      resources(t, 'AWS::IAM::Policy').find(([id]) => id.startsWith('RolloutArchiveFunctionRole'))![1],
+    );
+    expect(policy).toContain('"s3:PutObject"');
+    expect(policy).toContain('/magento/customer/*');
+    expect(policy).not.toMatch(/s3:(GetObject|DeleteObject)/);
+  });
+
   it('passes the AwsSolutions checks with every wildcard resource acknowledged by reason', () => {
     // beforeAll synthesized with the checks on; reaching here means no unacknowledged finding.
     expect(rollouts).toHaveLength(4);
