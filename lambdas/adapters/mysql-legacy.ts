@@ -123,6 +123,14 @@ export async function mysqlOptionsFromEnv(
   };
 }
 
+/** Magento rejected a created row (a unique key other than the primary key). */
+export class LegacyConstraintError extends Error {
+  constructor(entity: string, cause: unknown) {
+    super(`${entity}: Magento rejected the new row: ${(cause as Error).message}`, { cause });
+    this.name = 'LegacyConstraintError';
+  }
+}
+
 /** Quotes an identifier taken from the spec (already validated there; checked again). */
 export function ident(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
@@ -316,7 +324,12 @@ export class MysqlLegacyStore implements LegacyStore {
       await conn.rollback().catch(() => {});
       const code = (e as { code?: string }).code;
       if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') return { outcome: 'conflict' };
-      if (code === 'ER_DUP_ENTRY' && w.create) return { outcome: 'conflict' };
+      if (code === 'ER_DUP_ENTRY' && w.create) {
+        // The key was taken meanwhile: re-read and re-decide. Any other unique key (e.g.
+        // customer email + website) is a record Magento refuses: retrying will not help.
+        if (/for key '(?:[^']*\.)?PRIMARY'/.test((e as Error).message)) return { outcome: 'conflict' };
+        throw new LegacyConstraintError(m.entity.name, e);
+      }
       throw e;
     } finally {
       conn.release();

@@ -259,6 +259,8 @@ export async function applyToLegacy(
       }
       if (res.outcome !== 'written') {
         // conflict / duplicate / exists (an earlier attempt created it): re-read, re-decide.
+        // A create that lost the race for its key finds the row under that key next time.
+        if (legacyKey === undefined && sameKey !== undefined) legacyKey = sameKey;
         await jitter(attempt);
         continue;
       }

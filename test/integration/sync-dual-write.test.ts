@@ -87,6 +87,40 @@ describe('Function: sync (validate dual write)', () => {
     expect(env.publisher.take()).toEqual([]);
   });
 
+  it('a service-born customer whose email Magento already has fails alone, without a second row', async () => {
+    await env.db.query(
+      `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname)
+       VALUES (1, 'taken@example.com', 1, 1, 'Existing', 'Customer')`,
+    );
+    const change = await serviceWrite(env, 'customer', 'cus-dup-email', {
+      email: 'taken@example.com',
+      firstName: 'Second',
+      lastName: 'Claimant',
+      websiteId: 1,
+      groupId: 1,
+      isActive: 1,
+    });
+    const captured = capturedEntries(await captureBatch([streamRecord(env, 'customer', change)]));
+    const other = await serviceWrite(env, 'customer', 'cus-fine', {
+      email: 'fine@example.com',
+      websiteId: 1,
+      groupId: 1,
+      isActive: 1,
+    });
+    const fine = capturedEntries(await captureBatch([streamRecord(env, 'customer', other)]));
+    const res = await invokeSqs(reverse, sqsEvent([...captured, ...fine]));
+    expect(res.failedIndexes).toEqual([0]);
+    const [rows] = await env.db.query<RowDataPacket[]>(
+      'SELECT firstname FROM customer_entity WHERE email = ?',
+      ['taken@example.com'],
+    );
+    expect(rows.map((r) => r['firstname'])).toEqual(['Existing']);
+    const [ok] = await env.db.query<RowDataPacket[]>('SELECT 1 FROM customer_entity WHERE email = ?', [
+      'fine@example.com',
+    ]);
+    expect(ok).toHaveLength(1);
+  });
+
   it('an email updated in Magento reaches the service table', async () => {
     // Prepare: a Magento customer, synced once to the service.
     const [ins] = await env.db.query<import('mysql2').ResultSetHeader>(
