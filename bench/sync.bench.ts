@@ -416,6 +416,14 @@ const bench: Bench = async (log) => {
       target: 'goal >= 80 %',
       met: fwdB.rate >= frawB.rate * 0.8,
     });
+    rows.push({
+      metric: 'forward-sync batched vs raw item + state transaction (single-row)',
+      value: fwdB.rate,
+      unit: 'events/s',
+      baseline: { metric: 'raw TransactWriteItems', value: fraw1s.rate },
+      target: '> single-row baseline',
+      met: fwdB.rate > fraw1s.rate,
+    });
     rows.push({ metric: 'forward-sync batched apply latency p50 (per batch)', value: fwdB.p50, unit: 'ms' });
     rows.push({ metric: 'forward-sync batched apply latency p99 (per batch)', value: fwdB.p99, unit: 'ms' });
 
