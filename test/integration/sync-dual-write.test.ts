@@ -121,6 +121,22 @@ describe('Function: sync (validate dual write)', () => {
     expect(ok).toHaveLength(1);
   });
 
+  it('the poller advances its watermark only after the publish succeeded', async () => {
+    await nextSecond();
+    await poll();
+    env.publisher.take();
+    const [ins] = await env.db.query<import('mysql2').ResultSetHeader>(
+      `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname)
+       VALUES (1, 'late.publish@example.com', 1, 1, 'Late', 'Publish')`,
+    );
+    await nextSecond();
+    env.publisher.failNext(1);
+    await expect(poll()).rejects.toThrow(/injected/);
+    expect(env.publisher.take()).toEqual([]);
+    await poll();
+    expect(env.publisher.take().map((e) => JSON.parse(e.Detail).key)).toEqual([String(ins.insertId)]);
+  });
+
   it('an email updated in Magento reaches the service table', async () => {
     // Prepare: a Magento customer, synced once to the service.
     const [ins] = await env.db.query<import('mysql2').ResultSetHeader>(
