@@ -508,11 +508,13 @@ export class RolloutStateMachine extends Construct {
         new iam.PolicyStatement({
           principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
           actions: [
-            'kms:Encrypt*',
-            'kms:Decrypt*',
-            'kms:ReEncrypt*',
-            'kms:GenerateDataKey*',
-            'kms:Describe*',
+            'kms:Encrypt',
+            'kms:Decrypt',
+            'kms:ReEncryptFrom',
+            'kms:ReEncryptTo',
+            'kms:GenerateDataKey',
+            'kms:GenerateDataKeyWithoutPlaintext',
+            'kms:DescribeKey',
           ],
           resources: ['*'],
           conditions: {

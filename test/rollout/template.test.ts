@@ -111,6 +111,14 @@ describe('Construct: RolloutStateMachine', () => {
 
   it('grants no wildcard actions; ListExecutions only on its own and the previous service’s state machine', () => {
     for (const r of rollouts) {
+      for (const [id, k] of resources(r.template, 'AWS::KMS::Key')) {
+        const statements = (k.Properties!['KeyPolicy'] as { Statement: Array<{ Action: string | string[] }> })
+          .Statement;
+        // The account-root statement (`kms:*`) is the AWS default that hands access control to IAM.
+        for (const st of statements.filter((x) => x.Action !== 'kms:*')) {
+          for (const action of [st.Action].flat()) expect(action, `${id}: ${action}`).not.toContain('*');
+        }
+      }
       for (const [id, p] of resources(r.template, 'AWS::IAM::Policy')) {
         const statements = (
           p.Properties!['PolicyDocument'] as { Statement: Array<{ Action: string | string[] }> }
