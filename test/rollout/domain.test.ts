@@ -2,8 +2,14 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import { CloudWatchMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
+import { EventBridgeApprovals } from '../../lambdas/adapters/eventbridge-approvals.js';
+import { S3ArchiveStore } from '../../lambdas/adapters/s3-archive.js';
+import { StepFunctionsExecutions } from '../../lambdas/adapters/sfn-executions.js';
 import { type ArchiveManifest, archiveTables } from '../../lambdas/domain/archive.js';
 import { initialFlags, type ServiceFlags, toFeatureFlagsDocument } from '../../lambdas/domain/flags.js';
 import {
@@ -214,6 +220,72 @@ describe('Class: CloudWatchMetrics', () => {
     expect(sent[0]!['EndTime']).toEqual(new Date('2026-11-02T10:30:00Z'));
     const q = (sent[0]!['MetricDataQueries'] as Array<{ MetricStat: { Period: number; Stat: string } }>)[1]!;
     expect(q.MetricStat).toMatchObject({ Period: 1800, Stat: 'p95' });
+  });
+});
+
+describe('Adapters: EventBridge approvals, Step Functions executions, S3 archive', () => {
+  const stub = <T>(reply: (input: Record<string, unknown>) => unknown) => {
+    const sent: Array<Record<string, unknown>> = [];
+    const client = {
+      send: async (cmd: { input: Record<string, unknown> }) => {
+        sent.push(cmd.input);
+        return reply(cmd.input);
+      },
+    } as unknown as T;
+    return { client, sent };
+  };
+
+  it('publishes cutover.approval.requested on the bus with the task token in the detail', async () => {
+    const { client, sent } = stub<EventBridgeClient>(() => ({ FailedEntryCount: 0 }));
+    const request = {
+      migration: 'magento',
+      service: 'order',
+      step: 'cutover-writes',
+      executionArn: 'arn:aws:states:r:1:execution:sm:run',
+      taskToken: 'tok',
+      expiresAt: '2026-11-28T00:00:00.000Z',
+      summary: 's',
+    };
+    await new EventBridgeApprovals('cutover-prod', client).requestApproval(request);
+    const entry = (sent[0]!['Entries'] as Array<Record<string, string>>)[0]!;
+    expect(entry).toMatchObject({
+      EventBusName: 'cutover-prod',
+      Source: 'cutover.rollout',
+      DetailType: 'cutover.approval.requested',
+    });
+    expect(JSON.parse(entry['Detail']!)).toEqual(request);
+    const failing = stub<EventBridgeClient>(() => ({
+      FailedEntryCount: 1,
+      Entries: [{ ErrorCode: 'X', ErrorMessage: 'no' }],
+    }));
+    await expect(new EventBridgeApprovals('b', failing.client).requestApproval(request)).rejects.toThrow(
+      'X no',
+    );
+  });
+
+  it('lists RUNNING executions across pages', async () => {
+    const { client, sent } = stub<SFNClient>((input) =>
+      input['nextToken']
+        ? { executions: [{ executionArn: 'b', startDate: new Date(2000) }] }
+        : { executions: [{ executionArn: 'a', startDate: new Date(1000) }], nextToken: 'n' },
+    );
+    expect(await new StepFunctionsExecutions(client).listRunning('sm')).toEqual([
+      { executionArn: 'a', startedAt: 1000 },
+      { executionArn: 'b', startedAt: 2000 },
+    ]);
+    expect(sent[0]).toMatchObject({ stateMachineArn: 'sm', statusFilter: 'RUNNING' });
+  });
+
+  it('puts archive objects with their SHA-256 so S3 verifies them', async () => {
+    const { client, sent } = stub<S3Client>(() => ({}));
+    const body = Buffer.from('{"a":1}\n');
+    await new S3ArchiveStore('bucket', client).put('k', body, 'application/x-ndjson', 'gzip');
+    expect(sent[0]).toMatchObject({
+      Bucket: 'bucket',
+      Key: 'k',
+      ContentEncoding: 'gzip',
+      ChecksumSHA256: createHash('sha256').update(body).digest('base64'),
+    });
   });
 });
 
