@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { METRIC } from '../spec/metrics.js';
+import { METRIC, METRICS_NAMESPACE } from '../spec/metrics.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import { cutoverMetric, queueMetric } from './metrics.js';
 
@@ -14,6 +15,8 @@ export interface MigrationDashboardProps {
   readonly rollbackAlarms: readonly cloudwatch.IAlarm[];
   /** Where operators change flags (a console link). @default - no link */
   readonly flagsConsoleUrl?: string;
+  /** Log group of the rollback Lambda: the dashboard lists the recent rollbacks and the flags they set. @default - no list */
+  readonly rollbackLogGroup?: logs.ILogGroup;
   /** @default `cutover-<stage>-<migration>` */
   readonly dashboardName?: string;
 }
@@ -21,8 +24,9 @@ export interface MigrationDashboardProps {
 /**
  * One CloudWatch dashboard per migration: per service, sync throughput and failures
  * (`event_processing_total`), consistency lag (`data_consistency_lag_seconds`), conflicts
- * (`conflict_resolution_total`), DLQ depth, gateway traffic split and errors, and rollbacks
- * (`rollback_duration_seconds`), with the rollback alarms' state on top.
+ * (`conflict_resolution_total`), DLQ depth, gateway traffic split and errors, rollout gate
+ * verdicts (`rollout_gate_total`) and rollbacks (`rollback_duration_seconds`), with the rollback
+ * alarms' state and the recent rollbacks (with the flags they deployed) on top.
  */
 export class MigrationDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -50,6 +54,22 @@ export class MigrationDashboard extends Construct {
         height: 2,
       }),
     );
+    if (props.rollbackLogGroup) {
+      this.dashboard.addWidgets(
+        new cloudwatch.LogQueryWidget({
+          title: 'Rollbacks after deployment: service, action and the flags deployed',
+          logGroupNames: [props.rollbackLogGroup.logGroupName],
+          queryLines: [
+            'fields @timestamp, service, action, safe.read.percentage as read_pct, safe.write.mode as write_mode, deploymentId',
+            'filter message = "rollback"',
+            'sort @timestamp desc',
+            'limit 20',
+          ],
+          width: 24,
+          height: 5,
+        }),
+      );
+    }
     for (const service of props.spec.services) {
       const s = service.name;
       const classes = [...new Set(service.entities.map((e) => e.consistency))];
@@ -115,9 +135,25 @@ export class MigrationDashboard extends Construct {
             cutoverMetric(METRIC.gatewayLatency, { service: s, target }, { statistic: 'p95', label: target }),
           ),
         }),
+        new cloudwatch.GraphWidget({
+          title: `${s}: rollout gate verdicts`,
+          width: 4,
+          stacked: true,
+          left: ['pass', 'extend', 'fail'].map(
+            (verdict) =>
+              new cloudwatch.Metric({
+                namespace: METRICS_NAMESPACE,
+                metricName: 'rollout_gate_total',
+                dimensionsMap: { service: s, verdict },
+                statistic: 'Sum',
+                period: Duration.hours(1),
+                label: verdict,
+              }),
+          ),
+        }),
         new cloudwatch.SingleValueWidget({
           title: `${s}: last rollback duration (s)`,
-          width: 8,
+          width: 4,
           metrics: [
             cutoverMetric(
               METRIC.rollbackDuration,

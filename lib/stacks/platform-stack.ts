@@ -216,6 +216,7 @@ export class MigrationPlatform extends Construct {
       stage,
       dlqNames,
       rollbackAlarms: Object.values(monitors).map((m) => m.rollbackAlarm),
+      rollbackLogGroup: this.rollback.function.functionLogGroup,
     });
   }
 

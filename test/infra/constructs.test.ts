@@ -7,6 +7,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { initialFlags, toFeatureFlagsDocument } from '../../lambdas/domain/flags.js';
 import { AlarmRollback } from '../../lib/constructs/alarm-rollback.js';
@@ -696,6 +697,7 @@ describe('Construct: MigrationDashboard', () => {
       stage: 'dev',
       dlqNames: Object.fromEntries(magento.services.map((x) => [x.name, serviceDlqNames('dev', magento, x)])),
       rollbackAlarms: [alarm],
+      rollbackLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', '/aws/lambda/rollback'),
     });
     const body = JSON.stringify(s.resolve(Template.fromStack(s).toJSON().Resources));
     for (const name of [
@@ -705,8 +707,11 @@ describe('Construct: MigrationDashboard', () => {
       'gateway_requests_total',
       'gateway_latency_ms',
       'rollback_duration_seconds',
+      'rollout_gate_total',
       'ApproximateNumberOfMessagesVisible',
       'cutover-dev-magento-order-reverse-dlq',
+      '/aws/lambda/rollback',
+      'filter message = \\"rollback\\"',
     ]) {
       expect(body).toContain(name);
     }
