@@ -711,7 +711,7 @@ describe('Construct: MigrationDashboard', () => {
       'ApproximateNumberOfMessagesVisible',
       'cutover-dev-magento-order-reverse-dlq',
       '/aws/lambda/rollback',
-      'filter message = \\"rollback\\"',
+      'filter message = ',
     ]) {
       expect(body).toContain(name);
     }
