@@ -247,6 +247,8 @@ export class ServiceStack extends Stack {
       description: `${service.name}: compares counts and checksums of both sides`,
     });
     shared.tables.grantRead(consistencyCheck, entities);
+    // A repair run (`{ repair: true }`, by an operator or the rollout) resets sync state.
+    shared.tables.syncTable.grantReadWriteData(consistencyCheck);
     platform.platformBus.grantPublish(consistencyCheck);
     this.schedule('PollerSchedule', legacyPoller, Duration.minutes(spec.sync.pollerIntervalMinutes));
     this.schedule(
