@@ -18,6 +18,8 @@
  * (DEPLOYING -> BAKING -> COMPLETE) per AwaitDeployment poll, unless the test makes an
  * environment monitor fire (`alarmOn`).
  */
+import os from 'node:os';
+import path from 'node:path';
 import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -102,7 +104,12 @@ export function synthesizeRollouts(
   spec: MigrationSpec,
   options: { nag?: boolean } = {},
 ): Record<string, SynthesizedRollout> {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  // One output directory per process: CDK caches asset fingerprints per directory, so the
+  // second synthesis in a process does not fingerprint the project again (seconds each).
+  const app = new App({
+    outdir: path.join(os.tmpdir(), `cutover-rollout-synth-${process.pid}`),
+    context: { 'aws:cdk:bundling-stacks': [] },
+  });
   if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   // The platform's flags and tables, as the platform stack creates them. Stacks are
   // environment-agnostic, as the app's are; the ASL resolver fills in ACCOUNT and REGION.
