@@ -50,7 +50,8 @@ export class AlarmRollback extends Construct {
       serviceName: 'rollback',
       migration: props.migration,
       stage: props.stage,
-      timeout: props.functionProps?.timeout ?? Duration.seconds(60),
+      // Up to 30 s for a stopped deployment to settle and 30 s for the rollback to complete.
+      timeout: props.functionProps?.timeout ?? Duration.minutes(2),
       logRetention: props.functionProps?.logRetention,
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 2,
