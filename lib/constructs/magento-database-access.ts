@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -63,6 +64,11 @@ export class MagentoDatabaseAccess extends Construct {
       this.vpcSubnets = {
         subnets: n.subnetIds.map((s, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, s)),
       };
+      Validations.of(this).acknowledge({
+        id: 'Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
+        reason:
+          'The imported subnets only place the Lambda ENIs; nothing here reads their route tables, so their ids are not needed.',
+      });
       this.securityGroups = n.securityGroupIds.map((sg, i) =>
         ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }),
       );

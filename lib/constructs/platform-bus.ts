@@ -23,6 +23,8 @@ export interface PlatformBusProps {
 export class PlatformBus extends Construct {
   readonly bus: events.EventBus;
   readonly archive?: events.Archive;
+  /** The bus's resource policy: `PutEvents` from this account only. */
+  readonly policy: events.CfnEventBusPolicy;
   /** For targets of rules created in the same stack as the bus. */
   readonly targetDeadLetterQueue: sqs.Queue;
 
@@ -37,14 +39,17 @@ export class PlatformBus extends Construct {
     }
     const account = Stack.of(this).account;
     this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName });
-    this.bus.addToResourcePolicy(
-      new iam.PolicyStatement({
+    // The statement form of the policy (the principal/action properties are deprecated).
+    this.policy = new events.CfnEventBusPolicy(this, 'Policy', {
+      eventBusName: this.bus.eventBusName,
+      statementId: 'PutEventsFromThisAccountOnly',
+      statement: new iam.PolicyStatement({
         sid: 'PutEventsFromThisAccountOnly',
         principals: [new iam.AccountPrincipal(account)],
         actions: ['events:PutEvents'],
         resources: [this.bus.eventBusArn],
-      }),
-    );
+      }).toStatementJson(),
+    });
     if (!props.disableArchive) {
       this.archive = this.bus.archive('Archive', {
         description: `Every event on ${props.busName}, for replay`,
