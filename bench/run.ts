@@ -30,8 +30,7 @@ function render(name: string, s: BenchSection, when: string): string {
   ];
   lines.push('| metric | value | baseline (same run) | ratio | target | met |', '|---|---|---|---|---|---|');
   for (const r of s.rows) {
-    const ratio =
-      r.baseline && r.baseline.value ? `${((r.value / r.baseline.value) * 100).toFixed(1)} %` : '';
+    const ratio = r.baseline?.value ? `${((r.value / r.baseline.value) * 100).toFixed(1)} %` : '';
     const base = r.baseline ? `${r.baseline.metric}: ${fmt(r.baseline.value)} ${r.unit}` : '';
     const met = r.met === undefined ? '' : r.met ? 'yes' : 'no';
     lines.push(
