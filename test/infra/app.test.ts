@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -211,6 +212,32 @@ describe('App: all environments', () => {
           expect(known, `${id}: ${name}`).toContain(name);
       }
     }
+  });
+});
+
+describe('App: guards', () => {
+  it('fails synthesis on an unacknowledged cdk-nag finding', () => {
+    const { app, platform } = buildApp({
+      env: 'dev',
+      outdir: mkdtempSync(join(tmpdir(), 'cutover-nag-')),
+      context: { 'aws:cdk:bundling-stacks': [] },
+    });
+    new sqs.CfnQueue(platform, 'PlainQueue'); // unencrypted, no DLQ, no TLS policy
+    expect(() => app.synth()).toThrow(/SQS queue/);
+  });
+
+  it('names the environment or setting that is wrong', () => {
+    expect(() => buildApp({ env: 'qa' })).toThrow('Unknown environment "qa": use -c env=dev|staging|prod');
+    const environments = { dev: { logRetentionDays: 10, archiveRetentionDays: 7 } };
+    expect(() => buildApp({ env: 'dev', context: { environments } })).toThrow(
+      "context.environments.dev.logRetentionDays must be one of CloudWatch's values",
+    );
+    expect(() =>
+      buildApp({
+        env: 'staging',
+        context: { environments: { staging: { logRetentionDays: 30, archiveRetentionDays: 30 } } },
+      }),
+    ).toThrow('the legacy database network is not named');
   });
 });
 
