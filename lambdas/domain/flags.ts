@@ -80,7 +80,7 @@ export class FlagError extends Error {
 
 /** The service list of a migration spec; only the names matter here. */
 export interface FlagServices {
-  readonly services: ReadonlyArray<{ readonly name: string; readonly description?: string }>;
+  readonly services: ReadonlyArray<{ readonly name: string }>;
 }
 
 /** Every service at 0 % / `legacy`, disabled. */
@@ -118,7 +118,9 @@ export function toFeatureFlagsDocument(spec: FlagServices, state: FlagState): Fe
   for (const service of spec.services) {
     const f = state[service.name] ?? INITIAL_SERVICE_FLAGS;
     problems.push(...serviceFlagProblems(f, service.name));
-    const label = service.description ?? service.name;
+    // Only the name: the document must not change when a description is edited, because a new
+    // initial version is redeployed by CloudFormation (see docs/infrastructure.md, Flags).
+    const label = service.name;
     flags[readFlagName(service.name)] = {
       name: readFlagName(service.name),
       description: `${label}: share of users whose reads go to the new service`,
