@@ -267,24 +267,17 @@ export function decide(input: DecideInput): Decision {
       fields[name] = 'stale';
       return;
     }
-    if (holdsLoser || !targetChanged(name, agreed)) {
-      fields[name] = 'apply';
-      patch[name] = v;
-      // Whatever the target reported before this write is older than it.
+    // Both sides now hold `v`: it is agreed, and whatever either side reported before is older.
+    const settle = (outcome: 'apply' | 'agree') => {
+      fields[name] = outcome;
+      if (outcome === 'apply') patch[name] = v;
       state[name] = {
         value: v,
         seen: seenWith({ value: v, seen: seenWith(agreed, source, sE) }, target, sY),
       };
-      return;
-    }
-    if (sameValue(c, v)) {
-      fields[name] = 'agree';
-      state[name] = {
-        value: v,
-        seen: seenWith({ value: v, seen: seenWith(agreed, source, sE) }, target, sY),
-      };
-      return;
-    }
+    };
+    if (holdsLoser || !targetChanged(name, agreed)) return settle('apply');
+    if (sameValue(c, v)) return settle('agree');
     // A true conflict: both sides changed the field since the last sync.
     let winner: Winner;
     if (policy === 'admin') winner = 'admin';
@@ -292,16 +285,8 @@ export function decide(input: DecideInput): Decision {
     else if (policy === 'legacy-wins') winner = 'legacy';
     else winner = sY === undefined || compareStamps(sE, sY, order) > 0 ? source : target;
     conflicts.push({ field: name, policy, winner });
-    if (winner === source) {
-      fields[name] = 'apply';
-      patch[name] = v;
-      // The target's own change lost: its event, when it arrives on the other side, is stale.
-      state[name] = {
-        value: v,
-        seen: seenWith({ value: v, seen: seenWith(agreed, source, sE) }, target, sY),
-      };
-      return;
-    }
+    // The target's own change lost: its event, when it arrives on the other side, is stale.
+    if (winner === source) return settle('apply');
     if (winner === 'admin') {
       // Nothing is decided until a person resolves it; a redelivery of this change is stale.
       state[name] = { ...(agreed ?? { value: null }), seen: seenWith(agreed, source, sE) };

@@ -5,7 +5,7 @@
  * local rehearsal may inject fakes. No AWS SDK, mysql2 or middy here.
  */
 import type { EntitySpec } from '../../lib/spec/schema.js';
-import type { SyncState } from './conflict.js';
+import type { ParkedConflict, SyncState } from './conflict.js';
 import type { FieldValue } from './events.js';
 
 /** Canonical field values (see values.ts) keyed by field name. */
@@ -153,8 +153,14 @@ export interface ServiceStore {
     entity: EntitySpec,
     writes: readonly { readonly key: string; readonly write: ServiceWrite }[],
   ): Promise<Map<string, WriteOutcome>>;
-  /** Every item (for the consistency check), in pages. */
-  scan(entity: EntitySpec, options?: { readonly segments?: number }): AsyncIterable<StoredRecord[]>;
+  /**
+   * Every item (for the consistency check), in pages, in no particular order. `fieldsOnly`: the
+   * records need only their key and data (no `version` or `changedAt`).
+   */
+  scan(
+    entity: EntitySpec,
+    options?: { readonly segments?: number; readonly fieldsOnly?: boolean },
+  ): AsyncIterable<StoredRecord[]>;
 }
 
 export interface StoredSyncState {
@@ -210,14 +216,7 @@ export interface SyncStateStore {
 }
 
 /** A conflict parked by the `admin` policy, as stored for an operator. */
-export interface ParkedConflictRecord {
-  readonly conflictId: string;
-  readonly entity: string;
-  readonly key: string;
-  readonly field: string;
-  readonly legacy: { readonly value: FieldValue; readonly at?: number };
-  readonly service: { readonly value: FieldValue; readonly at?: number };
-  readonly eventId: string;
+export interface ParkedConflictRecord extends ParkedConflict {
   readonly parkedAt: string;
 }
 

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -9,7 +9,7 @@ import { RUNTIME_ENV } from '../spec/runtime.js';
 import { CutoverFunction, type CutoverFunctionProps } from './cutover-function.js';
 import { cutoverMetric } from './metrics.js';
 import type { MigrationFlags } from './migration-flags.js';
-import { deadLetterQueue } from './queues.js';
+import { deadLetterQueue, dlqNotEmptyAlarm } from './queues.js';
 
 export interface AlarmRollbackProps {
   readonly migration: string;
@@ -81,16 +81,8 @@ export class AlarmRollback extends Construct {
         }),
       ],
     });
-    this.dlqDepthAlarm = new cloudwatch.Alarm(this, 'DlqDepthAlarm', {
+    this.dlqDepthAlarm = dlqNotEmptyAlarm(this, 'DlqDepthAlarm', this.deadLetterQueue, {
       alarmDescription: 'A rollback failed after every retry: roll back by hand (see docs/infrastructure.md)',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        statistic: 'Maximum',
-        period: Duration.minutes(1),
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 

@@ -9,7 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { serviceDetailType } from '../../lambdas/domain/events.js';
 import type { EntitySpec } from '../spec/schema.js';
-import { deadLetterQueue } from './queues.js';
+import { deadLetterQueue, metricDlqDepth } from './queues.js';
 
 export interface ServiceChangeCaptureProps {
   /** The service table (its stream must be on, NEW_AND_OLD_IMAGES). */
@@ -116,10 +116,6 @@ export class ServiceChangeCapture extends Construct {
   }
 
   metricDlqDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-      ...props,
-    });
+    return metricDlqDepth(this.deadLetterQueue, props);
   }
 }

@@ -11,7 +11,7 @@ import { METRIC } from '../spec/metrics.js';
 import { dlqName } from '../spec/names.js';
 import type { Consistency } from '../spec/schema.js';
 import { cutoverMetric } from './metrics.js';
-import { deadLetterQueue, encryptedQueue } from './queues.js';
+import { deadLetterQueue, dlqNotEmptyAlarm, encryptedQueue, metricDlqDepth } from './queues.js';
 
 /** `forward`: legacy -> service. `reverse`: service -> legacy (writes into the monolith). */
 export type SyncDirection = 'forward' | 'reverse';
@@ -138,14 +138,9 @@ export class SyncChannel extends Construct {
     props.handler.addEventSource(this.eventSource);
 
     const name = (kind: string) => props.alarmNamePrefix && `${props.alarmNamePrefix}-${kind}`;
-    this.dlqDepthAlarm = new cloudwatch.Alarm(this, 'DlqDepthAlarm', {
+    this.dlqDepthAlarm = dlqNotEmptyAlarm(this, 'DlqDepthAlarm', this.deadLetterQueue, {
       alarmName: name('dlq-depth'),
       alarmDescription: `${props.direction} sync of ${props.service}: messages in the DLQ (redrive after fixing the cause)`,
-      metric: this.metricDlqDepth(),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     const ageThreshold =
       props.oldestMessageAgeThreshold ?? Duration.seconds(props.consistency === 'strong' ? 60 : 300);
@@ -162,11 +157,7 @@ export class SyncChannel extends Construct {
   }
 
   metricDlqDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-      ...props,
-    });
+    return metricDlqDepth(this.deadLetterQueue, props);
   }
 
   metricOldestMessageAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {

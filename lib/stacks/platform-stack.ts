@@ -1,5 +1,5 @@
 import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -16,7 +16,7 @@ import { MigrationDashboard } from '../constructs/migration-dashboard.js';
 import { MigrationFlags } from '../constructs/migration-flags.js';
 import { MigrationTables } from '../constructs/migration-tables.js';
 import { PlatformBus } from '../constructs/platform-bus.js';
-import { deadLetterQueue, encryptedQueue } from '../constructs/queues.js';
+import { deadLetterQueue, dlqNotEmptyAlarm, encryptedQueue } from '../constructs/queues.js';
 import { ServiceMonitors } from '../constructs/service-monitors.js';
 import { busName, dlqName, migrationPrefix, rollbackAlarmPrefix, serviceDlqNames } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
@@ -253,18 +253,10 @@ export class MigrationPlatform extends Construct {
     fn.addEventSource(
       new SqsEventSource(queue, { batchSize: this.spec.sync.batchSize, reportBatchItemFailures: true }),
     );
-    const alarm = new cloudwatch.Alarm(this, 'DebeziumDlqAlarm', {
+    const alarm = dlqNotEmptyAlarm(this, 'DebeziumDlqAlarm', dlq, {
       alarmName: `${prefix}-debezium-dlq-depth`,
       alarmDescription:
         'Debezium envelopes that failed translation (the reason is in the message attributes)',
-      metric: dlq.metricApproximateNumberOfMessagesVisible({
-        statistic: 'Maximum',
-        period: Duration.minutes(1),
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     platform.notify(alarm);
     Object.assign(this, { debeziumQueue: queue, debeziumIngest: fn });

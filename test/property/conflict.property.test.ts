@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../lambdas/domain/conflict.js';
 import type { FieldValue, Origin } from '../../lambdas/domain/events.js';
 import { compareStamps, type Stamp } from '../../lambdas/domain/stamp.js';
 import { type ConflictPolicy, EntitySchema, type EntitySpec } from '../../lib/spec/schema.js';
@@ -239,22 +238,7 @@ describe('Property: conflict engine over concurrent histories', () => {
           fc.property(history(), ([commands, drainSeed]) => {
             const m = run(policy, commands, drainSeed, { unique: false });
             for (const event of m.delivered) {
-              const target: Origin = event.origin === 'legacy' ? 'service' : 'legacy';
-              const side = m.sides[target];
-              const d = decide({
-                entity: m.entity,
-                target,
-                precisionMs: PRECISION_MS,
-                record: {
-                  exists: side.exists,
-                  data: side.data,
-                  ...(side.changedAt !== undefined ? { changedAt: side.changedAt } : {}),
-                  version: target === 'service' ? side.version! : m.observe(),
-                },
-                state: m.state,
-                event,
-                deltasApplied: side.applied.has(event.eventId),
-              });
+              const d = m.decideFor(event);
               expect(d.patch, `${event.eventId} patch`).toEqual({});
               expect(d.deltas, `${event.eventId} deltas`).toEqual({});
               expect(d.create || d.delete).toBe(false);

@@ -133,10 +133,11 @@ export class SyncModel {
     return ++this.obs;
   }
 
-  deliver(event: ChangeEvent): Decision {
+  /** What the engine decides for an event against the current state (nothing is applied). */
+  decideFor(event: ChangeEvent): Decision {
     const target: Origin = event.origin === 'legacy' ? 'service' : 'legacy';
     const side = this.sides[target];
-    const decision = decide({
+    return decide({
       entity: this.entity,
       target,
       precisionMs: PRECISION_MS,
@@ -144,12 +145,19 @@ export class SyncModel {
         exists: side.exists,
         data: side.data,
         ...(side.changedAt !== undefined ? { changedAt: side.changedAt } : {}),
-        version: target === 'service' ? side.version! : ++this.obs,
+        // The service's item version; for legacy, the read time on the poller's clock.
+        version: target === 'service' ? side.version! : this.observe(),
       },
       state: this.state,
       event,
       deltasApplied: side.applied.has(event.eventId),
     });
+  }
+
+  deliver(event: ChangeEvent): Decision {
+    const target: Origin = event.origin === 'legacy' ? 'service' : 'legacy';
+    const side = this.sides[target];
+    const decision = this.decideFor(event);
     this.decisions.push(decision);
     this.delivered.push(event);
     if (decision.delete) {
