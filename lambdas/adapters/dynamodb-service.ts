@@ -20,7 +20,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { type EntitySpec, fieldPolicy } from '../../lib/spec/schema.js';
+import { type EntitySpec, type FieldSpec, fieldPolicy } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
 import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
 import type { FieldValue } from '../domain/events.js';
@@ -60,14 +60,25 @@ export interface DynamoServiceStoreOptions {
   readonly now?: () => number;
 }
 
+const readable = new WeakMap<EntitySpec, readonly FieldSpec[]>();
+/** The entity's fields as read back (any may be null), built once per entity (scans read many items). */
+function readableFields(entity: EntitySpec): readonly FieldSpec[] {
+  let fields = readable.get(entity);
+  if (!fields) {
+    fields = entity.fields.map((f) => ({ ...f, nullable: true }));
+    readable.set(entity, fields);
+  }
+  return fields;
+}
+
 /** Attribute value -> canonical value (tolerant: a value the service wrote in another form). */
 export function fromItem(entity: EntitySpec, item: Item | undefined, key: string): StoredRecord {
   if (!item) return { key, exists: false, data: {} };
   const data: Row = {};
-  for (const f of entity.fields) {
+  for (const f of readableFields(entity)) {
     if (!(f.name in item)) continue;
     try {
-      data[f.name] = normalizeValue({ ...f, nullable: true }, item[f.name]);
+      data[f.name] = normalizeValue(f, item[f.name]);
     } catch {
       data[f.name] = item[f.name] as FieldValue;
     }
@@ -267,34 +278,100 @@ export class DynamoServiceStore implements ServiceStore {
     return out;
   }
 
-  async *scan(entity: EntitySpec, options: { segments?: number } = {}): AsyncIterable<StoredRecord[]> {
-    const segments = options.segments ?? 4;
+  /**
+   * Parallel scan: each segment pages on its own (a slow segment does not hold the others back)
+   * and pages are yielded as they arrive, at most `2 × segments` pages buffered ahead of the
+   * consumer. `fieldsOnly` projects the key and the entity's fields (no version or `updatedAt`):
+   * what the consistency check needs, and less for DynamoDB to send and the SDK to parse.
+   */
+  async *scan(
+    entity: EntitySpec,
+    options: { segments?: number; fieldsOnly?: boolean } = {},
+  ): AsyncIterable<StoredRecord[]> {
+    const segments = Math.max(1, Math.floor(options.segments ?? 8));
     const table = this.tableOf(entity);
-    // Parallel scan segments, yielded page by page as they arrive.
-    const cursors: (Record<string, unknown> | undefined | null)[] = Array.from(
-      { length: segments },
-      () => undefined,
-    );
-    while (cursors.some((c) => c !== null)) {
-      const pages = await Promise.all(
-        cursors.map(async (start, segment) => {
-          if (start === null) return [];
+    const keyName = entity.target.key;
+    const projection = options.fieldsOnly ? projectionOf([keyName, ...entity.fields.map((f) => f.name)]) : {};
+    const highWater = 2 * segments;
+    const ready: StoredRecord[][] = [];
+    let failure: { error: unknown } | undefined;
+    let running = segments;
+    let stopped = false;
+    // Wakes the consumer (a page, an error or the end) / the producers (room in the buffer).
+    let wakeConsumer: (() => void) | undefined;
+    const wakeProducers: (() => void)[] = [];
+    const signalConsumer = () => {
+      const w = wakeConsumer;
+      wakeConsumer = undefined;
+      w?.();
+    };
+    const worker = async (segment: number) => {
+      try {
+        let start: Record<string, unknown> | undefined;
+        do {
+          while (ready.length >= highWater && !stopped) await new Promise<void>((r) => wakeProducers.push(r));
+          if (stopped) return;
           const res = await this.client.send(
             new ScanCommand({
               TableName: table,
               Segment: segment,
               TotalSegments: segments,
+              ...projection,
               ...(start ? { ExclusiveStartKey: start } : {}),
             }),
           );
-          cursors[segment] = res.LastEvaluatedKey ?? null;
-          return (res.Items ?? []).map((it) => fromItem(entity, it, String(it[entity.target.key])));
-        }),
-      );
-      const flat = pages.flat();
-      if (flat.length) yield flat;
+          start = res.LastEvaluatedKey;
+          const items = res.Items ?? [];
+          if (items.length) {
+            ready.push(items.map((it) => fromItem(entity, it, String(it[keyName]))));
+            signalConsumer();
+          }
+        } while (start && !stopped);
+      } catch (e) {
+        failure ??= { error: e };
+      } finally {
+        running--;
+        signalConsumer();
+      }
+    };
+    const workers = Array.from({ length: segments }, (_, segment) => worker(segment));
+    try {
+      for (;;) {
+        if (failure) throw failure.error;
+        const page = ready.shift();
+        if (page) {
+          wakeProducers.splice(0).forEach((w) => {
+            w();
+          });
+          yield page;
+          continue;
+        }
+        if (running === 0) break;
+        await new Promise<void>((r) => {
+          wakeConsumer = r;
+        });
+      }
+    } finally {
+      // The consumer stopped early (or failed): let the segments finish their current page.
+      stopped = true;
+      wakeProducers.splice(0).forEach((w) => {
+        w();
+      });
+      await Promise.allSettled(workers);
     }
   }
+}
+
+/** ProjectionExpression of top-level attributes (names aliased: some are reserved words). */
+function projectionOf(names: readonly string[]): {
+  ProjectionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+} {
+  const unique = [...new Set(names)];
+  return {
+    ProjectionExpression: unique.map((_, i) => `#p${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(unique.map((n, i) => [`#p${i}`, n])),
+  };
 }
 
 function versionCondition(

@@ -210,22 +210,30 @@ export class DynamoSyncStateStore implements SyncStateStore {
     }
   }
 
-  async keyMap(entity: EntitySpec): Promise<Map<string, string>> {
+  /** Parallel scan of the sync table for the entity's `key#<entity>#s#…` items (keys only). */
+  async keyMap(entity: EntitySpec, segments = 4): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const prefix = `key#${entity.name}#s#`;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.client.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'begins_with(pk, :p)',
-          ExpressionAttributeValues: { ':p': prefix },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const it of res.Items ?? []) out.set(String(it['serviceKey']), String(it['legacyKey']));
-      start = res.LastEvaluatedKey;
-    } while (start);
+    await Promise.all(
+      Array.from({ length: segments }, async (_, segment) => {
+        let start: Record<string, unknown> | undefined;
+        do {
+          const res = await this.client.send(
+            new ScanCommand({
+              TableName: this.table,
+              Segment: segment,
+              TotalSegments: segments,
+              FilterExpression: 'begins_with(pk, :p)',
+              ProjectionExpression: 'serviceKey, legacyKey',
+              ExpressionAttributeValues: { ':p': prefix },
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          );
+          for (const it of res.Items ?? []) out.set(String(it['serviceKey']), String(it['legacyKey']));
+          start = res.LastEvaluatedKey;
+        } while (start);
+      }),
+    );
     return out;
   }
 

@@ -32,7 +32,10 @@ export function canonicalText(v: FieldValue | undefined): string {
 
 /** CRC32 of `key|v1|v2…` (unsigned 32-bit). */
 export function rowHash(key: string, values: readonly (FieldValue | undefined)[]): number {
-  return crc32(Buffer.from([key, ...values.map(canonicalText)].join('|'), 'utf8')) >>> 0;
+  let text = key;
+  for (const v of values) text += `|${canonicalText(v)}`;
+  // zlib.crc32 hashes a string as its UTF-8 bytes.
+  return crc32(text) >>> 0;
 }
 
 /** Row hash of a record over the entity's fields (or `fields`) in spec order. */
@@ -97,7 +100,7 @@ export interface ConsistencyOptions {
   readonly repair?: boolean;
   /** Keys listed in the report. @default 1000 */
   readonly maxReported?: number;
-  /** Parallel scan segments on the service side. @default 4 */
+  /** Parallel scan segments on the service side. @default 16 */
   readonly segments?: number;
 }
 
@@ -118,18 +121,28 @@ export async function checkConsistency(
   const chunkSize = options.chunkSize ?? 1000;
   const maxReported = options.maxReported ?? 1000;
 
-  const [legacyCount, legacyChunks, keyMap] = await Promise.all([
+  // The legacy side's SQL checksums, the key map and the service scan all run at once; pages are
+  // hashed as they arrive (placing a row needs the key map, so the first page waits for it while
+  // the scan segments keep reading ahead).
+  const legacySide = Promise.all([
     deps.legacy.count(entity),
     deps.legacy.chunkChecksums(entity, { chunkSize }),
-    deps.state.keyMap(entity),
-  ]);
+  ] as const);
+  const keyMapRead = deps.state.keyMap(entity);
+  // Awaited below; if the scan fails first, these must not become unhandled rejections.
+  legacySide.catch(() => {});
+  keyMapRead.catch(() => {});
 
   // Service side: the same checksums in JS; keep each row's hash for the diff of bad chunks.
+  const names = entity.fields.map((f) => f.name);
   const serviceChunks = new Map<number, { count: number; checksum: number }>();
   const serviceRows = new Map<number, Map<string, ServiceRow>>();
   const unplaceable: Mismatch[] = [];
   let serviceCount = 0;
-  for await (const page of deps.service.scan(entity, { segments: options.segments ?? 4 })) {
+  let keyMap: Map<string, string> | undefined;
+  const scan = deps.service.scan(entity, { segments: options.segments ?? 16, fieldsOnly: true });
+  for await (const page of scan) {
+    keyMap ??= await keyMapRead;
     for (const r of page) {
       serviceCount++;
       const legacyKey = keyMap.get(r.key) ?? r.key;
@@ -141,16 +154,25 @@ export async function checkConsistency(
         unplaceable.push({ legacyKey: '', serviceKey: r.key, kind: 'missing-in-legacy' });
         continue;
       }
-      const hash = recordHash(entity, legacyKey, r.data);
-      const c = serviceChunks.get(chunk) ?? { count: 0, checksum: 0 };
+      const hash = rowHash(
+        legacyKey,
+        names.map((n) => r.data[n] ?? null),
+      );
+      let c = serviceChunks.get(chunk);
+      let rows = serviceRows.get(chunk);
+      if (!c || !rows) {
+        c = { count: 0, checksum: 0 };
+        rows = new Map<string, ServiceRow>();
+        serviceChunks.set(chunk, c);
+        serviceRows.set(chunk, rows);
+      }
       c.count++;
       c.checksum = (c.checksum ^ hash) >>> 0;
-      serviceChunks.set(chunk, c);
-      const rows = serviceRows.get(chunk) ?? new Map<string, ServiceRow>();
-      serviceRows.set(chunk, rows);
       rows.set(legacyKey, { serviceKey: r.key, hash, record: r });
     }
   }
+  await keyMapRead;
+  const [legacyCount, legacyChunks] = await legacySide;
 
   const legacyByChunk = new Map(legacyChunks.map((c) => [c.chunk, c]));
   const all = new Set([...legacyByChunk.keys(), ...serviceChunks.keys()]);
@@ -164,8 +186,12 @@ export async function checkConsistency(
 
   const mismatches: Mismatch[] = [...unplaceable];
   const toRepair: { legacy?: StoredRecord; service?: ServiceRow }[] = [];
-  for (const chunk of differing) {
-    const rows = await deps.legacy.readChunk(entity, chunk, { chunkSize });
+  // Row-level reads of the differing chunks only, a few at a time; results kept in chunk order.
+  const legacyRows = await mapLimit(differing, 4, (chunk) =>
+    deps.legacy.readChunk(entity, chunk, { chunkSize }),
+  );
+  differing.forEach((chunk, i) => {
+    const rows = legacyRows[i]!;
     const svc = serviceRows.get(chunk) ?? new Map<string, ServiceRow>();
     const seen = new Set<string>();
     for (const l of rows) {
@@ -188,7 +214,7 @@ export async function checkConsistency(
       if (!seen.has(legacyKey))
         mismatches.push({ legacyKey, serviceKey: s.serviceKey, kind: 'missing-in-legacy' });
     }
-  }
+  });
 
   let repaired = 0;
   if (options.repair) {
@@ -206,6 +232,21 @@ export async function checkConsistency(
     durationMs: now() - started,
     repaired,
   };
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
 }
 
 /**
