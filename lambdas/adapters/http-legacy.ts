@@ -8,14 +8,24 @@
  * retried POST does not create a second resource.
  *
  * Assumed API shape (documented in docs/sync.md): `GET {path}/{id}`, `POST {path}`,
- * `PATCH {path}/{id}`, `DELETE {path}/{id}`, and for polling
- * `GET {path}?updatedAfter=&afterId=&updatedBefore=&limit=` ordered by (updatedAt, id).
- * Chunk checksums are not available over HTTP: the consistency check of an HTTP legacy side
- * compares rows read through the poller's listing instead (not implemented here).
+ * `PATCH {path}/{id}`, `DELETE {path}/{id}`, for polling
+ * `GET {path}?updatedAfter=&afterId=&updatedBefore=&limit=` ordered by (updatedAt, id), and for
+ * the consistency check and the backfill the full listing `GET {path}?limit=&afterId=` (no
+ * `updated*` parameters): the items with `id > afterId` in the API's id order, at most `limit`,
+ * as `{ items: [...] }` or an array; an empty page ends the listing.
+ *
+ * The API computes no checksums, so `count`, `chunkChecksums` and `readChunk` page through the
+ * listing and compute here, in JS, what the MySQL store computes in SQL: the row hashes of
+ * consistency.ts (`recordHash`) over the canonical values (`normalizeValue`), XORed per chunk,
+ * with keys placed by `chunkOfKey` (string ids in hash buckets, see chunks.ts). One listing is
+ * shared by the calls made while it runs and reused for `listingTtlMs` after it completes, so a
+ * consistency check lists the collection once or twice, not once per differing chunk.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { EntitySpec, HttpEntityLegacy } from '../../lib/spec/schema.js';
+import { chunkOfKey } from '../domain/chunks.js';
+import { recordHash } from '../domain/consistency.js';
 import type { FieldValue } from '../domain/events.js';
 import type {
   CapturedRow,
@@ -50,12 +60,31 @@ export interface HttpLegacyStoreOptions {
   readonly fetch?: typeof fetch;
   /** @default 100 */
   readonly baseDelayMs?: number;
+  /** Items per page of the full listing (`limit`). @default 500 (at most 1000) */
+  readonly pageSize?: number;
+  /**
+   * How long a completed full listing is reused by `count`, `chunkChecksums` and `readChunk`
+   * (0: only calls made while it runs share it). @default 60000
+   */
+  readonly listingTtlMs?: number;
+  /** A listing longer than this fails (memory bound; a server that never ends). @default 1000000 */
+  readonly maxListedItems?: number;
+  /** Clock for the listing's reuse. @default Date.now */
+  readonly now?: () => number;
 }
+
+/** Page size bounds of the full listing. */
+export const MAX_PAGE_SIZE = 1000;
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
 export class HttpLegacyStore implements LegacyStore {
   private readonly fetch: typeof fetch;
+  /** The last full listing per entity: in flight, or completed at `completedAt` (see listAll). */
+  private readonly listings = new Map<
+    string,
+    { rows: Promise<readonly CapturedRow[]>; completedAt?: number }
+  >();
 
   constructor(private readonly options: HttpLegacyStoreOptions) {
     this.fetch = options.fetch ?? fetch;
@@ -78,11 +107,30 @@ export class HttpLegacyStore implements LegacyStore {
     method: string,
     url: string,
     init: { body?: unknown; headers?: Record<string, string> } = {},
-  ) {
+  ): Promise<Response> {
+    return (await this.send(method, url, init)).res;
+  }
+
+  /**
+   * GET of a JSON document: reading and parsing the body is part of the attempt, so a body that
+   * stalls past the timeout or breaks off is retried like a failed request. A response that is
+   * not 2xx (and not retryable) is returned with no body read.
+   */
+  private async getJson(url: string): Promise<{ res: Response; body?: unknown }> {
+    return this.send('GET', url, {}, (res) => res.json());
+  }
+
+  private async send(
+    method: string,
+    url: string,
+    init: { body?: unknown; headers?: Record<string, string> },
+    read?: (res: Response) => Promise<unknown>,
+  ): Promise<{ res: Response; body?: unknown }> {
     const max = this.options.maxRetries;
     for (let attempt = 0; ; attempt++) {
       let res: Response | undefined;
       let error: unknown;
+      let body: unknown;
       try {
         res = await this.fetch(url, {
           method,
@@ -95,13 +143,16 @@ export class HttpLegacyStore implements LegacyStore {
           ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
+        if (read && res.ok) body = await read(res);
       } catch (e) {
         error = e;
       }
-      if (res && !RETRYABLE.has(res.status)) return res;
+      if (res && !error && !RETRYABLE.has(res.status)) return { res, body };
+      // A response not used: release its connection.
+      if (res && !res.bodyUsed) await res.body?.cancel().catch(() => {});
       if (attempt >= max) {
         throw new LegacyHttpError(
-          `${method} ${new URL(url).pathname} failed after ${attempt + 1} attempts${res ? `: HTTP ${res.status}` : ''}`,
+          `${method} ${new URL(url).pathname} failed after ${attempt + 1} attempts: ${this.failure(res, error)}`,
           res?.status,
           { cause: error },
         );
@@ -109,6 +160,18 @@ export class HttpLegacyStore implements LegacyStore {
       const cap = (this.options.baseDelayMs ?? 100) * 2 ** attempt;
       await new Promise((r) => setTimeout(r, Math.random() * cap));
     }
+  }
+
+  /** What went wrong with the last attempt, without values from the response. */
+  private failure(res: Response | undefined, error: unknown): string {
+    const name = error instanceof Error ? error.name : '';
+    if (name === 'TimeoutError' || name === 'AbortError')
+      return `no complete response within ${this.options.timeoutMs} ms`;
+    if (res && error) return `HTTP ${res.status} with an unreadable body (${name || 'error'})`;
+    if (res) return `HTTP ${res.status}`;
+    return error instanceof Error
+      ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`
+      : 'no response';
   }
 
   private toRecord(entity: EntitySpec, body: Record<string, unknown>): StoredRecord {
@@ -195,17 +258,138 @@ export class HttpLegacyStore implements LegacyStore {
     return items.map((i) => this.toRecord(entity, i));
   }
 
-  async chunkChecksums(): Promise<ChunkChecksum[]> {
-    throw new LegacyHttpError('chunk checksums are not available over HTTP');
+  /**
+   * The whole collection through the listing convention, in the API's id order: pages of
+   * `pageSize` (`GET {path}?limit=&afterId=<last id of the previous page>`) until an empty page.
+   * Shared by calls made while it runs, reused for `listingTtlMs` after it completes; a failed
+   * listing is not kept.
+   * @throws LegacyHttpError on a failed page (after the request's retries), an item without an
+   *   id, an id listed twice (the server ignores `afterId`), or more than `maxListedItems` items
+   */
+  async listAll(entity: EntitySpec): Promise<readonly CapturedRow[]> {
+    const l = this.legacy(entity);
+    const cacheKey = `${entity.name} ${l.path}`;
+    const now = this.options.now ?? Date.now;
+    const ttl = this.options.listingTtlMs ?? 60_000;
+    const cached = this.listings.get(cacheKey);
+    if (cached && (cached.completedAt === undefined || now() - cached.completedAt < ttl)) return cached.rows;
+    const entry: { rows: Promise<readonly CapturedRow[]>; completedAt?: number } = {
+      rows: this.list(entity, l),
+    };
+    this.listings.set(cacheKey, entry);
+    try {
+      const rows = await entry.rows;
+      entry.completedAt = now();
+      if (ttl <= 0 && this.listings.get(cacheKey) === entry) this.listings.delete(cacheKey);
+      return rows;
+    } catch (e) {
+      if (this.listings.get(cacheKey) === entry) this.listings.delete(cacheKey);
+      throw e;
+    }
   }
 
-  async readChunk(): Promise<CapturedRow[]> {
-    throw new LegacyHttpError('chunk reads are not available over HTTP');
+  /** Forgets the reusable listings (the next call lists again). */
+  clearListings(): void {
+    this.listings.clear();
   }
 
-  async count(): Promise<number> {
-    throw new LegacyHttpError('counts are not available over HTTP');
+  private async list(entity: EntitySpec, l: HttpEntityLegacy): Promise<CapturedRow[]> {
+    const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(this.options.pageSize ?? 500)));
+    const maxItems = this.options.maxListedItems ?? 1_000_000;
+    const rows: CapturedRow[] = [];
+    const seen = new Set<string>();
+    let afterId: string | undefined;
+    for (;;) {
+      const query: Record<string, string> = {
+        limit: String(limit),
+        ...(afterId !== undefined ? { afterId } : {}),
+      };
+      const { res, body } = await this.getJson(this.url(l.path, query));
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => {});
+        throw new LegacyHttpError(`GET ${l.path} (listing): HTTP ${res.status}`, res.status);
+      }
+      const items = Array.isArray(body) ? body : (body as { items?: unknown } | null)?.items;
+      if (!Array.isArray(items))
+        throw new LegacyHttpError(
+          `GET ${l.path} (listing): the body is neither an array nor { items: [...] }`,
+        );
+      if (items.length === 0) return rows;
+      for (const item of items as Record<string, unknown>[]) {
+        const id = item?.[l.key];
+        if ((typeof id !== 'string' && typeof id !== 'number') || id === '')
+          throw new LegacyHttpError(`GET ${l.path} (listing): an item has no "${l.key}"`);
+        const key = String(id);
+        if (seen.has(key))
+          throw new LegacyHttpError(
+            `GET ${l.path} (listing): id ${key} listed twice (does the API honour afterId, ordered by id?)`,
+          );
+        seen.add(key);
+        try {
+          rows.push(this.toRecord(entity, item));
+        } catch (e) {
+          // The message of a ValueError may quote the value: keep it out of ours (cause only).
+          throw new LegacyHttpError(
+            `GET ${l.path} (listing): item ${key} has a value of the wrong type`,
+            undefined,
+            {
+              cause: e,
+            },
+          );
+        }
+      }
+      if (rows.length > maxItems)
+        throw new LegacyHttpError(`GET ${l.path} (listing): more than ${maxItems} items (maxListedItems)`);
+      afterId = rows[rows.length - 1]!.key;
+    }
   }
+
+  async count(entity: EntitySpec): Promise<number> {
+    return (await this.listAll(entity)).length;
+  }
+
+  /**
+   * Per-chunk counts and XOR-of-CRC32 checksums (`recordHash` over `fields`, all fields by
+   * default), computed from the listing; chunks as `chunkOfKey` (hash buckets for string ids).
+   */
+  async chunkChecksums(
+    entity: EntitySpec,
+    options: { readonly chunkSize: number; readonly fields?: readonly string[] },
+  ): Promise<ChunkChecksum[]> {
+    const size = chunkSizeOf(options.chunkSize);
+    const chunks = new Map<number, { count: number; checksum: number }>();
+    for (const r of await this.listAll(entity)) {
+      const chunk = chunkOfKey(r.key, size);
+      const c = chunks.get(chunk) ?? { count: 0, checksum: 0 };
+      c.count++;
+      c.checksum = (c.checksum ^ recordHash(entity, r.key, r.data, options.fields)) >>> 0;
+      chunks.set(chunk, c);
+    }
+    return [...chunks]
+      .sort(([a], [b]) => a - b)
+      .map(([chunk, c]) => ({ chunk, count: c.count, checksum: c.checksum }));
+  }
+
+  /**
+   * The listed rows whose key falls in `chunk`, in listing order. No inbox over HTTP: counters are
+   * not synced through this store, so `syncedDeltas` is empty when asked for.
+   */
+  async readChunk(
+    entity: EntitySpec,
+    chunk: number,
+    options: { readonly chunkSize: number; readonly withSyncedDeltas?: boolean },
+  ): Promise<CapturedRow[]> {
+    const size = chunkSizeOf(options.chunkSize);
+    return (await this.listAll(entity))
+      .filter((r) => chunkOfKey(r.key, size) === chunk)
+      .map((r) => (options.withSyncedDeltas ? { ...r, syncedDeltas: {} } : r));
+  }
+}
+
+function chunkSizeOf(size: number): number {
+  if (!Number.isSafeInteger(size) || size < 1)
+    throw new RangeError(`chunk size ${size} is not a positive integer`);
+  return size;
 }
 
 /**
