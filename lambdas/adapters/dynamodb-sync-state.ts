@@ -162,6 +162,24 @@ export class DynamoSyncStateStore implements SyncStateStore {
     );
   }
 
+  /** One consistent BatchGetItem for the state item and the key-map item. */
+  async getWithLegacyKey(
+    entity: EntitySpec,
+    serviceKey: string,
+  ): Promise<{ stored: StoredSyncState; legacyKey: string | undefined }> {
+    const statePk = stateKey(entity, serviceKey);
+    const mapPk = serviceMapKey(entity, serviceKey);
+    const items = await batchGet(this.client, this.table, [{ pk: statePk }, { pk: mapPk }]);
+    const state = items.find((it) => it['pk'] === statePk);
+    const map = items.find((it) => it['pk'] === mapPk);
+    return {
+      stored: state
+        ? { state: JSON.parse(String(state['state'])) as SyncState, revision: Number(state['revision']) }
+        : { state: EMPTY_SYNC_STATE, revision: 0 },
+      legacyKey: map ? String(map['legacyKey']) : undefined,
+    };
+  }
+
   async legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined> {
     const item = await this.getItem(serviceMapKey(entity, serviceKey));
     return item ? String(item['legacyKey']) : undefined;

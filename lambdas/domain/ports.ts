@@ -200,6 +200,14 @@ export interface SyncStateStore {
   /** Removes the state (repair re-baselines a record). */
   reset(entity: EntitySpec, serviceKey: string): Promise<void>;
   legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined>;
+  /**
+   * The record's sync state and the legacy key mapped to it, read together (one round trip where
+   * the store can: the reverse sync needs both before it decides).
+   */
+  getWithLegacyKey?(
+    entity: EntitySpec,
+    serviceKey: string,
+  ): Promise<{ readonly stored: StoredSyncState; readonly legacyKey: string | undefined }>;
   serviceKeyOf(entity: EntitySpec, legacyKey: string): Promise<string | undefined>;
   /**
    * Stores the mapping both ways with conditional puts. Idempotent for the same pair.

@@ -199,24 +199,34 @@ export async function applyToLegacy(
   const event = canonicalEvent(entity, input);
   const serviceKey = event.key;
   const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
+  const readRecord = (key: string | undefined) =>
+    key === undefined
+      ? Promise.resolve<StoredRecord>({ key: serviceKey, exists: false, data: {} })
+      : deps.legacy.read(entity, key);
+  const readApplied = () =>
+    hasDeltas ? deps.legacy.deltasApplied(entity, event.eventId) : Promise.resolve(false);
   const readAll = (key: string | undefined) =>
-    Promise.all([
-      key === undefined
-        ? Promise.resolve<StoredRecord>({ key: serviceKey, exists: false, data: {} })
-        : deps.legacy.read(entity, key),
-      deps.state.get(entity, serviceKey),
-      hasDeltas ? deps.legacy.deltasApplied(entity, event.eventId) : Promise.resolve(false),
-    ] as const);
-  // The key map lookup and the reads under the same key run together (one round trip less).
+    Promise.all([readRecord(key), deps.state.get(entity, serviceKey), readApplied()] as const);
+  // First round, all at once: the key map and the sync state (one request where the store can
+  // read both), the legacy row under the same key, and the applied marker. The state is keyed by
+  // the service key, so only the row is read again when the map names another legacy key.
   const sameKey = isLegacyKeyShaped(deps.spec, serviceKey) ? serviceKey : undefined;
-  const [mapped, speculative] = await Promise.all([
-    deps.state.legacyKeyOf(entity, serviceKey),
-    readAll(sameKey),
-  ]);
+  const [first, speculative, applied0] = await Promise.all([
+    deps.state.getWithLegacyKey
+      ? deps.state.getWithLegacyKey(entity, serviceKey)
+      : Promise.all([deps.state.legacyKeyOf(entity, serviceKey), deps.state.get(entity, serviceKey)]).then(
+          ([legacyKey, stored]) => ({ legacyKey, stored }),
+        ),
+    readRecord(sameKey),
+    readApplied(),
+  ] as const);
+  const mapped = first.legacyKey;
   // No mapping: the same key if that legacy row exists, else a service-born record (create).
-  let legacyKey = mapped ?? (speculative[0].exists ? sameKey : undefined);
+  let legacyKey = mapped ?? (speculative.exists ? sameKey : undefined);
   let prefetched: Awaited<ReturnType<typeof readAll>> | undefined =
-    legacyKey === sameKey || legacyKey === undefined ? speculative : undefined;
+    legacyKey === sameKey || legacyKey === undefined
+      ? [speculative, first.stored, applied0]
+      : [await readRecord(legacyKey), first.stored, applied0];
   const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; attempt <= max; attempt++) {
     const [record, stored, applied] = prefetched ?? (await readAll(legacyKey));
