@@ -24,9 +24,16 @@ import { type EntitySpec, type FieldSpec, fieldPolicy } from '../../lib/spec/sch
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
 import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
 import type { FieldValue } from '../domain/events.js';
-import type { Row, ServiceStore, ServiceWrite, StoredRecord, WriteOutcome } from '../domain/ports.js';
+import type {
+  Row,
+  ServiceStore,
+  ServiceWrite,
+  StoredRecord,
+  StoredSyncState,
+  WriteOutcome,
+} from '../domain/ports.js';
 import { normalizeValue } from '../domain/values.js';
-import { stateItem, stateKey } from './dynamodb-sync-state.js';
+import { legacyMapKey, stateItem, stateKey, storedStateOf } from './dynamodb-sync-state.js';
 
 /** Applied-delta markers expire after this many days (redeliveries stop long before). */
 export const APPLIED_TTL_DAYS = 7;
@@ -134,6 +141,56 @@ export class DynamoServiceStore implements ServiceStore {
       }),
     );
     return res.Item !== undefined;
+  }
+
+  /** One consistent BatchGetItem over the service table and the sync table. */
+  async readForSync(
+    entity: EntitySpec,
+    key: string,
+    options: { legacyKey: string; eventId?: string },
+  ): Promise<{
+    record: StoredRecord;
+    stored: StoredSyncState;
+    mappedServiceKey: string | undefined;
+    applied: boolean;
+  }> {
+    const table = this.tableOf(entity);
+    const sync = this.options.syncTable;
+    const statePk = stateKey(entity, key);
+    const mapPk = legacyMapKey(entity, options.legacyKey);
+    const appliedPk = options.eventId === undefined ? undefined : `applied#${options.eventId}`;
+    const keyName = entity.target.key;
+    let pending: Record<string, Record<string, unknown>[]> = {
+      [table]: [{ [keyName]: this.keyValue(entity, key) }],
+      [sync]: [{ pk: statePk }, { pk: mapPk }, ...(appliedPk ? [{ pk: appliedPk }] : [])],
+    };
+    const found: Record<string, Record<string, unknown>[]> = { [table]: [], [sync]: [] };
+    for (let attempt = 0; Object.keys(pending).length; attempt++) {
+      if (attempt > 0)
+        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * Math.random()));
+      const res = await this.client.send(
+        new BatchGetCommand({
+          RequestItems: Object.fromEntries(
+            Object.entries(pending).map(([t, Keys]) => [t, { Keys, ConsistentRead: true }]),
+          ),
+        }),
+      );
+      for (const [t, items] of Object.entries(res.Responses ?? {}))
+        found[t]!.push(...(items as Record<string, unknown>[]));
+      pending = Object.fromEntries(
+        Object.entries(res.UnprocessedKeys ?? {})
+          .map(([t, v]) => [t, (v.Keys ?? []) as Record<string, unknown>[]] as const)
+          .filter(([, keys]) => keys.length > 0),
+      );
+    }
+    const bySync = (pk: string) => found[sync]!.find((it) => it['pk'] === pk);
+    const map = bySync(mapPk);
+    return {
+      record: fromItem(entity, found[table]![0], key),
+      stored: storedStateOf(bySync(statePk)),
+      mappedServiceKey: map ? String(map['serviceKey']) : undefined,
+      applied: appliedPk !== undefined && bySync(appliedPk) !== undefined,
+    };
   }
 
   /** The TransactWriteItems entries of one sync write (exposed for the batched path). */

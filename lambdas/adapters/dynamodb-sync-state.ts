@@ -37,7 +37,13 @@ import { batchGet } from './dynamodb-service.js';
 
 export const stateKey = (entity: EntitySpec, serviceKey: string) => `state#${entity.name}#${serviceKey}`;
 const serviceMapKey = (entity: EntitySpec, serviceKey: string) => `key#${entity.name}#s#${serviceKey}`;
-const legacyMapKey = (entity: EntitySpec, legacyKey: string) => `key#${entity.name}#l#${legacyKey}`;
+export const legacyMapKey = (entity: EntitySpec, legacyKey: string) => `key#${entity.name}#l#${legacyKey}`;
+
+/** A stored sync state item (or none) as the use cases see it. */
+export function storedStateOf(item: Record<string, unknown> | undefined): StoredSyncState {
+  if (!item) return { state: EMPTY_SYNC_STATE, revision: 0 };
+  return { state: JSON.parse(String(item['state'])) as SyncState, revision: Number(item['revision']) };
+}
 
 /** The conditional Put of a sync state (also used inside the service write's transaction). */
 export function stateItem(table: string, pk: string, w: StateWrite): NonNullable<PutCommandInput> {
@@ -79,9 +85,7 @@ export class DynamoSyncStateStore implements SyncStateStore {
   }
 
   async get(entity: EntitySpec, serviceKey: string): Promise<StoredSyncState> {
-    const item = await this.getItem(stateKey(entity, serviceKey));
-    if (!item) return { state: EMPTY_SYNC_STATE, revision: 0 };
-    return { state: JSON.parse(String(item['state'])) as SyncState, revision: Number(item['revision']) };
+    return storedStateOf(await this.getItem(stateKey(entity, serviceKey)));
   }
 
   async put(entity: EntitySpec, serviceKey: string, write: StateWrite): Promise<boolean> {
@@ -172,12 +176,7 @@ export class DynamoSyncStateStore implements SyncStateStore {
     const items = await batchGet(this.client, this.table, [{ pk: statePk }, { pk: mapPk }]);
     const state = items.find((it) => it['pk'] === statePk);
     const map = items.find((it) => it['pk'] === mapPk);
-    return {
-      stored: state
-        ? { state: JSON.parse(String(state['state'])) as SyncState, revision: Number(state['revision']) }
-        : { state: EMPTY_SYNC_STATE, revision: 0 },
-      legacyKey: map ? String(map['legacyKey']) : undefined,
-    };
+    return { stored: storedStateOf(state), legacyKey: map ? String(map['legacyKey']) : undefined };
   }
 
   async legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined> {

@@ -142,6 +142,21 @@ export interface ServiceStore {
    */
   write(entity: EntitySpec, key: string, write: ServiceWrite): Promise<WriteOutcome>;
   deltasApplied(entity: EntitySpec, eventId: string): Promise<boolean>;
+  /**
+   * The forward sync's first read in one round trip where the store can: the item under `key`,
+   * the sync state under `key`, the service key mapped to `legacyKey`, and (with `eventId`)
+   * whether that event's deltas were applied. All consistent reads.
+   */
+  readForSync?(
+    entity: EntitySpec,
+    key: string,
+    options: { readonly legacyKey: string; readonly eventId?: string },
+  ): Promise<{
+    readonly record: StoredRecord;
+    readonly stored: StoredSyncState;
+    readonly mappedServiceKey: string | undefined;
+    readonly applied: boolean;
+  }>;
   /** Batched reads (BatchGetItem, consistent). */
   readMany?(entity: EntitySpec, keys: readonly string[]): Promise<Map<string, StoredRecord>>;
   /**

@@ -127,14 +127,19 @@ export async function applyToService(
       hasDeltas ? deps.service.deltasApplied(entity, event.eventId) : Promise.resolve(false),
     ] as const);
   // Most records keep their legacy key on the service side: read under it while the key map is
-  // looked up, and read again only when the map says otherwise (one round trip less).
-  const [mapped, speculative] = await Promise.all([
-    deps.state.serviceKeyOf(entity, event.key),
-    readAll(event.key),
-  ]);
-  const serviceKey = mapped ?? event.key;
+  // looked up (one request where the store can read all of it), and read again only when the map
+  // says otherwise.
+  const first = deps.service.readForSync
+    ? await deps.service.readForSync(entity, event.key, {
+        legacyKey: event.key,
+        ...(hasDeltas ? { eventId: event.eventId } : {}),
+      })
+    : await Promise.all([deps.state.serviceKeyOf(entity, event.key), readAll(event.key)]).then(
+        ([mappedServiceKey, [record, stored, applied]]) => ({ mappedServiceKey, record, stored, applied }),
+      );
+  const serviceKey = first.mappedServiceKey ?? event.key;
   let prefetched: Awaited<ReturnType<typeof readAll>> | undefined =
-    serviceKey === event.key ? speculative : undefined;
+    serviceKey === event.key ? [first.record, first.stored, first.applied] : undefined;
   const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; attempt <= max; attempt++) {
     const [record, stored, applied] = prefetched ?? (await readAll(serviceKey));
