@@ -11,15 +11,15 @@
  * Decimals are stored as canonical strings ('19.990000'): a DynamoDB number read back into a JS
  * number would lose digits of a decimal(20,6). Counters (`sum` fields) are numbers, so ADD works.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
-  ScanCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type EntitySpec, type FieldSpec, fieldPolicy } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
 import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
@@ -368,19 +368,26 @@ export class DynamoServiceStore implements ServiceStore {
         do {
           while (ready.length >= highWater && !stopped) await new Promise<void>((r) => wakeProducers.push(r));
           if (stopped) return;
+          // The low-level command: items converted here (nativeItem), without the document
+          // client's generic walk over every attribute of every item.
           const res = await this.client.send(
-            new ScanCommand({
+            new RawScanCommand({
               TableName: table,
               Segment: segment,
               TotalSegments: segments,
               ...projection,
-              ...(start ? { ExclusiveStartKey: start } : {}),
+              ...(start ? { ExclusiveStartKey: start as Record<string, AttributeValue> } : {}),
             }),
           );
           start = res.LastEvaluatedKey;
           const items = res.Items ?? [];
           if (items.length) {
-            ready.push(items.map((it) => fromItem(entity, it, String(it[keyName]))));
+            ready.push(
+              items.map((raw) => {
+                const it = nativeItem(raw);
+                return fromItem(entity, it, String(it[keyName]));
+              }),
+            );
             signalConsumer();
           }
         } while (start && !stopped);
@@ -417,6 +424,40 @@ export class DynamoServiceStore implements ServiceStore {
       await Promise.allSettled(workers);
     }
   }
+}
+
+/**
+ * An item's attribute values as the document client returns them (`unmarshall` with its
+ * defaults): strings, numbers in the safe range, booleans and NULL directly; anything else (big
+ * numbers, maps, lists, sets, binary) through `unmarshall` itself.
+ */
+export function nativeItem(item: Record<string, AttributeValue>): Item {
+  const out: Item = {};
+  let other: Record<string, AttributeValue> | undefined;
+  for (const name in item) {
+    const av = item[name]!;
+    if (av.S !== undefined) {
+      out[name] = av.S;
+      continue;
+    }
+    if (av.N !== undefined) {
+      const n = Number(av.N);
+      if (n <= Number.MAX_SAFE_INTEGER && n >= Number.MIN_SAFE_INTEGER) {
+        out[name] = n;
+        continue;
+      }
+    } else if (av.BOOL !== undefined) {
+      out[name] = av.BOOL;
+      continue;
+    } else if (av.NULL !== undefined) {
+      out[name] = null;
+      continue;
+    }
+    other ??= {};
+    other[name] = av;
+  }
+  if (other) Object.assign(out, unmarshall(other));
+  return out;
 }
 
 /** ProjectionExpression of top-level attributes (names aliased: some are reserved words). */
