@@ -146,15 +146,30 @@ const bench: Bench = async (log) => {
     t = performance.now();
     const sums = await rt.legacy.chunkChecksums(customer, { chunkSize: 1000 });
     const sqlSecs = (performance.now() - t) / 1000;
+    // The first check after the seed also pays DynamoDB Local's JVM warm-up of its scan path (an
+    // artifact of the emulator, not of the check): reported apart, then the median of 3 runs.
     t = performance.now();
-    const report = await checkConsistency(rt, customer, { chunkSize: 1000 });
-    const checkSecs = (performance.now() - t) / 1000;
+    let report = await checkConsistency(rt, customer, { chunkSize: 1000 });
+    const coldSecs = (performance.now() - t) / 1000;
+    const warm: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      t = performance.now();
+      report = await checkConsistency(rt, customer, { chunkSize: 1000 });
+      warm.push((performance.now() - t) / 1000);
+    }
+    warm.sort((a, b) => a - b);
+    const checkSecs = warm[1]!;
     rows.push({
-      metric: `consistency check, ${ROWS.toLocaleString('en-US')} customers, end to end`,
+      metric: `consistency check, ${ROWS.toLocaleString('en-US')} customers, end to end (median of 3 after the first)`,
       value: ROWS / checkSecs,
       unit: 'rows/s',
       target: '>= 50,000 rows/s',
       met: ROWS / checkSecs >= 50_000,
+    });
+    rows.push({
+      metric: 'consistency check, first run after the seed (DynamoDB Local JVM cold)',
+      value: ROWS / coldSecs,
+      unit: 'rows/s',
     });
     rows.push({
       metric: 'consistency check, MySQL side (chunk checksums in SQL)',
@@ -166,7 +181,8 @@ const bench: Bench = async (log) => {
     notes.push(
       `Consistency: ${sums.length} chunks of 1,000; ${report.mismatchesTotal} mismatches. End to end is bound by the DynamoDB Local scan ` +
         '(16 parallel segments paging independently, key and mapped fields projected, pages hashed as they arrive while the SQL ' +
-        'checksums and the key map are read); the SQL side alone is the MySQL row.',
+        'checksums and the key map are read); the SQL side alone is the MySQL row. ' +
+        `Runs after the first: ${warm.map((w) => Math.round(ROWS / w).toLocaleString('en-US')).join(', ')} rows/s.`,
     );
 
     // --- reverse sync (service -> MySQL) -------------------------------------------------------
@@ -433,7 +449,7 @@ const bench: Bench = async (log) => {
         `${SYNC_SINGLE.toLocaleString('en-US')} events per single-record path and ${SYNC_BATCHED.toLocaleString('en-US')} per batched path, ` +
         'because every sync event reads and writes its sync state in DynamoDB Local, which serves ~1-3k requests/s on this shared 2-core machine; 100,000 events per path did not fit in a few minutes.',
       'Single-record paths run 8 events in parallel (as a Lambda processes an SQS batch); raw single-row baselines use the same parallelism.',
-      'A reverse single-record event costs 3-4 DynamoDB Local round trips (key map, sync state read and compare-and-set write) and a MySQL transaction (locking read + UPDATE); a forward one 2 reads + 1 TransactWriteItems (item + state). The raw baselines make only the target write.',
+      'A reverse single-record event costs 2 DynamoDB Local requests (one BatchGetItem of the key map and sync state items, one compare-and-set Put of the state) plus a MySQL read and a transaction (locking read + compare + UPDATE); a forward one 2 (one BatchGetItem of the item, its state and the key map; one TransactWriteItems of item + state). The raw baselines make only the target write(s).',
       'Where targets are missed, the cost is the sync state in DynamoDB Local (~5-12 ms per request here, ~1 ms per item in a transaction): the MySQL-only baselines never touch it, so the rows against baselines that make the same writes (row + state) are the fair comparison.',
       'Reverse events are first syncs of records with no sync state yet (the engine resolves them as timestamp conflicts the event wins); forward events are updates of existing items.',
     );
