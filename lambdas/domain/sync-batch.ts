@@ -73,6 +73,23 @@ async function fallback(
   return out;
 }
 
+/** The events in canonical form; a malformed one fails alone, as a result of its own. */
+function canonicalEvents(
+  entity: EntitySpec,
+  events: readonly ChangeEvent[],
+): { valid: ChangeEvent[]; results: BatchItemResult[] } {
+  const results: BatchItemResult[] = [];
+  const valid: ChangeEvent[] = [];
+  for (const e of events) {
+    try {
+      valid.push(canonicalEvent(entity, e));
+    } catch (error) {
+      results.push({ eventId: e.eventId, error, batched: false });
+    }
+  }
+  return { valid, results };
+}
+
 /** Forward sync of many legacy changes of one entity. */
 export async function applyBatchToService(
   deps: SyncDeps,
@@ -83,15 +100,7 @@ export async function applyBatchToService(
   if (!service.readMany || !service.writeMany || !state.getMany || !state.serviceKeysOf) {
     return fallback(deps, entity, events, applyToService);
   }
-  const results: BatchItemResult[] = [];
-  const valid: ChangeEvent[] = [];
-  for (const e of events) {
-    try {
-      valid.push(canonicalEvent(entity, e));
-    } catch (error) {
-      results.push({ eventId: e.eventId, error, batched: false });
-    }
-  }
+  const { valid, results } = canonicalEvents(entity, events);
   const { first, rest } = firstPerKey(valid);
   const mapped = await state.serviceKeysOf(
     entity,
@@ -164,15 +173,7 @@ export async function applyBatchToLegacy(
   if (!legacy.applyBatch || !state.getMany || !state.putMany || !state.legacyKeysOf) {
     return fallback(deps, entity, events, applyToLegacy);
   }
-  const results: BatchItemResult[] = [];
-  const valid: ChangeEvent[] = [];
-  for (const e of events) {
-    try {
-      valid.push(canonicalEvent(entity, e));
-    } catch (error) {
-      results.push({ eventId: e.eventId, error, batched: false });
-    }
-  }
+  const { valid, results } = canonicalEvents(entity, events);
   const { first, rest } = firstPerKey(valid);
   const [mapped, states] = await Promise.all([
     state.legacyKeysOf(
@@ -206,7 +207,8 @@ export async function applyBatchToLegacy(
             entity,
             target: 'legacy',
             precisionMs: deps.spec.legacy.timestampPrecisionMs,
-            record: { ...record, version: undefined },
+            // The rows are locked: now is after every legacy change this write can see.
+            record: { ...record, version: Date.now() },
             state: (states.get(e.key) ?? EMPTY).state,
             event: e,
           });

@@ -240,8 +240,10 @@ export async function applyToLegacy(
       entity,
       target: 'legacy',
       precisionMs: precisionOf(deps.spec),
-      // Magento rows carry no version: every change within the row's second counts.
-      record: { ...record, version: undefined },
+      // Magento rows carry no version; their position is the read time on the wall clock, the
+      // scale of the poller's observation times and Debezium's ts_ms: a legacy change observed
+      // before this write is older than it, a later one (even within the same second) is not.
+      record: { ...record, version: Date.now() },
       state: stored.state,
       event,
       deltasApplied: applied,

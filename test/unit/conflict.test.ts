@@ -273,3 +273,51 @@ describe('Function: decide — what the seed’s resolver gets wrong', () => {
     ).toThrowError(/not a counter/);
   });
 });
+
+describe('Function: decide — legacy changes in the second of a sync write', () => {
+  it('a Magento edit made after a reverse-sync write in the same second is not taken for stale', () => {
+    const base = { email: 'old@example.com', firstName: 'Ada' };
+    // 10:00:05.200 Magento changes the first name (updated_at = 10:00:05).
+    // 10:00:05.600 the reverse sync writes the service's email (updated_at stays 10:00:05).
+    const write = run('customer', {
+      target: 'legacy',
+      record: {
+        exists: true,
+        data: { ...base, firstName: 'Grace' },
+        changedAt: T0 + 5000,
+        version: T0 + 5600,
+      },
+      state: agreed(base),
+      event: change('customer', 'service', T0 + 4000, { email: 'svc@example.com' }, { sequence: 2 }),
+    });
+    expect(write.patch).toEqual({ email: 'svc@example.com' });
+    // 10:00:05.800 a person changes the email again in Magento; the poller reads it at 05.900.
+    const later = run('customer', {
+      target: 'service',
+      record: { exists: true, data: { ...base, email: 'svc@example.com' }, changedAt: T0 + 4000, version: 3 },
+      state: write.state,
+      event: change(
+        'customer',
+        'legacy',
+        T0 + 5000,
+        { ...base, firstName: 'Grace', email: 'magento@example.com' },
+        { sequence: T0 + 5900 },
+      ),
+    });
+    expect(later.patch).toMatchObject({ email: 'magento@example.com' });
+    // A read of Magento from before the sync write (05.300) is older than it: stale.
+    const earlier = run('customer', {
+      target: 'service',
+      record: { exists: true, data: { ...base, email: 'svc@example.com' }, changedAt: T0 + 4000, version: 3 },
+      state: write.state,
+      event: change(
+        'customer',
+        'legacy',
+        T0 + 5000,
+        { ...base, firstName: 'Grace', email: 'old@example.com' },
+        { sequence: T0 + 5300 },
+      ),
+    });
+    expect(earlier.patch).not.toHaveProperty('email');
+  });
+});
