@@ -16,6 +16,7 @@
  */
 import { crc32 } from 'node:zlib';
 import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
+import { chunkOfKey } from './chunks.js';
 import type { FieldSyncState } from './conflict.js';
 import { type ChangeEvent, type FieldValue, toBusEntry } from './events.js';
 import type { EventPublisher, LegacyStore, ServiceStore, StoredRecord, SyncStateStore } from './ports.js';
@@ -52,12 +53,9 @@ export function recordHash(
   );
 }
 
-/** The chunk of a numeric legacy key. */
+/** The chunk of a legacy key: key range for unsigned integers, else a hash bucket (chunks.ts). */
 export function chunkOf(legacyKey: string, chunkSize: number): number {
-  const n = Number(legacyKey);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new Error(`legacy key "${legacyKey}" is not an unsigned integer`);
-  return Math.floor(n / chunkSize);
+  return chunkOfKey(legacyKey, chunkSize);
 }
 
 export type MismatchKind = 'missing-in-service' | 'missing-in-legacy' | 'different';
