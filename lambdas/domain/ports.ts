@@ -55,7 +55,7 @@ export interface LegacyWriteResult {
 
 /** Key-range chunk checksum (pt-table-checksum style): XOR of per-row CRC32s, and the count. */
 export interface ChunkChecksum {
-  /** Chunk index: keys in [index*size, (index+1)*size). */
+  /** Chunk index (chunks.ts): keys in [index*size, (index+1)*size) for integer keys, a negative hash bucket for other keys. */
   readonly chunk: number;
   readonly count: number;
   /** Unsigned 32-bit XOR of row hashes. */
