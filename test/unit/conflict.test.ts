@@ -292,32 +292,29 @@ describe('Function: decide — legacy changes in the second of a sync write', ()
     });
     expect(write.patch).toEqual({ email: 'svc@example.com' });
     // 10:00:05.800 a person changes the email again in Magento; the poller reads it at 05.900.
-    const later = run('customer', {
-      target: 'service',
-      record: { exists: true, data: { ...base, email: 'svc@example.com' }, changedAt: T0 + 4000, version: 3 },
-      state: write.state,
-      event: change(
-        'customer',
-        'legacy',
-        T0 + 5000,
-        { ...base, firstName: 'Grace', email: 'magento@example.com' },
-        { sequence: T0 + 5900 },
-      ),
-    });
+    // The poller's read of Magento at `readAt`, applied to the service after the sync write.
+    const magentoRead = (email: string, readAt: number) =>
+      run('customer', {
+        target: 'service',
+        record: {
+          exists: true,
+          data: { ...base, email: 'svc@example.com' },
+          changedAt: T0 + 4000,
+          version: 3,
+        },
+        state: write.state,
+        event: change(
+          'customer',
+          'legacy',
+          T0 + 5000,
+          { ...base, firstName: 'Grace', email },
+          { sequence: readAt },
+        ),
+      });
+    const later = magentoRead('magento@example.com', T0 + 5900);
     expect(later.patch).toMatchObject({ email: 'magento@example.com' });
     // A read of Magento from before the sync write (05.300) is older than it: stale.
-    const earlier = run('customer', {
-      target: 'service',
-      record: { exists: true, data: { ...base, email: 'svc@example.com' }, changedAt: T0 + 4000, version: 3 },
-      state: write.state,
-      event: change(
-        'customer',
-        'legacy',
-        T0 + 5000,
-        { ...base, firstName: 'Grace', email: 'old@example.com' },
-        { sequence: T0 + 5300 },
-      ),
-    });
+    const earlier = magentoRead('old@example.com', T0 + 5300);
     expect(earlier.patch).not.toHaveProperty('email');
   });
 });
