@@ -13,9 +13,7 @@
  */
 import { type AttributeValue, DynamoDBClient, ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   DynamoDBDocumentClient,
-  GetCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -33,6 +31,7 @@ import type {
   WriteOutcome,
 } from '../domain/ports.js';
 import { normalizeValue } from '../domain/values.js';
+import { batchGetTables, pointReads } from './dynamodb-reads.js';
 import { legacyMapKey, stateItem, stateKey, storedStateOf } from './dynamodb-sync-state.js';
 
 /** Applied-delta markers expire after this many days (redeliveries stop long before). */
@@ -121,29 +120,19 @@ export class DynamoServiceStore implements ServiceStore {
   }
 
   async read(entity: EntitySpec, key: string): Promise<StoredRecord> {
-    const res = await this.client.send(
-      new GetCommand({
-        TableName: this.tableOf(entity),
-        Key: { [entity.target.key]: this.keyValue(entity, key) },
-        ConsistentRead: true,
-      }),
-    );
-    return fromItem(entity, res.Item, key);
+    const item = await pointReads(this.client).get(this.tableOf(entity), {
+      [entity.target.key]: this.keyValue(entity, key),
+    });
+    return fromItem(entity, item, key);
   }
 
   async deltasApplied(_entity: EntitySpec, eventId: string): Promise<boolean> {
-    const res = await this.client.send(
-      new GetCommand({
-        TableName: this.options.syncTable,
-        Key: { pk: `applied#${eventId}` },
-        ConsistentRead: true,
-        ProjectionExpression: 'pk',
-      }),
+    return (
+      (await pointReads(this.client).get(this.options.syncTable, { pk: `applied#${eventId}` })) !== undefined
     );
-    return res.Item !== undefined;
   }
 
-  /** One consistent BatchGetItem over the service table and the sync table. */
+  /** The item, its sync state, key map and applied marker: consistent reads in one BatchGetItem. */
   async readForSync(
     entity: EntitySpec,
     key: string,
@@ -160,36 +149,19 @@ export class DynamoServiceStore implements ServiceStore {
     const mapPk = legacyMapKey(entity, options.legacyKey);
     const appliedPk = options.eventId === undefined ? undefined : `applied#${options.eventId}`;
     const keyName = entity.target.key;
-    let pending: Record<string, Record<string, unknown>[]> = {
-      [table]: [{ [keyName]: this.keyValue(entity, key) }],
-      [sync]: [{ pk: statePk }, { pk: mapPk }, ...(appliedPk ? [{ pk: appliedPk }] : [])],
-    };
-    const found: Record<string, Record<string, unknown>[]> = { [table]: [], [sync]: [] };
-    for (let attempt = 0; Object.keys(pending).length; attempt++) {
-      if (attempt > 0)
-        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * Math.random()));
-      const res = await this.client.send(
-        new BatchGetCommand({
-          RequestItems: Object.fromEntries(
-            Object.entries(pending).map(([t, Keys]) => [t, { Keys, ConsistentRead: true }]),
-          ),
-        }),
-      );
-      for (const [t, items] of Object.entries(res.Responses ?? {}))
-        found[t]!.push(...(items as Record<string, unknown>[]));
-      pending = Object.fromEntries(
-        Object.entries(res.UnprocessedKeys ?? {})
-          .map(([t, v]) => [t, (v.Keys ?? []) as Record<string, unknown>[]] as const)
-          .filter(([, keys]) => keys.length > 0),
-      );
-    }
-    const bySync = (pk: string) => found[sync]!.find((it) => it['pk'] === pk);
-    const map = bySync(mapPk);
+    // Point reads: one BatchGetItem with the other records' reads of this turn (dynamodb-reads.ts).
+    const reads = pointReads(this.client);
+    const [item, state, map, applied] = await Promise.all([
+      reads.get(table, { [keyName]: this.keyValue(entity, key) }),
+      reads.get(sync, { pk: statePk }),
+      reads.get(sync, { pk: mapPk }),
+      appliedPk === undefined ? undefined : reads.get(sync, { pk: appliedPk }),
+    ]);
     return {
-      record: fromItem(entity, found[table]![0], key),
-      stored: storedStateOf(bySync(statePk)),
+      record: fromItem(entity, item, key),
+      stored: storedStateOf(state),
       mappedServiceKey: map ? String(map['serviceKey']) : undefined,
-      applied: appliedPk !== undefined && bySync(appliedPk) !== undefined,
+      applied: applied !== undefined,
     };
   }
 
@@ -516,22 +488,6 @@ export async function batchGet(
   table: string,
   keys: readonly Record<string, unknown>[],
 ): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  const chunks: Record<string, unknown>[][] = [];
-  for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
-  await Promise.all(
-    chunks.map(async (chunk) => {
-      let pending = chunk;
-      for (let attempt = 0; pending.length; attempt++) {
-        if (attempt > 0)
-          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * Math.random()));
-        const res = await client.send(
-          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        out.push(...((res.Responses?.[table] ?? []) as Record<string, unknown>[]));
-        pending = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
-      }
-    }),
-  );
-  return out;
+  if (!keys.length) return [];
+  return (await batchGetTables(client, new Map([[table, keys]]))).get(table) ?? [];
 }

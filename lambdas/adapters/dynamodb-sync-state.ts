@@ -11,10 +11,8 @@
  *   checksums of tables without `updated_at` (see docs/sync.md).
  */
 import {
-  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   type PutCommandInput,
   ScanCommand,
@@ -33,6 +31,7 @@ import type {
   SyncStateStore,
   Watermark,
 } from '../domain/ports.js';
+import { pointReads } from './dynamodb-reads.js';
 import { batchGet } from './dynamodb-service.js';
 
 export const stateKey = (entity: EntitySpec, serviceKey: string) => `state#${entity.name}#${serviceKey}`;
@@ -77,11 +76,9 @@ export class DynamoSyncStateStore implements SyncStateStore {
     private readonly table: string,
   ) {}
 
-  private async getItem(pk: string): Promise<Record<string, unknown> | undefined> {
-    const res = await this.client.send(
-      new GetCommand({ TableName: this.table, Key: { pk }, ConsistentRead: true }),
-    );
-    return res.Item;
+  /** A consistent read, in one request with the other point reads of this turn (dynamodb-reads.ts). */
+  private getItem(pk: string): Promise<Record<string, unknown> | undefined> {
+    return pointReads(this.client).get(this.table, { pk });
   }
 
   async get(entity: EntitySpec, serviceKey: string): Promise<StoredSyncState> {
@@ -166,16 +163,15 @@ export class DynamoSyncStateStore implements SyncStateStore {
     );
   }
 
-  /** One consistent BatchGetItem for the state item and the key-map item. */
+  /** The state item and the key-map item, in one consistent BatchGetItem (with the batch's other reads). */
   async getWithLegacyKey(
     entity: EntitySpec,
     serviceKey: string,
   ): Promise<{ stored: StoredSyncState; legacyKey: string | undefined }> {
-    const statePk = stateKey(entity, serviceKey);
-    const mapPk = serviceMapKey(entity, serviceKey);
-    const items = await batchGet(this.client, this.table, [{ pk: statePk }, { pk: mapPk }]);
-    const state = items.find((it) => it['pk'] === statePk);
-    const map = items.find((it) => it['pk'] === mapPk);
+    const [state, map] = await Promise.all([
+      this.getItem(stateKey(entity, serviceKey)),
+      this.getItem(serviceMapKey(entity, serviceKey)),
+    ]);
     return { stored: storedStateOf(state), legacyKey: map ? String(map['legacyKey']) : undefined };
   }
 
@@ -289,20 +285,12 @@ export class DynamoSyncStateStore implements SyncStateStore {
     const out = new Map<number, ChunkSnapshot>();
     const manifest = await this.getItem(`snapshot#${entity.name}`);
     const chunks = [...((manifest?.['chunks'] as Set<number> | undefined) ?? [])];
-    for (let i = 0; i < chunks.length; i += 100) {
-      let keys: Record<string, unknown>[] = chunks
-        .slice(i, i + 100)
-        .map((c) => ({ pk: `snapshot#${entity.name}#${c}` }));
-      while (keys.length) {
-        const res = await this.client.send(
-          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const it of res.Responses?.[this.table] ?? []) {
-          out.set(Number(it['chunk']), JSON.parse(String(it['snapshot'])) as ChunkSnapshot);
-        }
-        keys = (res.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-      }
-    }
+    const items = await batchGet(
+      this.client,
+      this.table,
+      chunks.map((c) => ({ pk: `snapshot#${entity.name}#${c}` })),
+    );
+    for (const it of items) out.set(Number(it['chunk']), JSON.parse(String(it['snapshot'])) as ChunkSnapshot);
     return out;
   }
 

@@ -187,6 +187,49 @@ class EntityMapping {
   }
 }
 
+/** A Magento row's raw column values as read: the compare-and-set token of a one-statement update. */
+interface RawToken {
+  readonly columns: Readonly<Record<string, unknown>>;
+  readonly updatedAt?: unknown;
+}
+
+function rawToken(m: EntityMapping, r: RowDataPacket): RawToken {
+  const columns: Record<string, unknown> = {};
+  for (const c of m.columns) columns[c.field.name] = r[`f_${c.field.name}`];
+  return { columns, ...(m.updatedAt ? { updatedAt: r['u'] } : {}) };
+}
+
+/** A write `updateInOneStatement` can make: an update of flat-table columns only. */
+function isPlainUpdate(m: EntityMapping, w: LegacyWrite): boolean {
+  return (
+    !w.create &&
+    !w.delete &&
+    w.expected.exists &&
+    w.expected.casToken !== undefined &&
+    m.eav.length === 0 &&
+    Object.keys(w.deltas).length === 0 &&
+    Object.keys(w.patch).length > 0 &&
+    m.columns.every((c) => !c.counter || !(c.field.name in w.patch))
+  );
+}
+
+/**
+ * `column = ?` exactly, for the raw value read from it: text byte for byte (not by the column's
+ * case-insensitive collation), DECIMAL values (read as strings) as decimals, not as doubles.
+ */
+function casCompare(column: string, f: FieldSpec, raw: unknown): string {
+  if (f.type === 'string') return `BINARY ${column} = BINARY ?`;
+  if (typeof raw === 'string') return `${column} = CAST(? AS DECIMAL(65, 30))`;
+  return `${column} = ?`;
+}
+
+/** "Rows matched: 1  Changed: 0  Warnings: 0" -> 1. */
+function matchedRows(res: ResultSetHeader): number {
+  const m = /Rows matched:\s*(\d+)/.exec(res.info ?? '');
+  if (!m) throw new Error(`UPDATE result without a matched-rows count: "${res.info}"`);
+  return Number(m[1]);
+}
+
 export interface MysqlLegacyStoreOptions {
   readonly pool: Pool;
   /** Magento's table prefix. @default '' */
@@ -276,6 +319,7 @@ export class MysqlLegacyStore implements LegacyStore {
       key: String(r['k']),
       exists: true,
       data,
+      casToken: rawToken(m, r),
       // A table without updated_at cannot say when its row last changed: the value read is
       // treated as current at read time. The conflict engine then records this side's change as
       // seen, so a change it already lost, arriving late from the poller, is recognised as stale.
@@ -316,6 +360,7 @@ export class MysqlLegacyStore implements LegacyStore {
 
   async write(entity: EntitySpec, w: LegacyWrite): Promise<LegacyWriteResult> {
     const m = this.mapping(entity);
+    if (isPlainUpdate(m, w)) return this.updateInOneStatement(m, w);
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
@@ -406,6 +451,61 @@ export class MysqlLegacyStore implements LegacyStore {
     }
     if (!(await this.recordDeltas(conn, m, key, w))) return { outcome: 'duplicate', key };
     return { outcome: 'written', key };
+  }
+
+  /**
+   * The common case (new values for some columns of one flat-table row: no counters, no EAV, no
+   * create or delete) as a single conditional UPDATE: the compare-and-set is in its WHERE clause,
+   * every compared column against the raw value read (strings byte for byte, decimals as
+   * decimals), so the statement changes the row only if nothing the decision was made on moved.
+   * One round trip instead of a transaction's five; the same outcome as `update` below.
+   */
+  private async updateInOneStatement(m: EntityMapping, w: LegacyWrite): Promise<LegacyWriteResult> {
+    const key = w.expected.key;
+    const raw = w.expected.casToken as RawToken;
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const c of m.columns) {
+      if (c.field.name in w.patch) {
+        sets.push(`e.${c.column} = ?`);
+        params.push(w.patch[c.field.name]);
+      }
+    }
+    // A sync write is not a local change: keep updated_at (ON UPDATE would move it).
+    if (m.updatedAt) sets.push(`e.${m.updatedAt} = e.${m.updatedAt}`);
+    const wh = this.whereClause(m);
+    const cas: string[] = [];
+    const casParams: unknown[] = [];
+    for (const c of m.columns) {
+      if (c.counter) continue; // counters move by deltas: a concurrent increment is no conflict
+      const v = raw.columns[c.field.name];
+      if (v === null || v === undefined) {
+        cas.push(`e.${c.column} IS NULL`);
+        continue;
+      }
+      cas.push(casCompare(`e.${c.column}`, c.field, v));
+      casParams.push(v);
+    }
+    if (m.updatedAt) {
+      if (raw.updatedAt === null || raw.updatedAt === undefined) cas.push(`e.${m.updatedAt} IS NULL`);
+      else {
+        cas.push(`e.${m.updatedAt} = ?`);
+        casParams.push(raw.updatedAt);
+      }
+    }
+    try {
+      const [res] = await this.pool.query<ResultSetHeader>(
+        `UPDATE ${m.table} e SET ${sets.join(', ')} WHERE e.${m.key} = ?${wh.sql}${cas.map((c) => ` AND ${c}`).join('')}`,
+        [...params, this.keyParam(key), ...wh.params, ...casParams],
+      );
+      // The client does not ask for found rows, so affectedRows counts changed rows only; the
+      // compare-and-set held if the row matched, whether or not its values changed.
+      return { outcome: matchedRows(res) === 1 ? 'written' : 'conflict', key };
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') return { outcome: 'conflict', key };
+      throw e;
+    }
   }
 
   private async update(conn: PoolConnection, m: EntityMapping, w: LegacyWrite): Promise<LegacyWriteResult> {

@@ -21,6 +21,12 @@ export interface StoredRecord {
   readonly changedAt?: number;
   /** Service item version (DynamoDB); undefined for Magento rows. */
   readonly version?: number;
+  /**
+   * The store's own compare-and-set token for this read (opaque to the domain: e.g. the raw
+   * column values of a Magento row, compared in one conditional UPDATE). Passed back unchanged in
+   * `LegacyWrite.expected`.
+   */
+  readonly casToken?: unknown;
 }
 
 /** What `write` did. `conflict`: the compare-and-set lost a race (re-read and re-decide). */

@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import mysql, { type Pool } from 'mysql2/promise';
 import { inject } from 'vitest';
 import { documentClient } from '../../lambdas/adapters/dynamodb-service.js';
@@ -21,6 +20,10 @@ import magento from '../../migrations/magento.js';
 import { createMagentoDatabase, createServiceTables, type ServiceTableNames } from './databases.js';
 import { InMemoryPublisher } from './in-memory-publisher.js';
 
+import { fakeContext, invokeSqs, sqsEvent } from './sqs.js';
+
+export { busEnvelope, fakeContext, invokeSqs, sqsEvent } from './sqs.js';
+
 export interface SyncEnv {
   readonly spec: MigrationSpec;
   readonly mysqlUrl: string;
@@ -33,21 +36,6 @@ export interface SyncEnv {
   readonly legacy: MysqlLegacyStore;
   close(): Promise<void>;
 }
-
-export const fakeContext = {
-  functionName: 'cutover-test',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:cutover-test',
-  memoryLimitInMB: '512',
-  awsRequestId: 'req-test',
-  logGroupName: '/aws/lambda/cutover-test',
-  logStreamName: 'test',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-} as unknown as Context;
 
 export async function setupSyncEnv(
   name: string,
@@ -95,52 +83,6 @@ export async function setupSyncEnv(
       dynamo.destroy();
     },
   };
-}
-
-/** The EventBridge envelope a rule target (SQS) receives. */
-export function busEnvelope(entry: BusEvent): string {
-  return JSON.stringify({
-    version: '0',
-    id: randomUUID(),
-    'detail-type': entry.DetailType,
-    source: entry.Source,
-    account: '000000000000',
-    time: new Date().toISOString(),
-    region: 'us-east-1',
-    resources: [],
-    detail: JSON.parse(entry.Detail),
-  });
-}
-
-/** An SQS event carrying raw bodies (strings) or bus entries. */
-export function sqsEvent(bodies: readonly (string | BusEvent)[], receiveCount = 1): SQSEvent {
-  return {
-    Records: bodies.map((b, i) => ({
-      messageId: `m-${i}-${randomUUID().slice(0, 8)}`,
-      receiptHandle: 'rh',
-      body: typeof b === 'string' ? b : busEnvelope(b),
-      attributes: {
-        ApproximateReceiveCount: String(receiveCount),
-        SentTimestamp: String(Date.now()),
-        SenderId: 'test',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:cutover-test',
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
-
-type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-
-/** Invokes an SQS handler; returns the failed message ids and the records by index. */
-export async function invokeSqs(handler: unknown, event: SQSEvent): Promise<{ failedIndexes: number[] }> {
-  const res = await (handler as SqsHandler)(event, fakeContext);
-  const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
-  return { failedIndexes: event.Records.flatMap((r, i) => (failed.has(r.messageId) ? [i] : [])) };
 }
 
 /** A contract event with defaults. */
