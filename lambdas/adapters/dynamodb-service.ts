@@ -21,9 +21,11 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type EntitySpec, type FieldSpec, fieldPolicy } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
 import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
+import { canonicalText, NULL_MARK } from '../domain/consistency.js';
 import type { FieldValue } from '../domain/events.js';
 import type {
   Row,
+  ScannedRow,
   ServiceStore,
   ServiceWrite,
   StoredRecord,
@@ -308,21 +310,21 @@ export class DynamoServiceStore implements ServiceStore {
   }
 
   /**
-   * Parallel scan: each segment pages on its own (a slow segment does not hold the others back)
-   * and pages are yielded as they arrive, at most `2 × segments` pages buffered ahead of the
-   * consumer. `fieldsOnly` projects the key and the entity's fields (no version or `updatedAt`):
-   * what the consistency check needs, and less for DynamoDB to send and the SDK to parse.
+   * Parallel scan for the consistency check: each segment pages on its own (a slow segment does
+   * not hold the others back) and pages are yielded as they arrive, at most `2 × segments` pages
+   * buffered ahead of the consumer. Only the key and the entity's fields are read (projection),
+   * and each raw item goes straight to its key and canonical text (`scanText`): no converted item
+   * or record per row. Memory: the SDK's parse of at most `segments` pages in flight (1 MB of
+   * data each) plus the buffered pages of `{ key, text }` rows.
    */
-  async *scan(
-    entity: EntitySpec,
-    options: { segments?: number; fieldsOnly?: boolean } = {},
-  ): AsyncIterable<StoredRecord[]> {
-    const segments = Math.max(1, Math.floor(options.segments ?? 8));
+  async *scan(entity: EntitySpec, options: { segments?: number } = {}): AsyncIterable<ScannedRow[]> {
+    const segments = Math.max(1, Math.floor(options.segments ?? 16));
     const table = this.tableOf(entity);
     const keyName = entity.target.key;
-    const projection = options.fieldsOnly ? projectionOf([keyName, ...entity.fields.map((f) => f.name)]) : {};
+    const projection = projectionOf([keyName, ...entity.fields.map((f) => f.name)]);
+    const toRow = scanText(entity);
     const highWater = 2 * segments;
-    const ready: StoredRecord[][] = [];
+    const ready: ScannedRow[][] = [];
     let failure: { error: unknown } | undefined;
     let running = segments;
     let stopped = false;
@@ -336,30 +338,27 @@ export class DynamoServiceStore implements ServiceStore {
     };
     const worker = async (segment: number) => {
       try {
-        let start: Record<string, unknown> | undefined;
+        let start: Record<string, AttributeValue> | undefined;
         do {
           while (ready.length >= highWater && !stopped) await new Promise<void>((r) => wakeProducers.push(r));
           if (stopped) return;
-          // The low-level command: items converted here (nativeItem), without the document
-          // client's generic walk over every attribute of every item.
+          // The low-level command: items converted here, without the document client's generic
+          // walk over every attribute of every item.
           const res = await this.client.send(
             new RawScanCommand({
               TableName: table,
               Segment: segment,
               TotalSegments: segments,
               ...projection,
-              ...(start ? { ExclusiveStartKey: start as Record<string, AttributeValue> } : {}),
+              ...(start ? { ExclusiveStartKey: start } : {}),
             }),
           );
           start = res.LastEvaluatedKey;
           const items = res.Items ?? [];
           if (items.length) {
-            ready.push(
-              items.map((raw) => {
-                const it = nativeItem(raw);
-                return fromItem(entity, it, String(it[keyName]));
-              }),
-            );
+            const page = new Array<ScannedRow>(items.length);
+            for (let i = 0; i < items.length; i++) page[i] = toRow(items[i]!);
+            ready.push(page);
             signalConsumer();
           }
         } while (start && !stopped);
@@ -395,6 +394,81 @@ export class DynamoServiceStore implements ServiceStore {
       });
       await Promise.allSettled(workers);
     }
+  }
+}
+
+type ToText = (av: AttributeValue | undefined) => string;
+
+/**
+ * Raw item -> `{ key, text }` of `scan`, built once per entity: exactly `String(key)` and
+ * `canonicalText` of the value `fromItem(entity, nativeItem(raw))` would hold per field, without
+ * building either. Fast paths for the common attribute types; anything else goes the general way.
+ */
+const scanTexts = new WeakMap<EntitySpec, (raw: Record<string, AttributeValue>) => ScannedRow>();
+export function scanText(entity: EntitySpec): (raw: Record<string, AttributeValue>) => ScannedRow {
+  let fn = scanTexts.get(entity);
+  if (fn) return fn;
+  const keyName = entity.target.key;
+  const fields = readableFields(entity);
+  const names = fields.map((f) => f.name);
+  const texts = fields.map(fieldText);
+  const keyText: ToText = (av) => {
+    if (av?.S !== undefined) return av.S;
+    return String(av === undefined ? undefined : nativeItem({ k: av })['k']);
+  };
+  fn = (raw) => {
+    let text = '';
+    for (let i = 0; i < names.length; i++) text += `|${texts[i]!(raw[names[i]!])}`;
+    return { key: keyText(raw[keyName]), text };
+  };
+  scanTexts.set(entity, fn);
+  return fn;
+}
+
+/** `canonicalText` of a field's value as `fromItem` reads it from one raw attribute value. */
+function fieldText(f: FieldSpec): ToText {
+  const general = (av: AttributeValue): string => {
+    const native = nativeItem({ v: av })['v'];
+    let value: FieldValue;
+    try {
+      value = normalizeValue(f, native);
+    } catch {
+      value = native as FieldValue;
+    }
+    return canonicalText(value);
+  };
+  // A number in the safe range is `Number(N)` natively; as an integer or a string field that
+  // is `String(n)` (normalizeValue, or its fallback for a fraction, keeps that number).
+  const safeNumber = (av: AttributeValue & { N: string }): string => {
+    const n = Number(av.N);
+    return n <= Number.MAX_SAFE_INTEGER && n >= Number.MIN_SAFE_INTEGER ? String(n) : general(av);
+  };
+  switch (f.type) {
+    case 'string':
+      return (av) =>
+        av === undefined || av.NULL !== undefined
+          ? NULL_MARK
+          : av.S !== undefined
+            ? av.S
+            : av.N !== undefined
+              ? safeNumber(av)
+              : general(av);
+    case 'integer':
+      return (av) =>
+        av === undefined || av.NULL !== undefined
+          ? NULL_MARK
+          : av.N !== undefined
+            ? safeNumber(av)
+            : general(av);
+    case 'boolean':
+      return (av) =>
+        av === undefined || av.NULL !== undefined
+          ? NULL_MARK
+          : av.BOOL !== undefined
+            ? canonicalText(av.BOOL)
+            : general(av);
+    default:
+      return (av) => (av === undefined || av.NULL !== undefined ? NULL_MARK : general(av));
   }
 }
 

@@ -175,13 +175,21 @@ export interface ServiceStore {
     writes: readonly { readonly key: string; readonly write: ServiceWrite }[],
   ): Promise<Map<string, WriteOutcome>>;
   /**
-   * Every item (for the consistency check), in pages, in no particular order. `fieldsOnly`: the
-   * records need only their key and data (no `version` or `changedAt`).
+   * Every item (for the consistency check), in pages, in no particular order, each as its key and
+   * the canonical text of its fields (no record objects: a scan reads every item).
    */
-  scan(
-    entity: EntitySpec,
-    options?: { readonly segments?: number; readonly fieldsOnly?: boolean },
-  ): AsyncIterable<StoredRecord[]>;
+  scan(entity: EntitySpec, options?: { readonly segments?: number }): AsyncIterable<ScannedRow[]>;
+}
+
+/** An item as the consistency check scans it. */
+export interface ScannedRow {
+  /** The item's key (as `read` takes it). */
+  readonly key: string;
+  /**
+   * `|v1|v2…`: `canonicalText` (consistency.ts) of each of the entity's fields in spec order, of
+   * the value `read` would return, each after a `|`. The row hash is CRC32(legacy key + text).
+   */
+  readonly text: string;
 }
 
 export interface StoredSyncState {
