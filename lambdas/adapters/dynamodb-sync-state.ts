@@ -15,7 +15,6 @@ import {
   type DynamoDBDocumentClient,
   PutCommand,
   type PutCommandInput,
-  ScanCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -224,32 +223,6 @@ export class DynamoSyncStateStore implements SyncStateStore {
   }
 
   /** Parallel scan of the sync table for the entity's `key#<entity>#s#…` items (keys only). */
-  async keyMap(entity: EntitySpec, segments = 4): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    const prefix = `key#${entity.name}#s#`;
-    await Promise.all(
-      Array.from({ length: segments }, async (_, segment) => {
-        let start: Record<string, unknown> | undefined;
-        do {
-          const res = await this.client.send(
-            new ScanCommand({
-              TableName: this.table,
-              Segment: segment,
-              TotalSegments: segments,
-              FilterExpression: 'begins_with(pk, :p)',
-              ProjectionExpression: 'serviceKey, legacyKey',
-              ExpressionAttributeValues: { ':p': prefix },
-              ...(start ? { ExclusiveStartKey: start } : {}),
-            }),
-          );
-          for (const it of res.Items ?? []) out.set(String(it['serviceKey']), String(it['legacyKey']));
-          start = res.LastEvaluatedKey;
-        } while (start);
-      }),
-    );
-    return out;
-  }
-
   async getWatermark(entity: EntitySpec): Promise<Watermark | undefined> {
     const item = await this.getItem(`watermark#${entity.name}`);
     if (!item) return undefined;

@@ -23,6 +23,7 @@ import { chunkOfKey } from './chunks.js';
 import type { FieldSyncState } from './conflict.js';
 import { type ChangeEvent, type FieldValue, toBusEntry } from './events.js';
 import type { EventPublisher, LegacyStore, ServiceStore, StoredRecord, SyncStateStore } from './ports.js';
+import { isOwnLegacyKey } from './sync.js';
 
 /** Stands for NULL in row hashes (CONCAT_WS would silently skip a NULL). */
 export const NULL_MARK = '\\N';
@@ -133,17 +134,28 @@ export async function checkConsistency(
   const chunkSize = options.chunkSize ?? 1000;
   const maxReported = options.maxReported ?? 1000;
 
-  // The legacy side's SQL checksums, the key map and the service scan all run at once; pages are
-  // hashed as they arrive (placing a row needs the key map, so the first page waits for it while
-  // the scan segments keep reading ahead).
+  // The legacy side's SQL checksums and the service scan run at once; pages are hashed as they
+  // arrive. Placing a row needs its legacy key: the key map is read only for the keys of a page
+  // that may be mapped (on Magento, service-born keys; see isOwnLegacyKey), by key, so the check
+  // costs the same however many records the sync table holds (a scan of the key map would read
+  // every sync state too).
   const legacySide = Promise.all([
     deps.legacy.count(entity),
     deps.legacy.chunkChecksums(entity, { chunkSize }),
   ] as const);
-  const keyMapRead = deps.state.keyMap(entity);
-  // Awaited below; if the scan fails first, these must not become unhandled rejections.
+  // Awaited below; if the scan fails first, this must not become an unhandled rejection.
   legacySide.catch(() => {});
-  keyMapRead.catch(() => {});
+  const mappedKeys = async (keys: readonly string[]): Promise<Map<string, string>> => {
+    const lookup = keys.filter((k) => !isOwnLegacyKey(deps.spec, k));
+    if (!lookup.length) return new Map();
+    if (deps.state.legacyKeysOf) return deps.state.legacyKeysOf(entity, lookup);
+    const found = new Map<string, string>();
+    for (const k of lookup) {
+      const legacyKey = await deps.state.legacyKeyOf(entity, k);
+      if (legacyKey !== undefined) found.set(k, legacyKey);
+    }
+    return found;
+  };
 
   // Service side: the same checksums in JS. Held per row: its legacy key and row hash (one Map
   // entry in its chunk; the key string is the scan's), plus its service key only where that
@@ -152,10 +164,9 @@ export async function checkConsistency(
   const serviceChunks = new Map<number, ServiceChunk>();
   const serviceKeys = new Map<string, string>();
   let serviceCount = 0;
-  let keyMap: Map<string, string> | undefined;
   const scan = deps.service.scan(entity, { segments: options.segments ?? 16 });
   for await (const page of scan) {
-    keyMap ??= await keyMapRead;
+    const keyMap = await mappedKeys(page.map((r) => r.key));
     for (const r of page) {
       serviceCount++;
       const legacyKey = keyMap.get(r.key) ?? r.key;
@@ -176,7 +187,6 @@ export async function checkConsistency(
       else if (serviceKeys.size) serviceKeys.delete(legacyKey);
     }
   }
-  await keyMapRead;
   const [legacyCount, legacyChunks] = await legacySide;
   const serviceKeyOf = (legacyKey: string) => serviceKeys.get(legacyKey) ?? legacyKey;
 

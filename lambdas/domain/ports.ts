@@ -243,8 +243,6 @@ export interface SyncStateStore {
    * @throws when either key is already mapped to a different key
    */
   mapKeys(entity: EntitySpec, serviceKey: string, legacyKey: string): Promise<void>;
-  /** All service->legacy mappings of an entity (consistency check). */
-  keyMap(entity: EntitySpec): Promise<Map<string, string>>;
   getWatermark(entity: EntitySpec): Promise<Watermark | undefined>;
   /** Compare-and-set on the watermark's revision (two pollers never both advance it). */
   putWatermark(entity: EntitySpec, cursor: ScanCursor, expectedRevision: number): Promise<boolean>;

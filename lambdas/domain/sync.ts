@@ -300,7 +300,18 @@ export async function applyToLegacy(
 
 /** Magento keys are unsigned integers; a service key of another shape is a service-born record. */
 function isLegacyKeyShaped(spec: MigrationSpec, key: string): boolean {
-  return spec.legacy.kind === 'http' || /^[1-9]\d{0,18}$/.test(key);
+  return spec.legacy.kind === 'http' || MAGENTO_KEY.test(key);
+}
+const MAGENTO_KEY = /^[1-9]\d{0,18}$/;
+
+/**
+ * Whether a service key is its own legacy key, without a look at the key map: on Magento, a
+ * service key shaped like a Magento key names the same row (`applyToLegacy` creates a missing
+ * row under that very key), so only service-born keys of other shapes are mapped. A legacy API
+ * may give a created record its own id, so there every key is looked up.
+ */
+export function isOwnLegacyKey(spec: MigrationSpec, serviceKey: string): boolean {
+  return spec.legacy.kind === 'mysql' && MAGENTO_KEY.test(serviceKey);
 }
 
 /**

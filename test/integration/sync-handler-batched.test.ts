@@ -67,17 +67,15 @@ describe('Function: sync handlers, eventual entities (batched per SQS batch)', (
   it('forward: one batched call for the batch; the bad record fails alone; a repeated key ends at its last change', async () => {
     const at = (ago: number) => new Date(Date.now() - ago).toISOString();
     const events = [
-      ...ids
-        .slice(0, 5)
-        .map((key) =>
-          changeEvent({
-            entity: 'customer',
-            key,
-            origin: 'legacy',
-            data: { lastName: `B${key}` },
-            changedAt: at(9_000),
-          }),
-        ),
+      ...ids.slice(0, 5).map((key) =>
+        changeEvent({
+          entity: 'customer',
+          key,
+          origin: 'legacy',
+          data: { lastName: `B${key}` },
+          changedAt: at(9_000),
+        }),
+      ),
       changeEvent({
         entity: 'customer',
         key: ids[5]!,

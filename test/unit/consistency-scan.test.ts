@@ -181,12 +181,15 @@ function serviceStore(
   } as Partial<ServiceStore> as ServiceStore & { reads: string[][] };
 }
 
-function stateStore(keyMap: Map<string, string>): SyncStateStore & { resets: string[] } {
+function stateStore(keyMap: Map<string, string>): SyncStateStore & { resets: string[]; lookups: string[][] } {
   const resets: string[] = [];
+  const lookups: string[][] = [];
   return {
     resets,
-    async keyMap() {
-      return new Map(keyMap);
+    lookups,
+    async legacyKeysOf(_e, serviceKeys) {
+      lookups.push([...serviceKeys]);
+      return new Map(serviceKeys.flatMap((k) => (keyMap.has(k) ? [[k, keyMap.get(k)!] as const] : [])));
     },
     async serviceKeyOf(_e, legacyKey) {
       return [...keyMap].find(([, l]) => l === legacyKey)?.[0];
@@ -200,7 +203,7 @@ function stateStore(keyMap: Map<string, string>): SyncStateStore & { resets: str
     async reset(_e, key) {
       resets.push(key);
     },
-  } as Partial<SyncStateStore> as SyncStateStore & { resets: string[] };
+  } as Partial<SyncStateStore> as SyncStateStore & { resets: string[]; lookups: string[][] };
 }
 
 describe('Function: checkConsistency (in-memory stores)', () => {
@@ -252,6 +255,9 @@ describe('Function: checkConsistency (in-memory stores)', () => {
     });
     expect(again.mismatchesTotal).toBe(4);
     expect(again.repaired).toBe(3);
+    // In each of the two checks the key map was read for the service-born key alone, never for
+    // Magento-shaped keys.
+    expect(state.lookups).toEqual([['svc-30'], ['svc-30']]);
     expect(publisher.changeEvents().map((e) => e.event.key)).toEqual(['30', '42', '55']);
   });
 
