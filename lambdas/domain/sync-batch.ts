@@ -18,7 +18,14 @@ import type { EntitySpec } from '../../lib/spec/schema.js';
 import { type Decision, decide } from './conflict.js';
 import type { ChangeEvent } from './events.js';
 import type { Row, StoredRecord, StoredSyncState } from './ports.js';
-import { type ApplyResult, applyToLegacy, applyToService, canonicalEvent, type SyncDeps } from './sync.js';
+import {
+  type ApplyResult,
+  applyToLegacy,
+  applyToService,
+  canonicalEvent,
+  type SyncDeps,
+  unchangedState,
+} from './sync.js';
 
 export interface BatchItemResult {
   readonly eventId: string;
@@ -132,6 +139,19 @@ export async function applyBatchToService(
     }
     if (!plain(decision) || !record.exists) {
       slow.push(e);
+      continue;
+    }
+    if (!Object.keys(decision.patch).length) {
+      // Nothing to write to the item (an echo of the sync's own write, a value already there):
+      // as on the single path, the item is left alone (its version does not move); a state
+      // that changed is stored there.
+      if (unchangedState(stored.state, decision.state))
+        results.push({
+          eventId: e.eventId,
+          result: { decision, attempts: 1, targetKey: key, created: false },
+          batched: true,
+        });
+      else slow.push(e);
       continue;
     }
     pending.set(key, { event: e, decision });

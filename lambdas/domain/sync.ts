@@ -103,7 +103,8 @@ async function sideEffects(
   if (bus.length) await deps.publisher.publish(bus);
 }
 
-function unchangedState(before: SyncState, after: SyncState): boolean {
+/** Whether a decision leaves the sync state as it was (nothing to store). */
+export function unchangedState(before: SyncState, after: SyncState): boolean {
   return JSON.stringify(before) === JSON.stringify(after);
 }
 
