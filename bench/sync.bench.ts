@@ -10,7 +10,7 @@
  * (sync-batch.ts). Every path and baseline runs on EVENTS events (100,000 unless
  * BENCH_SYNC_EVENTS says otherwise), over the same 100,000 seeded customers.
  */
-import { BatchWriteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
 import mysql from 'mysql2/promise';
 import { documentClient } from '../lambdas/adapters/dynamodb-service.js';
@@ -22,7 +22,7 @@ import { handler as reverseHandler } from '../lambdas/handlers/reverse-sync.js';
 import { closeRuntime, configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
 import { RUNTIME_ENV } from '../lib/spec/runtime.js';
 import magento from '../migrations/magento.js';
-import { insertCustomers, putCustomerItems } from '../test/support/bulk.js';
+import { batchWriteItems, insertCustomers, putCustomerItems } from '../test/support/bulk.js';
 import {
   createMagentoDatabase,
   createServiceTables,
@@ -80,12 +80,13 @@ async function measure(
       Array.from({ length: shape.workers }, async () => {
         while (next < n) {
           const from = next;
-          next = Math.min(n, next + shape.size);
+          const to = Math.min(n, from + shape.size);
+          next = to; // claimed before the await: other workers move `next` on meanwhile
           const t = performance.now();
-          await work(from, next);
+          await work(from, to);
           const ms = performance.now() - t;
-          for (let i = from; i < next; i++) lat.push(ms);
-          done += next - from;
+          for (let i = from; i < to; i++) lat.push(ms);
+          done += to - from;
         }
       }),
     );
@@ -229,34 +230,37 @@ const bench: Bench = async (log) => {
         [...ids.flatMap((id) => [id, lastName(tag, id - 1)]), ids],
       );
     };
-    /** Unconditional BatchWriteItem of `items` (25 a request, 4 in parallel), unprocessed items retried. */
-    const batchWrite = async (tableName: string, items: Record<string, unknown>[]) => {
-      const chunks: Record<string, unknown>[][] = [];
-      for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          while (next < chunks.length) {
-            let pending = chunks[next++]!;
-            while (pending.length) {
-              const res = await ddb.send(
-                new BatchWriteCommand({
-                  RequestItems: { [tableName]: pending.map((Item) => ({ PutRequest: { Item } })) },
-                }),
-              );
-              pending = (
-                (res.UnprocessedItems?.[tableName] ?? []) as {
-                  PutRequest?: { Item?: Record<string, unknown> };
-                }[]
-              ).map((u) => u.PutRequest!.Item!);
-            }
-          }
-        }),
-      );
-    };
+    const batchWrite = (tableName: string, items: Record<string, unknown>[]) =>
+      batchWriteItems(ddb, tableName, items, 4);
     const perEvent = { size: 1, workers: PARALLEL };
     const perSqsBatch = { size: SQS_BATCH, workers: 1 };
     const perBatch = { size: BATCH, workers: 2 };
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
+    /** A direction's handler (SQS batches) and batched path, each on `n` events. */
+    const syncPaths = async (
+      dir: string,
+      handler: unknown,
+      applyBatch: typeof applyBatchToLegacy,
+      eventOf: (i: number, tag: string) => ChangeEvent,
+    ) => {
+      const tag = dir === 'reverse' ? 'Rev' : 'Fwd';
+      const single = await measure(log, `${dir}-sync handler`, n, perSqsBatch, (from, to) =>
+        invokeHandler(
+          handler,
+          range(from, to).map((i) => eventOf(i, `${tag}S`)),
+        ),
+      );
+      const batched = await measure(log, `${dir}-sync batched path`, n, perBatch, async (from, to) => {
+        const res = await applyBatch(
+          rt,
+          customer,
+          range(from, to).map((i) => eventOf(i, `${tag}B`)),
+        );
+        const failed = res.filter((r) => r.error);
+        if (failed.length) throw new Error(`${failed.length} ${dir} batch events failed`);
+      });
+      return { single, batched };
+    };
 
     // --- reverse sync (service -> MySQL) -------------------------------------------------------
     const raw1 = await measure(
@@ -302,18 +306,7 @@ const bench: Bench = async (log) => {
       data: { lastName: lastName(tag, i) },
       sequence: 2,
     });
-    const revS = await measure(log, 'reverse-sync handler', n, perSqsBatch, (from, to) =>
-      invokeHandler(
-        reverseHandler,
-        Array.from({ length: to - from }, (_, k) => reverseEvent(from + k, 'RevS')),
-      ),
-    );
-    const revB = await measure(log, 'reverse-sync batched path', n, perBatch, async (from, to) => {
-      const events = Array.from({ length: to - from }, (_, k) => reverseEvent(from + k, 'RevB'));
-      const res = await applyBatchToLegacy(rt, customer, events);
-      const failed = res.filter((r) => r.error);
-      if (failed.length) throw new Error(`${failed.length} reverse batch events failed`);
-    });
+    const rev = await syncPaths('reverse', reverseHandler, applyBatchToLegacy, reverseEvent);
 
     // --- forward sync (MySQL -> DynamoDB) ------------------------------------------------------
     // Items were seeded at version 1; each raw pass moves them one version on.
@@ -408,18 +401,7 @@ const bench: Bench = async (log) => {
       data: { firstName: `${tag}${i}` },
       sequence: Date.now(),
     });
-    const fwdS = await measure(log, 'forward-sync handler', n, perSqsBatch, (from, to) =>
-      invokeHandler(
-        forwardHandler,
-        Array.from({ length: to - from }, (_, k) => forwardEvent(from + k, 'FwdS')),
-      ),
-    );
-    const fwdB = await measure(log, 'forward-sync batched path', n, perBatch, async (from, to) => {
-      const events = Array.from({ length: to - from }, (_, k) => forwardEvent(from + k, 'FwdB'));
-      const res = await applyBatchToService(rt, customer, events);
-      const failed = res.filter((r) => r.error);
-      if (failed.length) throw new Error(`${failed.length} forward batch events failed`);
-    });
+    const fwd = await syncPaths('forward', forwardHandler, applyBatchToService, forwardEvent);
 
     // --- rows ----------------------------------------------------------------------------------
     const paths = [
@@ -429,8 +411,7 @@ const bench: Bench = async (log) => {
         rawSingleSame: { m: raw1s, name: 'raw UPDATE + state put' },
         rawBatched: { m: rawB, name: 'raw batched UPDATE' },
         rawBatchedSame: { m: rawBs, name: 'raw batched UPDATE + states' },
-        single: revS,
-        batched: revB,
+        ...rev,
       },
       {
         dir: 'forward',
@@ -438,8 +419,7 @@ const bench: Bench = async (log) => {
         rawSingleSame: { m: fraw1s, name: 'raw TransactWriteItems item + state' },
         rawBatched: { m: frawB, name: 'raw BatchWriteItem' },
         rawBatchedSame: { m: frawBs, name: 'raw BatchWriteItem items + states' },
-        single: fwdS,
-        batched: fwdB,
+        ...fwd,
       },
     ];
     for (const p of paths) {

@@ -6,6 +6,7 @@
 import '../support/quiet-powertools.js';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ChangeEvent } from '../../lambdas/domain/events.js';
 import { applyBatchToLegacy, applyBatchToService } from '../../lambdas/domain/sync-batch.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
@@ -65,31 +66,18 @@ describe('Function: sync handlers, eventual entities (batched per SQS batch)', (
   });
 
   it('forward: one batched call for the batch; the bad record fails alone; a repeated key ends at its last change', async () => {
-    const at = (ago: number) => new Date(Date.now() - ago).toISOString();
+    const change = (key: string, data: Record<string, unknown>, ago: number) =>
+      changeEvent({
+        entity: 'customer',
+        key,
+        origin: 'legacy',
+        data: data as ChangeEvent['data'],
+        changedAt: new Date(Date.now() - ago).toISOString(),
+      });
     const events = [
-      ...ids.slice(0, 5).map((key) =>
-        changeEvent({
-          entity: 'customer',
-          key,
-          origin: 'legacy',
-          data: { lastName: `B${key}` },
-          changedAt: at(9_000),
-        }),
-      ),
-      changeEvent({
-        entity: 'customer',
-        key: ids[5]!,
-        origin: 'legacy',
-        data: { websiteId: 'not a number' },
-        changedAt: at(9_000),
-      }),
-      changeEvent({
-        entity: 'customer',
-        key: ids[0]!,
-        origin: 'legacy',
-        data: { lastName: 'Later' },
-        changedAt: at(5_000),
-      }),
+      ...ids.slice(0, 5).map((key) => change(key, { lastName: `B${key}` }, 9_000)),
+      change(ids[5]!, { websiteId: 'not a number' }, 9_000),
+      change(ids[0]!, { lastName: 'Later' }, 5_000),
     ];
     const { failedIndexes } = await invokeSqs(forward, sqsEvent(events.map(legacyEntry)));
     expect(failedIndexes).toEqual([5]);

@@ -54,38 +54,49 @@ export async function putCustomerItems(
   to: number,
   concurrency = 12,
 ): Promise<void> {
-  const batches: Record<string, unknown>[][] = [];
-  for (let start = from; start < to; start += 25) {
-    const items: Record<string, unknown>[] = [];
-    for (let id = start; id < Math.min(to, start + 25); id++) {
-      const c = customerRow(id);
-      items.push({
-        customerId: String(id),
-        email: c.email,
-        firstName: c.firstName,
-        lastName: c.lastName,
-        websiteId: 1,
-        groupId: 1,
-        isActive: 1,
-        version: 1,
-        updatedAt: '2026-11-01T00:00:00.000Z',
-        _writer: 'cutover-sync',
-        _syncedVersion: 1,
-      });
-    }
-    batches.push(items);
+  const items: Record<string, unknown>[] = [];
+  for (let id = from; id < to; id++) {
+    const c = customerRow(id);
+    items.push({
+      customerId: String(id),
+      email: c.email,
+      firstName: c.firstName,
+      lastName: c.lastName,
+      websiteId: 1,
+      groupId: 1,
+      isActive: 1,
+      version: 1,
+      updatedAt: '2026-11-01T00:00:00.000Z',
+      _writer: 'cutover-sync',
+      _syncedVersion: 1,
+    });
   }
+  await batchWriteItems(client, table, items, concurrency);
+}
+
+/**
+ * Unconditional BatchWriteItem of `items` into `table`: 25 items a request, `concurrency`
+ * requests in flight, the items DynamoDB leaves unprocessed sent again.
+ */
+export async function batchWriteItems(
+  client: DynamoDBDocumentClient,
+  table: string,
+  items: readonly Record<string, unknown>[],
+  concurrency = 4,
+): Promise<void> {
+  const batches: Record<string, unknown>[][] = [];
+  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
   let next = 0;
   const worker = async () => {
     while (next < batches.length) {
-      let items = batches[next++]!;
-      while (items.length) {
+      let pending = batches[next++]!;
+      while (pending.length) {
         const res = await client.send(
           new BatchWriteCommand({
-            RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) },
+            RequestItems: { [table]: pending.map((Item) => ({ PutRequest: { Item } })) },
           }),
         );
-        items = (
+        pending = (
           (res.UnprocessedItems?.[table] ?? []) as { PutRequest?: { Item?: Record<string, unknown> } }[]
         ).map((u) => u.PutRequest!.Item!);
       }
