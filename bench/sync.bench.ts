@@ -10,6 +10,7 @@
  * (sync-batch.ts). Every path and baseline runs on EVENTS events (100,000 unless
  * BENCH_SYNC_EVENTS says otherwise), over the same 100,000 seeded customers.
  */
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
 import mysql from 'mysql2/promise';
@@ -26,6 +27,7 @@ import { batchWriteItems, insertCustomers, putCustomerItems } from '../test/supp
 import {
   createMagentoDatabase,
   createServiceTables,
+  dynamoClient,
   findOrStartMariaDb,
   startDynamoLocal,
 } from '../test/support/databases.js';
@@ -172,30 +174,71 @@ const bench: Bench = async (log) => {
     t = performance.now();
     const sums = await rt.legacy.chunkChecksums(customer, { chunkSize: 1000 });
     const sqlSecs = (performance.now() - t) / 1000;
-    // The first check after the seed also pays DynamoDB Local's JVM warm-up of its scan path (an
-    // artifact of the emulator, not of the check): reported apart, then the median of 3 runs.
-    t = performance.now();
-    let report = await checkConsistency(rt, customer, { chunkSize: 1000 });
-    const coldSecs = (performance.now() - t) / 1000;
-    const warm: number[] = [];
-    for (let run = 0; run < 3; run++) {
-      t = performance.now();
+    // DynamoDB Local's JVM compiles its scan path over the first few scans of a table (an
+    // artifact of the emulator: seen here 20k -> 39k -> 46k -> 54k -> 73k rows/s over five checks
+    // in a row). The first check is reported as it was; then raw scans warm the emulator up, and
+    // each of 3 checks is measured beside a raw parallel Scan of the same table made just before
+    // it (the same 16 segments and projection, items only counted): the baseline.
+    const scanClient = dynamoClient(dynamo.endpoint);
+    const rawScan = async () => {
+      const projection = ['customerId', ...customer.fields.map((f) => f.name)];
+      let items = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, segment) => {
+          let start: Record<string, AttributeValue> | undefined;
+          do {
+            const res = await scanClient.send(
+              new ScanCommand({
+                TableName: table,
+                Segment: segment,
+                TotalSegments: 16,
+                ProjectionExpression: projection.map((_, i) => `#f${i}`).join(', '),
+                ExpressionAttributeNames: Object.fromEntries(projection.map((f, i) => [`#f${i}`, f])),
+                ...(start ? { ExclusiveStartKey: start } : {}),
+              }),
+            );
+            items += res.Items?.length ?? 0;
+            start = res.LastEvaluatedKey;
+          } while (start);
+        }),
+      );
+      if (items !== ROWS) throw new Error(`raw scan read ${items} items`);
+    };
+    const timed = async (f: () => Promise<unknown>) => {
+      const t0 = performance.now();
+      await f();
+      return ROWS / ((performance.now() - t0) / 1000);
+    };
+    let report: Awaited<ReturnType<typeof checkConsistency>> | undefined;
+    const cold = await timed(async () => {
       report = await checkConsistency(rt, customer, { chunkSize: 1000 });
-      warm.push((performance.now() - t) / 1000);
+    });
+    const warmUp: number[] = [];
+    for (let i = 0; i < 4; i++) warmUp.push(await timed(rawScan));
+    const scans: number[] = [];
+    const checks: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      scans.push(await timed(rawScan));
+      checks.push(
+        await timed(async () => {
+          report = await checkConsistency(rt, customer, { chunkSize: 1000 });
+        }),
+      );
     }
-    warm.sort((a, b) => a - b);
-    const checkSecs = warm[1]!;
+    scanClient.destroy();
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     rows.push(
       {
-        metric: `consistency check, ${ROWS.toLocaleString('en-US')} customers, end to end (median of 3 after the first)`,
-        value: ROWS / checkSecs,
+        metric: `consistency check, ${ROWS.toLocaleString('en-US')} customers, end to end (median of 3, emulator warm)`,
+        value: median(checks),
         unit: 'rows/s',
+        baseline: { metric: 'raw parallel Scan of the service table', value: median(scans) },
         target: '>= 50,000 rows/s',
-        met: ROWS / checkSecs >= 50_000,
+        met: median(checks) >= 50_000,
       },
       {
-        metric: 'consistency check, first run after the seed (DynamoDB Local JVM cold)',
-        value: ROWS / coldSecs,
+        metric: 'consistency check, first run after the seed (emulator cold)',
+        value: cold,
         unit: 'rows/s',
       },
       {
@@ -204,9 +247,11 @@ const bench: Bench = async (log) => {
         unit: 'rows/s',
       },
     );
+    const list = (xs: number[]) => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ');
     notes.push(
-      `Consistency: ${sums.length} chunks of 1,000; ${report.mismatchesTotal} mismatches; runs after the first: ` +
-        `${warm.map((w) => Math.round(ROWS / w).toLocaleString('en-US')).join(', ')} rows/s.`,
+      `Consistency: ${sums.length} chunks of 1,000; ${report?.mismatchesTotal} mismatches. Checks: ${list(checks)} rows/s, ` +
+        `each after a raw Scan of ${list(scans)} rows/s; the warm-up scans before them: ${list(warmUp)} rows/s. ` +
+        'The check reads the Magento checksums in SQL while it scans, and places and hashes every row in JS.',
     );
 
     const lastName = (tag: string, i: number) => `${tag}${i}`;
