@@ -355,21 +355,20 @@ const bench: Bench = async (log) => {
 
     // --- forward sync (MySQL -> DynamoDB) ------------------------------------------------------
     // Items were seeded at version 1; each raw pass moves them one version on.
+    const versionedUpdate = (i: number, tag: string, version: number) => ({
+      TableName: table,
+      Key: { customerId: String(i + 1) },
+      UpdateExpression: 'SET lastName = :l, version = version + :one',
+      ConditionExpression: 'version = :v',
+      ExpressionAttributeValues: { ':l': lastName(tag, i), ':one': 1, ':v': version },
+    });
     const fraw1 = await measure(
       log,
       'forward raw conditional UpdateItem',
       n,
       perEvent,
       single(async (i) => {
-        await ddb.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: { customerId: String(i + 1) },
-            UpdateExpression: 'SET lastName = :l, version = version + :one',
-            ConditionExpression: 'version = :v',
-            ExpressionAttributeValues: { ':l': lastName('FRaw', i), ':one': 1, ':v': 1 },
-          }),
-        );
+        await ddb.send(new UpdateCommand(versionedUpdate(i, 'FRaw', 1)));
       }),
     );
     const fraw1s = await measure(
@@ -381,15 +380,7 @@ const bench: Bench = async (log) => {
         await ddb.send(
           new TransactWriteCommand({
             TransactItems: [
-              {
-                Update: {
-                  TableName: table,
-                  Key: { customerId: String(i + 1) },
-                  UpdateExpression: 'SET lastName = :l, version = version + :one',
-                  ConditionExpression: 'version = :v',
-                  ExpressionAttributeValues: { ':l': lastName('FRawS', i), ':one': 1, ':v': 2 },
-                },
-              },
+              { Update: versionedUpdate(i, 'FRawS', 2) },
               {
                 Put: {
                   TableName: tables.syncTable,

@@ -84,34 +84,31 @@ describe('Class: MysqlLegacyStore (compare-and-set of an update)', () => {
         expect(res.outcome).toBe('written');
       });
 
-      it('refuses when another column the decision read moved meanwhile', async () => {
-        const id = await newCustomer();
-        const read = await env.legacy.read(customerSpec(), id);
-        await env.db.query("UPDATE customer_entity SET firstname = 'Augusta' WHERE entity_id = ?", [id]);
-        const res = await env.legacy.write(customerSpec(), update(asRead(read), { lastName: 'Byron' }));
-        expect(res.outcome).toBe('conflict');
-        expect((await customerRow(id))['lastname']).toBe('Lovelace');
-      });
-
-      it('refuses when an email changed only in letter case (the collation would call it equal)', async () => {
-        const id = await newCustomer();
-        const read = await env.legacy.read(customerSpec(), id);
-        await env.db.query('UPDATE customer_entity SET email = UPPER(email) WHERE entity_id = ?', [id]);
-        const res = await env.legacy.write(customerSpec(), update(asRead(read), { lastName: 'Byron' }));
-        expect(res.outcome).toBe('conflict');
-        expect((await customerRow(id))['lastname']).toBe('Lovelace');
-      });
-
-      it('refuses when only updated_at moved (Magento saved the row again)', async () => {
-        const id = await newCustomer();
-        const read = await env.legacy.read(customerSpec(), id);
-        await env.db.query(
+      // What Magento (or a person) changed between the read and the write.
+      const moves: [string, string][] = [
+        [
+          'another column the decision read moved',
+          "UPDATE customer_entity SET firstname = 'Augusta' WHERE entity_id = ?",
+        ],
+        [
+          'an email changed only in letter case (the collation would call it equal)',
+          'UPDATE customer_entity SET email = UPPER(email) WHERE entity_id = ?',
+        ],
+        [
+          'only updated_at moved (Magento saved the row again)',
           'UPDATE customer_entity SET updated_at = updated_at + INTERVAL 1 SECOND WHERE entity_id = ?',
-          [id],
-        );
-        const res = await env.legacy.write(customerSpec(), update(asRead(read), { lastName: 'Byron' }));
-        expect(res.outcome).toBe('conflict');
-      });
+        ],
+      ];
+      for (const [what, sql] of moves) {
+        it(`refuses when ${what}`, async () => {
+          const id = await newCustomer();
+          const read = await env.legacy.read(customerSpec(), id);
+          await env.db.query(sql, [id]);
+          const res = await env.legacy.write(customerSpec(), update(asRead(read), { lastName: 'Byron' }));
+          expect(res.outcome).toBe('conflict');
+          expect((await customerRow(id))['lastname']).toBe('Lovelace');
+        });
+      }
 
       it('refuses when a DECIMAL moved in its last digit, writes when it did not', async () => {
         const key = await newStock('10.0000');
