@@ -277,6 +277,30 @@ const bench: Bench = async (log) => {
     };
     const batchWrite = (tableName: string, items: Record<string, unknown>[]) =>
       batchWriteItems(ddb, tableName, items, 4);
+    /** The sync states of a raw batched baseline: fresh items, written unconditionally. */
+    const writeStates = (tag: string, from: number, to: number) =>
+      batchWrite(
+        tables.syncTable,
+        range(from, to).map((i) => ({ pk: `state#${tag}#${i}`, state: '{}', revision: 1 })),
+      );
+    /** A customer change event of `origin` (its sequence: a service version, a poll time). */
+    const customerEvent = (
+      origin: ChangeEvent['origin'],
+      i: number,
+      tag: string,
+      data: ChangeEvent['data'],
+      sequence: number,
+    ): ChangeEvent => ({
+      schemaVersion: 1,
+      eventId: `bench:${tag}:${i}`,
+      entity: 'customer',
+      key: String(i + 1),
+      op: 'upsert',
+      changedAt: new Date().toISOString(),
+      origin,
+      data,
+      sequence,
+    });
     const perEvent = { size: 1, workers: PARALLEL };
     const perSqsBatch = { size: SQS_BATCH, workers: 1 };
     const perBatch = { size: BATCH, workers: 2 };
@@ -330,27 +354,11 @@ const bench: Bench = async (log) => {
     );
     const rawBs = await measure(log, 'reverse raw batched UPDATE + states', n, perBatch, async (from, to) => {
       await rawBatchedUpdate('RawBS', from, to);
-      await batchWrite(
-        tables.syncTable,
-        Array.from({ length: to - from }, (_, k) => ({
-          pk: `state#rawrb#${from + k}`,
-          state: '{}',
-          revision: 1,
-        })),
-      );
+      await writeStates('rawrb', from, to);
     });
 
-    const reverseEvent = (i: number, tag: string): ChangeEvent => ({
-      schemaVersion: 1,
-      eventId: `bench:${tag}:${i}`,
-      entity: 'customer',
-      key: String(i + 1),
-      op: 'upsert',
-      changedAt: new Date().toISOString(),
-      origin: 'service',
-      data: { lastName: lastName(tag, i) },
-      sequence: 2,
-    });
+    const reverseEvent = (i: number, tag: string) =>
+      customerEvent('service', i, tag, { lastName: lastName(tag, i) }, 2);
     const rev = await syncPaths('reverse', reverseHandler, applyBatchToLegacy, reverseEvent);
 
     // --- forward sync (MySQL -> DynamoDB) ------------------------------------------------------
@@ -415,28 +423,12 @@ const bench: Bench = async (log) => {
           table,
           Array.from({ length: to - from }, (_, k) => itemOf(from + k, 'FRawBS')),
         );
-        await batchWrite(
-          tables.syncTable,
-          Array.from({ length: to - from }, (_, k) => ({
-            pk: `state#rawfb#${from + k}`,
-            state: '{}',
-            revision: 1,
-          })),
-        );
+        await writeStates('rawfb', from, to);
       },
     );
 
-    const forwardEvent = (i: number, tag: string): ChangeEvent => ({
-      schemaVersion: 1,
-      eventId: `bench:${tag}:${i}`,
-      entity: 'customer',
-      key: String(i + 1),
-      op: 'upsert',
-      changedAt: new Date().toISOString(),
-      origin: 'legacy',
-      data: { firstName: `${tag}${i}` },
-      sequence: Date.now(),
-    });
+    const forwardEvent = (i: number, tag: string) =>
+      customerEvent('legacy', i, tag, { firstName: `${tag}${i}` }, Date.now());
     const fwd = await syncPaths('forward', forwardHandler, applyBatchToService, forwardEvent);
 
     // --- rows ----------------------------------------------------------------------------------
