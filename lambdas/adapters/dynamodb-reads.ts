@@ -12,6 +12,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type Outcome, perTurn } from '../domain/per-turn.js';
 
 type Item = Record<string, unknown>;
 
@@ -62,61 +63,48 @@ export async function batchGetTables(
 const identity = (table: string, keyNames: readonly string[], item: Item) =>
   `${table}\u0000${keyNames.map((n) => String(item[n])).join('\u0000')}`;
 
-interface QueuedRead {
-  readonly table: string;
-  readonly key: Item;
-  readonly id: string;
-  readonly keyNames: readonly string[];
-  readonly resolve: (item: Item | undefined) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 /** Point reads coalesced per turn of the event loop (one instance per client: `pointReads`). */
 export class PointReads {
-  private queued: QueuedRead[] = [];
+  private readonly read: (r: { table: string; key: Item }) => Promise<Item | undefined>;
 
-  constructor(private readonly client: DynamoDBDocumentClient) {}
+  constructor(private readonly client: DynamoDBDocumentClient) {
+    this.read = perTurn((reads) => this.readAll(reads));
+  }
 
   /** The item under `key` in `table` (consistent), or undefined. */
   get(table: string, key: Item): Promise<Item | undefined> {
-    const keyNames = Object.keys(key).sort();
-    return new Promise((resolve, reject) => {
-      if (!this.queued.length) setImmediate(() => void this.flush());
-      this.queued.push({ table, key, keyNames, id: identity(table, keyNames, key), resolve, reject });
-    });
+    return this.read({ table, key });
   }
 
-  private async flush(): Promise<void> {
-    const reads = this.queued;
-    this.queued = [];
-    try {
-      if (reads.length === 1) {
-        const only = reads[0]!;
-        const res = await this.client.send(
-          new GetCommand({ TableName: only.table, Key: only.key, ConsistentRead: true }),
-        );
-        only.resolve(res.Item);
-        return;
-      }
-      const keys = new Map<string, Item[]>();
-      const keyNamesOf = new Map<string, readonly string[]>();
-      const seen = new Set<string>();
-      for (const r of reads) {
-        keyNamesOf.set(r.table, r.keyNames);
-        if (seen.has(r.id)) continue; // BatchGetItem refuses a key twice
-        seen.add(r.id);
-        const list = keys.get(r.table) ?? [];
-        list.push(r.key);
-        keys.set(r.table, list);
-      }
-      const found = await batchGetTables(this.client, keys);
-      const byId = new Map<string, Item>();
-      for (const [table, items] of found)
-        for (const it of items) byId.set(identity(table, keyNamesOf.get(table)!, it), it);
-      for (const r of reads) r.resolve(byId.get(r.id));
-    } catch (e) {
-      for (const r of reads) r.reject(e);
+  private async readAll(
+    reads: readonly { table: string; key: Item }[],
+  ): Promise<Outcome<Item | undefined>[]> {
+    if (reads.length === 1) {
+      const only = reads[0]!;
+      const res = await this.client.send(
+        new GetCommand({ TableName: only.table, Key: only.key, ConsistentRead: true }),
+      );
+      return [{ value: res.Item }];
     }
+    const keyNamesOf = new Map<string, readonly string[]>();
+    const ids = reads.map((r) => {
+      const names = Object.keys(r.key).sort();
+      keyNamesOf.set(r.table, names);
+      return identity(r.table, names, r.key);
+    });
+    const keys = new Map<string, Item[]>();
+    const seen = new Set<string>();
+    reads.forEach((r, i) => {
+      if (seen.has(ids[i]!)) return; // BatchGetItem refuses a key twice
+      seen.add(ids[i]!);
+      const list = keys.get(r.table) ?? [];
+      list.push(r.key);
+      keys.set(r.table, list);
+    });
+    const byId = new Map<string, Item>();
+    for (const [table, items] of await batchGetTables(this.client, keys))
+      for (const it of items) byId.set(identity(table, keyNamesOf.get(table)!, it), it);
+    return ids.map((id) => ({ value: byId.get(id) }));
   }
 }
 

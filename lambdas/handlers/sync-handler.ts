@@ -7,6 +7,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
 import { type ChangeEvent, parseBusEvent } from '../domain/events.js';
+import { type Outcome, perTurn } from '../domain/per-turn.js';
 import { type ApplyResult, applyToLegacy, applyToService, type SyncDeps } from '../domain/sync.js';
 import { applyBatchToLegacy, applyBatchToService } from '../domain/sync-batch.js';
 import { countConflicts, countEvent, logger, recordLag, statusOf } from './powertools.js';
@@ -39,39 +40,28 @@ function serialisedByKey() {
  */
 function batchedByEntity(direction: 'forward' | 'reverse') {
   const applyBatch = direction === 'forward' ? applyBatchToService : applyBatchToLegacy;
-  type Waiting = { event: ChangeEvent; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void };
-  const queues = new Map<string, Waiting[]>();
-  return (deps: SyncDeps, entity: EntitySpec, event: ChangeEvent): Promise<ApplyResult> =>
-    new Promise((resolve, reject) => {
-      let queue = queues.get(entity.name);
-      if (!queue) {
-        const q: Waiting[] = [];
-        queue = q;
-        queues.set(entity.name, q);
-        setImmediate(async () => {
-          queues.delete(entity.name);
-          try {
-            const results = new Map(
-              (
-                await applyBatch(
-                  deps,
-                  entity,
-                  q.map((x) => x.event),
-                )
-              ).map((r) => [r.eventId, r]),
-            );
-            for (const x of q) {
-              const r = results.get(x.event.eventId);
-              if (r?.result) x.resolve(r.result);
-              else x.reject(r?.error ?? new Error(`no result for event ${x.event.eventId}`));
-            }
-          } catch (e) {
-            for (const x of q) x.reject(e);
-          }
+  type Call = { readonly deps: SyncDeps; readonly entity: EntitySpec; readonly event: ChangeEvent };
+  const perEntity = new Map<string, (call: Call) => Promise<ApplyResult>>();
+  return (deps: SyncDeps, entity: EntitySpec, event: ChangeEvent): Promise<ApplyResult> => {
+    let apply = perEntity.get(entity.name);
+    if (!apply) {
+      apply = perTurn(async (calls: readonly Call[]) => {
+        // The calls of one turn come from one invocation, so from one runtime and spec.
+        const events = calls.map((c) => c.event);
+        const results = new Map(
+          (await applyBatch(calls[0]!.deps, calls[0]!.entity, events)).map((r) => [r.eventId, r]),
+        );
+        return events.map((e): Outcome<ApplyResult> => {
+          const r = results.get(e.eventId);
+          return r?.result
+            ? { value: r.result }
+            : { error: r?.error ?? new Error(`no result for ${e.eventId}`) };
         });
-      }
-      queue.push({ event, resolve, reject });
-    });
+      });
+      perEntity.set(entity.name, apply);
+    }
+    return apply({ deps, entity, event });
+  };
 }
 
 export function syncHandler(direction: 'forward' | 'reverse') {
