@@ -23,6 +23,7 @@ import {
   applyToLegacy,
   applyToService,
   canonicalEvent,
+  isOwnLegacyKey,
   type SyncDeps,
   unchangedState,
 } from './sync.js';
@@ -195,10 +196,12 @@ export async function applyBatchToLegacy(
   }
   const { valid, results } = canonicalEvents(entity, events);
   const { first, rest } = firstPerKey(valid);
+  // The key map only for keys that may be mapped: on Magento an entity_id-shaped service key is
+  // its own row's key (isOwnLegacyKey), so a batch of such keys reads only its states.
   const [mapped, states] = await Promise.all([
     state.legacyKeysOf(
       entity,
-      first.map((e) => e.key),
+      first.map((e) => e.key).filter((k) => !isOwnLegacyKey(deps.spec, k)),
     ),
     state.getMany(
       entity,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../lambdas/domain/events.js';
 import { applyBatchToLegacy, applyBatchToService } from '../../lambdas/domain/sync-batch.js';
 import { runtime } from '../../lambdas/handlers/runtime.js';
+import type { EntitySpec } from '../../lib/spec/schema.js';
 import {
   changeEvent,
   entitySpec,
@@ -98,5 +99,60 @@ describe('Function: sync batched path', () => {
       'skip-duplicate',
       'skip-duplicate',
     ]);
+  });
+
+  it('reverse: a service-born key lands on its mapped row; only such keys are looked up in the key map', async () => {
+    const rt = await runtime();
+    // A customer created on the service side: the single path creates its Magento row and maps it.
+    const [created] = await serviceChange(env, 'customer', 'cus-batch-1', {
+      email: 'batch.born@example.com',
+      firstName: 'Born',
+      lastName: 'Service',
+      websiteId: 1,
+      groupId: 1,
+      isActive: 1,
+    });
+    const { applyToLegacy } = await import('../../lambdas/domain/sync.js');
+    await applyToLegacy(rt, customer(), JSON.parse(created!.Detail));
+    const [[born]] = await env.db.query<RowDataPacket[]>(
+      'SELECT entity_id FROM customer_entity WHERE email = ?',
+      ['batch.born@example.com'],
+    );
+    const bornId = String(born!['entity_id']);
+    expect(bornId).toMatch(/^\d+$/);
+    // Then a batch with it and an entity_id-shaped key.
+    const events: ChangeEvent[] = [];
+    for (const [key, firstName] of [
+      ['cus-batch-1', 'BornBatched'],
+      [ids[5]!, 'OwnBatched'],
+    ] as const) {
+      const [entry] = await serviceChange(env, 'customer', key, { firstName });
+      events.push(JSON.parse(entry!.Detail));
+    }
+    const asked: string[][] = [];
+    const state = rt.state;
+    const spied = {
+      ...rt,
+      state: Object.assign(Object.create(state) as typeof state, {
+        legacyKeysOf: (e: EntitySpec, keys: readonly string[]) => {
+          asked.push([...keys]);
+          return state.legacyKeysOf!(e, keys);
+        },
+      }),
+    };
+    const results = await applyBatchToLegacy(spied, customer(), events);
+    expect(results.map((r) => [r.batched, r.error])).toEqual([
+      [true, undefined],
+      [true, undefined],
+    ]);
+    expect(asked).toEqual([['cus-batch-1']]);
+    const [rows] = await env.db.query<RowDataPacket[]>(
+      'SELECT entity_id, firstname FROM customer_entity WHERE entity_id IN (?, ?) ORDER BY entity_id',
+      [bornId, ids[5]],
+    );
+    expect(Object.fromEntries(rows.map((r) => [String(r['entity_id']), r['firstname']]))).toEqual({
+      [bornId]: 'BornBatched',
+      [ids[5]!]: 'OwnBatched',
+    });
   });
 });
