@@ -270,14 +270,13 @@ const bench: Bench = async (log) => {
         lastName(tag, i),
         i + 1,
       ]);
-    const rawStatePut = (tag: string, i: number) =>
-      ddb.send(
-        new PutCommand({
-          TableName: tables.syncTable,
-          Item: { pk: `state#${tag}#${i}`, state: '{}', revision: 1 },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+    /** A fresh sync state, written as the sync writes one: a conditional Put. */
+    const statePut = (tag: string, i: number) => ({
+      TableName: tables.syncTable,
+      Item: { pk: `state#${tag}#${i}`, state: '{}', revision: 1 },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    const rawStatePut = (tag: string, i: number) => ddb.send(new PutCommand(statePut(tag, i)));
     const rawBatchedUpdate = (tag: string, from: number, to: number) => {
       const ids = Array.from({ length: to - from }, (_, k) => from + k + 1);
       return db.query(
@@ -291,7 +290,7 @@ const bench: Bench = async (log) => {
     const writeStates = (tag: string, from: number, to: number) =>
       batchWrite(
         tables.syncTable,
-        range(from, to).map((i) => ({ pk: `state#${tag}#${i}`, state: '{}', revision: 1 })),
+        range(from, to).map((i) => statePut(tag, i).Item),
       );
     /**
      * The same states written as the batched sync writes them: conditional Puts in
@@ -300,11 +299,7 @@ const bench: Bench = async (log) => {
     const transactStates = (tag: string, from: number, to: number) =>
       transactChunks(
         range(from, to).map((i) => ({
-          Put: {
-            TableName: tables.syncTable,
-            Item: { pk: `state#${tag}#${i}`, state: '{}', revision: 1 },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          },
+          Put: statePut(tag, i),
         })),
       );
     const transactChunks = (items: NonNullable<TransactWriteCommandInput['TransactItems']>) =>
@@ -428,16 +423,7 @@ const bench: Bench = async (log) => {
       single(async (i) => {
         await ddb.send(
           new TransactWriteCommand({
-            TransactItems: [
-              { Update: versionedUpdate(i, 'FRawS', 2) },
-              {
-                Put: {
-                  TableName: tables.syncTable,
-                  Item: { pk: `state#rawf#${i}`, state: '{}', revision: 1 },
-                  ConditionExpression: 'attribute_not_exists(pk)',
-                },
-              },
-            ],
+            TransactItems: [{ Update: versionedUpdate(i, 'FRawS', 2) }, { Put: statePut('rawf', i) }],
           }),
         );
       }),
@@ -477,13 +463,7 @@ const bench: Bench = async (log) => {
         transactChunks(
           range(from, to).flatMap((i) => [
             { Update: versionedUpdate(i, 'FRawBT', 3) },
-            {
-              Put: {
-                TableName: tables.syncTable,
-                Item: { pk: `state#rawft#${i}`, state: '{}', revision: 1 },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
+            { Put: statePut('rawft', i) },
           ]),
         ),
     );
