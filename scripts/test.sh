@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cutover
+# npm puts node_modules/.bin first on PATH: the node@24 devDependency runs everything below on the
+# functions' own major (nodejs24.x) while npm ci itself ran on the machine's Node.
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+echo "== node $(node --version) ($(command -v node))"
+if [ "$node_major" -lt 24 ]; then
+  echo "node_modules/.bin/node is missing or older than 24: run npm ci (it installs the node@24 devDependency)" >&2
+  exit 1
+fi
 echo "== lint (biome)"
 npx biome check .
 echo "== types (tsc --noEmit)"

@@ -66,7 +66,7 @@ export const ESM_REQUIRE_BANNER =
 
 const BUNDLING = {
   format: nodejs.OutputFormat.ESM,
-  target: 'node22',
+  target: 'node24',
   mainFields: ['module', 'main'],
   banner: ESM_REQUIRE_BANNER,
   minify: true,

@@ -1,16 +1,10 @@
-// aws-local-stepfunctions needs Promise.withResolvers, which Node 22 has and Node 20 lacks.
-if (!(Promise as unknown as { withResolvers?: unknown }).withResolvers) {
-  Object.defineProperty(Promise, 'withResolvers', {
-    configurable: true,
-    writable: true,
-    value: function withResolvers<T>() {
-      let resolve!: (v: T | PromiseLike<T>) => void;
-      let reject!: (e?: unknown) => void;
-      const promise = new Promise<T>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      return { promise, resolve, reject };
-    },
-  });
+// The tests run on the functions' own Node major (nodejs24.x): npm scripts and npx put
+// node_modules/.bin first on PATH, where the `node@24` devDependency installs its binary.
+// aws-local-stepfunctions also needs Promise.withResolvers (Node ≥ 22).
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  throw new Error(
+    `tests run on Node ${process.versions.node}; they need the project's Node 24 ` +
+      '(run them through `npm test` or `npx vitest`, which use node_modules/.bin/node from the node@24 devDependency)',
+  );
 }
