@@ -5,6 +5,6 @@ const major = Number(process.versions.node.split('.')[0]);
 if (major < 22) {
   throw new Error(
     `tests run on Node ${process.versions.node}; they need the project's Node 24 ` +
-      '(run them through `npm test` or `npx vitest`, which use node_modules/.bin/node from the node@24 devDependency)',
+      '(run `npm ci` to install the node@24 devDependency, then run them through `npm test` or `npx vitest`, which use node_modules/.bin/node)',
   );
 }
