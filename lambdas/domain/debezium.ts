@@ -1,9 +1,14 @@
 /**
- * Debezium change envelopes → contract events.
+ * Debezium change events → contract events.
  *
- * Accepts the envelope as Debezium's JSON converter writes it, with or without the
- * `{ schema, payload }` wrapper: `{ before, after, op: c|u|d|r, ts_ms, source: { table, … } }`.
- * Decimals must be emitted as strings or numbers (`decimal.handling.mode=string`), not bytes.
+ * Accepts the change event value as Debezium's JSON converter writes it: with the schema
+ * (`{ schema, payload }`, `schemas.enable=true`, the default) or without it (the bare payload
+ * `{ before, after, op: c|u|d|r, ts_ms, source: { table, … } }`). With the schema every column is
+ * decoded by its Kafka Connect type (`debezium-values.ts`): precise decimals (the default
+ * `decimal.handling.mode`), every temporal type of every `time.precision.mode`; an unknown
+ * logical type is rejected with a reason. Without the schema a value that could mean two things
+ * (a precise decimal's base64 that looks like a number, a temporal number whose unit only the
+ * schema says) is rejected naming the setting to change, never guessed.
  * Changes to Magento EAV value tables (`catalog_product_entity_decimal`, …) become a change of
  * the owning entity carrying only the changed attribute.
  */
@@ -15,7 +20,8 @@ import {
   type MigrationSpec,
   type MysqlEntityLegacy,
 } from '../../lib/spec/schema.js';
-import { type ChangeEvent, ContractError, parseChangeEvent } from './events.js';
+import { type ConnectSchema, DebeziumValueError, decodeConnectValue } from './debezium-values.js';
+import { type ChangeEvent, ContractError, type FieldValue, parseChangeEvent } from './events.js';
 import { normalizeValue, ValueError } from './values.js';
 
 const RowSchema = z.record(z.string(), z.unknown());
@@ -94,39 +100,179 @@ export class DebeziumMapping {
   }
 }
 
-function unwrap(input: unknown): unknown {
-  if (input && typeof input === 'object' && 'payload' in input && 'schema' in input) {
-    return (input as { payload: unknown }).payload;
+/**
+ * What Debezium Server put in an SQS body: a change event value, or a tombstone.
+ *
+ * With `tombstones.on.delete=true` (Debezium's default) every delete event is followed by a
+ * tombstone: the same key with a null value, for Kafka's log compaction. Debezium Server's SQS
+ * sink sends a null value as the empty string (`SqsChangeConsumer.recordSent`); the JSON
+ * converter writes nothing for it, with or without schemas. It carries no row and no table: the
+ * delete event before it already said everything, so it is skipped, not applied and not failed.
+ */
+export type DebeziumBody = { tombstone: true } | { tombstone: false; value: unknown };
+
+/**
+ * Reads an SQS body from Debezium Server.
+ * @throws ContractError when the body is neither empty nor JSON
+ */
+export function readDebeziumBody(body: string): DebeziumBody {
+  if (body.trim() === '') return { tombstone: true };
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new ContractError(['body is not JSON']);
   }
-  return input;
+  const wrapped = value as { schema?: unknown; payload?: unknown } | null;
+  if (
+    value === null ||
+    (isObject(value) && 'payload' in value && wrapped!.payload === null && !wrapped!.schema)
+  )
+    return { tombstone: true };
+  return { tombstone: false, value };
 }
 
-function matchesWhere(row: Record<string, unknown>, where: MysqlEntityLegacy['where']): boolean {
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStruct(s: unknown): s is ConnectSchema & { fields: ConnectSchema[] } {
+  return (
+    isObject(s) &&
+    s['type'] === 'struct' &&
+    Array.isArray(s['fields']) &&
+    s['fields'].every((f) => isObject(f) && typeof f['field'] === 'string' && typeof f['type'] === 'string')
+  );
+}
+
+const SCHEMAS_SETTING =
+  "keep the JSON converter's schemas on (value.converter.schemas.enable=true; Debezium Server: debezium.format.value.schemas.enable=true, the default)";
+
+/** Splits `{ schema, payload }` (schemas on) from a bare payload (schemas off). */
+function unwrap(input: unknown): { payload: unknown; columns?: Record<Image, Map<string, ConnectSchema>> } {
+  if (!isObject(input) || !('payload' in input) || !('schema' in input)) return { payload: input };
+  if (input['schema'] === null) return { payload: input['payload'] };
+  const schema = input['schema'];
+  if (!isStruct(schema))
+    throw new ContractError(['envelope schema must be a Kafka Connect struct with its fields']);
+  const columns = {} as Record<Image, Map<string, ConnectSchema>>;
+  for (const image of ['before', 'after'] as const) {
+    const s = schema.fields.find((f) => f.field === image);
+    if (!isStruct(s)) throw new ContractError([`envelope schema has no struct for "${image}"`]);
+    columns[image] = new Map(s.fields.map((f) => [f.field!, f]));
+  }
+  return { payload: input['payload'], columns };
+}
+
+type Image = 'before' | 'after';
+
+/** One row image (`before` or `after`), its columns read through their schema. */
+class RowImage {
+  constructor(
+    private readonly image: Image,
+    private readonly row: Record<string, unknown>,
+    private readonly schema: Map<string, ConnectSchema> | undefined,
+  ) {}
+
+  has(column: string): boolean {
+    return column in this.row;
+  }
+
+  /**
+   * The column decoded by its schema; without a schema the raw value, once it is clear that it
+   * cannot mean two things for `field`.
+   * @throws ContractError naming the column
+   */
+  get(column: string, field?: FieldSpec): unknown {
+    const raw = this.row[column];
+    try {
+      if (this.schema) {
+        const s = this.schema.get(column);
+        if (!s) throw new DebeziumValueError('is not described by the envelope schema');
+        return decodeConnectValue(s, raw);
+      }
+      if (field) checkSchemaless(field, raw);
+      return raw;
+    } catch (e) {
+      if (e instanceof DebeziumValueError) throw new ContractError([`${this.path(column)} ${e.message}`]);
+      throw e;
+    }
+  }
+
+  /** The column as `field`'s canonical value. @throws ContractError naming the column */
+  value(column: string, field: FieldSpec): FieldValue {
+    const decoded = this.get(column, field);
+    try {
+      return normalizeValue(field, decoded);
+    } catch (e) {
+      if (e instanceof ValueError) throw new ContractError([`${this.path(column)}: ${e.message}`]);
+      throw e;
+    }
+  }
+
+  path(column: string): string {
+    return `envelope.${this.image}.${column}`;
+  }
+}
+
+/** Plain decimal text as `decimal.handling.mode=string` writes it (`BigDecimal.toPlainString`). */
+const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+
+/**
+ * Without the schema, refuses what only the schema could disambiguate:
+ * - a decimal as text that is not a decimal (precise mode's base64), or that is all digits in
+ *   whole groups of four (valid base64 too: `"1234"` may be the bytes `d7 6d f8`);
+ * - a number for a timestamp or date (milliseconds, microseconds, nanoseconds or days, by the
+ *   column type and `time.precision.mode`).
+ */
+function checkSchemaless(field: FieldSpec, raw: unknown): void {
+  if (field.type === 'decimal' && typeof raw === 'string') {
+    if (!DECIMAL_TEXT.test(raw))
+      throw new DebeziumValueError(
+        `is not decimal text ("${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}"): a precise decimal (decimal.handling.mode=precise, Debezium's default) can only be decoded with its schema; ${SCHEMAS_SETTING}, or set decimal.handling.mode=string`,
+      );
+    if (/^\d+$/.test(raw) && raw.length % 4 === 0)
+      throw new DebeziumValueError(
+        `"${raw}" could be a precise decimal's base64 or decimal.handling.mode=string text, which only the schema tells apart; ${SCHEMAS_SETTING}`,
+      );
+  }
+  if ((field.type === 'timestamp' || field.type === 'date') && typeof raw === 'number')
+    throw new DebeziumValueError(
+      `is a number whose unit (days, milliseconds, microseconds or nanoseconds, by column type and time.precision.mode) only the schema says; ${SCHEMAS_SETTING}`,
+    );
+}
+
+function matchesWhere(image: RowImage, where: MysqlEntityLegacy['where']): boolean {
   if (!where) return true;
-  return Object.entries(where).every(([col, v]) => String(row[col]) === String(v));
+  return Object.entries(where).every(([col, v]) => String(image.get(col)) === String(v));
 }
 
 /**
- * Translates one envelope. Returns `null` for a change this migration does not map (another
- * table, another stock, an unmapped attribute): ignoring it is correct, not an error.
- * @throws ContractError with the reason when the envelope is malformed
+ * Translates one change event value (see {@link readDebeziumBody}: tombstones never get here).
+ * Returns `null` for a change this migration does not map (another table, another stock, an
+ * unmapped attribute): ignoring it is correct, not an error.
+ * @throws ContractError with the reason when the event is malformed or a value cannot be decoded
  */
 export function translateDebezium(input: unknown, mapping: DebeziumMapping): ChangeEvent | null {
-  const parsed = DebeziumEnvelopeSchema.safeParse(unwrap(input));
+  const { payload, columns } = unwrap(input);
+  const parsed = DebeziumEnvelopeSchema.safeParse(payload);
   if (!parsed.success) {
     throw new ContractError(
       parsed.error.issues.map((i) => `envelope.${i.path.map(String).join('.') || '(root)'} ${i.message}`),
     );
   }
   const env = parsed.data;
-  const row = env.op === 'd' ? env.before : env.after;
-  if (!row) {
+  const imageName: Image = env.op === 'd' ? 'before' : 'after';
+  const rawRow = env[imageName];
+  if (!rawRow) {
     throw new ContractError([
       env.op === 'd'
         ? 'envelope.before is required for a delete'
         : `envelope.after is required for op "${env.op}"`,
     ]);
   }
+  const row = new RowImage(imageName, rawRow, columns?.[imageName]);
+  const before = env.before ? new RowImage('before', env.before, columns?.before) : undefined;
   const changedAtMs = env.source.ts_ms && env.source.ts_ms > 0 ? env.source.ts_ms : env.ts_ms;
   const position = [
     env.source.file ?? '',
@@ -139,29 +285,27 @@ export function translateDebezium(input: unknown, mapping: DebeziumMapping): Cha
   const direct = mapping.table(env.source.table);
   if (direct) {
     if (!matchesWhere(row, direct.legacy.where)) return null;
-    const keyRaw = row[direct.legacy.key];
+    const keyRaw = row.get(direct.legacy.key);
     if (keyRaw === undefined || keyRaw === null) {
-      throw new ContractError([
-        `envelope.${env.op === 'd' ? 'before' : 'after'}.${direct.legacy.key} (the key) is missing`,
-      ]);
+      throw new ContractError([`${row.path(direct.legacy.key)} (the key) is missing`]);
     }
     const data: Record<string, unknown> = {};
     const deltas: Record<string, number> = {};
     if (env.op !== 'd') {
       for (const [column, field] of direct.columns) {
-        if (!(column in row)) continue;
+        if (!row.has(column)) continue;
         if (env.op === 'u' && fieldPolicy(direct.entity, field) === 'sum') {
           // Counters travel as deltas: an absolute value would overwrite the other side's increments.
-          const delta = Number(row[column]) - Number(env.before?.[column]);
+          const delta = Number(row.get(column, field)) - Number(before?.get(column, field));
           if (!Number.isFinite(delta))
             throw new ContractError([`envelope.before.${column} is needed to compute the counter delta`]);
           if (delta !== 0) deltas[field.name] = delta;
           continue;
         }
         // Only what changed: an unchanged column is no assertion about the value.
-        if (env.op === 'u' && env.before && column in env.before && env.before[column] === row[column])
+        if (env.op === 'u' && before?.has(column) && before.get(column, field) === row.get(column, field))
           continue;
-        data[field.name] = normalize(field, row[column], column);
+        data[field.name] = row.value(column, field);
       }
       if (env.op === 'u' && Object.keys(data).length === 0 && Object.keys(deltas).length === 0) return null;
     }
@@ -179,16 +323,16 @@ export function translateDebezium(input: unknown, mapping: DebeziumMapping): Cha
 
   const eav = mapping.eavTable(env.source.table);
   if (eav) {
-    const attributeId = Number(row['attribute_id']);
-    const storeId = Number(row['store_id'] ?? 0);
+    const attributeId = Number(row.get('attribute_id'));
+    const storeId = Number(row.get('store_id') ?? 0);
     if (storeId !== 0) return null; // store-view overrides are not synced; store 0 is the default scope
     const code = mapping.attributeCode(attributeId);
     const field = code ? eav.byCode.get(code) : undefined;
     if (!field) return null;
-    const keyRaw = row['entity_id'];
+    const keyRaw = row.get('entity_id');
     if (keyRaw === undefined || keyRaw === null)
-      throw new ContractError(['envelope.after.entity_id is missing']);
-    const value = env.op === 'd' ? null : normalize(field, row['value'], 'value');
+      throw new ContractError([`${row.path('entity_id')} is missing`]);
+    const value = env.op === 'd' ? null : row.value('value', field);
     return build(
       eav.entity,
       String(keyRaw),
@@ -200,15 +344,6 @@ export function translateDebezium(input: unknown, mapping: DebeziumMapping): Cha
     );
   }
   return null;
-}
-
-function normalize(field: FieldSpec, raw: unknown, column: string) {
-  try {
-    return normalizeValue(field, raw);
-  } catch (e) {
-    if (e instanceof ValueError) throw new ContractError([`envelope.after.${column}: ${e.message}`]);
-    throw e;
-  }
 }
 
 function build(

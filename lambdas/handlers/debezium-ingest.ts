@@ -1,15 +1,16 @@
 /**
- * Debezium envelopes (as Debezium Server's SQS sink delivers them: the SQS body is the change
- * event JSON, with or without the `{ schema, payload }` wrapper) -> contract events on the bus
- * (`migration.<entity>.changed`). EAV value-table changes become product changes; EAV attribute
- * ids are resolved from `eav_attribute` (cached). A malformed envelope fails alone.
+ * Debezium change events (as Debezium Server's SQS sink delivers them: the SQS body is the change
+ * event value's JSON, with or without the `{ schema, payload }` wrapper) -> contract events on the
+ * bus (`migration.<entity>.changed`). EAV value-table changes become product changes; EAV
+ * attribute ids are resolved from `eav_attribute` (cached). A tombstone (the empty body the sink
+ * sends for a delete's null value) is skipped and counted; a malformed event fails alone.
  */
 import type { SQSRecord } from 'aws-lambda';
 import type { MysqlEntityLegacy } from '../../lib/spec/schema.js';
 import { MysqlLegacyStore } from '../adapters/mysql-legacy.js';
-import { DebeziumMapping, translateDebezium } from '../domain/debezium.js';
-import { ContractError, toBusEntry } from '../domain/events.js';
-import { countEvent } from './powertools.js';
+import { DebeziumMapping, readDebeziumBody, translateDebezium } from '../domain/debezium.js';
+import { toBusEntry } from '../domain/events.js';
+import { countEvent, countTombstone } from './powertools.js';
 import { type Runtime, runtime } from './runtime.js';
 import { sqsBatchHandler } from './sqs-batch.js';
 
@@ -33,16 +34,20 @@ async function mappingFor(rt: Runtime): Promise<DebeziumMapping> {
 }
 
 export const handler = sqsBatchHandler('debezium-ingest', async (record: SQSRecord) => {
-  const rt = await runtime();
-  let body: unknown;
+  let body: ReturnType<typeof readDebeziumBody>;
   try {
-    body = JSON.parse(record.body);
-  } catch {
+    body = readDebeziumBody(record.body);
+  } catch (e) {
     countEvent('unknown', 'capture', 'failed');
-    throw new ContractError(['body is not JSON']);
+    throw e;
   }
+  if (body.tombstone) {
+    countTombstone();
+    return;
+  }
+  const rt = await runtime();
   try {
-    const event = translateDebezium(body, await mappingFor(rt));
+    const event = translateDebezium(body.value, await mappingFor(rt));
     if (!event) return; // a table or row this migration does not map
     await rt.publisher.publish([toBusEntry(event)]);
     const service = rt.spec.services.find((s) => s.entities.some((e) => e.name === event.entity))!.name;

@@ -35,6 +35,14 @@ export function countEvent(service: string, direction: Direction, status: Proces
   m.addMetric(METRIC.eventProcessing, MetricUnit.Count, n);
 }
 
+/**
+ * `debezium_tombstones_total{service="debezium"}`: tombstones the Debezium intake skipped. A
+ * tombstone names no table, so it belongs to no migration service.
+ */
+export function countTombstone(): void {
+  metricsFor('debezium').addMetric(METRIC.debeziumTombstones, MetricUnit.Count, 1);
+}
+
 /** `data_consistency_lag_seconds{service,consistency_type}`: apply time minus changedAt. */
 export function recordLag(service: string, consistencyType: string, seconds: number): void {
   const m = metricsFor(service);

@@ -10,6 +10,8 @@ export { METRICS_NAMESPACE } from './runtime.js';
 export const METRIC = {
   /** Count. Dimensions `{ service, direction, status }`. */
   eventProcessing: 'event_processing_total',
+  /** Count of Debezium tombstones skipped by the Debezium intake. Dimensions `{ service: 'debezium' }`. */
+  debeziumTombstones: 'debezium_tombstones_total',
   /** Seconds from `changedAt` to applied. Dimensions `{ service, consistency_type }`. */
   consistencyLag: 'data_consistency_lag_seconds',
   /** Count. Dimensions `{ service, winner }`. */
