@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as debeziumIngest } from '../../lambdas/handlers/debezium-ingest.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
+import { debeziumBody, magentoTable } from '../support/debezium.js';
 import {
   changeEvent,
   getItem,
@@ -204,21 +205,8 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
     const serviceItem = await getItem(env, 'customer', id);
 
     // Hop 1: the binlog change comes back as a legacy event…
-    const envelope = {
-      before: { ...before, updated_at: (before['updated_at'] as Date).getTime() },
-      after: { ...after, updated_at: (after['updated_at'] as Date).getTime() },
-      op: 'u',
-      ts_ms: Date.now(),
-      source: {
-        table: 'customer_entity',
-        db: 'magento',
-        ts_ms: Date.now(),
-        file: 'binlog.000001',
-        pos: 4,
-        row: 0,
-      },
-    };
-    await ok(debeziumIngest, [JSON.stringify(envelope)]);
+    const body = debeziumBody(magentoTable('customer_entity'), { op: 'u', before, after, tsMs: Date.now() });
+    await ok(debeziumIngest, [body]);
     const echoed = env.publisher.take();
     expect(echoed).toHaveLength(1);
     // …and goes no further: no service write, nothing published.
