@@ -6,6 +6,7 @@
 import {
   AppConfigClient,
   CreateHostedConfigurationVersionCommand,
+  type DeploymentSummary,
   GetDeploymentCommand,
   GetHostedConfigurationVersionCommand,
   ListDeploymentsCommand,
@@ -136,33 +137,61 @@ export class AppConfigFlagStore implements FlagDeploymentPort {
         ApplicationId: this.options.applicationId,
         EnvironmentId: this.options.environmentId,
         DeploymentNumber: Number(id),
+        // Without it AppConfig stops only a DEPLOYING deployment, not a BAKING one (StopDeployment
+        // API reference); with it an in-progress deployment ends ROLLED_BACK.
+        AllowRevert: true,
       }),
     );
   }
 
   async activeDeployment(): Promise<FlagDeployment | undefined> {
-    const recent = await this.summaries(5);
-    const active = recent.find((s) => IN_PROGRESS_STATES.has(s.State as DeploymentState));
+    const { items } = await this.page(5);
+    const active = items.find((s) => IN_PROGRESS_STATES.has(s.State as DeploymentState));
     return active ? this.getDeployment(String(active.DeploymentNumber)) : undefined;
   }
 
   /** Newest first; the strategy of each comes from GetDeployment (the summary lacks it). */
   async listDeployments(limit = 20): Promise<FlagDeployment[]> {
-    const summaries = (await this.summaries(limit)).filter(
-      (s) => !s.ConfigurationProfileId || s.ConfigurationProfileId === this.options.profileId,
-    );
-    return Promise.all(summaries.map((s) => this.getDeployment(String(s.DeploymentNumber))));
+    const { items } = await this.page(limit);
+    return this.details(items);
   }
 
-  private async summaries(limit: number) {
+  async *deploymentHistory(): AsyncIterable<FlagDeployment> {
+    let token: string | undefined;
+    do {
+      const page = await this.page(50, token);
+      yield* await this.details(page.items);
+      token = page.nextToken;
+    } while (token);
+  }
+
+  private details(items: readonly DeploymentSummary[]): Promise<FlagDeployment[]> {
+    // A summary names its profile only in recent API versions; without it, it is ours (the
+    // environment serves this profile only).
+    const ours = items.filter(
+      (s) => !s.ConfigurationProfileId || s.ConfigurationProfileId === this.options.profileId,
+    );
+    return Promise.all(ours.map((s) => this.getDeployment(String(s.DeploymentNumber))));
+  }
+
+  /** One page of ListDeployments (MaxResults 1..50), newest first. */
+  private async page(
+    limit: number,
+    nextToken?: string,
+  ): Promise<{ items: DeploymentSummary[]; nextToken?: string }> {
     const res = await this.client.send(
       new ListDeploymentsCommand({
         ApplicationId: this.options.applicationId,
         EnvironmentId: this.options.environmentId,
         MaxResults: Math.min(50, Math.max(1, limit)),
+        ...(nextToken ? { NextToken: nextToken } : {}),
       }),
     );
-    return [...(res.Items ?? [])].sort((a, b) => (b.DeploymentNumber ?? 0) - (a.DeploymentNumber ?? 0));
+    // AppConfig lists newest first; sorting keeps that true within a page whatever happens.
+    const items = [...(res.Items ?? [])].sort(
+      (a, b) => (b.DeploymentNumber ?? 0) - (a.DeploymentNumber ?? 0),
+    );
+    return { items, ...(res.NextToken ? { nextToken: res.NextToken } : {}) };
   }
 
   private strategyKind(id: string | undefined): StrategyKind | 'other' {

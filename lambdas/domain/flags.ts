@@ -193,19 +193,82 @@ export function parseFeatureFlagsDocument(input: unknown): FeatureFlagsDocument 
   }
   if (problems.length) throw new FlagError(problems);
   for (const service of services(full)) {
-    problems.push(...serviceFlagProblems(readServiceFlags(full, service), `values[${service}]`));
+    problems.push(
+      ...serviceFlagsFromValues(
+        full.values[readFlagName(service)],
+        full.values[writeFlagName(service)],
+        `values[${service}]`,
+      ).problems,
+    );
   }
   if (problems.length) throw new FlagError(problems);
   return full;
 }
 
 function readServiceFlags(doc: FeatureFlagsDocument, service: string): ServiceFlags {
-  const r = doc.values[readFlagName(service)];
-  const w = doc.values[writeFlagName(service)];
+  const { flags } = serviceFlagsFromValues(
+    doc.values[readFlagName(service)],
+    doc.values[writeFlagName(service)],
+    `values[${service}]`,
+  );
+  return flags;
+}
+
+/**
+ * One service's flags from its two flag values, in either form AppConfig uses: the stored
+ * document's `values` entries and the retrieved form AppConfig Data serves. Both carry
+ * `enabled`; an enabled flag carries its attribute (`percentage`, `mode`), a disabled one may
+ * not: AppConfig serves a disabled flag as `{ "enabled": false }` only
+ * (test/contracts/appconfig/feature-flags-retrieved.json), and a value saved while the flag is
+ * off need not hold the attribute. A disabled flag means 0 % / `legacy` whatever it carries, so
+ * its attribute is kept only when it is valid and otherwise defaults to 0 % / `legacy`; it is
+ * never a reason to reject the document (that would make the kill switch fail). A missing value
+ * is the initial state (disabled, 0 % / `legacy`).
+ *
+ * @param at prefix of the paths named in problems
+ * @returns the flags, and the problems of the enabled flags (empty when valid)
+ */
+export function serviceFlagsFromValues(
+  read: unknown,
+  write: unknown,
+  at = 'flags',
+): { flags: ServiceFlags; problems: string[] } {
+  const problems: string[] = [];
+  const r = flagValue(read, `${at}.read`, problems);
+  const w = flagValue(write, `${at}.write`, problems);
+  const p = r?.['percentage'];
+  const validPercentage = typeof p === 'number' && Number.isFinite(p) && p >= 0 && p <= 100;
+  const m = w?.['mode'];
+  const validMode = WRITE_MODES.includes(m as WriteMode);
+  const readEnabled = r?.['enabled'] === true;
+  const writeEnabled = w?.['enabled'] === true;
+  if (readEnabled && !validPercentage) problems.push(`${at}.read.percentage must be a number from 0 to 100`);
+  if (writeEnabled && !validMode) problems.push(`${at}.write.mode must be one of ${WRITE_MODES.join(', ')}`);
   return {
-    read: { enabled: r?.enabled as boolean, percentage: r?.['percentage'] as number },
-    write: { enabled: w?.enabled as boolean, mode: w?.['mode'] as WriteMode },
+    flags: {
+      read: { enabled: readEnabled, percentage: validPercentage ? (p as number) : 0 },
+      write: { enabled: writeEnabled, mode: validMode ? (m as WriteMode) : 'legacy' },
+    },
+    problems,
   };
+}
+
+function flagValue(
+  value: unknown,
+  at: string,
+  problems: string[],
+): Readonly<Record<string, unknown>> | undefined {
+  if (value === undefined) return undefined;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${at} must be an object with "enabled"`);
+    return undefined;
+  }
+  const v = value as Record<string, unknown>;
+  if (typeof v['enabled'] !== 'boolean') {
+    problems.push(`${at}.enabled must be a boolean`);
+    return undefined;
+  }
+  return v;
 }
 
 /** One service's flags in a document. @throws FlagError when the service has no flags */
@@ -256,6 +319,16 @@ export function effectiveFlags(flags: ServiceFlags): { readPercentage: number; w
     readPercentage: flags.read.enabled ? flags.read.percentage : 0,
     writeMode: flags.write.enabled ? flags.write.mode : 'legacy',
   };
+}
+
+/** Whether two flag values are identical (switches and attributes, not only their effect). */
+export function sameFlags(a: ServiceFlags, b: ServiceFlags): boolean {
+  return (
+    a.read.enabled === b.read.enabled &&
+    a.read.percentage === b.read.percentage &&
+    a.write.enabled === b.write.enabled &&
+    a.write.mode === b.write.mode
+  );
 }
 
 /** Whether two flag values behave the same (compares the effective values). */
@@ -324,12 +397,21 @@ export interface FlagDeploymentPort {
    */
   startDeployment(version: number, strategy: StrategyKind, description?: string): Promise<string>;
   getDeployment(id: string): Promise<FlagDeployment>;
-  /** Stops a deployment in progress; AppConfig then rolls it back (state `ROLLED_BACK`). */
+  /**
+   * Stops a deployment in progress. AppConfig then rolls it back: the deployment passes through
+   * `ROLLING_BACK` and reaches `ROLLED_BACK` some time later, and until then no other deployment
+   * can start on the environment.
+   */
   stopDeployment(id: string): Promise<void>;
   /** The deployment in progress on the environment, if any. */
   activeDeployment(): Promise<FlagDeployment | undefined>;
-  /** Deployments to the environment, newest first. */
+  /** The newest deployments to the environment, newest first (one page, at most `limit`). */
   listDeployments(limit?: number): Promise<FlagDeployment[]>;
+  /**
+   * Every deployment to the environment, newest first, read page by page as the caller iterates
+   * (AppConfig ListDeployments with NextToken), so a caller that stops early reads no more.
+   */
+  deploymentHistory(): AsyncIterable<FlagDeployment>;
 }
 
 /** Alias used by the handlers' wiring. */
@@ -342,8 +424,9 @@ export type AppConfigPort = FlagDeploymentPort;
 export async function deployedDocument(
   port: FlagDeploymentPort,
 ): Promise<{ version: number; document: FeatureFlagsDocument }> {
-  const deployments = await port.listDeployments();
-  const complete = deployments.find((d) => d.state === 'COMPLETE');
-  if (!complete) return port.latestVersion();
-  return { version: complete.version, document: await port.getVersion(complete.version) };
+  // However many deployments were stopped or rolled back since: the history is read until one.
+  for await (const d of port.deploymentHistory()) {
+    if (d.state === 'COMPLETE') return { version: d.version, document: await port.getVersion(d.version) };
+  }
+  return port.latestVersion();
 }

@@ -27,7 +27,7 @@ import {
   INITIAL_SERVICE_FLAGS,
   readFlagName,
   type ServiceFlags,
-  serviceFlagProblems,
+  serviceFlagsFromValues,
   type WriteMode,
   writeFlagName,
 } from './flags.js';
@@ -406,12 +406,15 @@ function cohortOf(
 
 /**
  * The router's flags from what AppConfig Data returns for a `AWS.AppConfig.FeatureFlags` profile.
- * The data plane serves the flag *values* only (`{ customer_read: { enabled, percentage },
- * customer_write: { enabled, mode } }`), not the stored document with `version`/`flags`/`values`;
- * both shapes are accepted. A service absent from the payload stays on legacy.
+ * The data plane serves the *retrieved form*, flag values only (`{ customer_read: { enabled,
+ * percentage }, customer_write: { enabled, mode } }`), in which a disabled flag is
+ * `{ "enabled": false }` without attributes; the stored document with `version`/`flags`/`values`
+ * is accepted too. Each service's values are read by the flag model's one reader
+ * ({@link serviceFlagsFromValues}): a disabled flag is 0 % / `legacy`. A service absent from the
+ * payload stays on legacy.
  *
  * @param services the service names to look up (from the spec)
- * @throws FlagError when a present flag breaks the model (the caller keeps its last good flags)
+ * @throws FlagError when an enabled flag breaks the model (the caller keeps its last good flags)
  */
 export function routingFlagsFromAppConfig(payload: unknown, services: readonly string[]): RoutingFlags {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
@@ -420,24 +423,16 @@ export function routingFlagsFromAppConfig(payload: unknown, services: readonly s
   const p = payload as Record<string, unknown>;
   const values = (
     p['version'] === '1' && p['values'] && typeof p['values'] === 'object' ? p['values'] : p
-  ) as Record<string, Record<string, unknown> | undefined>;
+  ) as Record<string, unknown>;
   const out: Record<string, ServiceFlags> = {};
   const problems: string[] = [];
   for (const s of services) {
     const read = values[readFlagName(s)];
     const write = values[writeFlagName(s)];
-    if (!read && !write) continue;
-    const flags: ServiceFlags = {
-      read: read
-        ? { enabled: read['enabled'] as boolean, percentage: read['percentage'] as number }
-        : INITIAL_SERVICE_FLAGS.read,
-      write: write
-        ? { enabled: write['enabled'] as boolean, mode: write['mode'] as WriteMode }
-        : INITIAL_SERVICE_FLAGS.write,
-    };
-    const bad = serviceFlagProblems(flags, s);
-    if (bad.length) problems.push(...bad);
-    else out[s] = flags;
+    if (read === undefined && write === undefined) continue;
+    const parsed = serviceFlagsFromValues(read, write, s);
+    if (parsed.problems.length) problems.push(...parsed.problems);
+    else out[s] = parsed.flags;
   }
   if (problems.length) throw new FlagError(problems);
   return out;

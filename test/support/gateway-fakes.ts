@@ -185,15 +185,20 @@ export async function startAppConfigData(clock: () => number): Promise<FakeAppCo
   };
 }
 
-/** Flag values in the AppConfig Data form for one service. */
+/**
+ * Flag values in the form AppConfig Data serves for one service: an enabled flag with its
+ * attribute, a disabled one as `{ enabled: false }` alone (test/contracts/appconfig/
+ * feature-flags-retrieved.json), whatever attribute is passed for it.
+ */
 export function flagValues(
   service: string,
   read: { enabled?: boolean; percentage: number },
   write: { enabled?: boolean; mode: 'legacy' | 'shadow' | 'primary' },
 ): Record<string, Record<string, unknown>> {
   return {
-    [`${service}_read`]: { enabled: read.enabled ?? true, percentage: read.percentage },
-    [`${service}_write`]: { enabled: write.enabled ?? true, mode: write.mode },
+    [`${service}_read`]:
+      (read.enabled ?? true) ? { enabled: true, percentage: read.percentage } : { enabled: false },
+    [`${service}_write`]: (write.enabled ?? true) ? { enabled: true, mode: write.mode } : { enabled: false },
   };
 }
 
