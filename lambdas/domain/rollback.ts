@@ -1,15 +1,25 @@
 /**
- * Rollback after a deployment (DESIGN.md, "Flags"): AppConfig watches its monitors only while a
- * deployment runs and bakes, so an alarm that fires later is answered here. The decision is pure
- * ({@link decideRollback}); {@link rollBackService} carries it out through the
- * {@link FlagDeploymentPort} and an {@link EventPublisher}.
+ * Rollback (DESIGN.md, "Flags"). Two callers, one engine:
+ *
+ * - after a deployment, AppConfig no longer watches its monitors, so an alarm that fires later
+ *   is answered by {@link rollBackService}: it finds the service's last safe flags in the
+ *   environment's whole deployment history ({@link decideRollback}, pure) and restores them;
+ * - a failed rollout step restores the flags of its last passed gate (rollout-tasks.ts).
+ *
+ * Both restore through {@link restoreServiceFlags}: stop a deployment in progress, wait until
+ * AppConfig has rolled it back (it runs one deployment per environment at a time), deploy the
+ * flags with the zero-bake `rollback` strategy, wait until that deployment is COMPLETE.
  *
  * The last safe state of a service is the flag state that was in effect before the newest
- * deployment that changed its flags (rollback deployments excluded). Only that service's flags
- * change; every other service keeps its current flags. The decision is idempotent: a second
- * alarm for the same change finds the service already at its safe state and does nothing.
+ * deployment that changed its flags (rollback deployments excluded), however old. Only that
+ * service's flags change; every other service keeps its current flags. The decision is
+ * idempotent: a second alarm for the same change finds the service already at its safe state.
+ * When the history cannot tell the safe state (a deployment's version was deleted, or the
+ * history does not reach back to the change), nothing is guessed: the flags stay, and
+ * `cutover.rollback.refused` is published with the reason.
  */
 import {
+  deployedDocument,
   type FeatureFlagsDocument,
   type FlagDeployment,
   type FlagDeploymentPort,
@@ -17,6 +27,7 @@ import {
   INITIAL_SERVICE_FLAGS,
   type ServiceFlags,
   sameEffectiveFlags,
+  sameFlags,
   serviceFlagsOf,
   withServiceFlags,
 } from './flags.js';
@@ -25,11 +36,27 @@ import type { EventPublisher } from './ports.js';
 /** EventBridge source and detail type of the rollback announcement on the platform bus. */
 export const ROLLBACK_EVENT = { source: 'cutover.rollback', detailType: 'cutover.rollback' } as const;
 
-/** A rollback input that cannot be acted on. */
+/** EventBridge source and detail type of a rollback that did not happen because its target is unknown. */
+export const ROLLBACK_REFUSED_EVENT = {
+  source: 'cutover.rollback',
+  detailType: 'cutover.rollback.refused',
+} as const;
+
+/** A rollback input that cannot be acted on, or a rollback that could not be carried out. */
 export class RollbackError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'RollbackError';
+  }
+}
+
+/** The service's last safe flags cannot be determined: nothing was changed. */
+export class RollbackRefusedError extends RollbackError {
+  readonly reason: string;
+  constructor(service: string, reason: string, options?: { cause?: unknown }) {
+    super(`rollback of "${service}" refused, the flags were left as they are: ${reason}`, options);
+    this.name = 'RollbackRefusedError';
+    this.reason = reason;
   }
 }
 
@@ -100,61 +127,155 @@ export type RollbackDecision =
       readonly current: ServiceFlags;
       /** The deployment whose change is undone. */
       readonly suspect?: string;
-      /** A deployment in progress to stop first. */
-      readonly stop?: string;
     }
   | {
       readonly action: 'none';
       readonly reason: string;
       readonly safe: ServiceFlags;
-      readonly stop?: string;
+    }
+  | {
+      /** The history read does not tell the safe flags (read more, or refuse). */
+      readonly action: 'undetermined';
+      readonly reason: string;
     };
 
 /**
  * Decides what to deploy for `service`.
  *
  * @param history the environment's deployments, newest first, each with the service's flags
- *   in the version it deployed. History beyond the newest change of the service is not needed;
- *   without any, the safe state is {@link INITIAL_SERVICE_FLAGS} (0 % / legacy).
- * @param active the deployment in progress, if any: AppConfig runs one deployment per
- *   environment at a time, so it is stopped (AppConfig then rolls it back) before the rollback.
+ *   in the version it deployed; it may be the first part of the history only.
+ * @param options.complete whether `history` reaches the environment's first deployment. Only
+ *   then is "nothing before" the initial state (0 % / legacy); otherwise a decision that needs
+ *   an older deployment is `undetermined`.
  */
 export function decideRollback(
   history: readonly DeploymentRecord[],
-  active?: FlagDeployment,
+  options: { readonly complete: boolean },
 ): RollbackDecision {
-  const stop = active && IN_PROGRESS_STATES.has(active.state) ? active.id : undefined;
   const completeAfter = (i: number) => history.slice(i + 1).find((r) => r.deployment.state === 'COMPLETE');
-  // In effect now: the newest completed deployment (the active one is being stopped).
-  const current = history.find((r) => r.deployment.state === 'COMPLETE')?.flags ?? INITIAL_SERVICE_FLAGS;
-  let suspectIndex = -1;
+  const newest = history.find((r) => r.deployment.state === 'COMPLETE');
+  if (!newest && !options.complete) {
+    return { action: 'undetermined', reason: 'no completed deployment in the history read' };
+  }
+  // In effect now: the newest completed deployment (one in progress is stopped first).
+  const current = newest?.flags ?? INITIAL_SERVICE_FLAGS;
   for (let i = 0; i < history.length; i++) {
     const r = history[i]!;
     if (r.deployment.strategy === 'rollback') continue;
-    const before = completeAfter(i)?.flags ?? INITIAL_SERVICE_FLAGS;
-    if (!sameEffectiveFlags(r.flags, before)) {
-      suspectIndex = i;
-      break;
+    const previous = completeAfter(i);
+    if (!previous && !options.complete) {
+      return {
+        action: 'undetermined',
+        reason: `the flags in effect before deployment ${r.deployment.id} are not in the deployment history`,
+      };
     }
+    const before = previous?.flags ?? INITIAL_SERVICE_FLAGS;
+    if (sameEffectiveFlags(r.flags, before)) continue;
+    if (sameEffectiveFlags(current, before)) {
+      return { action: 'none', reason: 'the service is already at its last safe flags', safe: before };
+    }
+    return { action: 'deploy', safe: before, current, suspect: r.deployment.id };
   }
-  const safe =
-    suspectIndex >= 0 ? (completeAfter(suspectIndex)?.flags ?? INITIAL_SERVICE_FLAGS) : INITIAL_SERVICE_FLAGS;
-  if (sameEffectiveFlags(current, safe)) {
+  if (!options.complete) {
     return {
-      action: 'none',
-      reason: 'the service is already at its last safe flags',
-      safe,
-      ...(stop ? { stop } : {}),
+      action: 'undetermined',
+      reason:
+        'no change of the service in the deployment history read, and it does not reach the first deployment',
     };
   }
-  return {
-    action: 'deploy',
-    safe,
-    current,
-    ...(suspectIndex >= 0 ? { suspect: history[suspectIndex]!.deployment.id } : {}),
-    ...(stop ? { stop } : {}),
-  };
+  return { action: 'none', reason: "the service's flags never changed", safe: current };
 }
+
+// --- The engine both rollbacks use --------------------------------------------------------------
+
+export interface RestoreDeps {
+  readonly port: FlagDeploymentPort;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Poll interval while waiting for a deployment. @default 1 s */
+  readonly pollMs?: number;
+  /** Longest wait for the stopped deployment to settle and the rollback to complete, together. @default 60 s */
+  readonly waitMs?: number;
+}
+
+export interface RestoreResult {
+  /** The service's flags in effect before (after a stopped deployment settled). */
+  readonly previous: ServiceFlags;
+  /** The deployment that was in progress and stopped, with the state it settled in. */
+  readonly stopped?: { readonly id: string; readonly state: FlagDeployment['state'] };
+  /** The rollback deployment (COMPLETE); absent when the flags already were the target. */
+  readonly deploymentId?: string;
+  readonly version?: number;
+}
+
+/**
+ * Restores one service's flags: stops a deployment in progress (whichever service it belongs
+ * to), waits until AppConfig has rolled it back, then, unless the deployed flags already are
+ * `target`, creates a version equal to the deployed document with only this service's two flags
+ * replaced, deploys it with the zero-bake `rollback` strategy and waits until it is COMPLETE.
+ * @throws RollbackError when a deployment cannot be stopped, does not settle in time, or the
+ *   rollback deployment does not complete
+ */
+export async function restoreServiceFlags(
+  service: string,
+  target: ServiceFlags,
+  description: string,
+  deps: RestoreDeps,
+): Promise<RestoreResult> {
+  const { port } = deps;
+  const wait = {
+    until: deps.now() + (deps.waitMs ?? 60_000),
+    pollMs: deps.pollMs ?? 1000,
+    now: deps.now,
+    sleep: deps.sleep,
+  };
+  let stopped: RestoreResult['stopped'];
+  const active = await port.activeDeployment();
+  if (active) {
+    try {
+      await port.stopDeployment(active.id);
+    } catch (cause) {
+      // It may have completed or been rolled back by its monitor meanwhile, or be rolling back.
+      const d = await port.getDeployment(active.id);
+      if (IN_PROGRESS_STATES.has(d.state) && d.state !== 'ROLLING_BACK') {
+        throw new RollbackError(`could not stop deployment ${active.id} (${d.state})`, { cause });
+      }
+    }
+    // AppConfig starts no deployment while the stopped one is still rolling back.
+    const settled = await waitForDeployment(port, active.id, wait);
+    if (IN_PROGRESS_STATES.has(settled.state)) {
+      throw new RollbackError(`stopped deployment ${active.id} is still ${settled.state}`);
+    }
+    stopped = { id: active.id, state: settled.state };
+  }
+  // Based on what is in effect now, so every other service keeps its current flags.
+  const { document } = await deployedDocument(port);
+  const previous = serviceFlagsOf(document, service);
+  if (sameFlags(previous, target)) return { previous, ...(stopped ? { stopped } : {}) };
+  const version = await port.createVersion(withServiceFlags(document, service, target), description);
+  const deploymentId = await port.startDeployment(version, 'rollback', description);
+  const final = await waitForDeployment(port, deploymentId, wait);
+  if (final.state !== 'COMPLETE') {
+    const how = IN_PROGRESS_STATES.has(final.state) ? 'is still' : 'ended';
+    throw new RollbackError(`rollback deployment ${deploymentId} ${how} ${final.state}`);
+  }
+  return { previous, ...(stopped ? { stopped } : {}), deploymentId, version };
+}
+
+/** Polls a deployment until it leaves the in-progress states or `until` (epoch ms) is reached. */
+export async function waitForDeployment(
+  port: FlagDeploymentPort,
+  id: string,
+  opts: { until: number; pollMs: number; now: () => number; sleep: (ms: number) => Promise<void> },
+): Promise<FlagDeployment> {
+  for (;;) {
+    const d = await port.getDeployment(id);
+    if (!IN_PROGRESS_STATES.has(d.state) || opts.now() >= opts.until) return d;
+    await opts.sleep(opts.pollMs);
+  }
+}
+
+// --- Rollback after a deployment (the alarm rule) --------------------------------------------------
 
 export interface RollbackDeps {
   readonly port: FlagDeploymentPort;
@@ -163,9 +284,7 @@ export interface RollbackDeps {
   readonly now?: () => number;
   /** @default setTimeout-based */
   readonly sleep?: (ms: number) => Promise<void>;
-  /** Deployments read from history. @default 20 */
-  readonly historyLimit?: number;
-  /** How long to wait for the rollback deployment to complete. @default 30 s */
+  /** Longest wait for deployments to settle and complete. @default 60 s */
   readonly waitMs?: number;
   /** Poll interval while waiting. @default 1 s */
   readonly pollMs?: number;
@@ -178,45 +297,18 @@ export interface RollbackResult {
   readonly stopped?: string;
   readonly deploymentId?: string;
   readonly version?: number;
-  /** The rollback deployment's final state seen (COMPLETE unless it was still running). */
-  readonly state?: FlagDeployment['state'];
-  /** From the alarm's transition to ALARM to the deployment seen complete (or to now). */
+  /** From the alarm's transition to ALARM to the flags restored (or found safe). */
   readonly durationSeconds: number;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Waits until a deployment leaves the in-progress states, or the time is up. */
-export async function waitForDeployment(
-  port: FlagDeploymentPort,
-  id: string,
-  opts: { waitMs: number; pollMs: number; now: () => number; sleep: (ms: number) => Promise<void> },
-): Promise<FlagDeployment> {
-  const until = opts.now() + opts.waitMs;
-  for (;;) {
-    const d = await port.getDeployment(id);
-    if (!IN_PROGRESS_STATES.has(d.state) || opts.now() >= until) return d;
-    await opts.sleep(opts.pollMs);
-  }
-}
-
 /**
- * Rolls one service back: stops a deployment in progress, deploys the service's last safe
- * flags (only its two flags change) with the `rollback` strategy, waits for it, and announces
- * `cutover.rollback` on the bus. Safe to run twice for the same alarm.
+ * The service's last safe flags from the environment's deployment history, read newest first
+ * and only as far back as the decision needs (page by page, however old the change).
+ * @returns the decision; `undetermined` when even the whole history cannot tell
  */
-export async function rollBackService(
-  service: string,
-  alarm: AlarmStateChange,
-  deps: RollbackDeps,
-): Promise<RollbackResult> {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
-  const { port } = deps;
-  const [deployments, active] = await Promise.all([
-    port.listDeployments(deps.historyLimit ?? 20),
-    port.activeDeployment(),
-  ]);
+export async function lastSafeFlags(port: FlagDeploymentPort, service: string): Promise<RollbackDecision> {
   const documents = new Map<number, Promise<FeatureFlagsDocument>>();
   const documentOf = (version: number) => {
     let doc = documents.get(version);
@@ -227,79 +319,77 @@ export async function rollBackService(
     return doc;
   };
   const history: DeploymentRecord[] = [];
-  for (const deployment of deployments) {
-    const doc = await documentOf(deployment.version);
-    history.push({ deployment, flags: serviceFlagsOf(doc, service) });
-  }
-  const decision = decideRollback(history, active);
-  if (decision.stop) {
+  for await (const deployment of port.deploymentHistory()) {
+    let document: FeatureFlagsDocument;
     try {
-      await port.stopDeployment(decision.stop);
+      document = await documentOf(deployment.version);
     } catch (cause) {
-      // It may have finished or been rolled back by its monitor in the meantime.
-      const d = await port.getDeployment(decision.stop);
-      if (IN_PROGRESS_STATES.has(d.state))
-        throw new RollbackError(`could not stop deployment ${decision.stop}`, { cause });
+      if ((cause as { name?: unknown })?.name !== 'ResourceNotFoundException') throw cause;
+      return {
+        action: 'undetermined',
+        reason: `version ${deployment.version} of deployment ${deployment.id} no longer exists, so the flags it deployed are unknown`,
+      };
     }
-    await waitForDeployment(port, decision.stop, {
-      waitMs: deps.waitMs ?? 30_000,
-      pollMs: deps.pollMs ?? 1000,
-      now,
-      sleep,
-    });
+    history.push({ deployment, flags: serviceFlagsOf(document, service) });
+    const decision = decideRollback(history, { complete: false });
+    if (decision.action !== 'undetermined') return decision;
   }
-  const seconds = () => Math.max(0, (now() - Date.parse(alarm.changedAt)) / 1000);
-  if (decision.action === 'none') {
-    await announce(deps.publisher, service, alarm, decision.action, decision.safe, decision.stop);
-    return {
-      service,
-      action: 'none',
-      safe: decision.safe,
-      ...(decision.stop ? { stopped: decision.stop } : {}),
-      durationSeconds: seconds(),
-    };
-  }
-  // Base on what is in effect now so other services keep their current flags.
-  const base = history.find((r) => r.deployment.state === 'COMPLETE');
-  const doc = base ? await documentOf(base.deployment.version) : (await port.latestVersion()).document;
-  const version = await port.createVersion(
-    withServiceFlags(doc, service, decision.safe),
-    `rollback ${service}: ${alarm.alarmName}`,
-  );
-  const deploymentId = await port.startDeployment(
-    version,
-    'rollback',
-    `rollback ${service} (${alarm.alarmName})`,
-  );
-  const final = await waitForDeployment(port, deploymentId, {
-    waitMs: deps.waitMs ?? 30_000,
-    pollMs: deps.pollMs ?? 1000,
-    now,
-    sleep,
-  });
-  await announce(deps.publisher, service, alarm, 'deploy', decision.safe, decision.stop, deploymentId);
-  return {
-    service,
-    action: 'deploy',
-    safe: decision.safe,
-    ...(decision.stop ? { stopped: decision.stop } : {}),
-    deploymentId,
-    version,
-    state: final.state,
-    durationSeconds: seconds(),
-  };
+  // Deployment numbers start at 1 per environment: a listing that ends elsewhere lost its start.
+  const oldest = history.at(-1)?.deployment.id;
+  return decideRollback(history, { complete: oldest === undefined || oldest === '1' });
 }
 
-async function announce(
-  publisher: EventPublisher,
+/**
+ * Rolls one service back after an alarm: finds its last safe flags however old, then restores
+ * them with {@link restoreServiceFlags} and announces `cutover.rollback` on the bus. When the
+ * safe flags cannot be determined, changes nothing, announces `cutover.rollback.refused` with
+ * the reason and throws. Safe to run twice for the same alarm.
+ * @throws RollbackRefusedError when the last safe flags cannot be determined
+ * @throws RollbackError when the restore fails
+ */
+export async function rollBackService(
   service: string,
   alarm: AlarmStateChange,
-  action: 'deploy' | 'none',
-  safe: ServiceFlags,
-  stopped?: string,
-  deploymentId?: string,
-): Promise<void> {
-  await publisher.publish([
+  deps: RollbackDeps,
+): Promise<RollbackResult> {
+  const now = deps.now ?? Date.now;
+  const decision = await lastSafeFlags(deps.port, service);
+  if (decision.action === 'undetermined') {
+    await deps.publisher.publish([
+      {
+        Source: ROLLBACK_REFUSED_EVENT.source,
+        DetailType: ROLLBACK_REFUSED_EVENT.detailType,
+        Detail: JSON.stringify({
+          service,
+          alarmName: alarm.alarmName,
+          alarmAt: alarm.changedAt,
+          reason: decision.reason,
+        }),
+      },
+    ]);
+    throw new RollbackRefusedError(service, decision.reason);
+  }
+  const restored = await restoreServiceFlags(
+    service,
+    decision.safe,
+    `rollback ${service}: ${alarm.alarmName}`.slice(0, 1024),
+    {
+      port: deps.port,
+      now,
+      sleep: deps.sleep ?? defaultSleep,
+      ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
+      ...(deps.waitMs !== undefined ? { waitMs: deps.waitMs } : {}),
+    },
+  );
+  const result: RollbackResult = {
+    service,
+    action: restored.deploymentId ? 'deploy' : 'none',
+    safe: decision.safe,
+    ...(restored.stopped ? { stopped: restored.stopped.id } : {}),
+    ...(restored.deploymentId ? { deploymentId: restored.deploymentId, version: restored.version } : {}),
+    durationSeconds: Math.max(0, (now() - Date.parse(alarm.changedAt)) / 1000),
+  };
+  await deps.publisher.publish([
     {
       Source: ROLLBACK_EVENT.source,
       DetailType: ROLLBACK_EVENT.detailType,
@@ -307,11 +397,12 @@ async function announce(
         service,
         alarmName: alarm.alarmName,
         alarmAt: alarm.changedAt,
-        action,
-        flags: safe,
-        ...(stopped ? { stoppedDeployment: stopped } : {}),
-        ...(deploymentId ? { deploymentId } : {}),
+        action: result.action,
+        flags: result.safe,
+        ...(result.stopped ? { stoppedDeployment: result.stopped } : {}),
+        ...(result.deploymentId ? { deploymentId: result.deploymentId } : {}),
       }),
     },
   ]);
+  return result;
 }

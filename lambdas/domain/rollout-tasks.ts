@@ -13,10 +13,11 @@ import {
   deployedDocument,
   type FlagDeploymentPort,
   type ServiceFlags,
-  sameEffectiveFlags,
+  sameFlags,
   serviceFlagsOf,
   withServiceFlags,
 } from './flags.js';
+import { restoreServiceFlags } from './rollback.js';
 import {
   type ApprovalPort,
   type BackfillChunk,
@@ -447,11 +448,12 @@ export function causeText(error: RollbackInput['error']): string {
 }
 
 /**
- * Puts the service's flags back to the last good state with the rollback strategy (all at
- * once, zero bake) and waits until that deployment completes. A deployment still in progress
- * is stopped first (AppConfig reverts it). When the deployed flags already are the last good
- * state (an AppConfig monitor rolled back, or the failure came before any flag change), no
- * deployment is made.
+ * Puts the service's flags back to the last good state with the engine the alarm rollback uses
+ * ({@link restoreServiceFlags}): a deployment in progress is stopped and waited for until
+ * AppConfig has rolled it back, then the last good flags are deployed with the rollback strategy
+ * (all at once, zero bake) and waited for until COMPLETE. When the deployed flags already are the
+ * last good state (an AppConfig monitor rolled back, or the failure came before any flag change),
+ * no deployment is made.
  */
 export async function rollback(
   ports: { flags: FlagDeploymentPort; clock: Clock; sleep: Sleep; pollMs?: number; maxWaitMs?: number },
@@ -461,36 +463,24 @@ export async function rollback(
   const reason = causeText(input.error);
   const error = input.error.Error ?? 'RolloutError';
   try {
-    const active = await ports.flags.activeDeployment();
-    if (active) await ports.flags.stopDeployment(active.id);
-    const { document } = await deployedDocument(ports.flags);
-    const current = serviceFlagsOf(document, input.service);
-    let deploymentId: string | undefined;
-    if (!(sameEffectiveFlags(current, input.lastGood) && sameFlags(current, input.lastGood))) {
-      const description = `${input.service} rollback: ${describeFlags(input.lastGood)}`;
-      const version = await ports.flags.createVersion(
-        withServiceFlags(document, input.service, input.lastGood),
-        description,
-      );
-      deploymentId = await ports.flags.startDeployment(version, 'rollback', description);
-      const deadline = started + (ports.maxWaitMs ?? 120_000);
-      for (;;) {
-        const d = await ports.flags.getDeployment(deploymentId);
-        if (d.state === 'COMPLETE') break;
-        if (d.state === 'ROLLED_BACK' || d.state === 'REVERTED') {
-          throw new RollbackFailedError(`rollback deployment ${d.id} ended ${d.state}`);
-        }
-        if (ports.clock() > deadline)
-          throw new RollbackFailedError(`rollback deployment ${d.id} still ${d.state}`);
-        await ports.sleep(ports.pollMs ?? 1000);
-      }
-    }
+    const restored = await restoreServiceFlags(
+      input.service,
+      input.lastGood,
+      `${input.service} rollback: ${describeFlags(input.lastGood)}`,
+      {
+        port: ports.flags,
+        now: ports.clock,
+        sleep: ports.sleep,
+        waitMs: ports.maxWaitMs ?? 120_000,
+        ...(ports.pollMs !== undefined ? { pollMs: ports.pollMs } : {}),
+      },
+    );
     const durationSeconds = (ports.clock() - started) / 1000;
     return {
       error,
       cause: `${reason}; rolled back "${input.service}" to the last good state (${describeFlags(input.lastGood)}) in ${durationSeconds.toFixed(1)} s`,
       restored: input.lastGood,
-      ...(deploymentId ? { deploymentId } : {}),
+      ...(restored.deploymentId ? { deploymentId: restored.deploymentId } : {}),
       durationSeconds,
     };
   } catch (cause) {
@@ -500,13 +490,4 @@ export async function rollback(
       { cause },
     );
   }
-}
-
-function sameFlags(a: ServiceFlags, b: ServiceFlags): boolean {
-  return (
-    a.read.enabled === b.read.enabled &&
-    a.read.percentage === b.read.percentage &&
-    a.write.enabled === b.write.enabled &&
-    a.write.mode === b.write.mode
-  );
 }

@@ -4,8 +4,9 @@
  * (lambdas/domain/rollback.ts) -> metric `rollback_duration_seconds{service}`.
  *
  * An event that is not ours (another alarm, a non-ALARM state) is logged and ignored; an error
- * while rolling back is thrown, so the asynchronous invocation is retried and finally lands in
- * the DLQ.
+ * while rolling back, or a refusal (the last safe flags cannot be determined; announced as
+ * `cutover.rollback.refused`), is thrown, so the asynchronous invocation is retried and finally
+ * lands in the DLQ, which alarms.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -21,10 +22,22 @@ import { appConfigPortFromEnv } from '../adapters/appconfig.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import type { FlagDeploymentPort } from '../domain/flags.js';
 import type { EventPublisher } from '../domain/ports.js';
-import { parseAlarmEvent, type RollbackResult, rollBackService, serviceOfAlarm } from '../domain/rollback.js';
+import {
+  parseAlarmEvent,
+  RollbackRefusedError,
+  type RollbackResult,
+  rollBackService,
+  serviceOfAlarm,
+} from '../domain/rollback.js';
 
 const SPECS: Readonly<Record<string, MigrationSpec>> = { magento, menu };
-const logger = new Logger({ serviceName: 'cutover-rollback' });
+
+/**
+ * The function's logger. Powertools reserves the `service` key for the function's own name
+ * (`cutover-rollback`) and drops an attribute of that name, so the service rolled back is logged
+ * as `rolledBackService` (the dashboard's rollback widget reads that key).
+ */
+export const logger = new Logger({ serviceName: 'cutover-rollback' });
 
 export interface RollbackContext {
   readonly spec: MigrationSpec;
@@ -55,14 +68,27 @@ export async function handleAlarm(event: unknown, ctx: RollbackContext): Promise
     });
     return undefined;
   }
-  const result = await rollBackService(service, alarm, {
-    port: ctx.port,
-    publisher: ctx.publisher,
-    ...(ctx.now ? { now: ctx.now } : {}),
-    ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
-  });
+  let result: RollbackResult;
+  try {
+    result = await rollBackService(service, alarm, {
+      port: ctx.port,
+      publisher: ctx.publisher,
+      ...(ctx.now ? { now: ctx.now } : {}),
+      ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
+    });
+  } catch (error) {
+    if (error instanceof RollbackRefusedError) {
+      logger.error('rollback refused', {
+        rolledBackService: service,
+        alarmName: alarm.alarmName,
+        reason: error.reason,
+      });
+    }
+    throw error;
+  }
   ctx.recordDuration(service, result.durationSeconds);
-  logger.info('rollback', { ...result });
+  const { service: rolledBackService, ...rest } = result;
+  logger.info('rollback', { rolledBackService, ...rest });
   return result;
 }
 

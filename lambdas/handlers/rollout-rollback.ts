@@ -11,8 +11,9 @@ export const handler = taskHandler('rollback', async (input: RollbackInput) => {
     { flags: flagDeploymentsFromEnv(), clock: Date.now, sleep: realSleep },
     input,
   );
-  // `service` is the Powertools service name, set to the migration's service by the stack.
+  // `service` is the Powertools service name, set to the migration's service by the stack; the
+  // key is reserved, so the line names the service as `rolledBackService`, as the alarm rollback's.
   metrics.addMetric(METRIC.rollbackDuration, 'Seconds', result.durationSeconds);
-  logger.warn('rolled back', { ...result });
+  logger.warn('rolled back', { rolledBackService: input.service, ...result });
   return result;
 });

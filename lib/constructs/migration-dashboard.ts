@@ -60,7 +60,8 @@ export class MigrationDashboard extends Construct {
           title: 'Rollbacks after deployment: service, action and the flags deployed',
           logGroupNames: [props.rollbackLogGroup.logGroupName],
           queryLines: [
-            'fields @timestamp, service, action, safe.read.percentage as read_pct, safe.write.mode as write_mode, deploymentId',
+            // `rolledBackService`: Powertools reserves `service` for the function's own name.
+            'fields @timestamp, rolledBackService, action, safe.read.percentage as read_pct, safe.write.mode as write_mode, deploymentId',
             'filter message = "rollback"',
             'sort @timestamp desc',
             'limit 20',
