@@ -141,39 +141,65 @@ describe('Function: rollback', () => {
     read: { enabled: true, percentage: 10 },
     write: { enabled: true, mode: 'shadow' },
   };
-  const port = () => new FakeAppConfig(toFeatureFlagsDocument(spec, initialFlags(spec)));
-  const ports = (flags: FakeAppConfig) => ({
-    flags,
-    clock: Date.now,
-    sleep: async () => {
-      for (const d of flags.deployments)
-        if (d.state === 'DEPLOYING' || d.state === 'BAKING') flags.advance(d.id);
-    },
-  });
+  /** A fake on a virtual clock; each sleep lets time pass and moves deployments on. */
+  const world = () => {
+    const clock = { t: Date.parse('2026-11-25T10:00:00Z') };
+    const flags = new FakeAppConfig(toFeatureFlagsDocument(spec, initialFlags(spec)), {
+      now: () => clock.t,
+      rollbackDelayMs: 5_000,
+    });
+    const ports = {
+      flags,
+      clock: () => clock.t,
+      sleep: async (ms: number) => {
+        clock.t += ms;
+        for (const d of flags.deployments)
+          if (d.state === 'DEPLOYING' || d.state === 'BAKING') flags.advance(d.id);
+      },
+    };
+    return { clock, flags, ports };
+  };
 
-  it('stops a deployment in progress, then deploys the last good flags with the rollback strategy', async () => {
-    const flags = port();
-    await flags.startDeployment(1, 'gradual', 'in flight');
-    const result = await rollback(ports(flags), {
+  it('stops a deployment in progress, waits until AppConfig rolled it back, then deploys the last good flags', async () => {
+    const { flags, ports } = world();
+    const inFlight = await flags.startDeployment(1, 'gradual', 'in flight');
+    flags.advance(inFlight); // BAKING
+    const result = await rollback(ports, {
       service: 'customer',
       lastGood,
       error: { Error: 'X', Cause: 'boom' },
     });
-    expect(flags.calls).toContain('stopDeployment:2');
-    expect(flags.deployments.at(-1)).toMatchObject({ strategy: 'rollback', state: 'COMPLETE' });
-    expect(result.cause).toMatch(
-      /^boom; rolled back "customer" to the last good state \(read 10 %, write shadow\)/,
+    expect(flags.calls).toContain(`stopDeployment:${inFlight}`);
+    const stopped = flags.deployments.find((d) => d.id === inFlight)!;
+    expect(stopped.state).toBe('ROLLED_BACK');
+    const restore = flags.deployments.at(-1)!;
+    expect(restore).toMatchObject({ strategy: 'rollback', state: 'COMPLETE' });
+    // started only once the stopped deployment had settled (AppConfig would answer 409 before)
+    expect(Date.parse(restore.startedAt)).toBeGreaterThanOrEqual(Date.parse(stopped.completedAt!));
+    expect(result.deploymentId).toBe(restore.id);
+    // 5 s for the stopped deployment to roll back, 2 polls for the rollback deployment
+    expect(result.cause).toBe(
+      'boom; rolled back "customer" to the last good state (read 10 %, write shadow) in 7.0 s',
     );
   });
 
+  it('fails loudly when the stopped deployment does not settle in time', async () => {
+    const { flags, ports } = world();
+    flags.rollbackDelayMs = 600_000;
+    await flags.startDeployment(1, 'gradual', 'in flight');
+    await expect(
+      rollback({ ...ports, maxWaitMs: 30_000 }, { service: 'customer', lastGood, error: { Cause: 'x' } }),
+    ).rejects.toThrow(/ROLLBACK FAILED.*stopped deployment 2 is still ROLLING_BACK/);
+    expect(flags.calls.filter((c) => c.startsWith('startDeployment'))).toEqual(['startDeployment:1:gradual']);
+  });
+
   it('fails loudly when the rollback deployment itself is rolled back', async () => {
-    const flags = port();
-    const p = ports(flags);
-    p.sleep = async () => {
+    const { flags, ports } = world();
+    ports.sleep = async () => {
       const d = flags.deployments.at(-1)!;
       if (d.state === 'DEPLOYING') flags.monitorAlarm(d.id);
     };
-    await expect(rollback(p, { service: 'customer', lastGood, error: { Cause: 'x' } })).rejects.toThrow(
+    await expect(rollback(ports, { service: 'customer', lastGood, error: { Cause: 'x' } })).rejects.toThrow(
       RollbackFailedError,
     );
   });

@@ -103,21 +103,44 @@ describe('Domain: flags', () => {
 });
 
 describe('Fake: AppConfig port', () => {
-  it('behaves like AppConfig: one deployment at a time, stop rolls back, deployed document', async () => {
+  it('behaves like AppConfig: one deployment at a time, a stopped one rolls back after a delay', async () => {
+    const clock = { t: Date.parse('2026-11-25T10:00:00Z') };
     const initial = toFeatureFlagsDocument(menu, initialFlags(menu));
-    const port = new FakeAppConfig(initial);
+    const port = new FakeAppConfig(initial, { now: () => clock.t, rollbackDelayMs: 3_000 });
     const v2 = await port.createVersion(withServiceFlags(initial, 'menu', canary));
     const id = await port.startDeployment(v2, 'gradual');
     expect((await port.activeDeployment())?.id).toBe(id);
-    await expect(port.startDeployment(v2, 'rollback')).rejects.toThrow('in progress');
+    await expect(port.startDeployment(v2, 'rollback')).rejects.toMatchObject({
+      name: 'ConflictException',
+      $metadata: { httpStatusCode: 409 },
+    });
     // not yet deployed: clients still get version 1
     expect(serviceFlagsOf((await deployedDocument(port)).document, 'menu').read.percentage).toBe(0);
+    port.advance(id); // BAKING: AppConfig stops it only with AllowRevert, which the adapter sends
     await port.stopDeployment(id);
+    expect((await port.getDeployment(id)).state).toBe('ROLLING_BACK');
+    // still one deployment at a time while it rolls back
+    await expect(port.startDeployment(v2, 'rollback')).rejects.toMatchObject({ name: 'ConflictException' });
+    clock.t += 2_999;
+    expect((await port.getDeployment(id)).state).toBe('ROLLING_BACK');
+    clock.t += 1;
     expect((await port.getDeployment(id)).state).toBe('ROLLED_BACK');
     const id3 = await port.startDeployment(v2, 'gradual');
     expect(port.advance(id3)).toBe('BAKING');
     expect(port.advance(id3)).toBe('COMPLETE');
     expect((await deployedDocument(port)).version).toBe(v2);
+  });
+
+  it('pages the deployment history as ListDeployments does (50 at a time, NextToken)', async () => {
+    const initial = toFeatureFlagsDocument(menu, initialFlags(menu));
+    const port = new FakeAppConfig(initial, { autoComplete: true });
+    for (let i = 0; i < 120; i++) await port.startDeployment(1, 'gradual');
+    const ids: string[] = [];
+    for await (const d of port.deploymentHistory()) ids.push(d.id);
+    expect(ids).toHaveLength(121);
+    expect(ids[0]).toBe('121');
+    expect(ids.at(-1)).toBe('1');
+    expect(port.commands.filter((c) => c === 'ListDeployments')).toHaveLength(3);
   });
 
   it('refuses a document AppConfig would reject', async () => {
