@@ -8,6 +8,7 @@
  * | `gateway_fallback_total` | Count | `service`, `reason` (`breaker_open`, `service_failed`) |
  * | `gateway_shadow_compared_total` | Count | `service` |
  * | `gateway_shadow_mismatch_total` | Count | `service` (mismatch rate = mismatch / compared) |
+ * | `gateway_rejected_total` | Count | `reason` (a refused request path: `escapes-route`, `malformed-encoding`, …) |
  *
  * Shadow reads carry `target: shadow`, so they never count toward the canary's error rate or
  * p95 (the gates read `target: service`). Unrouted requests have `service: -`.
@@ -20,6 +21,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type GATEWAY_OUTCOMES, METRIC } from '../../lib/spec/metrics.js';
 import type { CallResult, FallbackReason, GatewayTelemetry, ShadowReport } from '../domain/gateway-router.js';
+import type { PathRejection } from '../domain/request-path.js';
 import type { Target } from '../domain/routing.js';
 import { maskPathForLog } from '../domain/shadow.js';
 
@@ -31,6 +33,7 @@ export const GATEWAY_METRIC = {
   shadowCompared: 'gateway_shadow_compared_total',
   shadowMismatch: 'gateway_shadow_mismatch_total',
   flagsStale: 'gateway_flags_stale_total',
+  rejected: 'gateway_rejected_total',
 } as const;
 
 /** `success` for any HTTP answer below 500; everything else is an `error`. */
@@ -78,6 +81,12 @@ export class PowertoolsGatewayTelemetry implements GatewayTelemetry {
 
   shadowFailed(service: string, result: CallResult): void {
     this.logger.debug('shadow read failed', { migrationService: service, result });
+  }
+
+  /** Counts a refused request path and logs the reason only (the path may carry personal data). */
+  requestRejected(reason: PathRejection): void {
+    this.emit(GATEWAY_METRIC.rejected, MetricUnit.Count, 1, { reason });
+    this.logger.debug('request path refused', { reason });
   }
 
   /** Counts a request routed on stale flags (AppConfig failing; the last good flags in force). */

@@ -1,32 +1,19 @@
 /**
  * The gateway's HTTP client to the upstreams (legacy and services): node:http/https with
  * keep-alive agents (a warm Lambda reuses its connections: no TCP/TLS handshake per request),
- * one deadline per call covering connect, headers and body, hop-by-hop headers dropped both ways,
- * and the response buffered (API Gateway's Lambda integration needs the whole body anyway).
+ * one deadline per call covering connect, headers and body, hop-by-hop headers dropped both ways
+ * (the list is the domain's, `forwarding.ts`), the request path sent byte for byte as the router
+ * normalized it, and the response buffered (API Gateway's Lambda integration needs the whole body anyway).
  */
 import http from 'node:http';
 import https from 'node:https';
+import { withoutHopByHop } from '../domain/forwarding.js';
 import {
   type Upstream,
   UpstreamError,
   type UpstreamRequest,
   type UpstreamResponse,
 } from '../domain/gateway-router.js';
-
-/** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus `host`. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-]);
 
 export interface HttpUpstreamOptions {
   /** Sockets per upstream host. @default 64 */
@@ -72,6 +59,10 @@ export class HttpUpstream implements Upstream {
   private attempt(req: UpstreamRequest, deadline: number, isRetry: boolean): Promise<UpstreamResponse> {
     const url = new URL(req.url);
     const isHttps = url.protocol === 'https:';
+    // The path and query exactly as the router wrote them: re-serialising the parsed URL would
+    // apply the WHATWG parser's own rules (dot segments, backslashes) a second time.
+    const pathStart = req.url.indexOf('/', req.url.indexOf('//') + 2);
+    const path = pathStart < 0 ? '/' : req.url.slice(pathStart);
     const headers = withoutHopByHop(req.headers);
     const body = req.body && req.body.byteLength > 0 ? req.body : undefined;
     if (body) headers['content-length'] = String(body.byteLength);
@@ -88,7 +79,7 @@ export class HttpUpstream implements Upstream {
           protocol: url.protocol,
           hostname: url.hostname,
           port: url.port || (isHttps ? 443 : 80),
-          path: `${url.pathname}${url.search}`,
+          path,
           method: req.method,
           headers,
           agent: isHttps ? this.httpsAgent : this.httpAgent,
@@ -152,36 +143,6 @@ function isSafe(method: string): boolean {
   return ['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase());
 }
 
-/** Drops hop-by-hop headers, including those the `connection` header names. */
-export function withoutHopByHop(
-  headers: Readonly<Record<string, string | undefined>>,
-): Record<string, string> {
-  const named = new Set(
-    (headers['connection'] ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    const name = k.toLowerCase();
-    if (v === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out[name] = v;
-  }
-  return out;
-}
-
 function responseHeaders(res: http.IncomingMessage): Record<string, string | string[]> {
-  const named = new Set(
-    String(res.headers['connection'] ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(res.headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || named.has(k)) continue;
-    out[k] = v;
-  }
-  return out;
+  return withoutHopByHop(res.headers);
 }

@@ -14,10 +14,19 @@ import {
   type Clock,
   ServiceBreakers,
 } from './circuit-breaker.js';
+import { type ClientOrigin, publicLocation, upstreamHeaders } from './forwarding.js';
+import {
+  isUnderPrefix,
+  normalizeQuery,
+  normalizeRequestPath,
+  type PathRejection,
+  RequestPathError,
+} from './request-path.js';
 import {
   buildRouteTable,
   decide,
   isSafeMethod,
+  matchRoute,
   type RouteTable,
   type RoutingDecision,
   type RoutingFlags,
@@ -50,9 +59,9 @@ export interface FlagSource {
 
 export interface UpstreamRequest {
   readonly method: string;
-  /** Absolute URL. */
+  /** Absolute URL; its path and query are sent exactly as written (the router normalized them). */
   readonly url: string;
-  /** Lower-case names. Hop-by-hop headers are dropped by the adapter. */
+  /** Lower-case names, hop-by-hop headers already dropped (the adapter drops them again). */
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: Uint8Array;
 }
@@ -106,13 +115,16 @@ export interface GatewayTelemetry {
   fallback(service: string, reason: FallbackReason): void;
   shadowCompared(report: ShadowReport): void;
   shadowFailed(service: string, result: CallResult): void;
+  /** A request answered 400 without calling any upstream (its path is never reported). */
+  requestRejected(reason: PathRejection): void;
 }
 
 // ---------------------------------------------------------------- router
 
 /** A request as it reaches the gateway. */
-export interface GatewayRequest {
+export interface GatewayRequest extends ClientOrigin {
   readonly method: string;
+  /** The path as received (API Gateway: `rawPath`); the router normalizes it. */
   readonly path: string;
   /** Raw query string without `?`. */
   readonly query?: string;
@@ -131,10 +143,10 @@ export interface GatewayResponse {
   /** `set-cookie` values. */
   readonly cookies: string[];
   readonly body: Uint8Array;
-  /** The decision, for the caller's logs (not sent to the client). */
-  readonly decision: RoutingDecision;
-  /** Who actually answered (legacy after a fallback). */
-  readonly servedBy: Target;
+  /** The decision, for the caller's logs (not sent to the client); none for a refused request. */
+  readonly decision?: RoutingDecision;
+  /** Who actually answered (legacy after a fallback); none when the gateway refused the request. */
+  readonly servedBy?: Target;
 }
 
 export interface GatewayRouterOptions {
@@ -144,6 +156,7 @@ export interface GatewayRouterOptions {
       readonly shadowIgnore: readonly string[];
       readonly shadowSampleRate?: number;
       readonly breaker?: CircuitBreakerOptions;
+      readonly canaryOverride?: boolean;
     };
   };
   readonly flags: FlagSource;
@@ -156,13 +169,25 @@ export interface GatewayRouterOptions {
   readonly shadowSampleRate?: number;
   /** Sampled mismatch log lines per service per minute. @default 10 */
   readonly mismatchLogsPerMinute?: number;
-  /** Honour `x-canary: true`. @default true */
+  /**
+   * Honour `x-canary: true`. The Lambda handler passes {@link canaryOverrideFor} of the spec
+   * setting and the stage. @default - the spec's `gateway.canaryOverride`, else false
+   */
   readonly canaryOverride?: boolean;
   /** Source of randomness for shadow sampling. @default Math.random */
   readonly random?: () => number;
 }
 
 const UNROUTED = '-';
+
+/**
+ * Whether a deployment honours `x-canary: true`: the spec's `gateway.canaryOverride` when set,
+ * else only in the `dev` stage. Any client can send the header, so elsewhere it is off unless a
+ * spec turns it on on purpose.
+ */
+export function canaryOverrideFor(setting: boolean | undefined, stage: string | undefined): boolean {
+  return setting ?? stage === 'dev';
+}
 
 /**
  * Routes, proxies and shadow-compares requests.
@@ -179,11 +204,18 @@ export class GatewayRouter {
   private readonly ignores: IgnoreMatcher;
   private readonly pending = new Set<Promise<void>>();
   private readonly logBudget = new Map<string, { minute: number; used: number }>();
+  private readonly canaryOverride: boolean;
+  /** Every upstream base URL: a `Location` naming one of their hosts is made public. */
+  private readonly internalBases: readonly string[];
 
   constructor(opts: GatewayRouterOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? Date.now;
     this.table = buildRouteTable(opts.spec);
+    this.canaryOverride = opts.canaryOverride ?? opts.spec.gateway.canaryOverride ?? false;
+    this.internalBases = [
+      ...new Set([...this.table.routes.flatMap((r) => [r.serviceUrl, r.legacyUrl]), this.table.fallbackUrl]),
+    ];
     this.breakers = new ServiceBreakers(opts.breaker ?? opts.spec.gateway.breaker, this.clock);
     this.ignores = compileIgnores(opts.spec.gateway.shadowIgnore);
   }
@@ -215,27 +247,35 @@ export class GatewayRouter {
   }
 
   async handle(req: GatewayRequest): Promise<GatewayResponse> {
+    const method = req.method.toUpperCase();
+    // One normal form, routed and proxied alike: nothing downstream can reinterpret it.
+    let path: string;
+    let query: string | undefined;
+    try {
+      path = this.normalPath(method, req.path);
+      query = req.query ? normalizeQuery(req.query) : undefined;
+    } catch (e) {
+      if (!(e instanceof RequestPathError)) throw e;
+      this.opts.telemetry.requestRejected(e.reason);
+      return badRequest(e);
+    }
     await this.opts.flags.refresh();
     const flags = this.opts.flags.snapshot().flags;
-    const method = req.method.toUpperCase();
     const decision = decide(
       this.table,
-      { ...req, method },
-      {
-        flags,
-        health: this.breakers,
-        canaryOverride: this.opts.canaryOverride,
-      },
+      { ...req, method, path },
+      { flags, health: this.breakers, canaryOverride: this.canaryOverride },
     );
     const service = decision.route?.service ?? UNROUTED;
     // Take the breaker permit now, before any await, so concurrent requests keep their own.
     const permit = decision.target === 'service' ? this.breakers.takePermit(service) : undefined;
     if (decision.reason === 'unhealthy') this.opts.telemetry.fallback(service, 'breaker_open');
 
+    const headers = upstreamHeaders(req.headers, req.cookies, req);
     const upstreamReq = (baseUrl: string): UpstreamRequest => ({
       method,
-      url: joinUrl(baseUrl, req.path, req.query),
-      headers: forwardHeaders(req),
+      url: joinUrl(baseUrl, path, query),
+      headers,
       body: req.body,
     });
 
@@ -257,7 +297,25 @@ export class GatewayRouter {
       }
     }
     if (shadow) this.track(this.compareShadow(decision, method, result, shadow));
-    return toResponse(result, decision, served);
+    return toResponse(result, decision, served, (location) =>
+      publicLocation(location, this.internalBases, req.publicHost),
+    );
+  }
+
+  /**
+   * The request path in normal form. Resolving dot segments must not carry a request out of the
+   * route its path names before them (`/customers/../admin` would be routed by its result, yet
+   * reads like a customer request to anything that matched the raw path): that is refused.
+   */
+  private normalPath(method: string, raw: string): string {
+    const { path, beforeDotSegments } = normalizeRequestPath(raw);
+    if (beforeDotSegments !== undefined) {
+      const named = matchRoute(this.table, method, beforeDotSegments);
+      if (named && !isUnderPrefix(path, named.pathPrefix)) {
+        throw new RequestPathError('escapes-route', `request path leaves the route ${named.pathPrefix}`);
+      }
+    }
+    return path;
   }
 
   private async call(service: string, target: Target | 'shadow', req: UpstreamRequest): Promise<CallRecord> {
@@ -369,17 +427,14 @@ export function joinUrl(base: string, path: string, query?: string): string {
   return `${b}${path.startsWith('/') ? path : `/${path}`}${query ? `?${query}` : ''}`;
 }
 
-function forwardHeaders(req: GatewayRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v !== undefined) out[k] = v;
-  }
-  if (req.cookies?.length) out['cookie'] = req.cookies.join('; ');
-  if (out['host']) {
-    out['x-forwarded-host'] ??= out['host'];
-    delete out['host'];
-  }
-  return out;
+function badRequest(e: RequestPathError): GatewayResponse {
+  return {
+    status: 400,
+    headers: { 'content-type': 'application/json' },
+    cookies: [],
+    // The reason, never the path: it may carry ids or email addresses.
+    body: Buffer.from(JSON.stringify({ message: `bad request path: ${e.reason}` })),
+  };
 }
 
 const STATUS_TEXT: Record<UpstreamFailure, { status: number; message: string }> = {
@@ -388,7 +443,12 @@ const STATUS_TEXT: Record<UpstreamFailure, { status: number; message: string }> 
   'too-large': { status: 502, message: 'upstream response too large' },
 };
 
-function toResponse(r: CallRecord, decision: RoutingDecision, servedBy: Target): GatewayResponse {
+function toResponse(
+  r: CallRecord,
+  decision: RoutingDecision,
+  servedBy: Target,
+  publicUrl: (location: string) => string,
+): GatewayResponse {
   if (r.error) {
     const { status, message } = STATUS_TEXT[r.error.kind];
     return {
@@ -405,6 +465,9 @@ function toResponse(r: CallRecord, decision: RoutingDecision, servedBy: Target):
   for (const [k, v] of Object.entries(r.res!.headers)) {
     if (k === 'set-cookie') cookies = typeof v === 'string' ? [v] : [...v];
     else headers[k] = typeof v === 'string' ? v : v.join(', ');
+  }
+  for (const k of ['location', 'content-location']) {
+    if (headers[k] !== undefined) headers[k] = publicUrl(headers[k]);
   }
   headers['x-cutover-target'] = servedBy;
   return { status: r.res!.status, headers, cookies, body: r.res!.body, decision, servedBy };

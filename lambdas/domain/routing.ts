@@ -9,8 +9,9 @@
  *    prefix wins (matched on path-segment boundaries); at equal length a route for the exact
  *    method beats an `ANY` route. No match -> the legacy fallback upstream.
  * 2. Flags: `<service>_read` (percentage) and `<service>_write` (mode).
- *    - read: flag disabled -> legacy; `x-canary: true` -> service; otherwise the user's sticky
- *      bucket decides (`bucket < percentage × 100`). 100 % takes everyone, even without a user key.
+ *    - read: flag disabled -> legacy; `x-canary: true` -> service where the deployment honours it
+ *      (`canaryOverride`); otherwise the user's sticky bucket decides (`bucket < percentage ×
+ *      100`). 100 % takes everyone, even without a user key.
  *    - write: `legacy` and `shadow` -> legacy (in `shadow` the sync dual-writes: the router never
  *      sends a write twice); `primary` -> service.
  * 3. Health: a service that is not admitted by its circuit breaker is skipped -> legacy.
@@ -31,6 +32,8 @@ import {
   type WriteMode,
   writeFlagName,
 } from './flags.js';
+import { CANARY_HEADER } from './forwarding.js';
+import { isUnderPrefix } from './request-path.js';
 
 export type { ServiceFlags, WriteMode };
 
@@ -174,16 +177,13 @@ function normalisePrefix(p: string): string {
 /**
  * The route of a request: the longest prefix that matches on a segment boundary (`/customers`
  * matches `/customers` and `/customers/42`, not `/customersfoo`). `HEAD` matches `GET` routes.
+ * `path` must be in normal form (`normalizeRequestPath`): the router matches and proxies that form.
  */
 export function matchRoute(table: RouteTable, method: string, path: string): RouteEntry | undefined {
   const m = method.toUpperCase();
   for (const r of table.routes) {
     if (r.method !== 'ANY' && r.method !== m && !(m === 'HEAD' && r.method === 'GET')) continue;
-    const p = r.pathPrefix;
-    if (p === '/') return r;
-    if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47) /* / */) {
-      return r;
-    }
+    if (isUnderPrefix(path, r.pathPrefix)) return r;
   }
   return undefined;
 }
@@ -322,7 +322,10 @@ export function isSafeMethod(method: string): boolean {
 export interface DecisionContext {
   readonly flags: RoutingFlags;
   readonly health: ServiceHealth;
-  /** Honour `x-canary: true` (the seed's Istio rule). @default true */
+  /**
+   * Honour `x-canary: true` (the seed's Istio rule). Off unless asked for: any client can send
+   * the header. @default false
+   */
   readonly canaryOverride?: boolean;
 }
 
@@ -355,7 +358,7 @@ export function decide(table: RouteTable, req: RoutingRequest, ctx: DecisionCont
   if (route.access === 'read') {
     if (!flags.read.enabled)
       return legacy('flag-disabled', undefined, readShadows(flags, method, ctx, route));
-    if (ctx.canaryOverride !== false && req.headers['x-canary']?.toLowerCase() === 'true') {
+    if (ctx.canaryOverride === true && req.headers[CANARY_HEADER]?.toLowerCase() === 'true') {
       wanted = 'canary-header';
     } else {
       const cohort = cohortOf(table, req, route.service, flags.read.percentage);

@@ -3,8 +3,9 @@
  * {@link GatewayRouter} -> response. Everything interesting is in the router; this file wires the
  * adapters from the environment and translates the event shapes.
  *
- * Environment (names in `RUNTIME_ENV`): the migration name, the AppConfig application,
- * environment and profile ids, optional upstream overrides, the shadow grace.
+ * Environment (names in `RUNTIME_ENV`): the migration name, the stage (whether `x-canary` is
+ * honoured by default), the AppConfig application, environment and profile ids, optional upstream
+ * overrides, the shadow grace.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -22,17 +23,27 @@ import { migrations } from '../../migrations/index.js';
 import { AppConfigFlagSource } from '../adapters/appconfig-data.js';
 import { PowertoolsGatewayTelemetry } from '../adapters/gateway-telemetry.js';
 import { HttpUpstream } from '../adapters/upstream.js';
-import { type GatewayRequest, type GatewayResponse, GatewayRouter } from '../domain/gateway-router.js';
+import {
+  canaryOverrideFor,
+  type GatewayRequest,
+  type GatewayResponse,
+  GatewayRouter,
+} from '../domain/gateway-router.js';
 
 export type GatewayEvent = APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithJWTAuthorizer;
 
-/** The API Gateway v2 event as a router request. */
+/**
+ * The API Gateway v2 event as a router request. `rawPath` arrives percent-decoded (an HTTP API
+ * decodes it; `test/contracts/apigateway/`): the router normalizes and re-encodes it.
+ */
 export function toGatewayRequest(event: GatewayEvent): GatewayRequest {
   const authorizer = (event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } })
     .authorizer;
   return {
     method: event.requestContext.http.method,
     path: event.rawPath,
+    sourceIp: event.requestContext.http.sourceIp,
+    publicHost: event.requestContext.domainName,
     query: event.rawQueryString || undefined,
     headers: event.headers ?? {},
     cookies: event.cookies,
@@ -117,7 +128,13 @@ function build(): ReturnType<typeof createGatewayHandler> {
     pollIntervalSeconds: spec.gateway.flagPollSeconds,
     onError: (error) => logger.warn('flag poll failed; keeping the last good flags', { error }),
   });
-  const router = new GatewayRouter({ spec, flags, upstream: new HttpUpstream(), telemetry });
+  const router = new GatewayRouter({
+    spec,
+    flags,
+    upstream: new HttpUpstream(),
+    telemetry,
+    canaryOverride: canaryOverrideFor(spec.gateway.canaryOverride, process.env[RUNTIME_ENV.stage]),
+  });
   return createGatewayHandler(router, {
     shadowGraceMs: Number(process.env[RUNTIME_ENV.gatewayShadowGraceMs] ?? 20),
     telemetry,

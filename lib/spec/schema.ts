@@ -6,9 +6,11 @@
  * the conflict policies. A bad spec fails `cdk synth` with a {@link SpecError} naming the path of
  * the bad field (for example `services[1].entities[0].fields[2].column`).
  *
- * This module imports only zod, so Lambda bundles can parse the same spec at run time.
+ * This module imports only zod and pure domain code, so Lambda bundles can parse the same spec at
+ * run time.
  */
 import { z } from 'zod';
+import { isNormalPrefix } from '../../lambdas/domain/request-path.js';
 
 /** Identifier usable in AWS resource names, flag names and event detail types. */
 const Name = z
@@ -166,7 +168,14 @@ export type EntitySpec = z.infer<typeof EntitySchema>;
 export const RouteSchema = z
   .object({
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'ANY']),
-    pathPrefix: z.string().regex(/^\//, 'must start with "/"'),
+    /**
+     * Path prefix in normal form (`/customers`): no `.`/`..` or empty segments, no `\`, no
+     * %-escapes. Requests are normalized before matching, so no other spelling could ever match.
+     */
+    pathPrefix: z
+      .string()
+      .regex(/^\//, 'must start with "/"')
+      .refine(isNormalPrefix, 'must be in normal form: no "." or ".." segments, "//", "\\" or %-escapes'),
     access: z.enum(['read', 'write']),
   })
   .strict();
@@ -353,6 +362,11 @@ export const GatewaySchema = z
     shadowSampleRate: Ratio.default(1),
     /** Upstream for paths no route matches. @default - the first service's legacyUrl */
     fallbackUrl: z.string().url().optional(),
+    /**
+     * Honour the `x-canary: true` request header (a read goes to the service at any percentage).
+     * Any client can send it. @default - true in the `dev` stage, false in every other
+     */
+    canaryOverride: z.boolean().optional(),
     /**
      * The gateway's per-service circuit breaker (see lambdas/domain/circuit-breaker.ts).
      * @default - windowMs 10000, minRequests 20, errorRateThreshold 0.5, slowCallMs 2000,

@@ -4,30 +4,12 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PowertoolsGatewayTelemetry } from '../../lambdas/adapters/gateway-telemetry.js';
-import { HttpUpstream } from '../../lambdas/adapters/upstream.js';
-import { type FlagSource, GatewayRouter } from '../../lambdas/domain/gateway-router.js';
-import type { RoutingFlags } from '../../lambdas/domain/routing.js';
-import { type FakeUpstream, startUpstream } from '../support/gateway-fakes.js';
+import { GatewayRouter } from '../../lambdas/domain/gateway-router.js';
+import { loopbackUpstreams, staticFlags } from '../support/gateway-fakes.js';
 
-let legacy: FakeUpstream;
-let service: FakeUpstream;
-let upstream: HttpUpstream;
-
-beforeAll(async () => {
-  [legacy, service] = await Promise.all([startUpstream('legacy'), startUpstream('service')]);
-  upstream = new HttpUpstream();
-});
-afterAll(async () => {
-  upstream.close();
-  await Promise.all([legacy.close(), service.close()]);
-});
-
-const staticFlags = (flags: RoutingFlags): FlagSource => ({
-  snapshot: () => ({ flags, stale: false }),
-  refresh: async () => {},
-});
+const up = loopbackUpstreams();
 
 /** Runs `fn` with stdout and stderr captured; returns the JSON lines written. */
 async function captureOutput(fn: () => Promise<void>): Promise<Record<string, unknown>[]> {
@@ -65,8 +47,12 @@ const metricDocs = (docs: Record<string, unknown>[], name: string) =>
 
 describe('Gateway telemetry: EMF and the mismatch log', () => {
   it('emits request, latency and shadow metrics with their dimension sets, and logs no values', async () => {
-    legacy.reply(() => ({ body: { id: 1, email: 'jane@example.com', byEmail: { 'jane@example.com': 1 } } }));
-    service.reply(() => ({ body: { id: 1, email: 'jane@example.com', byEmail: { 'jane@example.com': 2 } } }));
+    up.legacy.reply(() => ({
+      body: { id: 1, email: 'jane@example.com', byEmail: { 'jane@example.com': 1 } },
+    }));
+    up.service.reply(() => ({
+      body: { id: 1, email: 'jane@example.com', byEmail: { 'jane@example.com': 2 } },
+    }));
     const telemetry = new PowertoolsGatewayTelemetry(
       new Metrics({ namespace: 'Cutover' }),
       new Logger({ serviceName: 'gateway' }),
@@ -76,8 +62,8 @@ describe('Gateway telemetry: EMF and the mismatch log', () => {
         services: [
           {
             name: 'customer',
-            serviceUrl: service.url,
-            legacyUrl: legacy.url,
+            serviceUrl: up.service.url,
+            legacyUrl: up.legacy.url,
             routes: [{ method: 'GET', pathPrefix: '/customers', access: 'read' }],
           },
         ],
@@ -86,7 +72,7 @@ describe('Gateway telemetry: EMF and the mismatch log', () => {
       flags: staticFlags({
         customer: { read: { enabled: true, percentage: 0 }, write: { enabled: true, mode: 'shadow' } },
       }),
-      upstream,
+      upstream: up.client,
       telemetry,
     });
     const docs = await captureOutput(async () => {

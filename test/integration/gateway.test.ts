@@ -8,12 +8,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { AppConfigFlagSource } from '../../lambdas/adapters/appconfig-data.js';
 import { HttpUpstream } from '../../lambdas/adapters/upstream.js';
 import { GatewayRouter } from '../../lambdas/domain/gateway-router.js';
+import { createGatewayHandler, toLambdaResult } from '../../lambdas/handlers/gateway.js';
 import {
-  createGatewayHandler,
-  type toGatewayRequest,
-  toLambdaResult,
-} from '../../lambdas/handlers/gateway.js';
-import {
+  apiGatewayEvent,
   type FakeAppConfigData,
   type FakeUpstream,
   flagValues,
@@ -112,7 +109,7 @@ describe('Gateway: routing by flags', () => {
     const users = Array.from({ length: 300 }, (_, i) => `user-${i}`);
     const at = async () => {
       const targets = new Map<string, string>();
-      for (const u of users) targets.set(u, (await read(u)).servedBy);
+      for (const u of users) targets.set(u, (await read(u)).servedBy ?? 'none');
       return targets;
     };
     const p0 = await at();
@@ -137,8 +134,16 @@ describe('Gateway: routing by flags', () => {
     expect(service.seen[0]?.url).toBe('/customers/42?expand=addresses');
   });
 
-  it('sends x-canary: true to the service at 0 %', async () => {
+  it('sends x-canary: true to the service at 0 % where the override is on', async () => {
     deploy(0, 'legacy');
+    router = new GatewayRouter({
+      spec: gatewaySpec(),
+      flags,
+      upstream,
+      telemetry,
+      clock: now,
+      canaryOverride: true,
+    });
     const r = await read('someone', { 'x-canary': 'true' });
     expect(r.servedBy).toBe('service');
     expect(bodyOf(r).upstream).toBe('service');
@@ -189,7 +194,7 @@ describe('Gateway: health fallback', () => {
     await read('u4'); // 4 failures of 4: the breaker opens
     const before = service.seen.length;
     const r5 = await read('u5');
-    expect(r5.decision.reason).toBe('unhealthy');
+    expect(r5.decision?.reason).toBe('unhealthy');
     expect(service.seen.length).toBe(before);
     expect(telemetry.fallbacks.map((f) => f.reason)).toEqual([
       'service_failed',
@@ -383,17 +388,18 @@ describe('Handler: API Gateway v2 events', () => {
       body: 'raw-bytes',
     }));
     const handler = createGatewayHandler(router, { shadowGraceMs: 0 });
-    const event = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: '/customers/7',
-      rawQueryString: 'q=1',
-      cookies: ['session=abc', 'theme=dark'],
-      headers: { 'x-user-id': 'u1', host: 'api.example.com', connection: 'close', 'x-trace': 't1' },
-      requestContext: { http: { method: 'POST' } },
-      body: Buffer.from('{"a":1}').toString('base64'),
-      isBase64Encoded: true,
-    } as unknown as Parameters<typeof toGatewayRequest>[0];
+    const event = apiGatewayEvent({
+      method: 'POST',
+      target: '/customers/7?q=1',
+      domainName: 'api.example.com',
+      headers: [
+        ['X-User-Id', 'u1'],
+        ['Cookie', 'session=abc; theme=dark'],
+        ['Connection', 'close'],
+        ['X-Trace', 't1'],
+      ],
+      body: Buffer.from('{"a":1}'),
+    });
     const result = await handler(event);
     expect(result).toMatchObject({
       statusCode: 201,

@@ -214,27 +214,25 @@ describe('Function: decide', () => {
     }
   });
 
-  it('honours x-canary: true, but not against a disabled flag or an unhealthy service', () => {
+  it('honours x-canary: true only where enabled, and never against a disabled flag or an unhealthy service', () => {
     const req = get('/customers/1', { 'x-user-id': 'u', 'x-canary': 'true' });
     const at0 = { customer: flagsOf({ percentage: 0 }) };
-    expect(decide(table, req, { flags: at0, health: ALWAYS_HEALTHY })).toMatchObject({
+    const on = { health: ALWAYS_HEALTHY, canaryOverride: true };
+    expect(decide(table, req, { flags: at0, ...on })).toMatchObject({
       target: 'service',
       upstreamUrl: 'http://customer.svc',
       reason: 'canary-header',
     });
-    expect(decide(table, req, { flags: at0, health: unhealthy })).toMatchObject({
+    expect(decide(table, req, { flags: at0, ...on, health: unhealthy })).toMatchObject({
       target: 'legacy',
       reason: 'unhealthy',
     });
     expect(
-      decide(table, req, {
-        flags: { customer: flagsOf({ enabled: false, percentage: 100 }) },
-        health: ALWAYS_HEALTHY,
-      }),
+      decide(table, req, { flags: { customer: flagsOf({ enabled: false, percentage: 100 }) }, ...on }),
     ).toMatchObject({ target: 'legacy', reason: 'flag-disabled' });
-    expect(decide(table, req, { flags: at0, health: ALWAYS_HEALTHY, canaryOverride: false }).target).toBe(
-      'legacy',
-    );
+    // Off by default: any client can send the header.
+    expect(decide(table, req, { flags: at0, health: ALWAYS_HEALTHY }).target).toBe('legacy');
+    expect(decide(table, req, { flags: at0, ...on, canaryOverride: false }).target).toBe('legacy');
   });
 
   it('keeps requests without a user key out of the canary, except at 100 %', () => {

@@ -113,6 +113,17 @@ describe('Function: defineMigration', () => {
     ],
     ['a bad service URL', (s: any) => (s.services[0].serviceUrl = 'not a url'), 'services[0].serviceUrl'],
     [
+      'a route prefix not in normal form (no request path could match it)',
+      (s: any) =>
+        (s.services[0].routes = [{ method: 'GET', pathPrefix: '/customers/../admin', access: 'read' }]),
+      'services[0].routes[0].pathPrefix',
+    ],
+    [
+      'a non-boolean canary override',
+      (s: any) => (s.gateway = { canaryOverride: 'yes' }),
+      'gateway.canaryOverride',
+    ],
+    [
       'EAV field without entity type',
       (s: any) =>
         s.services[0].entities[0].fields.push({
