@@ -23,9 +23,10 @@ import {
   type RoutingFlags,
   type RoutingRequest,
 } from '../lambdas/domain/routing.js';
-import { createGatewayHandler, type GatewayEvent } from '../lambdas/handlers/gateway.js';
+import { createGatewayHandler } from '../lambdas/handlers/gateway.js';
 import type { MigrationSpec } from '../lib/spec/schema.js';
 import magento from '../migrations/magento.js';
+import { apiGatewayEvent } from '../test/support/gateway-fakes.js';
 import type { Bench, BenchRow } from './types.js';
 
 const DECISIONS = 200_000;
@@ -186,22 +187,20 @@ async function benchProxy(log: (l: string) => void): Promise<{ rows: BenchRow[];
     customer: { read: { enabled: true, percentage: 0 }, write: { enabled: true, mode: 'shadow' } },
   });
   const shadow = createGatewayHandler(shadowRouter, { shadowGraceMs: 20 });
-  const event = (i: number): GatewayEvent =>
-    ({
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: '/customers/42',
-      rawQueryString: '',
-      headers: {
-        'x-user-id': `user-${i}`,
-        accept: 'application/json',
-        host: 'api.example.com',
-        'user-agent': 'bench',
-        'x-forwarded-for': '203.0.113.9',
-      },
-      requestContext: { http: { method: 'GET' } },
-      isBase64Encoded: false,
-    }) as unknown as GatewayEvent;
+  // Events of the recorded API Gateway shape (test/contracts/apigateway), built before timing.
+  const events = Array.from({ length: Math.max(PROXY_ROUNDS, 300) }, (_, i) =>
+    apiGatewayEvent({
+      target: '/customers/42',
+      domainName: 'api.example.com',
+      sourceIp: '203.0.113.9',
+      headers: [
+        ['X-User-Id', `user-${i}`],
+        ['Accept', 'application/json'],
+        ['User-Agent', 'bench'],
+      ],
+    }),
+  );
+  const event = (i: number) => events[i]!;
   const directReq = (i: number) => ({
     method: 'GET',
     url: `${legacy.url}/customers/42`,
