@@ -19,6 +19,13 @@ import { METRICS_NAMESPACE, RUNTIME_ENV } from '../spec/runtime.js';
  */
 export type HandlerName = string;
 
+/**
+ * Template metadata key naming a function's handler entry (`lambdas/handlers/<name>.ts`): the
+ * bundle's asset hash cannot be traced back to its source, and the rehearsal (lib/rehearse)
+ * runs each function from its entry.
+ */
+export const HANDLER_METADATA = 'cutover:handler';
+
 /** Absolute path of a handler entry file. */
 export function handlerEntry(name: HandlerName): string {
   if (!/^[a-z][a-z0-9-]*$/.test(name))
@@ -172,6 +179,10 @@ export class CutoverFunction extends nodejs.NodejsFunction {
     });
     this.role = role;
     this.functionLogGroup = logGroup;
+    (this.node.defaultChild as lambda.CfnFunction).addMetadata(
+      HANDLER_METADATA,
+      `lambdas/handlers/${props.handler}.ts`,
+    );
     // Explicit and resource-scoped, instead of AWSLambdaBasicExecutionRole.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -3,9 +3,9 @@
  * event (encrypted) and X-Ray, the structure the spec asks for, least-privilege IAM and cdk-nag.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { allStates, type CfnTemplate } from '../../lib/rehearse/cfn.js';
 import magento from '../../migrations/magento.js';
 import menu from '../../migrations/menu.js';
-import { allStates, type CfnTemplate } from '../support/asl.js';
 import { type SynthesizedRollout, synthesizeRollouts } from '../support/rollout-harness.js';
 
 let rollouts: SynthesizedRollout[];

@@ -68,8 +68,6 @@ import {
 import { MigrationFlags } from '../../lib/constructs/migration-flags.js';
 import { MigrationTables } from '../../lib/constructs/migration-tables.js';
 import { type RolloutFunctions, RolloutStateMachine } from '../../lib/constructs/rollout-state-machine.js';
-import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
-import type { MigrationSpec } from '../../lib/spec/schema.js';
 import {
   ACCOUNT,
   type AslDefinition,
@@ -78,7 +76,9 @@ import {
   definitionOf,
   invokedFunction,
   REGION,
-} from './asl.js';
+} from '../../lib/rehearse/cfn.js';
+import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
+import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { FakeAppConfig } from './fake-appconfig.js';
 import { FakeCloudWatch } from './fake-cloudwatch.js';
 

@@ -1,5 +1,7 @@
 /**
- * Plain Amazon States Language from a synthesized template: the `DefinitionString` of an
+ * CloudFormation templates of the synthesized app, read back: intrinsics resolved (shared by the
+ * rollout tests and the rehearsal's assembly reader), and plain Amazon States Language from a
+ * synthesized template: the `DefinitionString` of an
  * `AWS::StepFunctions::StateMachine`, with its CloudFormation intrinsics (`Fn::Join`, `Ref`,
  * `Fn::GetAtt`, `Fn::Sub`, `Fn::Select`, `Fn::Split`) resolved against placeholder ARNs, so
  * that aws-local-stepfunctions can execute exactly what CloudFormation would deploy.
@@ -12,9 +14,41 @@
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export interface CfnTemplate {
-  readonly Resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
+  readonly Resources: Record<
+    string,
+    { Type: string; Properties?: Record<string, Json>; Metadata?: Record<string, Json> }
+  >;
+  readonly Outputs?: Record<string, { Value: Json; Export?: { Name: Json } }>;
+}
+
+/** How {@link resolveIntrinsics} resolves what the template alone cannot say. */
+export interface ResolveOptions {
+  /** `Fn::ImportValue`: the exported value (resolved in its own stack). @default - unsupported */
+  readonly importValue?: (name: string) => Json;
+  /**
+   * `Ref`/`GetAtt …Name` of a resource with a physical name property (`TableName`, `QueueName`,
+   * `Name`, ...) give that name instead of the logical id (the rehearsal creates the resources
+   * under the names the functions are configured with). @default false
+   */
+  readonly physicalNames?: boolean;
+}
+
+const NAME_PROPERTY: Record<string, string> = {
+  'AWS::DynamoDB::Table': 'TableName',
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::Events::EventBus': 'Name',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::StepFunctions::StateMachine': 'StateMachineName',
+};
+
+function physicalName(template: CfnTemplate, logicalId: string, options: ResolveOptions): string {
+  if (!options.physicalNames) return logicalId;
+  const res = template.Resources[logicalId];
+  const prop = res && NAME_PROPERTY[res.Type];
+  const value = prop ? res.Properties?.[prop] : undefined;
+  return typeof value === 'string' ? value : logicalId;
 }
 
 const ARN_SERVICE: Record<string, string> = {
@@ -56,7 +90,7 @@ const PSEUDO: Record<string, string> = {
   'AWS::NoValue': '',
 };
 
-function ref(template: CfnTemplate, name: string): string {
+function ref(template: CfnTemplate, name: string, options: ResolveOptions = {}): string {
   if (name in PSEUDO) return PSEUDO[name]!;
   const res = template.Resources[name];
   if (!res) throw new Error(`Ref to unknown resource ${name}`);
@@ -64,19 +98,27 @@ function ref(template: CfnTemplate, name: string): string {
   if (res.Type === 'AWS::StepFunctions::StateMachine' || res.Type === 'AWS::SNS::Topic') {
     return placeholderArn(template, name);
   }
-  if (res.Type === 'AWS::SQS::Queue') return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
-  return name;
+  if (res.Type === 'AWS::SQS::Queue')
+    return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physicalName(template, name, options)}`;
+  return physicalName(template, name, options);
 }
 
-function getAtt(template: CfnTemplate, logicalId: string, attribute: string): string {
+function getAtt(
+  template: CfnTemplate,
+  logicalId: string,
+  attribute: string,
+  options: ResolveOptions = {},
+): string {
   if (attribute === 'Arn') return placeholderArn(template, logicalId);
-  if (attribute === 'Name' || attribute === 'QueueName' || attribute === 'TableName') return logicalId;
+  if (attribute === 'Name' || attribute === 'QueueName' || attribute === 'TableName')
+    return physicalName(template, logicalId, options);
   return `${logicalId}.${attribute}`;
 }
 
 /** Resolves the intrinsics of a CloudFormation value. */
-export function resolveIntrinsics(template: CfnTemplate, value: Json): Json {
-  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(template, v));
+export function resolveIntrinsics(template: CfnTemplate, value: Json, options: ResolveOptions = {}): Json {
+  const resolve = (v: Json) => resolveIntrinsics(template, v, options);
+  if (Array.isArray(value)) return value.map(resolve);
   if (value === null || typeof value !== 'object') return value;
   const keys = Object.keys(value);
   if (keys.length === 1) {
@@ -84,38 +126,42 @@ export function resolveIntrinsics(template: CfnTemplate, value: Json): Json {
     const arg = value[k]!;
     switch (k) {
       case 'Ref':
-        return ref(template, arg as string);
+        return ref(template, arg as string, options);
       case 'Fn::GetAtt': {
         const [id, attr] = Array.isArray(arg) ? (arg as string[]) : (arg as string).split('.');
-        return getAtt(template, id!, attr!);
+        return getAtt(template, id!, attr!, options);
+      }
+      case 'Fn::ImportValue': {
+        if (!options.importValue) throw new Error('Fn::ImportValue needs the other stacks (importValue)');
+        return options.importValue(String(resolve(arg)));
       }
       case 'Fn::Join': {
         const [sep, parts] = arg as [string, Json[]];
-        return (resolveIntrinsics(template, parts) as Json[]).map(String).join(sep);
+        return (resolve(parts) as Json[]).map(String).join(sep);
       }
       case 'Fn::Select': {
         const [i, list] = arg as [number, Json];
-        return (resolveIntrinsics(template, list) as Json[])[Number(i)]!;
+        return (resolve(list) as Json[])[Number(i)]!;
       }
       case 'Fn::Split': {
         const [sep, s] = arg as [string, Json];
-        return String(resolveIntrinsics(template, s)).split(sep);
+        return String(resolve(s)).split(sep);
       }
       case 'Fn::Sub': {
         const [text, vars] = typeof arg === 'string' ? [arg, {}] : (arg as [string, Record<string, Json>]);
         return text.replace(/\$\{([^}!]+)\}/g, (_m, name: string) => {
-          if (name in vars) return String(resolveIntrinsics(template, vars[name]!));
+          if (name in vars) return String(resolve(vars[name]!));
           if (name.includes('.')) {
             const [id, attr] = name.split('.');
-            return getAtt(template, id!, attr!);
+            return getAtt(template, id!, attr!, options);
           }
-          return ref(template, name);
+          return ref(template, name, options);
         });
       }
     }
     if (k.startsWith('Fn::')) throw new Error(`unsupported intrinsic ${k}`);
   }
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveIntrinsics(template, v)]));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
 }
 
 export interface AslState {
@@ -133,7 +179,11 @@ export interface AslDefinition {
 }
 
 /** The ASL of a state machine resource of the template (by logical id, or the only one). */
-export function definitionOf(template: CfnTemplate, logicalId?: string): AslDefinition {
+export function definitionOf(
+  template: CfnTemplate,
+  logicalId?: string,
+  options: ResolveOptions = {},
+): AslDefinition {
   const ids = Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')
     .map(([id]) => id);
@@ -141,7 +191,7 @@ export function definitionOf(template: CfnTemplate, logicalId?: string): AslDefi
   if (!id || !ids.includes(id))
     throw new Error(`state machine ${logicalId ?? '(only one)'} not found among ${ids.join(', ')}`);
   const raw = template.Resources[id]!.Properties!['DefinitionString']!;
-  const text = resolveIntrinsics(template, raw);
+  const text = resolveIntrinsics(template, raw, options);
   if (typeof text !== 'string') throw new Error('DefinitionString did not resolve to a string');
   return JSON.parse(text) as AslDefinition;
 }
