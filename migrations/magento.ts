@@ -5,7 +5,10 @@
  * Policies follow the seed's table: customer profile `timestamp`; order status `service-wins`;
  * stock qty `service-wins`; product price `admin` (other product fields `timestamp`);
  * coupon usage `sum`. Table and column names follow Magento 2.4's db_schema.xml
- * (see ../shared/reference/magento-schema.md).
+ * (docs/magento-schema.md). References between entities are declared so that the sync
+ * translates them through the referenced entity's key map: stock is keyed by its product, an
+ * order points at its customer; a coupon belongs to a Magento cart price rule (rules are not
+ * migrated), so a coupon created in the service must carry its rule's id.
  */
 import { defineMigration } from '../lib/spec/schema.js';
 
@@ -100,6 +103,9 @@ export default defineMigration({
           legacy: {
             table: 'cataloginventory_stock_item',
             key: 'product_id',
+            // product_id is the product's entity_id: stock of a product created in the service
+            // lands under the product's Magento id (and waits for the product to get one).
+            keyReferences: 'product',
             where: { stock_id: 1 },
             insertDefaults: { stock_id: 1, website_id: 0 },
           },
@@ -139,7 +145,9 @@ export default defineMigration({
             { name: 'state', type: 'string', column: 'state' },
             { name: 'status', type: 'string', column: 'status' },
             { name: 'incrementId', type: 'string', column: 'increment_id' },
-            { name: 'customerId', type: 'integer', column: 'customer_id' },
+            // The customer's key on each side: the Customer Service's id in the service,
+            // customer_entity.entity_id (FK) in Magento.
+            { name: 'customerId', type: 'string', column: 'customer_id', references: { entity: 'customer' } },
             { name: 'customerEmail', type: 'string', column: 'customer_email', pii: true },
             { name: 'grandTotal', type: 'decimal', scale: 4, column: 'grand_total' },
           ],
@@ -155,7 +163,17 @@ export default defineMigration({
           fields: [
             { name: 'code', type: 'string', column: 'code', policy: 'timestamp' },
             { name: 'timesUsed', type: 'integer', column: 'times_used', nullable: false },
+            // The Magento cart price rule the coupon belongs to (salesrule.rule_id). Rules stay
+            // in Magento: the service copies the id from the coupons it receives.
+            { name: 'ruleId', type: 'integer', column: 'rule_id', policy: 'legacy-wins' },
           ],
+          create: {
+            legacyRequires: ['ruleId'],
+            reason:
+              'a Magento coupon belongs to a cart price rule (salesrule_coupon.rule_id is NOT NULL without a default, ' +
+              'FK to salesrule) and rules are not migrated: a coupon created in the service must carry the ruleId of ' +
+              'an existing Magento rule',
+          },
         },
       ],
       rollout: { approveBeforeCutover: true, bakeMinutes: 120 },

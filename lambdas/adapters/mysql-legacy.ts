@@ -134,6 +134,23 @@ export class LegacyConstraintError extends Error {
   }
 }
 
+/**
+ * Magento refused a row that names a record it does not have (a foreign key: a coupon's
+ * `rule_id`, an order's `customer_id`). Retrying does not help; the message names the table,
+ * column and value (ids only), not the driver's text.
+ */
+export class LegacyReferenceError extends Error {
+  constructor(entity: string, detail: string, cause: unknown) {
+    super(`${entity}: Magento has no ${detail}`, { cause });
+    this.name = 'LegacyReferenceError';
+  }
+}
+
+const isForeignKeyFailure = (e: unknown) => {
+  const code = (e as { code?: string }).code;
+  return code === 'ER_NO_REFERENCED_ROW_2' || code === 'ER_NO_REFERENCED_ROW';
+};
+
 /** Quotes an identifier taken from the spec (already validated there; checked again). */
 export function ident(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
@@ -225,6 +242,20 @@ function casCompare(column: string, f: FieldSpec, raw: unknown): string {
   if (f.type === 'string') return `BINARY ${column} = BINARY ?`;
   if (typeof raw === 'string') return `${column} = CAST(? AS DECIMAL(65, 30))`;
   return `${column} = ?`;
+}
+
+/** The `LegacyReferenceError` for a foreign-key failure of write `w` (MySQL's message names the key). */
+function referenceError(m: EntityMapping, w: LegacyWrite, e: unknown): LegacyReferenceError {
+  const fk = /FOREIGN KEY \(`([^`]+)`\) REFERENCES `([^`]+)` \(`([^`]+)`\)/.exec((e as Error).message ?? '');
+  if (!fk) return new LegacyReferenceError(m.entity.name, 'row a value of the write refers to', e);
+  const [, column, table, refColumn] = fk as unknown as [string, string, string, string];
+  const field = m.columns.find((c) => c.column === ident(column))?.field.name;
+  const legacy = m.entity.legacy as MysqlEntityLegacy;
+  const value =
+    field !== undefined && field in w.patch
+      ? w.patch[field]
+      : (legacy.where?.[column] ?? legacy.insertDefaults?.[column] ?? '(the value written)');
+  return new LegacyReferenceError(m.entity.name, `${table} row with ${refColumn} = ${value}`, e);
 }
 
 /** "Rows matched: 1  Changed: 0  Warnings: 0" -> 1. */
@@ -376,6 +407,7 @@ export class MysqlLegacyStore implements LegacyStore {
       await conn.rollback().catch(() => {});
       const code = (e as { code?: string }).code;
       if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') return { outcome: 'conflict' };
+      if (isForeignKeyFailure(e)) throw referenceError(m, w, e);
       if (code === 'ER_DUP_ENTRY' && w.create) {
         // The key was taken meanwhile: re-read and re-decide. Any other unique key (e.g.
         // customer email + website) is a record Magento refuses: retrying will not help.
@@ -508,6 +540,7 @@ export class MysqlLegacyStore implements LegacyStore {
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') return { outcome: 'conflict', key };
+      if (isForeignKeyFailure(e)) throw referenceError(m, w, e);
       throw e;
     }
   }

@@ -74,6 +74,12 @@ export interface DecideInput {
   readonly record: TargetRecord;
   readonly state: SyncState;
   readonly event: ChangeEvent;
+  /**
+   * The record's service key (the key of its sync state): names parked conflicts, so that one
+   * conflict seen from either side has one id even when the two sides key the record differently.
+   * @default - the event's key
+   */
+  readonly key?: string;
   /** Whether this eventId's counter deltas were already applied on the target. */
   readonly deltasApplied?: boolean;
 }
@@ -197,6 +203,7 @@ export function decide(input: DecideInput): Decision {
   }
 
   const order: StampOrder = { precisionMs: input.precisionMs, tieBreak: entity.tieBreak };
+  const recordKey = input.key ?? event.key;
   const source = event.origin;
   const sE = stampOf(event);
   // The target's own last change. Legacy rows carry no sequence: every change of that tick counts.
@@ -294,9 +301,9 @@ export function decide(input: DecideInput): Decision {
       const legacyValue = source === 'legacy' ? v : c;
       const serviceValue = source === 'service' ? v : c;
       parked.push({
-        conflictId: conflictIdOf(entity.name, event.key, name, legacyValue, serviceValue),
+        conflictId: conflictIdOf(entity.name, recordKey, name, legacyValue, serviceValue),
         entity: entity.name,
-        key: event.key,
+        key: recordKey,
         field: name,
         legacy: { value: legacyValue, at: source === 'legacy' ? sE.at : sY?.at },
         service: { value: serviceValue, at: source === 'service' ? sE.at : sY?.at },

@@ -18,11 +18,19 @@
  *    applies it, whatever the field's conflict policy.
  */
 import { crc32 } from 'node:zlib';
-import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
+import { type EntitySpec, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
 import { chunkOfKey } from './chunks.js';
 import type { FieldSyncState } from './conflict.js';
 import { type ChangeEvent, type FieldValue, toBusEntry } from './events.js';
-import type { EventPublisher, LegacyStore, ServiceStore, StoredRecord, SyncStateStore } from './ports.js';
+import type {
+  EventPublisher,
+  LegacyStore,
+  Row,
+  ServiceStore,
+  StoredRecord,
+  SyncStateStore,
+} from './ports.js';
+import { referencesToService } from './references.js';
 import { isOwnLegacyKey } from './sync.js';
 
 /** Stands for NULL in row hashes (CONCAT_WS would silently skip a NULL). */
@@ -145,13 +153,15 @@ export async function checkConsistency(
   ] as const);
   // Awaited below; if the scan fails first, this must not become an unhandled rejection.
   legacySide.catch(() => {});
+  // Keys of an entity keyed by another's (stock by product) are in that entity's key map.
+  const keyMap = keyMapEntity(deps.spec, entity);
   const mappedKeys = async (keys: readonly string[]): Promise<Map<string, string>> => {
     const lookup = keys.filter((k) => !isOwnLegacyKey(deps.spec, k));
     if (!lookup.length) return new Map();
-    if (deps.state.legacyKeysOf) return deps.state.legacyKeysOf(entity, lookup);
+    if (deps.state.legacyKeysOf) return deps.state.legacyKeysOf(keyMap, lookup);
     const found = new Map<string, string>();
     for (const k of lookup) {
-      const legacyKey = await deps.state.legacyKeyOf(entity, k);
+      const legacyKey = await deps.state.legacyKeyOf(keyMap, k);
       if (legacyKey !== undefined) found.set(k, legacyKey);
     }
     return found;
@@ -204,6 +214,17 @@ export async function checkConsistency(
   const legacyRows = await mapLimit(differing, 4, (chunk) =>
     deps.legacy.readChunk(entity, chunk, { chunkSize }),
   );
+  // References are held as legacy keys in the row and as service keys in the service: rows are
+  // compared as the engine sees them (references.ts), and repaired from the row as it is.
+  const compared = new Map<StoredRecord, Row>();
+  if (entity.fields.some((f) => f.references))
+    for (const rows of legacyRows)
+      for (const r of rows)
+        compared.set(
+          r,
+          await referencesToService(deps.spec, entity, r.data, (ref, k) => deps.state.serviceKeyOf(ref, k)),
+        );
+  const dataOf = (r: StoredRecord) => compared.get(r) ?? r.data;
   // The row diff, in chunk order: rows whose hash differs are settled once their service
   // records are read again (below).
   type Found =
@@ -219,7 +240,7 @@ export async function checkConsistency(
       seen.add(l.key);
       const hash = svc.get(l.key);
       if (hash === undefined) found.push({ kind: 'missing-in-service', legacy: l });
-      else if (recordHash(entity, l.key, l.data) !== hash)
+      else if (recordHash(entity, l.key, dataOf(l)) !== hash)
         found.push({ kind: 'different', legacy: l, serviceKey: serviceKeyOf(l.key) });
     }
     for (const legacyKey of svc.keys()) {
@@ -249,7 +270,7 @@ export async function checkConsistency(
       toRepair.push({ legacy: l });
       continue;
     }
-    const fields = names.filter((n) => canonicalText(l.data[n]) !== canonicalText(record.data[n]));
+    const fields = names.filter((n) => canonicalText(dataOf(l)[n]) !== canonicalText(record.data[n]));
     // None: the record was synced since the scan and matches now.
     if (!fields.length) continue;
     mismatches.push({ legacyKey: l.key, serviceKey: f.serviceKey, kind: 'different', fields });
@@ -327,7 +348,9 @@ async function repair(
   for (const { legacy, service } of items) {
     if (!legacy) continue;
     const serviceKey =
-      service?.serviceKey ?? (await deps.state.serviceKeyOf(entity, legacy.key)) ?? legacy.key;
+      service?.serviceKey ??
+      (await deps.state.serviceKeyOf(keyMapEntity(deps.spec, entity), legacy.key)) ??
+      legacy.key;
     if (service) {
       const stored = await deps.state.get(entity, serviceKey);
       const fields: Record<string, FieldSyncState> = {};

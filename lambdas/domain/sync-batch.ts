@@ -10,11 +10,11 @@
  *   with one multi-row statement per table; then the states in conditional transactions.
  *
  * Only plain updates of existing records go this way. Anything else — creates, deletes, counter
- * deltas, push-backs, parked conflicts, a key seen twice in the batch, or a record whose
- * transaction lost a race — falls back to the single-record path, so the guarantees are those
- * of sync.ts.
+ * deltas, push-backs, parked conflicts, a key seen twice in the batch, a record whose
+ * transaction lost a race, or an entity with references (translated per record) — falls back to
+ * the single-record path, so the guarantees are those of sync.ts.
  */
-import type { EntitySpec } from '../../lib/spec/schema.js';
+import { type EntitySpec, hasReferences } from '../../lib/spec/schema.js';
 import { type Decision, decide } from './conflict.js';
 import type { ChangeEvent } from './events.js';
 import type { Row, StoredRecord, StoredSyncState } from './ports.js';
@@ -105,7 +105,14 @@ export async function applyBatchToService(
   events: readonly ChangeEvent[],
 ): Promise<BatchItemResult[]> {
   const { service, state } = deps;
-  if (!service.readMany || !service.writeMany || !state.getMany || !state.serviceKeysOf) {
+  // References are translated record by record (references.ts): the single-record path.
+  if (
+    hasReferences(entity) ||
+    !service.readMany ||
+    !service.writeMany ||
+    !state.getMany ||
+    !state.serviceKeysOf
+  ) {
     return fallback(deps, entity, events, applyToService);
   }
   const { valid, results } = canonicalEvents(entity, events);
@@ -191,7 +198,13 @@ export async function applyBatchToLegacy(
   events: readonly ChangeEvent[],
 ): Promise<BatchItemResult[]> {
   const { legacy, state } = deps;
-  if (!legacy.applyBatch || !state.getMany || !state.putMany || !state.legacyKeysOf) {
+  if (
+    hasReferences(entity) ||
+    !legacy.applyBatch ||
+    !state.getMany ||
+    !state.putMany ||
+    !state.legacyKeysOf
+  ) {
     return fallback(deps, entity, events, applyToLegacy);
   }
   const { valid, results } = canonicalEvents(entity, events);

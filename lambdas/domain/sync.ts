@@ -10,7 +10,7 @@
  * at least once, with deterministic ids (`conflictId`, `pushback:<eventId>`), so a crash between
  * them and the commit repeats them harmlessly instead of losing them.
  */
-import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
+import { type EntitySpec, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
 import { type Decision, decide, type SyncState } from './conflict.js';
 import { type ChangeEvent, ContractError, type FieldValue, type Origin, toBusEntry } from './events.js';
 import type {
@@ -22,6 +22,13 @@ import type {
   StoredRecord,
   SyncStateStore,
 } from './ports.js';
+import {
+  assertLegacyCreate,
+  type LegacyKeyResolver,
+  ReferenceNotReadyError,
+  referencesToLegacy,
+  referencesToService,
+} from './references.js';
 import { normalizeValue, ValueError } from './values.js';
 
 export interface SyncDeps {
@@ -119,7 +126,14 @@ export async function applyToService(
   input: ChangeEvent,
 ): Promise<ApplyResult> {
   assertRoute(input, entity, 'legacy');
-  const event = canonicalEvent(entity, input);
+  const canonical = canonicalEvent(entity, input);
+  // References travel as legacy keys from Magento; the engine and the service see service keys.
+  const event: ChangeEvent = {
+    ...canonical,
+    data: await referencesToService(deps.spec, entity, canonical.data, (ref, key) =>
+      deps.state.serviceKeyOf(ref, key),
+    ),
+  };
   const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
   const readAll = (key: string) =>
     Promise.all([
@@ -127,20 +141,32 @@ export async function applyToService(
       deps.state.get(entity, key),
       hasDeltas ? deps.service.deltasApplied(entity, event.eventId) : Promise.resolve(false),
     ] as const);
+  const keyMap = keyMapEntity(deps.spec, entity);
   // Most records keep their legacy key on the service side: read under it while the key map is
   // looked up (one request where the store can read all of it), and read again only when the map
-  // says otherwise.
-  const first = deps.service.readForSync
-    ? await deps.service.readForSync(entity, event.key, {
-        legacyKey: event.key,
-        ...(hasDeltas ? { eventId: event.eventId } : {}),
-      })
-    : await Promise.all([deps.state.serviceKeyOf(entity, event.key), readAll(event.key)]).then(
-        ([mappedServiceKey, [record, stored, applied]]) => ({ mappedServiceKey, record, stored, applied }),
-      );
-  const serviceKey = first.mappedServiceKey ?? event.key;
+  // says otherwise. An entity keyed by another's key (stock by product) has no map of its own:
+  // its service key is the one the referenced entity's map gives.
+  const first =
+    keyMap !== entity
+      ? undefined
+      : deps.service.readForSync
+        ? await deps.service.readForSync(entity, event.key, {
+            legacyKey: event.key,
+            ...(hasDeltas ? { eventId: event.eventId } : {}),
+          })
+        : await Promise.all([deps.state.serviceKeyOf(entity, event.key), readAll(event.key)]).then(
+            ([mappedServiceKey, [record, stored, applied]]) => ({
+              mappedServiceKey,
+              record,
+              stored,
+              applied,
+            }),
+          );
+  const serviceKey = first
+    ? (first.mappedServiceKey ?? event.key)
+    : ((await deps.state.serviceKeyOf(keyMap, event.key)) ?? event.key);
   let prefetched: Awaited<ReturnType<typeof readAll>> | undefined =
-    serviceKey === event.key ? [first.record, first.stored, first.applied] : undefined;
+    first && serviceKey === event.key ? [first.record, first.stored, first.applied] : undefined;
   const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; attempt <= max; attempt++) {
     const [record, stored, applied] = prefetched ?? (await readAll(serviceKey));
@@ -152,6 +178,7 @@ export async function applyToService(
       record,
       state: stored.state,
       event,
+      key: serviceKey,
       deltasApplied: applied,
     });
     await sideEffects(deps, entity, event, decision, serviceKey);
@@ -204,6 +231,11 @@ export async function applyToLegacy(
   assertRoute(input, entity, 'service');
   const event = canonicalEvent(entity, input);
   const serviceKey = event.key;
+  const resolve = referenceResolver(deps, entity, serviceKey);
+  const keyMap = keyMapEntity(deps.spec, entity);
+  // An entity keyed by another's key (stock by product) is written under that record's legacy
+  // key, once it has one.
+  const keyedBy = keyMap !== entity ? await resolve(keyMap, serviceKey, 'key') : undefined;
   const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
   const readRecord = (key: string | undefined) =>
     key === undefined
@@ -216,13 +248,15 @@ export async function applyToLegacy(
   // First round, all at once: the key map and the sync state (one request where the store can
   // read both), the legacy row under the same key, and the applied marker. The state is keyed by
   // the service key, so only the row is read again when the map names another legacy key.
-  const sameKey = isLegacyKeyShaped(deps.spec, serviceKey) ? serviceKey : undefined;
+  const sameKey = keyedBy ?? (isLegacyKeyShaped(deps.spec, serviceKey) ? serviceKey : undefined);
   const [first, speculative, applied0] = await Promise.all([
-    deps.state.getWithLegacyKey
-      ? deps.state.getWithLegacyKey(entity, serviceKey)
-      : Promise.all([deps.state.legacyKeyOf(entity, serviceKey), deps.state.get(entity, serviceKey)]).then(
-          ([legacyKey, stored]) => ({ legacyKey, stored }),
-        ),
+    keyedBy !== undefined
+      ? deps.state.get(entity, serviceKey).then((stored) => ({ legacyKey: keyedBy, stored }))
+      : deps.state.getWithLegacyKey
+        ? deps.state.getWithLegacyKey(entity, serviceKey)
+        : Promise.all([deps.state.legacyKeyOf(entity, serviceKey), deps.state.get(entity, serviceKey)]).then(
+            ([legacyKey, stored]) => ({ legacyKey, stored }),
+          ),
     readRecord(sameKey),
     readApplied(),
   ] as const);
@@ -237,6 +271,15 @@ export async function applyToLegacy(
   for (let attempt = 1; attempt <= max; attempt++) {
     const [record, stored, applied] = prefetched ?? (await readAll(legacyKey));
     prefetched = undefined;
+    // The engine compares references as service keys; the row holds legacy keys.
+    const view = record.exists
+      ? {
+          ...record,
+          data: await referencesToService(deps.spec, entity, record.data, (ref, key) =>
+            deps.state.serviceKeyOf(ref, key),
+          ),
+        }
+      : record;
     const decision = decide({
       entity,
       target: 'legacy',
@@ -244,12 +287,22 @@ export async function applyToLegacy(
       // Magento rows carry no version; their position is the read time on the wall clock, the
       // scale of the poller's observation times and Debezium's ts_ms: a legacy change observed
       // before this write is older than it, a later one (even within the same second) is not.
-      record: { ...record, version: Date.now() },
+      record: { ...view, version: Date.now() },
       state: stored.state,
       event,
+      key: serviceKey,
       deltasApplied: applied,
     });
-    await sideEffects(deps, entity, event, decision, legacyKey ?? serviceKey);
+    if (decision.create) assertLegacyCreate(entity, serviceKey, decision.patch);
+    // Waits (throws) while a referenced record has no legacy key yet: nothing is written.
+    const patch = await referencesToLegacy(deps.spec, entity, decision.patch, resolve);
+    await sideEffects(
+      deps,
+      entity,
+      event,
+      withLegacyPushBack(decision, view, record),
+      legacyKey ?? serviceKey,
+    );
     const writes =
       Object.keys(decision.patch).length > 0 ||
       Object.keys(decision.deltas).length > 0 ||
@@ -258,7 +311,7 @@ export async function applyToLegacy(
     if (writes) {
       const res = await deps.legacy.write(entity, {
         expected: record,
-        patch: decision.patch,
+        patch,
         deltas: decision.deltas,
         create: decision.create,
         delete: decision.delete,
@@ -267,7 +320,11 @@ export async function applyToLegacy(
         ...(decision.create
           ? {
               createToken: `create:${entity.name}:${serviceKey}`,
-              ...(isLegacyKeyShaped(deps.spec, serviceKey) ? { desiredKey: serviceKey } : {}),
+              ...(keyedBy !== undefined
+                ? { desiredKey: keyedBy }
+                : isLegacyKeyShaped(deps.spec, serviceKey)
+                  ? { desiredKey: serviceKey }
+                  : {}),
             }
           : {}),
       });
@@ -297,6 +354,51 @@ export async function applyToLegacy(
     await jitter(attempt);
   }
   throw new SyncContentionError(entity.name, max);
+}
+
+/**
+ * The legacy key of a referenced record, for the reverse sync of `entity`'s record `key`: the one
+ * its key map holds, or its service key when the legacy side already has a record under it.
+ * @throws ReferenceNotReadyError while the referenced record has not reached the legacy side
+ */
+function referenceResolver(deps: SyncDeps, entity: EntitySpec, key: string): LegacyKeyResolver {
+  return async (referenced, serviceKey, via) => {
+    const legacyKey = await legacyKeyOfRecord(deps, referenced, serviceKey);
+    if (legacyKey !== undefined) return legacyKey;
+    throw new ReferenceNotReadyError(entity.name, key, { entity: referenced.name, key: serviceKey }, via);
+  };
+}
+
+/**
+ * The legacy key of a record known by its service key: the one the key map holds (the
+ * referenced entity's map for an entity keyed by another's), else the service key itself when the
+ * legacy side has a row under it; undefined while the record has not reached the legacy side.
+ */
+export async function legacyKeyOfRecord(
+  deps: Pick<SyncDeps, 'spec' | 'state' | 'legacy'>,
+  entity: EntitySpec,
+  serviceKey: string,
+): Promise<string | undefined> {
+  const mapped = await deps.state.legacyKeyOf(keyMapEntity(deps.spec, entity), serviceKey);
+  if (mapped !== undefined) return mapped;
+  if (isLegacyKeyShaped(deps.spec, serviceKey) && (await deps.legacy.read(entity, serviceKey)).exists) {
+    return serviceKey;
+  }
+  return undefined;
+}
+
+/**
+ * A push-back from the reverse sync goes to the service side as a legacy change, so its
+ * references carry the legacy keys the row holds (the forward sync translates them again).
+ */
+function withLegacyPushBack(decision: Decision, view: StoredRecord, record: StoredRecord): Decision {
+  const pb = decision.pushBack;
+  if (!pb || view === record) return decision;
+  const data = { ...pb.data };
+  for (const name of Object.keys(data)) {
+    if (view.data[name] !== record.data[name]) data[name] = record.data[name] ?? null;
+  }
+  return { ...decision, pushBack: { ...pb, data } };
 }
 
 /** Magento keys are unsigned integers; a service key of another shape is a service-born record. */

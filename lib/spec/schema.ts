@@ -61,6 +61,15 @@ export const FieldSchema = z
     nullable: z.boolean().default(true),
     /** Personal data: masked in logs. @default false */
     pii: z.boolean().default(false),
+    /**
+     * The field holds the key of another entity's record (an order's `customerId`, an order
+     * item's `orderId`): the service side holds that record's service key, the legacy side its
+     * legacy key. The sync translates the value through the referenced entity's key map in both
+     * directions, and a change waits (is retried) while the referenced record has not reached the
+     * side being written. The field's type must match the referenced entity's key type
+     * (`string` for `keyType: 'string'`, `integer` for `keyType: 'number'`).
+     */
+    references: z.object({ entity: Name }).strict().optional(),
   })
   .strict()
   .superRefine((f, ctx) => {
@@ -94,6 +103,14 @@ export const MysqlEntityLegacySchema = z
     eavEntityType: z.string().optional(),
     /** Columns that must be set when the sync creates a row (NOT NULL without default). */
     insertDefaults: z.record(SqlIdentifier, z.union([z.string(), z.number()])).optional(),
+    /**
+     * The key column holds another entity's legacy key (stock: `product_id` is the product's
+     * `entity_id`). The entity has no key map of its own: its service key is the referenced
+     * record's service key, translated through that entity's key map; a row is created under the
+     * referenced record's legacy key, and waits (is retried) until that record has reached the
+     * legacy side.
+     */
+    keyReferences: Name.optional(),
   })
   .strict();
 
@@ -141,6 +158,22 @@ export const EntitySchema = z
      * @default 'service'
      */
     tieBreak: z.enum(['service', 'legacy']).default('service'),
+    /**
+     * What a record born on the service side needs to be created on the legacy side. A create
+     * the rules refuse fails with a `CreateRefusedError` carrying `reason` (to the DLQ), before
+     * anything is written. @default - any service-born record is created
+     */
+    create: z
+      .object({
+        /** Whether a service-born record may be created on the legacy side at all. @default true */
+        legacy: z.boolean().default(true),
+        /** Fields a legacy create must carry, not null (the row's NOT NULL columns without default). @default [] */
+        legacyRequires: z.array(z.string()).default([]),
+        /** Why: said with every refused create. */
+        reason: z.string().min(1),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
@@ -162,6 +195,15 @@ export const EntitySchema = z
     if (e.policy === 'sum' && !e.fields.some((f) => (f.policy ?? e.policy) === 'sum')) {
       ctx.addIssue({ code: 'custom', path: ['policy'], message: 'sum policy but no counter field' });
     }
+    e.create?.legacyRequires.forEach((name, i) => {
+      if (!names.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['create', 'legacyRequires', i],
+          message: `"${name}" is not a field of ${e.name}`,
+        });
+      }
+    });
   });
 export type EntitySpec = z.infer<typeof EntitySchema>;
 
@@ -404,6 +446,7 @@ export const MigrationSchema = z
   .superRefine((m, ctx) => {
     const services = new Set<string>();
     const entities = new Set<string>();
+    const byName = new Map(m.services.flatMap((s) => s.entities.map((e) => [e.name, e] as const)));
     m.services.forEach((s, si) => {
       if (services.has(s.name)) {
         ctx.addIssue({
@@ -449,7 +492,51 @@ export const MigrationSchema = z
               message: 'EAV fields need legacy.eavEntityType',
             });
           }
+          if (f.references) {
+            const path = [...at, 'fields', fi, 'references', 'entity'];
+            const ref = byName.get(f.references.entity);
+            if (!ref) {
+              ctx.addIssue({
+                code: 'custom',
+                path,
+                message: `field "${f.name}" references unknown entity "${f.references.entity}"`,
+              });
+            } else if (f.type !== (ref.target.keyType === 'number' ? 'integer' : 'string')) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [...at, 'fields', fi, 'type'],
+                message: `field "${f.name}" holds ${ref.name} keys (keyType ${ref.target.keyType}): its type must be ${ref.target.keyType === 'number' ? 'integer' : 'string'}`,
+              });
+            }
+            if ((f.policy ?? e.policy) === 'sum') {
+              ctx.addIssue({
+                code: 'custom',
+                path: [...at, 'fields', fi, 'policy'],
+                message: `field "${f.name}" holds a reference: it cannot be a sum counter`,
+              });
+            }
+          }
         });
+        const keyRef = isMysql ? (e.legacy as MysqlEntityLegacy).keyReferences : undefined;
+        if (keyRef !== undefined) {
+          const path = [...at, 'legacy', 'keyReferences'];
+          const ref = byName.get(keyRef);
+          if (!ref) {
+            ctx.addIssue({ code: 'custom', path, message: `the key references unknown entity "${keyRef}"` });
+          } else if (ref === e || (ref.legacy as MysqlEntityLegacy).keyReferences !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path,
+              message: `the key must reference an entity with a key map of its own ("${keyRef}" has none)`,
+            });
+          } else if (ref.target.keyType !== e.target.keyType) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...at, 'target', 'keyType'],
+              message: `the key is a ${ref.name} key: its keyType must be ${ref.target.keyType}`,
+            });
+          }
+        }
       });
     });
   });
@@ -512,6 +599,23 @@ export function entityByName(
     if (found) return { service, entity: found };
   }
   throw new SpecError(spec.name, [{ path: 'services[*].entities', message: `no entity named "${entity}"` }]);
+}
+
+/**
+ * The entity whose key map holds this entity's keys: the one its legacy key references
+ * (`legacy.keyReferences`), else the entity itself.
+ */
+export function keyMapEntity(spec: MigrationSpec, entity: EntitySpec): EntitySpec {
+  const ref = 'table' in entity.legacy ? entity.legacy.keyReferences : undefined;
+  return ref === undefined ? entity : entityByName(spec, ref).entity;
+}
+
+/** Whether the entity's key or any of its fields references another entity's records. */
+export function hasReferences(entity: EntitySpec): boolean {
+  return (
+    ('table' in entity.legacy && entity.legacy.keyReferences !== undefined) ||
+    entity.fields.some((f) => f.references !== undefined)
+  );
 }
 
 /** The policy that governs one field. */

@@ -174,4 +174,118 @@ describe('The bundled migrations', () => {
     });
     expect(migrations.map((m) => m.name)).toEqual(['magento', 'menu']);
   });
+
+  describe('references and create rules', () => {
+    const withOrder = (mutateOrder: (o: any) => void) => (s: any) => {
+      const order = {
+        name: 'order',
+        legacy: { table: 'sales_order', key: 'entity_id', updatedAt: 'updated_at' },
+        target: { key: 'orderId' },
+        policy: 'service-wins',
+        consistency: 'strong',
+        fields: [
+          { name: 'customerId', type: 'string', column: 'customer_id', references: { entity: 'customer' } },
+        ],
+      };
+      mutateOrder(order);
+      s.services[0].entities.push(order);
+    };
+
+    it('accepts a field referencing another entity and a key referencing another entity', () => {
+      const spec = base() as any;
+      withOrder(() => {})(spec);
+      spec.services[0].entities.push({
+        name: 'loyalty',
+        legacy: { table: 'loyalty', key: 'customer_id', keyReferences: 'customer' },
+        target: { key: 'customerId' },
+        policy: 'timestamp',
+        consistency: 'strong',
+        fields: [{ name: 'points', type: 'integer', column: 'points' }],
+      });
+      expect(() => defineMigration(spec)).not.toThrow();
+    });
+
+    it('rejects a reference to an unknown entity, naming the field', () => {
+      expect(
+        issuesOf(
+          withOrder((o) => {
+            o.fields[0].references.entity = 'shopper';
+          }),
+        ),
+      ).toEqual([
+        {
+          path: 'services[0].entities[1].fields[0].references.entity',
+          message: 'field "customerId" references unknown entity "shopper"',
+        },
+      ]);
+    });
+
+    it('rejects a reference whose type cannot hold the referenced key, and a counter that references', () => {
+      expect(
+        issuesOf(
+          withOrder((o) => {
+            o.fields[0].type = 'integer';
+          }),
+        ),
+      ).toEqual([
+        {
+          path: 'services[0].entities[1].fields[0].type',
+          message: 'field "customerId" holds customer keys (keyType string): its type must be string',
+        },
+      ]);
+    });
+
+    it('rejects a key referencing an unknown entity, itself, or an entity of another key type', () => {
+      const keyed = (keyReferences: string, keyType = 'string') =>
+        withOrder((o) => {
+          o.legacy.keyReferences = keyReferences;
+          o.target.keyType = keyType;
+        });
+      expect(issuesOf(keyed('shopper'))).toEqual([
+        {
+          path: 'services[0].entities[1].legacy.keyReferences',
+          message: 'the key references unknown entity "shopper"',
+        },
+      ]);
+      expect(issuesOf(keyed('order'))[0]?.path).toBe('services[0].entities[1].legacy.keyReferences');
+      expect(issuesOf(keyed('customer', 'number'))).toEqual([
+        {
+          path: 'services[0].entities[1].target.keyType',
+          message: 'the key is a customer key: its keyType must be string',
+        },
+      ]);
+    });
+
+    it('rejects create rules that require a field the entity does not have, and create rules without a reason', () => {
+      expect(
+        issuesOf(
+          withOrder((o) => {
+            o.create = { legacyRequires: ['storeId'], reason: 'orders need a store' };
+          }),
+        ),
+      ).toEqual([
+        {
+          path: 'services[0].entities[1].create.legacyRequires[0]',
+          message: '"storeId" is not a field of order',
+        },
+      ]);
+      expect(
+        issuesOf(
+          withOrder((o) => {
+            o.create = { legacy: false };
+          }),
+        ).map((i) => i.path),
+      ).toEqual(['services[0].entities[1].create.reason']);
+    });
+
+    it('the bundled magento spec declares stock -> product, order -> customer and the coupon create rule', () => {
+      const entities = magento.services.flatMap((s) => s.entities);
+      const byName = (n: string) => entities.find((e) => e.name === n)!;
+      expect((byName('stock').legacy as { keyReferences?: string }).keyReferences).toBe('product');
+      expect(byName('order').fields.find((f) => f.name === 'customerId')?.references).toEqual({
+        entity: 'customer',
+      });
+      expect(byName('coupon').create).toMatchObject({ legacy: true, legacyRequires: ['ruleId'] });
+    });
+  });
 });
