@@ -45,7 +45,9 @@ const facts = JSON.parse(
 ) as SchemaFacts;
 
 /** A column default as information_schema reports it, in the XML's terms. */
-function reportedDefault(raw: string | null): { kind: 'none' } | { kind: 'null' } | { kind: 'value'; value: string } {
+function reportedDefault(
+  raw: string | null,
+): { kind: 'none' } | { kind: 'null' } | { kind: 'value'; value: string } {
   if (raw === null) return { kind: 'none' };
   if (raw === 'NULL') return { kind: 'null' };
   if (/^current_timestamp(\(\))?$/i.test(raw)) return { kind: 'value', value: 'CURRENT_TIMESTAMP' };
@@ -108,7 +110,8 @@ describe('Magento fixture (test/support/magento-fixture.sql) against db_schema.x
         expect(row['DATA_TYPE'], `${at} type`).toBe(c.type);
         if (c.unsigned !== undefined)
           expect(/unsigned/.test(String(row['COLUMN_TYPE'])), `${at} unsigned`).toBe(c.unsigned);
-        if (c.length !== undefined) expect(Number(row['CHARACTER_MAXIMUM_LENGTH']), `${at} length`).toBe(c.length);
+        if (c.length !== undefined)
+          expect(Number(row['CHARACTER_MAXIMUM_LENGTH']), `${at} length`).toBe(c.length);
         if (c.precision !== undefined) {
           expect(Number(row['NUMERIC_PRECISION']), `${at} precision`).toBe(c.precision);
           expect(Number(row['NUMERIC_SCALE']), `${at} scale`).toBe(c.scale);
@@ -140,7 +143,9 @@ describe('Magento fixture (test/support/magento-fixture.sql) against db_schema.x
         for (const s of stats) {
           const name = String(s['INDEX_NAME']);
           if (name === 'PRIMARY' || (Number(s['NON_UNIQUE']) === 0) !== unique) continue;
-          (out[name] ??= []).push(String(s['COLUMN_NAME']));
+          const cols = out[name] ?? [];
+          cols.push(String(s['COLUMN_NAME']));
+          out[name] = cols;
         }
         return out;
       };
@@ -165,11 +170,11 @@ describe('Magento fixture (test/support/magento-fixture.sql) against db_schema.x
       expect(
         fks
           .map((f) => ({
-          name: f['CONSTRAINT_NAME'],
-          column: f['COLUMN_NAME'],
-          referenceTable: f['REFERENCED_TABLE_NAME'],
-          referenceColumn: f['REFERENCED_COLUMN_NAME'],
-          onDelete: f['DELETE_RULE'],
+            name: f['CONSTRAINT_NAME'],
+            column: f['COLUMN_NAME'],
+            referenceTable: f['REFERENCED_TABLE_NAME'],
+            referenceColumn: f['REFERENCED_COLUMN_NAME'],
+            onDelete: f['DELETE_RULE'],
           }))
           .sort(byName),
         `${table} foreign keys`,
