@@ -13,8 +13,10 @@
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   type PutCommandInput,
+  ScanCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -22,10 +24,13 @@ import type { EntitySpec } from '../../lib/spec/schema.js';
 import { EMPTY_SYNC_STATE, type SyncState } from '../domain/conflict.js';
 import type {
   ChunkSnapshot,
+  ConflictPage,
+  ConflictResolution,
   ConflictStore,
   ParkedConflictRecord,
   ScanCursor,
   StateWrite,
+  StoredConflict,
   StoredSyncState,
   SyncStateStore,
   Watermark,
@@ -285,6 +290,12 @@ export class DynamoSyncStateStore implements SyncStateStore {
   }
 }
 
+/**
+ * The conflicts table (lib/spec/tables.ts CONFLICTS_TABLE): one item per `conflictId` with the
+ * parked conflict, `status` (`open` -> `resolving` -> `resolved`), `announcedAt` (the
+ * `cutover.conflict.parked` event was claimed for publishing), and once a person decided,
+ * `resolution` `{ choice, value, by, at }` and `resolvedAt`.
+ */
 export class DynamoConflictStore implements ConflictStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -296,13 +307,130 @@ export class DynamoConflictStore implements ConflictStore {
       await this.client.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...conflict, status: 'open' },
+          Item: { ...conflict, status: 'open', announcedAt: conflict.parkedAt },
           ConditionExpression: 'attribute_not_exists(conflictId)',
         }),
       );
       return true;
     } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+    }
+    // Parked before (from the other side, or by an earlier delivery): announce it only if nobody
+    // has claimed the announcement yet (an earlier publish failed and gave it back).
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { conflictId: conflict.conflictId },
+          UpdateExpression: 'SET announcedAt = :at',
+          ConditionExpression: 'attribute_exists(conflictId) AND attribute_not_exists(announcedAt)',
+          ExpressionAttributeValues: { ':at': conflict.parkedAt },
+        }),
+      );
+      return true;
+    } catch (e) {
       if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  async unannounce(conflictId: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { conflictId },
+        UpdateExpression: 'REMOVE announcedAt',
+        ConditionExpression: 'attribute_exists(conflictId)',
+      }),
+    );
+  }
+
+  async get(conflictId: string): Promise<StoredConflict | undefined> {
+    const res = await this.client.send(
+      new GetCommand({ TableName: this.table, Key: { conflictId }, ConsistentRead: true }),
+    );
+    return res.Item as StoredConflict | undefined;
+  }
+
+  async listOpen(
+    options: { readonly entity?: string; readonly limit?: number; readonly cursor?: string } = {},
+  ): Promise<ConflictPage> {
+    const limit = options.limit ?? 100;
+    const items: StoredConflict[] = [];
+    let start: Record<string, unknown> | undefined = options.cursor
+      ? (JSON.parse(Buffer.from(options.cursor, 'base64url').toString('utf8')) as Record<string, unknown>)
+      : undefined;
+    // A scan with a filter: parked conflicts are few (each waits for a person), so no index.
+    do {
+      const res = await this.client.send(
+        new ScanCommand({
+          TableName: this.table,
+          ConsistentRead: true,
+          Limit: limit - items.length,
+          FilterExpression:
+            '#s IN (:open, :resolving)' + (options.entity !== undefined ? ' AND #e = :entity' : ''),
+          ExpressionAttributeNames: {
+            '#s': 'status',
+            ...(options.entity !== undefined ? { '#e': 'entity' } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':open': 'open',
+            ':resolving': 'resolving',
+            ...(options.entity !== undefined ? { ':entity': options.entity } : {}),
+          },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      items.push(...((res.Items ?? []) as StoredConflict[]));
+      start = res.LastEvaluatedKey;
+    } while (start && items.length < limit);
+    return {
+      items,
+      ...(start ? { cursor: Buffer.from(JSON.stringify(start), 'utf8').toString('base64url') } : {}),
+    };
+  }
+
+  async claim(conflictId: string, resolution: ConflictResolution): Promise<StoredConflict | undefined> {
+    try {
+      const res = await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { conflictId },
+          UpdateExpression: 'SET #s = :resolving, resolution = :r',
+          ConditionExpression: '#s = :open',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':open': 'open', ':resolving': 'resolving', ':r': resolution },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return res.Attributes as StoredConflict;
+    } catch (e) {
+      if (isConditionFailure(e)) return this.get(conflictId);
+      throw e;
+    }
+  }
+
+  async close(conflictId: string, resolvedAt: string): Promise<StoredConflict | undefined> {
+    try {
+      const res = await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { conflictId },
+          UpdateExpression: 'SET #s = :resolved, resolvedAt = :at',
+          ConditionExpression: '#s = :resolving',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':resolving': 'resolving',
+            ':resolved': 'resolved',
+            ':at': resolvedAt,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return res.Attributes as StoredConflict;
+    } catch (e) {
+      // Closed already (a resolve that finished twice): it keeps its first closing time.
+      if (isConditionFailure(e)) return this.get(conflictId);
       throw e;
     }
   }

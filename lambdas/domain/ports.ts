@@ -255,9 +255,62 @@ export interface ParkedConflictRecord extends ParkedConflict {
   readonly parkedAt: string;
 }
 
+/** How a person settles a parked conflict: keep one side's value, or give the value. */
+export type ConflictChoice = 'legacy' | 'service' | 'value';
+
+/** What a person decided about a parked conflict: who, when and what. */
+export interface ConflictResolution {
+  readonly choice: ConflictChoice;
+  /** The value both sides end with (canonical, as the engine compares it). */
+  readonly value: FieldValue;
+  /** Who decided (an operator's name or id, as the CLI passes it). */
+  readonly by: string;
+  /** When the decision was taken (ISO-8601). */
+  readonly at: string;
+}
+
+/**
+ * A parked conflict as the conflicts table holds it. `open`: waiting for a person; `resolving`:
+ * a resolution is claimed and being applied (a resolve that crashed is finished by resolving
+ * again with the same choice); `resolved`: both sides hold the chosen value, closed at
+ * `resolvedAt`.
+ */
+export interface StoredConflict extends ParkedConflictRecord {
+  readonly status: 'open' | 'resolving' | 'resolved';
+  readonly resolution?: ConflictResolution;
+  readonly resolvedAt?: string;
+}
+
+export interface ConflictPage {
+  readonly items: readonly StoredConflict[];
+  /** Pass back to read the next page; absent on the last one. */
+  readonly cursor?: string;
+}
+
 export interface ConflictStore {
-  /** Idempotent: a conflict already parked is left as it is. Returns whether it was new. */
+  /**
+   * Parks a conflict; idempotent (one item per `conflictId`, the same id whichever side saw it).
+   * Returns whether the caller is to announce it (`cutover.conflict.parked`): true once per
+   * conflict, for the first caller to claim the announcement (`unannounce` gives the claim back
+   * when the announcement could not be published).
+   */
   park(conflict: ParkedConflictRecord): Promise<boolean>;
+  /** Gives back the announcement claimed by `park` (its publish failed; the retry announces). */
+  unannounce(conflictId: string): Promise<void>;
+  get(conflictId: string): Promise<StoredConflict | undefined>;
+  /** Conflicts not yet resolved (`open` and `resolving`), optionally of one entity, a page at a time. */
+  listOpen(options?: {
+    readonly entity?: string;
+    readonly limit?: number;
+    readonly cursor?: string;
+  }): Promise<ConflictPage>;
+  /**
+   * Claims an open conflict for `resolution` (conditional on it being open). Returns the conflict
+   * as stored afterwards: with this resolution, or with the one another resolver claimed first.
+   */
+  claim(conflictId: string, resolution: ConflictResolution): Promise<StoredConflict | undefined>;
+  /** Closes a claimed conflict as resolved at `resolvedAt`. Idempotent. */
+  close(conflictId: string, resolvedAt: string): Promise<StoredConflict | undefined>;
 }
 
 /** One EventBridge entry (the shape of a PutEvents entry). */

@@ -83,8 +83,12 @@ async function sideEffects(
 ) {
   const now = new Date((deps.now ?? Date.now)()).toISOString();
   const bus: BusEvent[] = [];
+  // One announcement per conflict, though both directions (and redeliveries) park it: the
+  // conflicts table says who announces it.
+  const announced: string[] = [];
   for (const p of decision.parked) {
-    await deps.conflicts.park({ ...p, parkedAt: now });
+    if (!(await deps.conflicts.park({ ...p, parkedAt: now }))) continue;
+    announced.push(p.conflictId);
     bus.push({
       Source: SYNC_EVENT_SOURCE,
       DetailType: CONFLICT_PARKED_DETAIL_TYPE,
@@ -107,7 +111,14 @@ async function sideEffects(
     };
     bus.push(toBusEntry(back));
   }
-  if (bus.length) await deps.publisher.publish(bus);
+  if (!bus.length) return;
+  try {
+    await deps.publisher.publish(bus);
+  } catch (e) {
+    // The redelivery announces them instead.
+    await Promise.all(announced.map((id) => deps.conflicts.unannounce(id)));
+    throw e;
+  }
 }
 
 /** Whether a decision leaves the sync state as it was (nothing to store). */
