@@ -1,10 +1,15 @@
 import '../support/quiet-powertools.js';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  type ConsistencyCheckResponse,
+  handler as consistencyCheck,
+} from '../../lambdas/handlers/consistency-check.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { logger } from '../../lambdas/handlers/powertools.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
 import {
+  fakeContext,
   getItem,
   invokeSqs,
   legacyEvent,
@@ -177,5 +182,17 @@ describe('Function: sync (references between entities)', () => {
     expect(await rows('SELECT code FROM salesrule_coupon WHERE code IN (?)', [['ORPHAN', 'GHOST']])).toEqual(
       [],
     );
+  });
+
+  it('the consistency check places stock by the product key map and compares the order customer as the same record', async () => {
+    // Runs after the tests above: stock of two service-born products, an order of a service-born customer.
+    const res = await (
+      consistencyCheck as unknown as (e: unknown, c: unknown) => Promise<ConsistencyCheckResponse>
+    )({ entities: ['stock', 'order'] }, fakeContext);
+    expect(res.reports.map((r) => ({ entity: r.entity, mismatches: r.mismatchesTotal }))).toEqual([
+      { entity: 'stock', mismatches: 0 },
+      { entity: 'order', mismatches: 0 },
+    ]);
+    expect(res.consistent).toBe(true);
   });
 });
