@@ -15,7 +15,7 @@
  *   reached the legacy side yet, and the change waits (`ReferenceNotReadyError`, retried by
  *   redelivery) instead of writing a dangling key.
  */
-import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
+import type { EntitySpec, FieldSpec, MigrationSpec } from '../../lib/spec/schema.js';
 import { entityByName } from '../../lib/spec/schema.js';
 import type { FieldValue } from './events.js';
 import type { Row } from './ports.js';
@@ -61,12 +61,12 @@ function referenceFields(spec: MigrationSpec, entity: EntitySpec) {
   );
 }
 
-/** `data` with its reference fields as legacy keys turned into service keys (forward sync). */
-export async function referencesToService(
+/** `data` with each non-null reference field replaced by `translate` of its key. */
+async function translateReferences(
   spec: MigrationSpec,
   entity: EntitySpec,
   data: Row,
-  serviceKeyOf: ServiceKeyLookup,
+  translate: (field: FieldSpec, referenced: EntitySpec, key: string) => Promise<FieldValue>,
 ): Promise<Row> {
   const refs = referenceFields(spec, entity).filter(
     ({ field }) => data[field.name] !== undefined && data[field.name] !== null,
@@ -75,31 +75,34 @@ export async function referencesToService(
   const out: Record<string, FieldValue> = { ...data };
   await Promise.all(
     refs.map(async ({ field, referenced }) => {
-      const legacyKey = String(data[field.name]);
-      out[field.name] = normalizeValue(field, (await serviceKeyOf(referenced, legacyKey)) ?? legacyKey);
+      out[field.name] = await translate(field, referenced, String(data[field.name]));
     }),
   );
   return out;
 }
 
+/** `data` with its reference fields as legacy keys turned into service keys (forward sync). */
+export function referencesToService(
+  spec: MigrationSpec,
+  entity: EntitySpec,
+  data: Row,
+  serviceKeyOf: ServiceKeyLookup,
+): Promise<Row> {
+  return translateReferences(spec, entity, data, async (field, referenced, legacyKey) =>
+    normalizeValue(field, (await serviceKeyOf(referenced, legacyKey)) ?? legacyKey),
+  );
+}
+
 /** `data` with its reference fields as service keys turned into legacy keys (reverse sync). */
-export async function referencesToLegacy(
+export function referencesToLegacy(
   spec: MigrationSpec,
   entity: EntitySpec,
   data: Row,
   legacyKeyOf: LegacyKeyResolver,
 ): Promise<Row> {
-  const refs = referenceFields(spec, entity).filter(
-    ({ field }) => data[field.name] !== undefined && data[field.name] !== null,
+  return translateReferences(spec, entity, data, (field, referenced, serviceKey) =>
+    legacyKeyOf(referenced, serviceKey, field.name),
   );
-  if (!refs.length) return data;
-  const out: Record<string, FieldValue> = { ...data };
-  await Promise.all(
-    refs.map(async ({ field, referenced }) => {
-      out[field.name] = await legacyKeyOf(referenced, String(data[field.name]), field.name);
-    }),
-  );
-  return out;
 }
 
 /**
