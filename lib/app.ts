@@ -5,13 +5,14 @@
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { migrations as bundledMigrations } from '../migrations/index.js';
+import { assertNoSharedEvents } from './spec/overlap.js';
 import type { MigrationSpec } from './spec/schema.js';
 import { PlatformStack } from './stacks/platform-stack.js';
 import { ServiceStack } from './stacks/service-stack.js';
 import { cdkJsonContext, type EnvironmentSettings, environmentSettings } from './stacks/settings.js';
 
 export interface BuildAppOptions {
-  /** dev | staging | prod. @default - context `env`, else 'dev' */
+  /** An environment named in cdk.json's `context.environments`. @default - context `env`, else 'dev' */
   readonly env?: string;
   /** Cloud assembly directory. @default - the CLI's (CDK_OUTDIR) or a temporary directory */
   readonly outdir?: string;
@@ -55,6 +56,7 @@ export function buildApp(options: BuildAppOptions = {}): CutoverApp {
   const awsEnv =
     settings.account || settings.region ? { account: settings.account, region: settings.region } : undefined;
   const specs = options.migrations ?? bundledMigrations;
+  assertNoSharedEvents(specs);
 
   const platform = new PlatformStack(app, `cutover-${env}-platform`, {
     env: awsEnv,

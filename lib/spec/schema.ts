@@ -4,7 +4,8 @@
  * Everything Cutover deploys and every decision its Lambdas take is derived from this spec:
  * the sync channels, the service tables, the flags, the alarms, the rollout state machines and
  * the conflict policies. A bad spec fails `cdk synth` with a {@link SpecError} naming the path of
- * the bad field (for example `services[1].entities[0].fields[2].column`).
+ * the bad field by the names in the spec (for example
+ * `services.customer.entities.customer.fields.email.column`).
  *
  * This module imports only zod and pure domain code, so Lambda bundles can parse the same spec at
  * run time.
@@ -547,26 +548,60 @@ export type LegacySpec = MigrationSpec['legacy'];
 export type MysqlEntityLegacy = z.infer<typeof MysqlEntityLegacySchema>;
 export type HttpEntityLegacy = z.infer<typeof HttpEntityLegacySchema>;
 
-/** A spec that failed validation. `issues` lists every bad field with its path. */
+/** One bad field of a spec: where (by name, see {@link formatPath}) and what is wrong. */
+export interface SpecIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A spec that failed validation. `issues` lists every bad field with its path; the message is
+ * what `cdk synth` and `npm start` print (without a stack trace, see bin/app.ts).
+ */
 export class SpecError extends Error {
-  readonly issues: ReadonlyArray<{ path: string; message: string }>;
-  constructor(specName: string, issues: ReadonlyArray<{ path: string; message: string }>) {
+  readonly issues: readonly SpecIssue[];
+  readonly specName: string;
+  constructor(specName: string, issues: readonly SpecIssue[]) {
     super(
-      `Invalid migration spec "${specName}":\n` + issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'),
+      `Invalid migration spec "${specName}" (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):\n` +
+        issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'),
     );
     this.name = 'SpecError';
+    this.specName = specName;
     this.issues = issues;
   }
 }
 
-/** Renders a zod path as `services[1].entities[0].name`. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+/**
+ * Renders a zod path by the names a person wrote: an array element that has a `name` unique
+ * among its siblings (a service, an entity, a field) is shown by that name
+ * (`services.customer.entities.customer.fields.email.column`), any other by its index
+ * (`rollout.canarySteps[2]`). `input` is the document the path points into; without it every
+ * index is shown as `[i]`.
+ */
+export function formatPath(path: ReadonlyArray<PropertyKey>, input?: unknown): string {
   let out = '';
+  let node: unknown = input;
   for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
+    const parent = node;
+    node =
+      parent !== null && typeof parent === 'object' ? (parent as Record<PropertyKey, unknown>)[p] : undefined;
+    if (typeof p === 'number') {
+      const name = uniqueName(parent, p);
+      out += name === undefined ? `[${p}]` : `${out ? '.' : ''}${name}`;
+    } else out += out ? `.${String(p)}` : String(p);
   }
   return out || '(root)';
+}
+
+/** The `name` of `list[index]` when it is a string no sibling shares. */
+function uniqueName(list: unknown, index: number): string | undefined {
+  if (!Array.isArray(list)) return undefined;
+  const name = (list[index] as { name?: unknown } | undefined)?.name;
+  if (typeof name !== 'string' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) return undefined;
+  return list.filter((e) => (e as { name?: unknown } | undefined)?.name === name).length === 1
+    ? name
+    : undefined;
 }
 
 /**
@@ -583,7 +618,7 @@ export function defineMigration(input: MigrationSpecInput): MigrationSpec {
       typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : '?';
     throw new SpecError(
       name,
-      parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+      parsed.error.issues.map((i) => ({ path: formatPath(i.path, input), message: i.message })),
     );
   }
   return parsed.data;
@@ -598,7 +633,7 @@ export function entityByName(
     const found = service.entities.find((e) => e.name === entity);
     if (found) return { service, entity: found };
   }
-  throw new SpecError(spec.name, [{ path: 'services[*].entities', message: `no entity named "${entity}"` }]);
+  throw new SpecError(spec.name, [{ path: 'services.*.entities', message: `no entity named "${entity}"` }]);
 }
 
 /**

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { AlarmRollback } from '../constructs/alarm-rollback.js';
 import { CutoverFunction } from '../constructs/cutover-function.js';
 import { GatewayApi } from '../constructs/gateway-api.js';
-import { MagentoDatabaseAccess } from '../constructs/magento-database-access.js';
+import { LegacyDatabaseAccess } from '../constructs/legacy-database-access.js';
 import { MigrationDashboard } from '../constructs/migration-dashboard.js';
 import { MigrationFlags } from '../constructs/migration-flags.js';
 import { MigrationTables } from '../constructs/migration-tables.js';
@@ -120,8 +120,8 @@ export class MigrationPlatform extends Construct {
   readonly monitors: Readonly<Record<string, ServiceMonitors>>;
   readonly rollback: AlarmRollback;
   readonly dashboard: MigrationDashboard;
-  /** How functions reach the Magento database (mysql legacy only). */
-  readonly databaseAccess?: MagentoDatabaseAccess;
+  /** How functions reach the legacy MySQL database (mysql legacy only). */
+  readonly databaseAccess?: LegacyDatabaseAccess;
   /** The queue Debezium Server's SQS sink writes to (mysql legacy only). */
   readonly debeziumQueue?: sqs.Queue;
   readonly debeziumIngest?: CutoverFunction;
@@ -195,7 +195,9 @@ export class MigrationPlatform extends Construct {
 
     if (spec.legacy.kind === 'mysql') {
       const network = settings.networks?.[spec.name] ?? spec.legacy.network;
-      this.databaseAccess = new MagentoDatabaseAccess(this, 'Database', {
+      // The id stays 'Database' (the class was MagentoDatabaseAccess): logical ids are unchanged.
+      this.databaseAccess = new LegacyDatabaseAccess(this, 'Database', {
+        migration: spec.name,
         secretName: spec.legacy.secretName,
         rdsProxyEndpoint: spec.legacy.rdsProxyEndpoint,
         ...(network ? { network } : { createVpc: settings.createVpc }),
@@ -220,7 +222,7 @@ export class MigrationPlatform extends Construct {
     });
   }
 
-  private addDebeziumIntake(platform: PlatformStack, db: MagentoDatabaseAccess): void {
+  private addDebeziumIntake(platform: PlatformStack, db: LegacyDatabaseAccess): void {
     const entities = this.spec.services.flatMap((s) => s.entities.map((e) => e.name));
     const prefix = migrationPrefix(platform.stage, this.spec.name);
     const fn = new CutoverFunction(this, 'DebeziumIngest', {

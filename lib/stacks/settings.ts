@@ -1,12 +1,25 @@
 /**
  * Per-environment settings, from `cdk.json` context `environments.<env>` (and overridable with
- * `-c environments=...`). One place for what differs between dev, staging and prod.
+ * `-c environments=...`). One place for what differs between environments: any name listed
+ * there is an environment (the bundled cdk.json has dev, staging and prod), each with its own
+ * account and region.
  */
 import { readFileSync } from 'node:fs';
-import type { DatabaseNetwork } from '../constructs/magento-database-access.js';
+import type { DatabaseNetwork } from '../constructs/legacy-database-access.js';
 
-export const STAGES = ['dev', 'staging', 'prod'] as const;
-export type Stage = (typeof STAGES)[number];
+/**
+ * An environment name: it becomes part of stack, table, queue and alarm names
+ * (`cutover-<env>-platform`), so it is kept to what every one of those accepts.
+ */
+const ENV_NAME = /^[a-z][a-z0-9]{0,11}$/;
+
+/** A wrong environment name or setting in cdk.json (or `-c`): the message names it. */
+export class EnvironmentSettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvironmentSettingsError';
+  }
+}
 
 export interface EnvironmentSettings {
   /** Deploy to this account/region; absent: the stacks are environment-agnostic. */
@@ -44,21 +57,36 @@ export function cdkJsonContext(): Record<string, unknown> {
   return json.context ?? {};
 }
 
-/** The settings of one environment. @throws naming the env when it is unknown or incomplete */
+/**
+ * The settings of one environment: any environment named in `context.environments`.
+ * @throws EnvironmentSettingsError naming the env when it is unknown, badly named or incomplete
+ */
 export function environmentSettings(environments: unknown, env: string): EnvironmentSettings {
-  if (!STAGES.includes(env as Stage)) {
-    throw new Error(`Unknown environment "${env}": use -c env=${STAGES.join('|')}`);
-  }
   const all = (environments ?? {}) as Record<string, Partial<EnvironmentSettings>>;
-  const s = all[env];
-  if (!s) throw new Error(`cdk.json has no context.environments.${env}`);
+  const s = Object.hasOwn(all, env) ? all[env] : undefined;
+  if (!s) {
+    const known = Object.keys(all);
+    throw new EnvironmentSettingsError(
+      `Unknown environment "${env}": cdk.json context.environments names ${known.length ? known.join(', ') : 'none'}; add "${env}" there or use -c env=${known.join('|') || '<name>'}`,
+    );
+  }
+  if (!ENV_NAME.test(env)) {
+    throw new EnvironmentSettingsError(
+      `Environment name "${env}" cannot be used in resource names: use 1-12 lower-case letters or digits, starting with a letter`,
+    );
+  }
   for (const key of ['logRetentionDays', 'archiveRetentionDays'] as const) {
     if (typeof s[key] !== 'number' || s[key]! < 1) {
-      throw new Error(`context.environments.${env}.${key} must be a positive number`);
+      throw new EnvironmentSettingsError(`context.environments.${env}.${key} must be a positive number`);
+    }
+  }
+  for (const key of ['account', 'region'] as const) {
+    if (s[key] !== undefined && (typeof s[key] !== 'string' || s[key] === '')) {
+      throw new EnvironmentSettingsError(`context.environments.${env}.${key} must be a non-empty string`);
     }
   }
   if (!LOG_RETENTION_DAYS.includes(s.logRetentionDays!)) {
-    throw new Error(
+    throw new EnvironmentSettingsError(
       `context.environments.${env}.logRetentionDays must be one of CloudWatch's values: ${LOG_RETENTION_DAYS.join(', ')}`,
     );
   }

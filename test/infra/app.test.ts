@@ -227,7 +227,9 @@ describe('App: guards', () => {
   });
 
   it('names the environment or setting that is wrong', () => {
-    expect(() => buildApp({ env: 'qa' })).toThrow('Unknown environment "qa": use -c env=dev|staging|prod');
+    expect(() => buildApp({ env: 'qa' })).toThrow(
+      'Unknown environment "qa": cdk.json context.environments names dev, staging, prod',
+    );
     const environments = { dev: { logRetentionDays: 10, archiveRetentionDays: 7 } };
     expect(() => buildApp({ env: 'dev', context: { environments } })).toThrow(
       "context.environments.dev.logRetentionDays must be one of CloudWatch's values",

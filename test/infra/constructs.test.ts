@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { initialFlags, toFeatureFlagsDocument } from '../../lambdas/domain/flags.js';
 import { AlarmRollback } from '../../lib/constructs/alarm-rollback.js';
 import { CutoverFunction, ESM_REQUIRE_BANNER } from '../../lib/constructs/cutover-function.js';
-import { MagentoDatabaseAccess } from '../../lib/constructs/magento-database-access.js';
+import { LegacyDatabaseAccess } from '../../lib/constructs/legacy-database-access.js';
 import { MigrationDashboard } from '../../lib/constructs/migration-dashboard.js';
 import { MigrationFlags } from '../../lib/constructs/migration-flags.js';
 import { MigrationTables } from '../../lib/constructs/migration-tables.js';
@@ -616,15 +616,19 @@ describe('Construct: AlarmRollback', () => {
   });
 });
 
-describe('Construct: MagentoDatabaseAccess', () => {
+describe('Construct: LegacyDatabaseAccess', () => {
   it('creates a VPC with flow logs for dev and reads the magento-db-creds secret', () => {
     const s = stack();
-    const db = new MagentoDatabaseAccess(s, 'Db', { secretName: 'magento-db-creds', createVpc: true });
+    const db = new LegacyDatabaseAccess(s, 'Db', {
+      migration: 'magento',
+      secretName: 'magento-db-creds',
+      createVpc: true,
+    });
     const t = Template.fromStack(s);
     t.resourceCountIs('AWS::EC2::VPC', 1);
     t.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
     t.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      GroupDescription: Match.stringLikeRegexp('Magento'),
+      GroupDescription: 'Cutover functions that reach the magento legacy database',
     });
     expect(s.resolve(db.runtimeEnvironment())[RUNTIME_ENV.legacySecretArn]).toEqual(
       expect.objectContaining({ 'Fn::Join': expect.anything() }),
@@ -633,7 +637,8 @@ describe('Construct: MagentoDatabaseAccess', () => {
 
   it('uses the network named by the spec and the RDS Proxy endpoint', () => {
     const s = stack();
-    const db = new MagentoDatabaseAccess(s, 'Db', {
+    const db = new LegacyDatabaseAccess(s, 'Db', {
+      migration: 'magento',
       secretName: 'magento-db-creds',
       rdsProxyEndpoint: 'proxy.example',
       network: {
@@ -674,17 +679,18 @@ describe('Construct: MagentoDatabaseAccess', () => {
   });
 
   it('requires exactly one of network and createVpc', () => {
-    expect(() => new MagentoDatabaseAccess(stack(), 'Db', { secretName: 's' })).toThrow(
-      'network is not named',
+    expect(() => new LegacyDatabaseAccess(stack(), 'Db', { migration: 'shop', secretName: 's' })).toThrow(
+      'Migration "shop": the legacy database network is not named',
     );
     expect(
       () =>
-        new MagentoDatabaseAccess(stack(), 'Db', {
+        new LegacyDatabaseAccess(stack(), 'Db', {
+          migration: 'shop',
           secretName: 's',
           createVpc: true,
           network: { vpcId: 'vpc-1', subnetIds: ['subnet-1'], securityGroupIds: ['sg-1'] },
         }),
-    ).toThrow('either network or createVpc');
+    ).toThrow('Migration "shop": give the legacy database either a network or createVpc, not both');
   });
 });
 

@@ -63,60 +63,69 @@ describe('Function: defineMigration', () => {
     [
       'a bad table name',
       (s: any) => (s.services[0].entities[0].legacy.table = 'customer; DROP TABLE x'),
-      'services[0].entities[0].legacy.table',
+      'services.customer.entities.customer.legacy.table',
+    ],
+    [
+      'a column that is not an SQL identifier, by the names in the spec',
+      (s: any) => (s.services[0].entities[0].fields[0].column = 'e-mail'),
+      'services.customer.entities.customer.fields.email.column',
     ],
     [
       'an unknown policy',
       (s: any) => (s.services[0].entities[0].policy = 'newest'),
-      'services[0].entities[0].policy',
+      'services.customer.entities.customer.policy',
     ],
     [
       'a decimal without scale',
       (s: any) => s.services[0].entities[0].fields.push({ name: 'price', type: 'decimal', column: 'price' }),
-      'services[0].entities[0].fields[1].scale',
+      'services.customer.entities.customer.fields.price.scale',
     ],
     [
       'a field without a column on mysql',
       (s: any) => s.services[0].entities[0].fields.push({ name: 'x', type: 'string' }),
-      'services[0].entities[0].fields[1].column',
+      'services.customer.entities.customer.fields.x.column',
     ],
     ['duplicate services', (s: any) => s.services.push(structuredClone(s.services[0])), 'services[1].name'],
     [
       'canary steps not increasing',
       (s: any) => (s.services[0].rollout = { canarySteps: [10, 50, 25, 100] }),
-      'services[0].rollout.canarySteps[2]',
+      'services.customer.rollout.canarySteps[2]',
     ],
     [
       'canary steps not ending at 100',
       (s: any) => (s.services[0].rollout = { canarySteps: [10, 50] }),
-      'services[0].rollout.canarySteps[1]',
+      'services.customer.rollout.canarySteps[1]',
     ],
     [
       'a sum policy on a string field',
       (s: any) => (s.services[0].entities[0].policy = 'sum'),
-      'services[0].entities[0].fields[0].policy',
+      'services.customer.entities.customer.fields.email.policy',
     ],
     [
       'an http entity in a mysql migration',
       (s: any) => (s.services[0].entities[0].legacy = { path: '/x', key: 'id' }),
-      'services[0].entities[0].legacy',
+      'services.customer.entities.customer.legacy',
     ],
     [
       'an unknown property (typo)',
       (s: any) => (s.services[0].entities[0].consistencyy = 'strong'),
-      'services[0].entities[0]',
+      'services.customer.entities.customer',
     ],
     [
       'a gateway poll interval above 5 s',
       (s: any) => (s.gateway = { flagPollSeconds: 45 }),
       'gateway.flagPollSeconds',
     ],
-    ['a bad service URL', (s: any) => (s.services[0].serviceUrl = 'not a url'), 'services[0].serviceUrl'],
+    [
+      'a bad service URL',
+      (s: any) => (s.services[0].serviceUrl = 'not a url'),
+      'services.customer.serviceUrl',
+    ],
     [
       'a route prefix not in normal form (no request path could match it)',
       (s: any) =>
         (s.services[0].routes = [{ method: 'GET', pathPrefix: '/customers/../admin', access: 'read' }]),
-      'services[0].routes[0].pathPrefix',
+      'services.customer.routes[0].pathPrefix',
     ],
     [
       'a non-boolean canary override',
@@ -131,7 +140,7 @@ describe('Function: defineMigration', () => {
           type: 'string',
           eav: { attributeCode: 'name', backendType: 'varchar' },
         }),
-      'services[0].entities[0].legacy.eavEntityType',
+      'services.customer.entities.customer.legacy.eavEntityType',
     ],
   ])('rejects %s, naming the field', (_what, mutate, path) => {
     const issues = issuesOf(mutate);
@@ -214,7 +223,7 @@ describe('The bundled migrations', () => {
         ),
       ).toEqual([
         {
-          path: 'services[0].entities[1].fields[0].references.entity',
+          path: 'services.customer.entities.order.fields.customerId.references.entity',
           message: 'field "customerId" references unknown entity "shopper"',
         },
       ]);
@@ -229,7 +238,7 @@ describe('The bundled migrations', () => {
         ),
       ).toEqual([
         {
-          path: 'services[0].entities[1].fields[0].type',
+          path: 'services.customer.entities.order.fields.customerId.type',
           message: 'field "customerId" holds customer keys (keyType string): its type must be string',
         },
       ]);
@@ -243,14 +252,14 @@ describe('The bundled migrations', () => {
         });
       expect(issuesOf(keyed('shopper'))).toEqual([
         {
-          path: 'services[0].entities[1].legacy.keyReferences',
+          path: 'services.customer.entities.order.legacy.keyReferences',
           message: 'the key references unknown entity "shopper"',
         },
       ]);
-      expect(issuesOf(keyed('order'))[0]?.path).toBe('services[0].entities[1].legacy.keyReferences');
+      expect(issuesOf(keyed('order'))[0]?.path).toBe('services.customer.entities.order.legacy.keyReferences');
       expect(issuesOf(keyed('customer', 'number'))).toEqual([
         {
-          path: 'services[0].entities[1].target.keyType',
+          path: 'services.customer.entities.order.target.keyType',
           message: 'the key is a customer key: its keyType must be string',
         },
       ]);
@@ -265,7 +274,7 @@ describe('The bundled migrations', () => {
         ),
       ).toEqual([
         {
-          path: 'services[0].entities[1].create.legacyRequires[0]',
+          path: 'services.customer.entities.order.create.legacyRequires[0]',
           message: '"storeId" is not a field of order',
         },
       ]);
@@ -275,7 +284,7 @@ describe('The bundled migrations', () => {
             o.create = { legacy: false };
           }),
         ).map((i) => i.path),
-      ).toEqual(['services[0].entities[1].create.reason']);
+      ).toEqual(['services.customer.entities.order.create.reason']);
     });
 
     it('the bundled magento spec declares stock -> product, order -> customer and the coupon create rule', () => {

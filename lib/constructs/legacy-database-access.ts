@@ -15,8 +15,10 @@ export interface DatabaseNetwork {
   readonly availabilityZones?: readonly string[];
 }
 
-export interface MagentoDatabaseAccessProps {
-  /** Secrets Manager secret with host, port, username, password, dbname (`magento-db-creds`). */
+export interface LegacyDatabaseAccessProps {
+  /** The migration whose legacy database this is: named in errors. */
+  readonly migration: string;
+  /** Secrets Manager secret with host, port, username, password, dbname (e.g. `magento-db-creds`). */
   readonly secretName: string;
   /** The database's network. Mutually exclusive with `createVpc`. @default - none */
   readonly network?: DatabaseNetwork;
@@ -28,27 +30,40 @@ export interface MagentoDatabaseAccessProps {
   readonly flowLogRetention?: logs.RetentionDays;
 }
 
+/** The legacy database's network is missing or given twice; the message names the migration. */
+export class LegacyDatabaseNetworkError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LegacyDatabaseNetworkError';
+  }
+}
+
 /**
- * How the functions that talk to Magento reach its database: the VPC, subnets and security
- * groups named in the spec (or a VPC created for dev), the credentials secret, and optionally
- * an RDS Proxy endpoint. Pass {@link functionNetwork} to a `CutoverFunction` and call
- * {@link grantConnect} on it.
+ * How the functions that talk to a migration's legacy MySQL database (Magento's, for the
+ * bundled spec) reach it: the VPC, subnets and security groups named in the spec (or a VPC
+ * created for dev), the credentials secret, and optionally an RDS Proxy endpoint. Pass
+ * {@link functionNetwork} to a `CutoverFunction` and call {@link grantConnect} on it.
+ *
+ * Named `MagentoDatabaseAccess` before; the class was renamed, its construct id (`Database` in
+ * the platform stack) was not, so the logical ids of deployed resources are unchanged.
  */
-export class MagentoDatabaseAccess extends Construct {
+export class LegacyDatabaseAccess extends Construct {
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets: ec2.SubnetSelection;
   readonly securityGroups: readonly ec2.ISecurityGroup[];
   readonly secret: secretsmanager.ISecret;
   readonly rdsProxyEndpoint?: string;
 
-  constructor(scope: Construct, id: string, props: MagentoDatabaseAccessProps) {
+  constructor(scope: Construct, id: string, props: LegacyDatabaseAccessProps) {
     super(scope, id);
     if (props.network && props.createVpc) {
-      throw new Error('MagentoDatabaseAccess: give either network or createVpc, not both');
+      throw new LegacyDatabaseNetworkError(
+        `Migration "${props.migration}": give the legacy database either a network or createVpc, not both`,
+      );
     }
     if (!props.network && !props.createVpc) {
-      throw new Error(
-        'MagentoDatabaseAccess: the legacy database network is not named; set legacy.network in the spec or `networks.<migration>` for this environment in cdk.json (dev may set createVpc)',
+      throw new LegacyDatabaseNetworkError(
+        `Migration "${props.migration}": the legacy database network is not named; set legacy.network in the spec or \`networks.${props.migration}\` for this environment in cdk.json (an environment may set createVpc instead)`,
       );
     }
     this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', props.secretName);
@@ -95,7 +110,7 @@ export class MagentoDatabaseAccess extends Construct {
       this.securityGroups = [
         new ec2.SecurityGroup(this, 'FunctionSecurityGroup', {
           vpc,
-          description: 'Cutover functions that reach the Magento database',
+          description: `Cutover functions that reach the ${props.migration} legacy database`,
           allowAllOutbound: true,
         }),
       ];
