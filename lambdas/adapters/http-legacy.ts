@@ -17,9 +17,10 @@
  * The API computes no checksums, so `count`, `chunkChecksums` and `readChunk` page through the
  * listing and compute here, in JS, what the MySQL store computes in SQL: the row hashes of
  * consistency.ts (`recordHash`) over the canonical values (`normalizeValue`), XORed per chunk,
- * with keys placed by `chunkOfKey` (string ids in hash buckets, see chunks.ts). One listing is
- * shared by the calls made while it runs and reused for `listingTtlMs` after it completes, so a
- * consistency check lists the collection once or twice, not once per differing chunk.
+ * with keys placed by `chunkOfKey` (string ids in hash buckets, see chunks.ts). Nothing is
+ * cached: each call holds one page and what it computes (a chunk's rows, the chunks' sums), so
+ * memory does not grow with the collection. Full validation (validation.ts) lists the collection
+ * once per run through `listPage`, into parts.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
@@ -62,15 +63,6 @@ export interface HttpLegacyStoreOptions {
   readonly baseDelayMs?: number;
   /** Items per page of the full listing (`limit`). @default 500 (at most 1000) */
   readonly pageSize?: number;
-  /**
-   * How long a completed full listing is reused by `count`, `chunkChecksums` and `readChunk`
-   * (0: only calls made while it runs share it). @default 60000
-   */
-  readonly listingTtlMs?: number;
-  /** A listing longer than this fails (memory bound; a server that never ends). @default 1000000 */
-  readonly maxListedItems?: number;
-  /** Clock for the listing's reuse. @default Date.now */
-  readonly now?: () => number;
 }
 
 /** Page size bounds of the full listing. */
@@ -80,11 +72,6 @@ const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
 export class HttpLegacyStore implements LegacyStore {
   private readonly fetch: typeof fetch;
-  /** The last full listing per entity: in flight, or completed at `completedAt` (see listAll). */
-  private readonly listings = new Map<
-    string,
-    { rows: Promise<readonly CapturedRow[]>; completedAt?: number }
-  >();
 
   constructor(private readonly options: HttpLegacyStoreOptions) {
     this.fetch = options.fetch ?? fetch;
@@ -259,111 +246,111 @@ export class HttpLegacyStore implements LegacyStore {
   }
 
   /**
-   * The whole collection through the listing convention, in the API's id order: pages of
-   * `pageSize` (`GET {path}?limit=&afterId=<last id of the previous page>`) until an empty page.
-   * Shared by calls made while it runs, reused for `listingTtlMs` after it completes; a failed
-   * listing is not kept.
-   * @throws LegacyHttpError on a failed page (after the request's retries), an item without an
-   *   id, an id listed twice (the server ignores `afterId`), or more than `maxListedItems` items
+   * One page of the listing convention: `GET {path}?limit=&afterId=` (no `afterId` for the first
+   * page), the items in the API's id order after `after`. `last` is the id to continue after,
+   * absent once a page comes back empty.
+   * @throws LegacyHttpError on a failed page (after the request's retries), a body of the wrong
+   *   shape, an item without an id or with a value of the wrong type, or an id not after `after`
+   *   (the server ignores `afterId`)
    */
-  async listAll(entity: EntitySpec): Promise<readonly CapturedRow[]> {
+  async listPage(
+    entity: EntitySpec,
+    options: { readonly after?: string; readonly limit: number },
+  ): Promise<{ rows: CapturedRow[]; last?: string }> {
     const l = this.legacy(entity);
-    const cacheKey = `${entity.name} ${l.path}`;
-    const now = this.options.now ?? Date.now;
-    const ttl = this.options.listingTtlMs ?? 60_000;
-    const cached = this.listings.get(cacheKey);
-    if (cached && (cached.completedAt === undefined || now() - cached.completedAt < ttl)) return cached.rows;
-    const entry: { rows: Promise<readonly CapturedRow[]>; completedAt?: number } = {
-      rows: this.list(entity, l),
+    const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.limit)));
+    const query: Record<string, string> = {
+      limit: String(limit),
+      ...(options.after !== undefined ? { afterId: options.after } : {}),
     };
-    this.listings.set(cacheKey, entry);
-    try {
-      const rows = await entry.rows;
-      entry.completedAt = now();
-      if (ttl <= 0 && this.listings.get(cacheKey) === entry) this.listings.delete(cacheKey);
-      return rows;
-    } catch (e) {
-      if (this.listings.get(cacheKey) === entry) this.listings.delete(cacheKey);
-      throw e;
+    const { res, body } = await this.getJson(this.url(l.path, query));
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      throw new LegacyHttpError(`GET ${l.path} (listing): HTTP ${res.status}`, res.status);
     }
-  }
-
-  /** Forgets the reusable listings (the next call lists again). */
-  clearListings(): void {
-    this.listings.clear();
-  }
-
-  private async list(entity: EntitySpec, l: HttpEntityLegacy): Promise<CapturedRow[]> {
-    const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(this.options.pageSize ?? 500)));
-    const maxItems = this.options.maxListedItems ?? 1_000_000;
+    const items = Array.isArray(body) ? body : (body as { items?: unknown } | null)?.items;
+    if (!Array.isArray(items))
+      throw new LegacyHttpError(`GET ${l.path} (listing): the body is neither an array nor { items: [...] }`);
     const rows: CapturedRow[] = [];
     const seen = new Set<string>();
-    let afterId: string | undefined;
-    for (;;) {
-      const query: Record<string, string> = {
-        limit: String(limit),
-        ...(afterId !== undefined ? { afterId } : {}),
-      };
-      const { res, body } = await this.getJson(this.url(l.path, query));
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => {});
-        throw new LegacyHttpError(`GET ${l.path} (listing): HTTP ${res.status}`, res.status);
-      }
-      const items = Array.isArray(body) ? body : (body as { items?: unknown } | null)?.items;
-      if (!Array.isArray(items))
+    for (const item of items as Record<string, unknown>[]) {
+      const id = item?.[l.key];
+      if ((typeof id !== 'string' && typeof id !== 'number') || id === '')
+        throw new LegacyHttpError(`GET ${l.path} (listing): an item has no "${l.key}"`);
+      const key = String(id);
+      if (seen.has(key) || key === options.after)
         throw new LegacyHttpError(
-          `GET ${l.path} (listing): the body is neither an array nor { items: [...] }`,
+          `GET ${l.path} (listing): id ${key} listed twice (does the API honour afterId, ordered by id?)`,
         );
-      if (items.length === 0) return rows;
-      for (const item of items as Record<string, unknown>[]) {
-        const id = item?.[l.key];
-        if ((typeof id !== 'string' && typeof id !== 'number') || id === '')
-          throw new LegacyHttpError(`GET ${l.path} (listing): an item has no "${l.key}"`);
-        const key = String(id);
-        if (seen.has(key))
-          throw new LegacyHttpError(
-            `GET ${l.path} (listing): id ${key} listed twice (does the API honour afterId, ordered by id?)`,
-          );
-        seen.add(key);
-        try {
-          rows.push(this.toRecord(entity, item));
-        } catch (e) {
-          // The message of a ValueError may quote the value: keep it out of ours (cause only).
-          throw new LegacyHttpError(
-            `GET ${l.path} (listing): item ${key} has a value of the wrong type`,
-            undefined,
-            {
-              cause: e,
-            },
-          );
-        }
+      seen.add(key);
+      try {
+        rows.push(this.toRecord(entity, item));
+      } catch (e) {
+        // The message of a ValueError may quote the value: keep it out of ours (cause only).
+        throw new LegacyHttpError(
+          `GET ${l.path} (listing): item ${key} has a value of the wrong type`,
+          undefined,
+          {
+            cause: e,
+          },
+        );
       }
-      if (rows.length > maxItems)
-        throw new LegacyHttpError(`GET ${l.path} (listing): more than ${maxItems} items (maxListedItems)`);
-      afterId = rows[rows.length - 1]!.key;
+    }
+    return rows.length ? { rows, last: rows[rows.length - 1]!.key } : { rows };
+  }
+
+  /**
+   * The whole collection, page by page (`pageSize` items), one page in memory at a time.
+   * @throws LegacyHttpError as {@link listPage}, or when a page repeats an id of the page
+   *   before it (the server ignores `afterId`)
+   */
+  async *pages(entity: EntitySpec): AsyncIterable<CapturedRow[]> {
+    const limit = this.options.pageSize ?? 500;
+    let after: string | undefined;
+    let previous = new Set<string>();
+    for (;;) {
+      const page = await this.listPage(entity, { ...(after !== undefined ? { after } : {}), limit });
+      if (page.last === undefined) return;
+      if (page.rows.some((r) => previous.has(r.key)))
+        throw new LegacyHttpError(
+          `GET ${this.legacy(entity).path} (listing): id ${page.rows.find((r) => previous.has(r.key))!.key} listed twice (does the API honour afterId, ordered by id?)`,
+        );
+      previous = new Set(page.rows.map((r) => r.key));
+      yield page.rows;
+      after = page.last;
     }
   }
 
   async count(entity: EntitySpec): Promise<number> {
-    return (await this.listAll(entity)).length;
+    let n = 0;
+    for await (const page of this.pages(entity)) n += page.length;
+    return n;
   }
 
   /**
    * Per-chunk counts and XOR-of-CRC32 checksums (`recordHash` over `fields`, all fields by
-   * default), computed from the listing; chunks as `chunkOfKey` (hash buckets for string ids).
+   * default), computed while paging through the listing (one page and the chunks' sums in
+   * memory); chunks as `chunkOfKey` (hash buckets for string ids).
    */
   async chunkChecksums(
     entity: EntitySpec,
-    options: { readonly chunkSize: number; readonly fields?: readonly string[] },
+    options: {
+      readonly chunkSize: number;
+      readonly fields?: readonly string[];
+      readonly chunks?: { readonly from: number; readonly to: number };
+    },
   ): Promise<ChunkChecksum[]> {
     const size = chunkSizeOf(options.chunkSize);
     const chunks = new Map<number, { count: number; checksum: number }>();
-    for (const r of await this.listAll(entity)) {
-      const chunk = chunkOfKey(r.key, size);
-      const c = chunks.get(chunk) ?? { count: 0, checksum: 0 };
-      c.count++;
-      c.checksum = (c.checksum ^ recordHash(entity, r.key, r.data, options.fields)) >>> 0;
-      chunks.set(chunk, c);
+    for await (const page of this.pages(entity)) {
+      for (const r of page) {
+        const chunk = chunkOfKey(r.key, size);
+        if (options.chunks && (chunk < options.chunks.from || chunk >= options.chunks.to)) continue;
+        const c = chunks.get(chunk) ?? { count: 0, checksum: 0 };
+        c.count++;
+        c.checksum = (c.checksum ^ recordHash(entity, r.key, r.data, options.fields)) >>> 0;
+        chunks.set(chunk, c);
+      }
     }
     return [...chunks]
       .sort(([a], [b]) => a - b)
@@ -371,8 +358,9 @@ export class HttpLegacyStore implements LegacyStore {
   }
 
   /**
-   * The listed rows whose key falls in `chunk`, in listing order. No inbox over HTTP: counters are
-   * not synced through this store, so `syncedDeltas` is empty when asked for.
+   * The listed rows whose key falls in `chunk`, in listing order (the listing is paged through;
+   * only the chunk's rows are kept). No inbox over HTTP: counters are not synced through this
+   * store, so `syncedDeltas` is empty when asked for.
    */
   async readChunk(
     entity: EntitySpec,
@@ -380,9 +368,13 @@ export class HttpLegacyStore implements LegacyStore {
     options: { readonly chunkSize: number; readonly withSyncedDeltas?: boolean },
   ): Promise<CapturedRow[]> {
     const size = chunkSizeOf(options.chunkSize);
-    return (await this.listAll(entity))
-      .filter((r) => chunkOfKey(r.key, size) === chunk)
-      .map((r) => (options.withSyncedDeltas ? { ...r, syncedDeltas: {} } : r));
+    const out: CapturedRow[] = [];
+    for await (const page of this.pages(entity)) {
+      for (const r of page)
+        if (chunkOfKey(r.key, size) === chunk)
+          out.push(options.withSyncedDeltas ? { ...r, syncedDeltas: {} } : r);
+    }
+    return out;
   }
 }
 
