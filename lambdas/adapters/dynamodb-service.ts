@@ -317,8 +317,15 @@ export class DynamoServiceStore implements ServiceStore {
    * or record per row. Memory: the SDK's parse of at most `segments` pages in flight (1 MB of
    * data each) plus the buffered pages of `{ key, text }` rows.
    */
-  async *scan(entity: EntitySpec, options: { segments?: number } = {}): AsyncIterable<ScannedRow[]> {
+  async *scan(
+    entity: EntitySpec,
+    options: { segments?: number; part?: { readonly index: number; readonly of: number } } = {},
+  ): AsyncIterable<ScannedRow[]> {
     const segments = Math.max(1, Math.floor(options.segments ?? 16));
+    // A worker's share: its `segments` of `segments × of` (DynamoDB allows up to 1,000,000).
+    const of = Math.max(1, Math.floor(options.part?.of ?? 1));
+    const index = Math.floor(options.part?.index ?? 0);
+    if (index < 0 || index >= of) throw new RangeError(`scan part ${index} is not one of ${of}`);
     const table = this.tableOf(entity);
     const keyName = entity.target.key;
     const projection = projectionOf([keyName, ...entity.fields.map((f) => f.name)]);
@@ -347,8 +354,8 @@ export class DynamoServiceStore implements ServiceStore {
           const res = await this.client.send(
             new RawScanCommand({
               TableName: table,
-              Segment: segment,
-              TotalSegments: segments,
+              Segment: index * segments + segment,
+              TotalSegments: segments * of,
               ...projection,
               ...(start ? { ExclusiveStartKey: start } : {}),
             }),

@@ -714,7 +714,11 @@ export class MysqlLegacyStore implements LegacyStore {
 
   async chunkChecksums(
     entity: EntitySpec,
-    options: { chunkSize: number; fields?: readonly string[] },
+    options: {
+      chunkSize: number;
+      fields?: readonly string[];
+      chunks?: { readonly from: number; readonly to: number };
+    },
   ): Promise<ChunkChecksum[]> {
     const m = this.mapping(entity);
     const { from } = await this.selectFrom(m);
@@ -722,10 +726,17 @@ export class MysqlLegacyStore implements LegacyStore {
     const text = `CONCAT_WS('|', e.${m.key}, ${fields.map((f) => this.canonicalSql(m, f)).join(', ')})`;
     const size = Math.floor(options.chunkSize);
     const wh = this.whereClause(m);
+    // One worker's key range: a range scan of the primary key, not the whole table.
+    const range = options.chunks
+      ? {
+          sql: ` AND e.${m.key} >= ? AND e.${m.key} < ?`,
+          params: [options.chunks.from * size, options.chunks.to * size],
+        }
+      : { sql: '', params: [] };
     const [rows] = await this.pool.query<RowDataPacket[]>(
       `SELECT FLOOR(e.${m.key} / ${size}) AS chunk, COUNT(*) AS n, BIT_XOR(CRC32(${text})) AS x
-         FROM ${from} WHERE 1 = 1${wh.sql} GROUP BY chunk ORDER BY chunk`,
-      wh.params,
+         FROM ${from} WHERE 1 = 1${range.sql}${wh.sql} GROUP BY chunk ORDER BY chunk`,
+      [...range.params, ...wh.params],
     );
     return rows.map((r) => ({ chunk: Number(r['chunk']), count: Number(r['n']), checksum: Number(r['x']) }));
   }
@@ -768,6 +779,18 @@ export class MysqlLegacyStore implements LegacyStore {
     } finally {
       conn.release();
     }
+  }
+
+  async keyBounds(entity: EntitySpec): Promise<{ count: number; min?: number; max?: number }> {
+    const m = this.mapping(entity);
+    const wh = this.whereClause(m);
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n, MIN(e.${m.key}) AS lo, MAX(e.${m.key}) AS hi FROM ${m.table} e WHERE 1 = 1${wh.sql}`,
+      wh.params,
+    );
+    const r = rows[0]!;
+    const n = Number(r['n']);
+    return n === 0 ? { count: 0 } : { count: n, min: Number(r['lo']), max: Number(r['hi']) };
   }
 
   async count(entity: EntitySpec): Promise<number> {

@@ -153,19 +153,6 @@ export async function checkConsistency(
   ] as const);
   // Awaited below; if the scan fails first, this must not become an unhandled rejection.
   legacySide.catch(() => {});
-  // Keys of an entity keyed by another's (stock by product) are in that entity's key map.
-  const keyMap = keyMapEntity(deps.spec, entity);
-  const mappedKeys = async (keys: readonly string[]): Promise<Map<string, string>> => {
-    const lookup = keys.filter((k) => !isOwnLegacyKey(deps.spec, k));
-    if (!lookup.length) return new Map();
-    if (deps.state.legacyKeysOf) return deps.state.legacyKeysOf(keyMap, lookup);
-    const found = new Map<string, string>();
-    for (const k of lookup) {
-      const legacyKey = await deps.state.legacyKeyOf(keyMap, k);
-      if (legacyKey !== undefined) found.set(k, legacyKey);
-    }
-    return found;
-  };
 
   // Service side: the same checksums in JS. Held per row: its legacy key and row hash (one Map
   // entry in its chunk; the key string is the scan's), plus its service key only where that
@@ -176,7 +163,11 @@ export async function checkConsistency(
   let serviceCount = 0;
   const scan = deps.service.scan(entity, { segments: options.segments ?? 16 });
   for await (const page of scan) {
-    const keyMap = await mappedKeys(page.map((r) => r.key));
+    const keyMap = await mappedLegacyKeys(
+      deps,
+      entity,
+      page.map((r) => r.key),
+    );
     for (const r of page) {
       serviceCount++;
       const legacyKey = keyMap.get(r.key) ?? r.key;
@@ -226,12 +217,8 @@ export async function checkConsistency(
         );
   const dataOf = (r: StoredRecord) => compared.get(r) ?? r.data;
   // The row diff, in chunk order: rows whose hash differs are settled once their service
-  // records are read again (below).
-  type Found =
-    | { readonly kind: 'missing-in-service'; readonly legacy: StoredRecord }
-    | { readonly kind: 'missing-in-legacy'; readonly legacyKey: string; readonly serviceKey: string }
-    | { readonly kind: 'different'; readonly legacy: StoredRecord; readonly serviceKey: string };
-  const found: Found[] = [];
+  // records are read again (settleRows).
+  const found: FoundRow[] = [];
   differing.forEach((chunk, i) => {
     const rows = legacyRows[i]!;
     const svc = serviceChunks.get(chunk)?.rows ?? new Map<string, number>();
@@ -248,12 +235,89 @@ export async function checkConsistency(
         found.push({ kind: 'missing-in-legacy', legacyKey, serviceKey: serviceKeyOf(legacyKey) });
     }
   });
+  const { mismatches, repaired } = await settleRows(deps, entity, found, {
+    repair: options.repair ?? false,
+    dataOf,
+  });
+
+  return {
+    entity: entity.name,
+    legacyCount,
+    serviceCount,
+    chunks: all.size,
+    chunksDiffering: differing.length,
+    mismatches: mismatches.slice(0, maxReported),
+    mismatchesTotal: mismatches.length,
+    durationMs: now() - started,
+    repaired,
+  };
+}
+
+/**
+ * The legacy keys of service keys that may be mapped (on Magento, service-born keys; see
+ * isOwnLegacyKey), read by key from the key map: a page of a scan costs the same however many
+ * records the sync table holds (a scan of the key map would read every sync state too).
+ */
+export async function mappedLegacyKeys(
+  deps: Pick<ConsistencyDeps, 'spec' | 'state'>,
+  entity: EntitySpec,
+  keys: readonly string[],
+): Promise<Map<string, string>> {
+  const lookup = keys.filter((k) => !isOwnLegacyKey(deps.spec, k));
+  if (!lookup.length) return new Map();
+  // Keys of an entity keyed by another's (stock by product) are in that entity's key map.
+  const keyMap = keyMapEntity(deps.spec, entity);
+  if (deps.state.legacyKeysOf) return deps.state.legacyKeysOf(keyMap, lookup);
+  const found = new Map<string, string>();
+  for (const k of lookup) {
+    const legacyKey = await deps.state.legacyKeyOf(keyMap, k);
+    if (legacyKey !== undefined) found.set(k, legacyKey);
+  }
+  return found;
+}
+
+/**
+ * A legacy row's values as the service holds them: references (legacy keys in the row) as
+ * service keys (references.ts). Rows without reference fields are returned as they are.
+ */
+export async function comparableData(
+  deps: Pick<ConsistencyDeps, 'spec' | 'state'>,
+  entity: EntitySpec,
+  r: StoredRecord,
+): Promise<Row> {
+  if (!entity.fields.some((f) => f.references)) return r.data;
+  return referencesToService(deps.spec, entity, r.data, (ref, k) => deps.state.serviceKeyOf(ref, k));
+}
+
+/** A row the chunk diff found differing, before its service record is read again. */
+export type FoundRow =
+  | { readonly kind: 'missing-in-service'; readonly legacy: StoredRecord }
+  | { readonly kind: 'missing-in-legacy'; readonly legacyKey: string; readonly serviceKey: string }
+  | { readonly kind: 'different'; readonly legacy: StoredRecord; readonly serviceKey: string };
+
+/**
+ * Settles the rows a chunk diff found: the service records of the `different` ones are read
+ * again by key, as they are now, to name the fields that differ (a record synced since the
+ * scan matches now and is dropped); with `repair`, the legacy rows are re-emitted (see
+ * {@link repair}). Mismatches in the order found.
+ */
+export async function settleRows(
+  deps: ConsistencyDeps,
+  entity: EntitySpec,
+  found: readonly FoundRow[],
+  options: {
+    readonly repair: boolean;
+    /** A legacy row's values as the service holds them (references translated). @default its data */
+    readonly dataOf?: (r: StoredRecord) => Row;
+  },
+): Promise<{ mismatches: Mismatch[]; repaired: number }> {
+  const dataOf = options.dataOf ?? ((r: StoredRecord) => r.data);
+  const now = deps.now ?? Date.now;
   const records = await readServiceRecords(
     deps.service,
     entity,
     found.flatMap((f) => (f.kind === 'different' ? [f.serviceKey] : [])),
   );
-
   const mismatches: Mismatch[] = [];
   const toRepair: { legacy?: StoredRecord; service?: ServiceRow }[] = [];
   const names = entity.fields.map((f) => f.name);
@@ -276,23 +340,8 @@ export async function checkConsistency(
     mismatches.push({ legacyKey: l.key, serviceKey: f.serviceKey, kind: 'different', fields });
     toRepair.push({ legacy: l, service: { serviceKey: f.serviceKey, record } });
   }
-
-  let repaired = 0;
-  if (options.repair) {
-    repaired = await repair(deps, entity, toRepair, now);
-  }
-
-  return {
-    entity: entity.name,
-    legacyCount,
-    serviceCount,
-    chunks: all.size,
-    chunksDiffering: differing.length,
-    mismatches: mismatches.slice(0, maxReported),
-    mismatchesTotal: mismatches.length,
-    durationMs: now() - started,
-    repaired,
-  };
+  const repaired = options.repair ? await repair(deps, entity, toRepair, now) : 0;
+  return { mismatches, repaired };
 }
 
 /** The service records of `keys` as they are now (batched reads where the store has them). */
@@ -318,7 +367,11 @@ async function readServiceRecords(
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   await Promise.all(

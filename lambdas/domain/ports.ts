@@ -98,7 +98,12 @@ export interface LegacyStore {
   /** Per-chunk checksums over `fields` (all mapped fields by default), computed by the store. */
   chunkChecksums(
     entity: EntitySpec,
-    options: { readonly chunkSize: number; readonly fields?: readonly string[] },
+    options: {
+      readonly chunkSize: number;
+      readonly fields?: readonly string[];
+      /** Only the key-range chunks `from` ≤ chunk < `to` (one worker's share). @default - every chunk */
+      readonly chunks?: { readonly from: number; readonly to: number };
+    },
   ): Promise<ChunkChecksum[]>;
   /** Rows whose key falls in the chunk (with `syncedDeltas` when `withSyncedDeltas`). */
   readChunk(
@@ -107,6 +112,23 @@ export interface LegacyStore {
     options: { readonly chunkSize: number; readonly withSyncedDeltas?: boolean },
   ): Promise<CapturedRow[]>;
   count(entity: EntitySpec): Promise<number>;
+  /**
+   * Stores that can list the whole collection but not read a key range (a REST API): one page of
+   * the listing in the store's key order, the items after `after` (exclusive), at most `limit`;
+   * `last` is the key to continue after, absent when the listing has ended. Full validation then
+   * lists the legacy side page by page instead of asking for chunk checksums of key ranges.
+   */
+  listPage?(
+    entity: EntitySpec,
+    options: { readonly after?: string; readonly limit: number },
+  ): Promise<{ readonly rows: CapturedRow[]; readonly last?: string }>;
+  /**
+   * The number of rows and the lowest and highest key, cheaply (an index): how full validation
+   * plans its key ranges without reading the rows. Integer keys only.
+   */
+  keyBounds?(
+    entity: EntitySpec,
+  ): Promise<{ readonly count: number; readonly min?: number; readonly max?: number }>;
   /**
    * Set-based compare-and-set for a batch of existing records: in one transaction, reads the
    * rows of `keys` with row locks, asks `plan` for each record's patch (decided on exactly the
@@ -178,7 +200,18 @@ export interface ServiceStore {
    * Every item (for the consistency check), in pages, in no particular order, each as its key and
    * the canonical text of its fields (no record objects: a scan reads every item).
    */
-  scan(entity: EntitySpec, options?: { readonly segments?: number }): AsyncIterable<ScannedRow[]>;
+  scan(
+    entity: EntitySpec,
+    options?: {
+      readonly segments?: number;
+      /**
+       * One worker's share of a scan split between `of` workers: the table is scanned as
+       * `segments × of` segments, of which this worker scans its `segments` in parallel.
+       * @default - the whole table
+       */
+      readonly part?: { readonly index: number; readonly of: number };
+    },
+  ): AsyncIterable<ScannedRow[]>;
 }
 
 /** An item as the consistency check scans it. */
@@ -323,4 +356,20 @@ export interface BusEvent {
 export interface EventPublisher {
   /** Publishes all entries or throws (after bounded retries of the failed ones). */
   publish(events: readonly BusEvent[]): Promise<void>;
+}
+
+/**
+ * Objects of a full validation run (S3): the work lists its Distributed Maps read, the partial
+ * results its workers leave for each other, and the report. Keys are `/`-separated paths.
+ */
+export interface ObjectStore {
+  put(key: string, body: string): Promise<void>;
+  /** @throws when there is no object under `key` */
+  get(key: string): Promise<string>;
+  /** Every key under `prefix`, in key order. */
+  list(prefix: string): Promise<string[]>;
+  /** The next path level under `prefix` (`<prefix><name>/`, each once), in key order. */
+  listFolders(prefix: string): Promise<string[]>;
+  /** Where an operator finds the object (`s3://bucket/key`). */
+  location(key: string): string;
 }
