@@ -23,7 +23,6 @@ import {
   type BackfillChunk,
   type BackfillPort,
   type ConsistencyCheckPort,
-  type ConsistencyReport,
   type ExecutionsPort,
   evaluateGate,
   exclusiveRollout,
@@ -33,7 +32,6 @@ import {
   type MetricQuery,
   type MetricsPort,
   predecessorDone,
-  validateReadOnlySync,
 } from './rollout.js';
 
 /** Base of the errors that fail a rollout. The message is the execution's cause. */
@@ -373,16 +371,6 @@ export async function copyBackfillChunk(
   input: { readonly chunk: BackfillChunk },
 ): Promise<{ copied: number; skipped: number }> {
   return ports.backfill.copyChunk(input.chunk);
-}
-
-export async function validateSync(
-  ports: { consistency: ConsistencyCheckPort },
-  input: { readonly entities: readonly string[] },
-): Promise<{ entities: Array<Omit<ConsistencyReport, 'mismatches'> & { mismatches: number }> }> {
-  const reports = await Promise.all(input.entities.map((e) => ports.consistency.check(e)));
-  const result = validateReadOnlySync(reports);
-  if (!result.ok) throw new ValidationFailedError(result.cause!);
-  return { entities: reports.map((r) => ({ ...r, mismatches: r.mismatchesTotal ?? r.mismatches.length })) };
 }
 
 // --- Approval ---------------------------------------------------------------------------------------

@@ -21,15 +21,15 @@
  * 2. **Scan** ({@link scanPart}, one Distributed Map item per scan worker): a share of the
  *    table's parallel-scan segments, page by page; each row's legacy key (key map), chunk,
  *    group and row hash go into per-group buffers, written out as part objects
- *    `<run>/<entity>/service/<group>/…` whenever the worker holds `rowsPerWorker` rows. A legacy
+ *    `runs/<run>/<entity>/service/<group>/…` whenever the worker holds `rowsPerWorker` rows. A legacy
  *    store that cannot checksum key ranges (a REST API) is listed the same way, page by page,
- *    into `<run>/<entity>/legacy/<group>/…`.
+ *    into `runs/<run>/<entity>/legacy/<group>/…`.
  * 3. **Compare** ({@link compareGroup}, one item per group): the group's service rows from its
  *    parts, the legacy side's chunk checksums of the same key range in SQL (or its parts), then
  *    per differing chunk the row diff and repair of consistency.ts (`settleRows`), chunk by
- *    chunk. The group's result goes to `<run>/<entity>/results/<group>.json`.
+ *    chunk. The group's result goes to `runs/<run>/<entity>/results/<group>.json`.
  * 4. **Report** ({@link reportValidation}): the results summed into one report, written to
- *    `validation/reports/<run>.json` (and `latest.json`) and announced on the bus as
+ *    `reports/<run>.json` (and `reports/latest.json`) and announced on the bus as
  *    `cutover.validation.completed`.
  *
  * Memory per worker: a scan worker flushes at `rowsPerWorker` rows; a compare worker holds its
@@ -53,7 +53,8 @@ import {
   settleRows,
 } from './consistency.js';
 import type { CapturedRow, ObjectStore, StoredRecord } from './ports.js';
-import type { ConsistencyReport } from './rollout.js';
+import { type ConsistencyReport, validateReadOnlySync } from './rollout.js';
+import { ValidationFailedError } from './rollout-tasks.js';
 
 // --- the row hash and chunk checksum of consistency.ts, as text -----------------------------------
 
@@ -141,17 +142,18 @@ export function rangeOfGroup(
 
 /** Everything of one run lives under this prefix. */
 export function runPrefix(run: string): string {
-  return `validation/${run}/`;
+  return `runs/${run}/`;
 }
 const sidePrefix = (run: string, entity: string, side: 'service' | 'legacy') =>
   `${runPrefix(run)}${entity}/${side}/`;
-const resultKey = (run: string, entity: string, group: string) =>
+/** Where a compare worker leaves its group's result. */
+export const resultKey = (run: string, entity: string, group: string) =>
   `${runPrefix(run)}${entity}/results/${group}.json`;
 /** Where the report of a run is written (and `latest.json` beside it). */
 export function reportKey(run: string): string {
-  return `validation/reports/${run.replace(/\//g, '-')}.json`;
+  return `reports/${run.replace(/\//g, '-')}.json`;
 }
-export const LATEST_REPORT_KEY = 'validation/reports/latest.json';
+export const LATEST_REPORT_KEY = 'reports/latest.json';
 
 // --- ports and items ------------------------------------------------------------------------------------
 
@@ -747,4 +749,107 @@ export async function reportValidation(
     },
   ]);
   return report;
+}
+
+// --- the port the state machines' tasks call ---------------------------------------------------------------
+
+/** What the validation tasks of a state machine do (the sync engine's, or a test's model). */
+export interface ValidationPort {
+  plan(input: PlanInput): Promise<{ run: string; scan: WorkList }>;
+  scan(item: ScanItem): Promise<WorkerStats>;
+  planComparison(input: {
+    readonly run: string;
+    readonly repair?: boolean;
+    readonly maxReported?: number;
+  }): Promise<{ run: string; compare: WorkList }>;
+  compare(item: CompareItem): Promise<CompareSummary>;
+  report(input: Parameters<typeof reportValidation>[1]): Promise<ValidationReport>;
+}
+
+/** {@link ValidationPort} on the sync engine's stores and an object store. */
+export class SyncEngineValidation implements ValidationPort {
+  constructor(private readonly deps: ValidationDeps) {}
+  async plan(input: PlanInput) {
+    const { run, scan } = await planValidation(this.deps, input);
+    return { run, scan };
+  }
+  scan(item: ScanItem) {
+    return scanPart(this.deps, item);
+  }
+  planComparison(input: { readonly run: string; readonly repair?: boolean; readonly maxReported?: number }) {
+    return planComparison(this.deps, input);
+  }
+  compare(item: CompareItem) {
+    return compareGroup(this.deps, item);
+  }
+  report(input: Parameters<typeof reportValidation>[1]) {
+    return reportValidation(this.deps, input);
+  }
+}
+
+/** The report step's answer to the state machine: totals only (the report itself is in S3). */
+export interface ValidationOutcome {
+  readonly run: string;
+  readonly location: string;
+  readonly consistent: boolean;
+  readonly rowsPerSecond: number;
+  readonly entities: ReadonlyArray<
+    Omit<EntityReport, 'mismatches' | 'mismatchRecords' | 'differingChunks'> & { mismatches: number }
+  >;
+}
+
+/**
+ * The last step of a run: the report (written and announced whatever it says), then, with
+ * `failOnMismatch`, the phase-1 rule (rollout.ts `validateReadOnlySync`: equal counts, zero
+ * mismatches) as an error naming the entities and keys.
+ */
+export async function completeValidation(
+  port: ValidationPort,
+  input: Parameters<typeof reportValidation>[1] & { readonly failOnMismatch?: boolean },
+): Promise<ValidationOutcome> {
+  const report = await port.report(input);
+  if (input.failOnMismatch) {
+    const verdict = validateReadOnlySync(report.entities);
+    if (!verdict.ok) throw new ValidationFailedError(`${verdict.cause} (report: ${report.location})`);
+  }
+  return {
+    run: report.run,
+    location: report.location,
+    consistent: report.consistent,
+    rowsPerSecond: report.rowsPerSecond,
+    entities: report.entities.map(({ mismatches: _m, mismatchRecords: _r, differingChunks: _d, ...e }) => ({
+      ...e,
+      mismatches: e.mismatchesTotal ?? 0,
+    })),
+  };
+}
+
+/** The `Plan` / `PlanCompare` task's input (one Lambda, two steps). */
+export type ValidationPlanTask =
+  | (PlanInput & { readonly step: 'plan'; readonly startedAt: string })
+  | {
+      readonly step: 'compare';
+      readonly run: string;
+      readonly repair?: boolean;
+      readonly maxReported?: number;
+    };
+
+/** The `Plan` / `PlanCompare` task: the scan map's work list (with the run's start), or the compare map's. */
+export async function validationPlanTask(port: ValidationPort, task: ValidationPlanTask) {
+  if (task.step === 'compare') return port.planComparison(task);
+  return { ...(await port.plan(task)), startedAt: task.startedAt };
+}
+
+/** The `Report` task: the scan map's results give the scan workers' most rows held. */
+export async function validationReportTask(
+  port: ValidationPort,
+  input: Parameters<typeof completeValidation>[1] & {
+    readonly scanStats?: ReadonlyArray<{ maxRowsHeld: number }>;
+  },
+): Promise<ValidationOutcome> {
+  const { scanStats, ...rest } = input;
+  return completeValidation(port, {
+    ...rest,
+    scanMaxRowsHeld: Math.max(0, ...(scanStats ?? []).map((s) => s.maxRowsHeld)),
+  });
 }

@@ -13,10 +13,12 @@ import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { migrations } from '../../migrations/index.js';
 import { appConfigPortFromEnv } from '../adapters/appconfig.js';
+import { S3ObjectStore } from '../adapters/s3-objects.js';
 import type { FlagDeploymentPort } from '../domain/flags.js';
 import type { BackfillPort, ConsistencyCheckPort } from '../domain/rollout.js';
 import { SyncEngineBackfill, SyncEngineConsistencyCheck } from '../domain/rollout-sync.js';
 import { RolloutError } from '../domain/rollout-tasks.js';
+import { SyncEngineValidation, type ValidationPort } from '../domain/validation.js';
 import { runtime } from './runtime.js';
 
 export const logger = new Logger();
@@ -91,4 +93,17 @@ function createFlagDeployments(): FlagDeploymentPort {
 async function syncPortsFromEnv(): Promise<{ consistency: ConsistencyCheckPort; backfill: BackfillPort }> {
   const rt = await runtime();
   return { consistency: new SyncEngineConsistencyCheck(rt), backfill: new SyncEngineBackfill(rt) };
+}
+
+let validationPort: Promise<ValidationPort> | undefined;
+/** Full validation on the sync engine, its objects in the bucket `CUTOVER_VALIDATION_BUCKET`. */
+export function validationFromEnv(): Promise<ValidationPort> {
+  validationPort ??= runtime().then(
+    (rt) =>
+      new SyncEngineValidation({
+        ...rt,
+        store: new S3ObjectStore(requiredEnv(RUNTIME_ENV.validationBucket)),
+      }),
+  );
+  return validationPort;
 }

@@ -22,13 +22,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
 import { type FlagStep, type RolloutPlan, rolloutPlan } from '../../lambdas/domain/rollout.js';
 import { migrationPrefix, serviceDlqNames } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
 import { CutoverFunction, type CutoverFunctionProps, type HandlerName } from './cutover-function.js';
+import { acknowledgeWildcards, FullValidation, VALIDATION_WILDCARD_REASONS } from './full-validation.js';
 
 /**
  * The migration's flags as the rollout uses them (`MigrationFlags` satisfies it): the ids its
@@ -84,6 +84,8 @@ export interface RolloutStateMachineProps {
   readonly functionDefaults?: Pick<CutoverFunctionProps, 'logRetention'>;
   /** Key of the execution log group. @default - a new key with rotation */
   readonly logEncryptionKey?: kms.IKey;
+  /** Phase 1's full validation (its bucket and workers). @default - a new FullValidation */
+  readonly validation?: FullValidation;
 }
 
 /** Physical name of a service's rollout state machine (deterministic, see the module doc). */
@@ -99,7 +101,6 @@ export interface RolloutFunctions {
   readonly gate: CutoverFunction;
   readonly backfillPlan: CutoverFunction;
   readonly backfillChunk: CutoverFunction;
-  readonly validate: CutoverFunction;
   readonly requestApproval: CutoverFunction;
   readonly rollback: CutoverFunction;
   readonly archive: CutoverFunction;
@@ -115,6 +116,8 @@ export class RolloutStateMachine extends Construct {
   readonly stateMachineName: string;
   /** Where phase 5 archives the legacy tables. */
   readonly archiveBucket: s3.IBucket;
+  /** Phase 1's full validation (Distributed Maps over key-range groups). */
+  readonly validation: FullValidation;
 
   constructor(scope: Construct, id: string, props: RolloutStateMachineProps) {
     super(scope, id);
@@ -179,7 +182,6 @@ export class RolloutStateMachine extends Construct {
         timeout: Duration.minutes(15),
         legacy: true,
       }),
-      validate: fn('ValidateFunction', 'rollout-validate', { timeout: Duration.minutes(15), legacy: true }),
       requestApproval: fn('RequestApprovalFunction', 'rollout-request-approval', {
         environment: { [RUNTIME_ENV.busName]: props.bus.eventBusName },
       }),
@@ -226,7 +228,7 @@ export class RolloutStateMachine extends Construct {
     );
     props.tables.grantSync(functions.backfillChunk, entities);
     props.bus.grantPutEventsTo(functions.backfillChunk);
-    for (const f of [functions.backfillPlan, functions.validate, functions.gate]) {
+    for (const f of [functions.backfillPlan, functions.gate]) {
       props.tables.grantRead(f, entities);
     }
     props.bus.grantPutEventsTo(functions.requestApproval);
@@ -478,23 +480,34 @@ export class RolloutStateMachine extends Construct {
       }),
     );
     backfill.itemProcessor(chunk);
-    const validate = invoke(
-      'Validate',
-      functions.validate,
-      { entities: plan.entities },
-      '$.validation',
-      'Full validation: equal counts and zero mismatches',
-    );
+    // Full validation: equal counts and zero mismatches, in workers of bounded size.
+    this.validation =
+      props.validation ??
+      new FullValidation(this, 'Validation', {
+        spec: props.spec,
+        service,
+        stage: props.stage,
+        bus: props.bus,
+        tables: props.tables,
+        ...(props.legacyAccess ? { legacyAccess: props.legacyAccess } : {}),
+        logRetention: retention,
+      });
+    const validate = this.validation.chain(this, {
+      id: 'Validate',
+      label: 'rollout',
+      resultPath: '$.validation',
+      repair: false,
+      failOnMismatch: true,
+      guard,
+    });
     const phase1 = flagStep(readOnly, backfillPlan);
-    backfillPlan
-      .next(backfill)
-      .next(validate)
-      .next(
-        new sfn.Pass(this, 'ReadOnlyValidated', {
-          result: sfn.Result.fromObject(readOnly.flags),
-          resultPath: '$.progress.lastGood',
-        }).next(next),
-      );
+    backfillPlan.next(backfill).next(validate.start);
+    validate.end.next(
+      new sfn.Pass(this, 'ReadOnlyValidated', {
+        result: sfn.Result.fromObject(readOnly.flags),
+        resultPath: '$.progress.lastGood',
+      }).next(next),
+    );
 
     // --- the state machine -----------------------------------------------------------------------
     const key =
@@ -545,7 +558,7 @@ export class RolloutStateMachine extends Construct {
     this.node.addValidation({
       validate: () => {
         for (const node of this.node.findAll()) {
-          if (node instanceof iam.CfnPolicy) acknowledgeWildcards(node);
+          if (node instanceof iam.CfnPolicy) acknowledgeWildcards(node, WILDCARD_REASONS);
         }
         return [];
       },
@@ -608,22 +621,5 @@ const WILDCARD_REASONS: ReadonlyArray<[RegExp, string]> = [
     /^Resource::<[A-Za-z0-9]+ArchiveBucket[A-Za-z0-9]*\.Arn>\/[a-z0-9_]+\/[a-z0-9_]+\/\*$/,
     "The archive writes new objects under this migration's and service's prefix; their names carry the execution.",
   ],
+  ...VALIDATION_WILDCARD_REASONS,
 ];
-
-function acknowledgeWildcards(policy: iam.CfnPolicy): void {
-  const doc = Stack.of(policy).resolve(policy.policyDocument) as {
-    Statement?: Array<{ Action?: string | string[]; Resource?: unknown }>;
-  };
-  const findings = new Set<string>();
-  for (const st of doc.Statement ?? []) {
-    for (const a of [st.Action ?? []].flat()) if (a.includes('*')) findings.add(`Action::${a}`);
-    for (const r of [st.Resource ?? []].flat()) {
-      const flat = flattenCfnReference(r);
-      if (flat.includes('*')) findings.add(`Resource::${flat}`);
-    }
-  }
-  for (const f of findings) {
-    const reason = WILDCARD_REASONS.find(([re]) => re.test(f))?.[1];
-    if (reason) Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[${f}]`, reason });
-  }
-}

@@ -22,7 +22,14 @@ export const METRIC = {
   gatewayRequests: 'gateway_requests_total',
   /** Milliseconds (the gateway router). Dimensions `{ service, target }`. */
   gatewayLatency: 'gateway_latency_ms',
+  /** Count of rows a full-validation worker read (progress: rows/s). Dimensions `{ service, phase }`. */
+  validationRows: 'validation_rows_total',
+  /** Count of full-validation work items done (progress: items done). Dimensions `{ service, phase }`. */
+  validationItems: 'validation_items_total',
 } as const;
+
+/** `phase` values of the full-validation metrics: the scan map's and the compare map's items. */
+export const VALIDATION_PHASES = ['scan', 'compare'] as const;
 
 /** `direction` values of `event_processing_total`. */
 export const SYNC_DIRECTIONS = ['forward', 'reverse', 'capture', 'poll'] as const;

@@ -34,6 +34,8 @@ export const RUNTIME_ENV = {
   rolloutStrategyId: 'CUTOVER_ROLLOUT_STRATEGY_ID',
   rollbackStrategyId: 'CUTOVER_ROLLBACK_STRATEGY_ID',
   archiveBucket: 'CUTOVER_ARCHIVE_BUCKET',
+  /** Full validation's bucket: work lists, partial results, reports. */
+  validationBucket: 'CUTOVER_VALIDATION_BUCKET',
   /**
    * Gateway: JSON `{ "<service>": { "serviceUrl"?, "legacyUrl"? }, … }` replacing the spec's
    * upstream URLs for this stage. @default - the spec's URLs

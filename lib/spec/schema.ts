@@ -365,6 +365,19 @@ export const SyncSettingsSchema = z
     pollerOverlapSeconds: z.number().int().min(0).max(3600).default(2),
     /** Sync function timeout (seconds). @default 30 */
     functionTimeoutSeconds: z.number().int().min(1).max(900).default(30),
+    /**
+     * Full validation (the rollout's phase 1 and the scheduled reconciliation): rows one worker
+     * holds at most. 100,000 rows of `[key, key, hash]` stay well within the workers' 1,024 MB.
+     * @default 100000
+     */
+    validationRowsPerWorker: z.number().int().min(2).max(10_000_000).default(100_000),
+    /** Full validation: keys per checksum chunk (a differing chunk is diffed row by row). @default 1000 */
+    validationChunkSize: z.number().int().min(1).max(1_000_000).default(1000),
+    /**
+     * Full validation: workers at once per Distributed Map (each holds one legacy connection
+     * while it checksums its key range: this protects the legacy database). @default 10
+     */
+    validationConcurrency: z.number().int().min(1).max(1000).default(10),
   })
   .strict();
 export type SyncSettings = z.infer<typeof SyncSettingsSchema>;

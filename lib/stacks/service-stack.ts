@@ -4,6 +4,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { EVENT_SOURCE, serviceDetailType } from '../../lambdas/domain/events.js';
 import {
@@ -11,6 +12,7 @@ import {
   type CutoverFunctionProps,
   type HandlerName,
 } from '../constructs/cutover-function.js';
+import { FullValidation } from '../constructs/full-validation.js';
 import type { MigrationFlags } from '../constructs/migration-flags.js';
 import type { MigrationTables } from '../constructs/migration-tables.js';
 import { deadLetterQueue } from '../constructs/queues.js';
@@ -72,6 +74,8 @@ export interface RolloutResources {
     CutoverFunctionProps,
     'migration' | 'stage' | 'serviceName' | 'logRetention'
   >;
+  /** Full validation (bucket, workers), embedded in the rollout's phase 1. */
+  readonly validation: FullValidation;
 }
 
 /** How a function reaches the legacy side. */
@@ -101,6 +105,10 @@ export class ServiceStack extends Stack {
   readonly captures: readonly ServiceChangeCapture[];
   /** DLQ of the scheduled rules and the channels' rules (delivery failures). */
   readonly targetDeadLetterQueue: sqs.Queue;
+  /** Full validation: the rollout's phase 1 and the scheduled reconciliation run it. */
+  readonly validation: FullValidation;
+  /** The scheduled reconciliation (full validation, no repair unless the input asks). */
+  readonly reconciliation: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -251,9 +259,18 @@ export class ServiceStack extends Stack {
     shared.tables.syncTable.grantReadWriteData(consistencyCheck);
     platform.platformBus.grantPublish(consistencyCheck);
     this.schedule('PollerSchedule', legacyPoller, Duration.minutes(spec.sync.pollerIntervalMinutes));
-    this.schedule(
-      'ConsistencySchedule',
-      consistencyCheck,
+    // The scheduled reconciliation is full validation (bounded workers, any table size); the
+    // consistency-check function stays for an operator's on-demand check of a small store.
+    this.validation = new FullValidation(this, 'Validation', {
+      spec,
+      service,
+      stage,
+      bus,
+      tables: shared.tables,
+      legacyAccess: legacy,
+      logRetention: platform.logRetention,
+    });
+    this.reconciliation = this.validation.scheduleReconciliation(
       props.consistencyCheckInterval ?? Duration.minutes(15),
     );
 
@@ -270,6 +287,7 @@ export class ServiceStack extends Stack {
       channels: { forward: this.forward, reverse: this.reverse },
       legacyAccess: legacy,
       functionDefaults: defaults,
+      validation: this.validation,
     };
 
     this.rolloutStateMachine = new RolloutStateMachine(this, 'Rollout', this.rollout);

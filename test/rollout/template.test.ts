@@ -89,12 +89,44 @@ describe('Construct: RolloutStateMachine', () => {
     }
   });
 
+  it('validates phase 1 with two Distributed Maps reading their work lists from S3, bounded by the spec', () => {
+    const states = byName(rollouts[0]!);
+    const next = (n: string) => states[n]!['Next'];
+    expect(
+      ['Backfill', 'ValidatePlan', 'ValidateScan', 'ValidatePlanCompare', 'ValidateCompare'].map(next),
+    ).toEqual(['ValidatePlan', 'ValidateScan', 'ValidatePlanCompare', 'ValidateCompare', 'ValidateReport']);
+    expect(next('ValidateReport')).toBe('ReadOnlyValidated');
+    expect(states['ValidatePlan']!.Parameters).toMatchObject({
+      step: 'plan',
+      rowsPerWorker: magento.sync.validationRowsPerWorker,
+      chunkSize: magento.sync.validationChunkSize,
+    });
+    expect(states['ValidateReport']!.Parameters!['failOnMismatch']).toBe(true);
+    for (const [map, key, worker] of [
+      ['ValidateScan', '$.validationPlan.scan.bucketKey', 'ValidateScanPart'],
+      ['ValidateCompare', '$.validationCompare.compare.bucketKey', 'ValidateCompareGroup'],
+    ] as const) {
+      const s = states[map]!;
+      expect(s.Type).toBe('Map');
+      expect(s['MaxConcurrency']).toBe(magento.sync.validationConcurrency);
+      expect(s['ItemReader']).toMatchObject({
+        Resource: 'arn:aws:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Key.$': key },
+      });
+      const processor = s.ItemProcessor as unknown as { ProcessorConfig: unknown; StartAt: string };
+      expect(processor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+      expect(processor.StartAt).toBe(worker);
+    }
+  });
+
   it('catches every failure of every task after the start into Rollback, which ends in a Fail with the cause', () => {
     for (const r of rollouts) {
       const states = byName(r);
       const tasks = Object.entries(states).filter(
         ([name, s]) =>
-          (s.Type === 'Task' || s.Type === 'Map') && !['Start', 'Rollback', 'BackfillChunk'].includes(name),
+          (s.Type === 'Task' || s.Type === 'Map') &&
+          !['Start', 'Rollback', 'BackfillChunk', 'ValidateScanPart', 'ValidateCompareGroup'].includes(name),
       );
       expect(tasks.length).toBeGreaterThan(10);
       for (const [name, s] of tasks) {

@@ -63,14 +63,25 @@ import {
   runGate,
   setFlags,
   startRollout,
-  validateSync,
 } from '../../lambdas/domain/rollout-tasks.js';
+import {
+  type CompareItem,
+  type GroupResult,
+  type PlanInput,
+  reportValidation,
+  resultKey,
+  runPrefix,
+  type ValidationPort,
+  validationPlanTask,
+  validationReportTask,
+} from '../../lambdas/domain/validation.js';
 import { MigrationFlags } from '../../lib/constructs/migration-flags.js';
 import { MigrationTables } from '../../lib/constructs/migration-tables.js';
 import { type RolloutFunctions, RolloutStateMachine } from '../../lib/constructs/rollout-state-machine.js';
 import {
   ACCOUNT,
   type AslDefinition,
+  type AslState,
   allStates,
   type CfnTemplate,
   definitionOf,
@@ -81,10 +92,18 @@ import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { FakeAppConfig } from './fake-appconfig.js';
 import { FakeCloudWatch } from './fake-cloudwatch.js';
+import { InMemoryPublisher } from './in-memory-publisher.js';
+import { MemoryObjectStore } from './memory-objects.js';
 
 export const STAGE = 'test';
 
-export type TaskKind = keyof RolloutFunctions;
+/** The task a function runs: a rollout task, or one of full validation's. */
+export type TaskKind =
+  | keyof RolloutFunctions
+  | 'validationPlan'
+  | 'validationScan'
+  | 'validationCompare'
+  | 'validationReport';
 
 export interface SynthesizedRollout {
   readonly service: string;
@@ -133,7 +152,15 @@ export function synthesizeRollouts(
   for (const { service, stack, rollout } of built) {
     const template = Template.fromStack(stack).toJSON() as CfnTemplate;
     const tasks: Record<string, TaskKind> = {};
-    for (const [kind, fn] of Object.entries(rollout.functions) as Array<[TaskKind, lambda.Function]>) {
+    const v = rollout.validation.functions;
+    const all: Array<[TaskKind, lambda.Function]> = [
+      ...(Object.entries(rollout.functions) as Array<[TaskKind, lambda.Function]>),
+      ['validationPlan', v.plan],
+      ['validationScan', v.scan],
+      ['validationCompare', v.compare],
+      ['validationReport', v.report],
+    ];
+    for (const [kind, fn] of all) {
       tasks[stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)] = kind;
     }
     const smId = stack.getLogicalId(rollout.stateMachine.node.defaultChild as CfnElement);
@@ -176,7 +203,10 @@ type TableRow = Record<string, string | number>;
  * `plantMismatch` makes a service record differ from legacy in a way the backfill keeps (as
  * the sync rules keep a service record that is newer).
  */
-export class FakeSyncTables implements BackfillPort, ConsistencyCheckPort, ArchiveSourcePort {
+export class FakeSyncTables implements BackfillPort, ConsistencyCheckPort, ArchiveSourcePort, ValidationPort {
+  /** Where the validation's work lists, results and reports go (the world's store). */
+  objects = new MemoryObjectStore();
+  readonly published = new InMemoryPublisher();
   readonly legacy = new Map<string, Map<string, TableRow>>();
   readonly service = new Map<string, Map<string, TableRow>>();
   private readonly protectedKeys = new Set<string>();
@@ -254,6 +284,70 @@ export class FakeSyncTables implements BackfillPort, ConsistencyCheckPort, Archi
     };
   }
 
+  // Full validation in this model: no scan; one compare item per entity, checked whole.
+  async plan(input: PlanInput) {
+    await this.objects.put(`${runPrefix(input.run)}plan.json`, JSON.stringify({ entities: input.entities }));
+    const key = `${runPrefix(input.run)}scan-items.json`;
+    await this.objects.put(key, '[]');
+    return { run: input.run, scan: { bucketKey: key, items: 0 } };
+  }
+
+  async scan(): Promise<never> {
+    throw new Error('the in-memory model plans no scan');
+  }
+
+  async planComparison(input: { run: string; repair?: boolean }) {
+    const { entities } = JSON.parse(await this.objects.get(`${runPrefix(input.run)}plan.json`)) as {
+      entities: string[];
+    };
+    const layout = { chunkSize: 1, chunksPerGroup: 1, bucketsPerGroup: 1, rowsPerWorker: 2 };
+    const items: CompareItem[] = entities.map((entity) => ({
+      run: input.run,
+      entity,
+      group: 'all',
+      mode: 'sql',
+      layout,
+      repair: input.repair ?? false,
+      maxReported: 1000,
+    }));
+    const key = `${runPrefix(input.run)}compare-items.json`;
+    await this.objects.put(key, JSON.stringify(items));
+    return { run: input.run, compare: { bucketKey: key, items: items.length } };
+  }
+
+  async compare(item: CompareItem) {
+    const r = await this.check(item.entity);
+    const rows = r.legacyCount + r.serviceCount;
+    const result: GroupResult = {
+      entity: item.entity,
+      group: item.group,
+      legacyCount: r.legacyCount,
+      serviceCount: r.serviceCount,
+      chunks: 1,
+      chunksDiffering: r.mismatches.length ? [0] : [],
+      mismatches: r.mismatches.map((legacyKey) => ({ legacyKey, kind: 'different' as const })),
+      mismatchesTotal: r.mismatches.length,
+      repaired: 0,
+      rows,
+      maxRowsHeld: rows,
+      ms: 0,
+    };
+    await this.objects.put(resultKey(item.run, item.entity, item.group), JSON.stringify(result));
+    return {
+      entity: item.entity,
+      group: item.group,
+      rows,
+      maxRowsHeld: rows,
+      ms: 0,
+      mismatchesTotal: 0,
+      repaired: 0,
+    };
+  }
+
+  report(input: Parameters<typeof reportValidation>[1]) {
+    return reportValidation({ store: this.objects, publisher: this.published }, input);
+  }
+
   async readPage(table: ArchiveTable, after: unknown, limit: number): Promise<Row[]> {
     const entity = this.spec.services
       .flatMap((s) => s.entities)
@@ -320,7 +414,11 @@ export interface WorldOptions {
     readonly backfill?: BackfillPort;
     readonly consistency?: ConsistencyCheckPort;
     readonly archiveSource?: ArchiveSourcePort;
+    /** Full validation; its work lists must be in `objects`. */
+    readonly validation?: ValidationPort;
   };
+  /** The validation bucket the Distributed Maps' ItemReaders read. @default - the in-memory model's */
+  readonly objects?: MemoryObjectStore;
   /** Flags deployed at the start, by service. @default - every service at 0 % / legacy */
   readonly initialFlags?: FlagState;
   readonly traffic?: TrafficModel;
@@ -435,6 +533,10 @@ export class RolloutWorld {
     this.now = to;
   }
 
+  private get validation(): ValidationPort {
+    return this.options.ports?.validation ?? this.sync;
+  }
+
   private get consistency(): ConsistencyCheckPort {
     return this.options.ports?.consistency ?? this.sync;
   }
@@ -464,10 +566,22 @@ export class RolloutWorld {
       status: 'RUNNING',
     };
     this.executions.executions.push(record);
-    const machine = new StateMachine(m.definition as never, { validationOptions: { checkArn: false } });
+    const { definition, maps } = withLocalDistributedMaps(m.definition);
+    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
     const waits: Record<string, number> = {};
     const handlers: Record<string, (input: unknown) => Promise<never>> = {};
+    // A Distributed Map with an ItemReader: its items from the store, its processor run per item.
+    for (const [stateName, state] of Object.entries(maps)) {
+      handlers[stateName] = async (input: unknown) => {
+        this.trace.push(`${service}:${stateName}`);
+        return (await this.runItems(state, input, {
+          taskResourceLocalHandlers: handlers,
+          waitTimeOverrides: waits,
+        })) as never;
+      };
+    }
     for (const [stateName, state] of allStates(m.definition)) {
+      if (maps[stateName]) continue;
       if (state.Type === 'Wait') waits[stateName] = 0;
       if (state.Type !== 'Task') continue;
       const fn = invokedFunction(state);
@@ -491,6 +605,8 @@ export class RolloutWorld {
           Execution: { Id: executionArn, Name: name },
           StateMachine: { Id: m.stateMachineArn, Name: m.stateMachineName },
           Task: { Token: `token-${name}` },
+          // (Not filled in by aws-local-stepfunctions: the time the execution started stands in.)
+          State: { EnteredTime: new Date().toISOString(), Name: '', RetryCount: 0 },
         },
       },
     );
@@ -505,6 +621,56 @@ export class RolloutWorld {
         return { status: 'FAILED' as const, error: failure.name, cause: failure.message, executionArn };
       },
     );
+  }
+
+  /** The most child executions of a Distributed Map seen running at once (per map state). */
+  readonly mapConcurrency: Record<string, number> = {};
+
+  /**
+   * A Distributed Map's ItemReader and item processor, as Step Functions runs them: the JSON
+   * array at `Parameters.Key` (resolved on the state's input) read from the bucket, one child
+   * execution of the processor per item, at most `MaxConcurrency` at once; the results in item
+   * order. (aws-local-stepfunctions runs inline Maps only.)
+   */
+  private async runItems(
+    state: AslState,
+    input: unknown,
+    overrides: {
+      taskResourceLocalHandlers: Record<string, unknown>;
+      waitTimeOverrides: Record<string, number>;
+    },
+  ): Promise<unknown[]> {
+    const reader = state['ItemReader'] as {
+      Parameters: Record<string, string>;
+      ReaderConfig?: { InputType?: string };
+    };
+    if (reader.ReaderConfig?.InputType !== 'JSON') throw new Error('only JSON item readers are run locally');
+    const key = resolvePath(input, reader.Parameters['Key.$']!) as string;
+    const store = this.options.objects ?? this.sync.objects;
+    const items = JSON.parse(await store.get(key)) as unknown[];
+    const processor = new StateMachine(state.ItemProcessor as never, {
+      validationOptions: { noValidate: true },
+    });
+    const limit = (state['MaxConcurrency'] as number | undefined) || 1000;
+    const out = new Array<unknown>(items.length);
+    let next = 0;
+    let running = 0;
+    const name = String(state['Label'] ?? 'map');
+    await Promise.all(
+      Array.from({ length: Math.min(limit, items.length) }, async () => {
+        while (next < items.length) {
+          const i = next++;
+          running++;
+          this.mapConcurrency[name] = Math.max(this.mapConcurrency[name] ?? 0, running);
+          try {
+            out[i] = await processor.run(items[i] as never, { overrides: overrides as never }).result;
+          } finally {
+            running--;
+          }
+        }
+      }),
+    );
+    return out;
   }
 
   /** The use case of each task Lambda, with this world's ports. */
@@ -543,8 +709,14 @@ export class RolloutWorld {
         return planBackfill({ backfill: this.options.ports?.backfill ?? this.sync }, input);
       case 'backfillChunk':
         return copyBackfillChunk({ backfill: this.options.ports?.backfill ?? this.sync }, input);
-      case 'validate':
-        return validateSync({ consistency: this.consistency }, input);
+      case 'validationPlan':
+        return validationPlanTask(this.validation, input);
+      case 'validationScan':
+        return this.validation.scan(input);
+      case 'validationCompare':
+        return this.validation.compare(input);
+      case 'validationReport':
+        return validationReportTask(this.validation, input);
       case 'requestApproval': {
         // waitForTaskToken: the task's output is what the operator sends back.
         const payload = (input as { Payload: ApprovalInput }).Payload;
@@ -584,4 +756,45 @@ export class RolloutWorld {
       }
     }
   }
+}
+
+/** The value at a plain JSONPath (`$.a.b`) of `input`. */
+function resolvePath(input: unknown, path: string): unknown {
+  if (!/^\$(\.[A-Za-z0-9_]+)*$/.test(path)) throw new Error(`unsupported path ${path}`);
+  return path
+    .split('.')
+    .slice(1)
+    .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], input);
+}
+
+/**
+ * The definition with each Distributed Map that has an ItemReader replaced by a Task state of the
+ * same name (same Next/End, ResultPath, Retry, Catch), which the world runs itself.
+ */
+function withLocalDistributedMaps(def: AslDefinition): {
+  definition: AslDefinition;
+  maps: Record<string, AslState>;
+} {
+  const maps: Record<string, AslState> = {};
+  const States: Record<string, AslState> = {};
+  for (const [name, state] of Object.entries(def.States)) {
+    if (state.Type === 'Map' && state['ItemReader']) {
+      maps[name] = state;
+      const {
+        Type: _t,
+        ItemReader: _r,
+        ItemProcessor: _p,
+        MaxConcurrency: _m,
+        Label: _l,
+        ItemSelector: _s,
+        ...rest
+      } = state;
+      States[name] = {
+        ...rest,
+        Type: 'Task',
+        Resource: `arn:aws:states:${REGION}:${ACCOUNT}:activity:${name}`,
+      };
+    } else States[name] = state;
+  }
+  return { definition: { ...def, States }, maps };
 }
