@@ -319,7 +319,11 @@ export class DynamoServiceStore implements ServiceStore {
    */
   async *scan(
     entity: EntitySpec,
-    options: { segments?: number; part?: { readonly index: number; readonly of: number } } = {},
+    options: {
+      segments?: number;
+      part?: { readonly index: number; readonly of: number };
+      pageSize?: number;
+    } = {},
   ): AsyncIterable<ScannedRow[]> {
     const segments = Math.max(1, Math.floor(options.segments ?? 16));
     // A worker's share: its `segments` of `segments × of` (DynamoDB allows up to 1,000,000).
@@ -356,6 +360,7 @@ export class DynamoServiceStore implements ServiceStore {
               TableName: table,
               Segment: index * segments + segment,
               TotalSegments: segments * of,
+              ...(options.pageSize ? { Limit: Math.max(1, Math.floor(options.pageSize)) } : {}),
               ...projection,
               ...(start ? { ExclusiveStartKey: start } : {}),
             }),

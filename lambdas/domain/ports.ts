@@ -210,6 +210,8 @@ export interface ServiceStore {
        * @default - the whole table
        */
       readonly part?: { readonly index: number; readonly of: number };
+      /** Items per page (a bound on what a page holds). @default - up to 1 MB of items */
+      readonly pageSize?: number;
     },
   ): AsyncIterable<ScannedRow[]>;
 }

@@ -32,7 +32,8 @@
  *    `reports/<run>.json` (and `reports/latest.json`) and announced on the bus as
  *    `cutover.validation.completed`.
  *
- * Memory per worker: a scan worker flushes at `rowsPerWorker` rows; a compare worker holds its
+ * Memory per worker: a scan worker flushes its buffers at `rowsPerWorker / 2` rows and reads
+ * pages small enough that those in flight stay within the other half; a compare worker holds its
  * group's service rows (at most one per legacy key of the range: ≤ chunksPerGroup × chunkSize)
  * plus one chunk of legacy rows, which the layout keeps under `rowsPerWorker`. Keys that are
  * not unsigned integers sit in hash buckets (chunks.ts), grouped so that a group holds about
@@ -290,7 +291,7 @@ async function planEntity(deps: ValidationDeps, entity: EntitySpec, input: PlanI
 
 /**
  * Buffers `[legacyKey, serviceKey, hash]` lines per group and writes them out as part objects
- * whenever `rowsPerWorker` rows are held. Part names carry the attempt, and the attempt that
+ * whenever `flushAt` rows are held. Part names carry the attempt, and the attempt that
  * completes leaves a done marker: a retried worker's earlier, partial attempt is ignored.
  */
 class PartWriter {
@@ -305,13 +306,8 @@ class PartWriter {
     private readonly store: ObjectStore,
     private readonly prefix: string,
     private readonly worker: string,
-    private readonly budget: number,
+    private readonly flushAt: number,
   ) {}
-
-  /** Rows already held: a page about to be added counts toward the budget before it is. */
-  get holding(): number {
-    return this.held;
-  }
 
   async add(group: string, legacyKey: string, serviceKey: string, hash: RowHashText): Promise<void> {
     let lines = this.groups.get(group);
@@ -323,7 +319,7 @@ class PartWriter {
     this.held++;
     this.rows++;
     this.maxHeld = Math.max(this.maxHeld, this.held);
-    if (this.held >= this.budget) await this.flush();
+    if (this.held >= this.flushAt) await this.flush();
   }
 
   /** Notes rows held outside the buffers (a page being placed). */
@@ -357,12 +353,21 @@ export async function scanPart(deps: ValidationDeps, item: ScanItem): Promise<Wo
   const { entity } = entityByName(deps.spec, item.entity);
   const budget = item.layout.rowsPerWorker;
   const worker = item.side === 'service' ? `s${item.part?.index ?? 0}` : 'legacy';
-  const out = new PartWriter(deps.store, sidePrefix(item.run, item.entity, item.side), worker, budget);
+  // Half the budget for the buffers, half for the pages read ahead: the scan keeps at most
+  // 3 × segments pages (in flight and ready), each of `pageSize` items; a listing one page.
+  const out = new PartWriter(
+    deps.store,
+    sidePrefix(item.run, item.entity, item.side),
+    worker,
+    Math.max(1, Math.floor(budget / 2)),
+  );
   const place = (legacyKey: string) =>
     groupOfChunk(chunkOfKey(legacyKey, item.layout.chunkSize), item.layout);
   if (item.side === 'service') {
+    const segments = item.segments ?? 4;
     const pages = deps.service.scan(entity, {
-      segments: item.segments ?? 4,
+      segments,
+      pageSize: Math.max(1, Math.floor(budget / (6 * segments))),
       ...(item.part ? { part: item.part } : {}),
     });
     for await (const page of pages) {
@@ -380,7 +385,6 @@ export async function scanPart(deps: ValidationDeps, item: ScanItem): Promise<Wo
   } else {
     const list = deps.legacy.listPage;
     if (!list) throw new Error(`${entity.name}: the legacy store has no listing`);
-    // A page plus the buffers stay within the budget.
     const limit = Math.max(1, Math.min(1000, Math.floor(budget / 2)));
     let after: string | undefined;
     for (;;) {

@@ -66,6 +66,11 @@ export interface ValidationChainOptions {
   readonly guard?: <T extends sfn.TaskStateBase | sfn.DistributedMap>(state: T) => T;
 }
 
+/** Physical name of a service's reconciliation state machine. */
+export function reconciliationStateMachineName(stage: string, migration: string, service: string): string {
+  return `${migrationPrefix(stage, migration)}-${service}-reconciliation`;
+}
+
 export class FullValidation extends Construct {
   /** SSE-S3, TLS only, `runs/` expiring; reports under `reports/` (`reports/latest.json`). */
   readonly bucket: s3.Bucket;
@@ -261,7 +266,11 @@ export class FullValidation extends Construct {
    * default no repair) and a rule that starts it every `every`.
    */
   scheduleReconciliation(every: Duration): sfn.StateMachine {
-    const name = `${migrationPrefix(this.props.stage, this.props.spec.name)}-${this.props.service.name}-reconciliation`;
+    const name = reconciliationStateMachineName(
+      this.props.stage,
+      this.props.spec.name,
+      this.props.service.name,
+    );
     const hasRepair = new sfn.Choice(this, 'RepairGiven')
       .when(
         sfn.Condition.isPresent('$.repair'),

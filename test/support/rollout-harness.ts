@@ -20,7 +20,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -75,6 +75,7 @@ import {
   validationPlanTask,
   validationReportTask,
 } from '../../lambdas/domain/validation.js';
+import { reconciliationStateMachineName } from '../../lib/constructs/full-validation.js';
 import { MigrationFlags } from '../../lib/constructs/migration-flags.js';
 import { MigrationTables } from '../../lib/constructs/migration-tables.js';
 import { type RolloutFunctions, RolloutStateMachine } from '../../lib/constructs/rollout-state-machine.js';
@@ -146,10 +147,12 @@ export function synthesizeRollouts(
       tables,
       bus,
     });
-    return { service, stack, rollout };
+    // The scheduled reconciliation as the service stack schedules it (same FullValidation).
+    const reconciliation = rollout.validation.scheduleReconciliation(Duration.minutes(15));
+    return { service, stack, rollout, reconciliation };
   });
   const out: Record<string, SynthesizedRollout> = {};
-  for (const { service, stack, rollout } of built) {
+  for (const { service, stack, rollout, reconciliation } of built) {
     const template = Template.fromStack(stack).toJSON() as CfnTemplate;
     const tasks: Record<string, TaskKind> = {};
     const v = rollout.validation.functions;
@@ -172,6 +175,15 @@ export function synthesizeRollouts(
       stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${name}`,
       template,
       definition: definitionOf(template, smId),
+      tasks,
+    };
+    const recName = reconciliationStateMachineName(STAGE, spec.name, service.name);
+    out[`${service.name}:reconciliation`] = {
+      service: service.name,
+      stateMachineName: recName,
+      stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${recName}`,
+      template,
+      definition: definitionOf(template, stack.getLogicalId(reconciliation.node.defaultChild as CfnElement)),
       tasks,
     };
   }
@@ -555,7 +567,11 @@ export class RolloutWorld {
   }
 
   /** Starts an execution of a service's synthesized state machine; resolves when it ends. */
-  run(service: string, name = `run-${++this.seq}`): Promise<ExecutionOutcome> {
+  run(
+    service: string,
+    name = `run-${++this.seq}`,
+    input: Record<string, unknown> = {},
+  ): Promise<ExecutionOutcome> {
     const m = this.machines[service];
     if (!m) throw new Error(`no state machine for ${service}`);
     const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${m.stateMachineName}:${name}`;
@@ -591,25 +607,22 @@ export class RolloutWorld {
         this.trace.push(`${service}:${stateName}`);
         this.options.onTask?.(service, stateName, 'start');
         try {
-          return (await this.task(service, kind, input as never)) as never;
+          return (await this.task(m.service, kind, input as never)) as never;
         } finally {
           this.options.onTask?.(service, stateName, 'end');
         }
       };
     }
-    const execution = machine.run(
-      {},
-      {
-        overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits },
-        context: {
-          Execution: { Id: executionArn, Name: name },
-          StateMachine: { Id: m.stateMachineArn, Name: m.stateMachineName },
-          Task: { Token: `token-${name}` },
-          // (Not filled in by aws-local-stepfunctions: the time the execution started stands in.)
-          State: { EnteredTime: new Date().toISOString(), Name: '', RetryCount: 0 },
-        },
+    const execution = machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits },
+      context: {
+        Execution: { Id: executionArn, Name: name },
+        StateMachine: { Id: m.stateMachineArn, Name: m.stateMachineName },
+        Task: { Token: `token-${name}` },
+        // (Not filled in by aws-local-stepfunctions: the time the execution started stands in.)
+        State: { EnteredTime: new Date().toISOString(), Name: '', RetryCount: 0 },
       },
-    );
+    });
     return execution.result.then(
       (output) => {
         record.status = 'SUCCEEDED';
