@@ -47,6 +47,7 @@ import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
 import { chunkOfKey, HASH_BUCKETS, isHashBucket } from './chunks.js';
 import {
   type ConsistencyDeps,
+  comparableData,
   type FoundRow,
   type Mismatch,
   mappedLegacyKeys,
@@ -562,6 +563,8 @@ export async function compareGroup(deps: ValidationDeps, item: CompareItem): Pro
     const svc = [...service].filter(([, r]) => r.chunk === chunk);
     const found: FoundRow[] = [];
     const seen = new Set<string>();
+    // Rows compared as the service holds them (references translated), repaired as they are.
+    const compared = new Map<StoredRecord, StoredRecord['data']>();
     if (listed) {
       // The listing gave hashes only: the legacy records that differ are read by key.
       const differ: string[] = [];
@@ -572,6 +575,7 @@ export async function compareGroup(deps: ValidationDeps, item: CompareItem): Pro
       }
       for (const key of differ) {
         const record = await deps.legacy.read(entity, key);
+        compared.set(record, await comparableData(deps, entity, record));
         pushFound(found, record, service.get(key));
       }
     } else {
@@ -580,14 +584,19 @@ export async function compareGroup(deps: ValidationDeps, item: CompareItem): Pro
       for (const l of rows) {
         seen.add(l.key);
         const s = service.get(l.key);
-        if (!s || hashOfRecord(entity, l.key, l.data) !== s.hash) pushFound(found, l, s);
+        const data = await comparableData(deps, entity, l);
+        compared.set(l, data);
+        if (!s || hashOfRecord(entity, l.key, data) !== s.hash) pushFound(found, l, s);
       }
     }
     for (const [legacyKey, r] of svc) {
       if (!seen.has(legacyKey))
         found.push({ kind: 'missing-in-legacy', legacyKey, serviceKey: r.serviceKey });
     }
-    const settled = await settleRows(deps, entity, found, { repair: item.repair });
+    const settled = await settleRows(deps, entity, found, {
+      repair: item.repair,
+      dataOf: (r) => compared.get(r) ?? r.data,
+    });
     mismatchesTotal += settled.mismatches.length;
     repaired += settled.repaired;
     for (const m of settled.mismatches) if (mismatches.length < item.maxReported) mismatches.push(m);
