@@ -43,7 +43,7 @@ beforeAll(async () => {
   spec.sync.validationRowsPerWorker = BUDGET;
   spec.sync.validationChunkSize = CHUNK;
   spec.sync.validationConcurrency = 4;
-  machines = synthesizeRollouts(spec);
+  machines = synthesizeRollouts(spec, { reconciliation: true });
 }, 240_000);
 
 afterAll(async () => {

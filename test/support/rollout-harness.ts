@@ -122,7 +122,7 @@ export interface SynthesizedRollout {
  */
 export function synthesizeRollouts(
   spec: MigrationSpec,
-  options: { nag?: boolean } = {},
+  options: { nag?: boolean; reconciliation?: boolean } = {},
 ): Record<string, SynthesizedRollout> {
   // One output directory per process: CDK caches asset fingerprints per directory, so the
   // second synthesis in a process does not fingerprint the project again (seconds each).
@@ -148,7 +148,9 @@ export function synthesizeRollouts(
       bus,
     });
     // The scheduled reconciliation as the service stack schedules it (same FullValidation).
-    const reconciliation = rollout.validation.scheduleReconciliation(Duration.minutes(15));
+    const reconciliation = options.reconciliation
+      ? rollout.validation.scheduleReconciliation(Duration.minutes(15))
+      : undefined;
     return { service, stack, rollout, reconciliation };
   });
   const out: Record<string, SynthesizedRollout> = {};
@@ -177,6 +179,7 @@ export function synthesizeRollouts(
       definition: definitionOf(template, smId),
       tasks,
     };
+    if (!reconciliation) continue;
     const recName = reconciliationStateMachineName(STAGE, spec.name, service.name);
     out[`${service.name}:reconciliation`] = {
       service: service.name,
