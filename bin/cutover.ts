@@ -1,0 +1,187 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * The `cutover` command line.
+ *
+ *   cutover rehearse --migration magento [--service customer] [--env dev] [--rate 200]
+ *                    [--duration 2m] [--dataset small|medium|large] [--fault poison=0.1%]…
+ *                    [--report .cutover/rehearsal.json] [--assembly cdk.out] [--time-scale 60]
+ *
+ * `rehearse` reads the cloud assembly (synthesizing it when the directory holds none for the
+ * environment), starts MariaDB and DynamoDB Local the way the tests do, runs the rehearsal
+ * (lib/rehearse/rehearsal.ts) and writes the report as JSON and Markdown. Exit code 1 when the
+ * rehearsal failed (data diverged without a parked conflict, or a phase failed).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { buildApp } from '../lib/app.js';
+import { readAssembly } from '../lib/rehearse/assembly.js';
+import { DATASET_SIZES, type DatasetSize, type Progress, rehearse } from '../lib/rehearse/rehearsal.js';
+import { progressLine, reportMarkdown } from '../lib/rehearse/report.js';
+import { migrations } from '../migrations/index.js';
+import { findOrStartMariaDb, startDynamoLocal } from '../test/support/databases.js';
+
+/** `2m`, `90s`, `1500ms`, or seconds as a plain number. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`"${text}" is not a duration (e.g. 90s, 2m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+}
+
+const positive = (name: string) => (text: string) => {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+/** The faults this version injects; the others are refused by name rather than ignored. */
+export function parseFaults(specs: readonly string[], totalChanges: number): { poisonEvents: number } {
+  let poisonEvents = 0;
+  for (const spec of specs) {
+    const m = /^poison=(\d+(?:\.\d+)?)(%)?$/.exec(spec);
+    if (m) {
+      const n = Number(m[1]);
+      poisonEvents += m[2] ? Math.max(1, Math.ceil((totalChanges * n) / 100)) : Math.round(n);
+      continue;
+    }
+    throw new InvalidArgumentError(
+      `--fault ${spec}: not supported by this version (supported: poison=<n> or poison=<p>%)`,
+    );
+  }
+  return { poisonEvents };
+}
+
+async function rehearseCommand(o: {
+  migration: string;
+  service?: string;
+  env: string;
+  rate: number;
+  duration: number;
+  dataset: string;
+  fault: string[];
+  report?: string;
+  assembly: string;
+  timeScale: number;
+}): Promise<number> {
+  const spec = migrations.find((m) => m.name === o.migration);
+  if (!spec)
+    throw new InvalidArgumentError(
+      `--migration ${o.migration}: not a bundled migration (${migrations.map((m) => m.name).join(', ')})`,
+    );
+  const service = o.service ?? spec.services[0]!.name;
+  const rows = DATASET_SIZES[o.dataset as DatasetSize];
+  if (!rows)
+    throw new InvalidArgumentError(`--dataset ${o.dataset}: one of ${Object.keys(DATASET_SIZES).join(', ')}`);
+  const faults = parseFaults(o.fault, Math.round((o.rate * o.duration) / 1000));
+  const tty = process.stderr.isTTY && !process.env['CI'];
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+
+  let assemblyDir = o.assembly;
+  const stack = `cutover-${o.env}-${spec.name}-${service.replace(/_/g, '-')}`;
+  if (!existsSync(path.join(assemblyDir, `${stack}.template.json`))) {
+    assemblyDir = path.join('.cutover', `assembly-${o.env}`);
+    say(`no ${stack} in ${o.assembly}: synthesizing ${o.env} into ${assemblyDir} (bundling skipped)…`);
+    buildApp({
+      env: o.env,
+      outdir: assemblyDir,
+      context: { 'aws:cdk:bundling-stacks': [] },
+      nag: false,
+    }).app.synth();
+  }
+  const model = readAssembly(assemblyDir);
+  say(
+    `rehearsing ${spec.name}/${service} (${o.env}) from ${assemblyDir}: ${rows} rows, ${o.rate}/s for ${o.duration / 1000} s`,
+  );
+  const [maria, dynamo] = await Promise.all([findOrStartMariaDb(say), startDynamoLocal(say)]);
+  let lastPlain = 0;
+  const onProgress = (p: Progress) => {
+    const line = progressLine(p);
+    if (tty) process.stderr.write(`\r${line}\u001b[K`);
+    else if (p.elapsedMs - lastPlain >= 5000) {
+      lastPlain = p.elapsedMs;
+      say(line);
+    }
+  };
+  const logFile = path.join('.cutover', `rehearsal-${spec.name}-${service}.log`);
+  mkdirSync('.cutover', { recursive: true });
+  const logLines: string[] = [];
+  try {
+    const report = await rehearse({
+      model,
+      spec,
+      service,
+      env: o.env,
+      mysqlServerUrl: maria.url,
+      dynamoEndpoint: dynamo.endpoint,
+      rate: o.rate,
+      durationMs: o.duration,
+      datasetRows: rows,
+      timeScale: o.timeScale,
+      poisonEvents: faults.poisonEvents,
+      onProgress,
+      functionLog: (line) => {
+        if (logLines.length < 200_000) logLines.push(line);
+      },
+    });
+    if (tty) process.stderr.write('\n');
+    const jsonFile = o.report ?? path.join('.cutover', `rehearsal-${spec.name}-${service}.json`);
+    mkdirSync(path.dirname(jsonFile), { recursive: true });
+    const mdFile = jsonFile.replace(/\.json$/, '') + '.md';
+    writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(mdFile, reportMarkdown(report));
+    writeFileSync(logFile, `${logLines.join('\n')}\n`);
+    for (const p of report.phases)
+      say(`  ${p.outcome === 'succeeded' ? 'ok  ' : 'FAIL'} ${p.name}: ${p.detail ?? ''}`);
+    say(
+      `${report.ok ? 'passed' : 'FAILED'}: ${report.events.applied} applied, ${report.events.dlq} in DLQs, ` +
+        `lag p50 ${report.lag.p50Ms ?? '–'} ms p99 ${report.lag.p99Ms ?? '–'} ms, ` +
+        `${report.divergence.rows} rows differ (${report.divergence.parked} parked)`,
+    );
+    say(`report: ${mdFile} and ${jsonFile} (function logs: ${logFile})`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await Promise.allSettled([maria.stop(), dynamo.stop()]);
+  }
+}
+
+export function program(): Command {
+  const cmd = new Command('cutover').description('Strangler-fig migrations on AWS CDK');
+  cmd
+    .command('rehearse')
+    .description('run a migration on this machine from the synthesized app, with traffic, and report')
+    .requiredOption('--migration <name>', 'bundled migration (magento, menu)')
+    .option('--service <name>', 'service of the migration (default: the first)')
+    .option('--env <stage>', 'environment of the assembly', 'dev')
+    .option('--rate <n>', 'changes per second offered (both sides)', positive('--rate'), 50)
+    .option('--duration <d>', 'traffic phase length (90s, 2m)', parseDuration, 30_000)
+    .option('--dataset <size>', `rows generated in Magento: ${Object.keys(DATASET_SIZES).join('|')}`, 'small')
+    .option(
+      '--fault <spec>',
+      'inject a fault (repeatable): poison=<n>|<p>%',
+      (v, prev: string[]) => [...prev, v],
+      [],
+    )
+    .option('--report <file.json>', 'report path (.md written beside it)')
+    .option('--assembly <dir>', 'cloud assembly to read (synthesized when it lacks the stack)', 'cdk.out')
+    .option(
+      '--time-scale <n>',
+      'template durations (schedules, visibility) divided by this',
+      positive('--time-scale'),
+      60,
+    )
+    .action(async (opts) => {
+      process.exitCode = await rehearseCommand(opts);
+    });
+  return cmd;
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cutover.ts')) {
+  program()
+    .parseAsync(process.argv)
+    .catch((e: Error) => {
+      process.stderr.write(`cutover: ${e.message}\n`);
+      process.exitCode = 2;
+    });
+}

@@ -1,0 +1,913 @@
+/**
+ * A dress rehearsal of one service's migration on this machine, from the synthesized app: the
+ * service stack's functions run in-process with their template environment pointed at MariaDB
+ * (the Magento side) and DynamoDB Local (the service side); the bus, queues, event source
+ * mappings, the Pipe and the poller's schedule are the local stand-ins of lib/rehearse/local-*,
+ * configured only from the assembly model. Phases: setup (databases, tables from the
+ * templates, a generated Magento-shaped dataset), backfill (the first polls, through the real
+ * path), traffic (Magento edits in SQL and service-side writes at `rate`), drain, verify (the
+ * consistency check function of the template compares both sides).
+ */
+import { randomUUID } from 'node:crypto';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  ScanCommand as DocScanCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+} from '@aws-sdk/lib-dynamodb';
+import mysql, { type Pool } from 'mysql2/promise';
+import type { ConsistencyCheckResponse } from '../../lambdas/handlers/consistency-check.js';
+import { closeRuntime, configureRuntime } from '../../lambdas/handlers/runtime.js';
+import { RUNTIME_ENV } from '../spec/runtime.js';
+import type { EntitySpec, MigrationSpec, MysqlEntityLegacy } from '../spec/schema.js';
+import type { AssemblyModel, FunctionModel, ResourceId, TableModel } from './assembly.js';
+import { EventSourceMapping, LocalBus, LocalQueue, type QueueMessage, sleep } from './local-aws.js';
+import { LocalPipe } from './local-pipe.js';
+
+/** The rehearsal cannot run: the assembly lacks the service, or the setup failed. */
+export class RehearsalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RehearsalError';
+  }
+}
+
+export const DATASET_SIZES = { tiny: 20, small: 200, medium: 2_000, large: 20_000 } as const;
+export type DatasetSize = keyof typeof DATASET_SIZES;
+
+export interface RehearsalOptions {
+  readonly model: AssemblyModel;
+  readonly spec: MigrationSpec;
+  readonly service: string;
+  /** Stage of the assembly (`dev`): the stacks are `cutover-<env>-…`. */
+  readonly env: string;
+  /** mysql://user@host:port/ of a MariaDB server (a database is created on it). */
+  readonly mysqlServerUrl: string;
+  /** DynamoDB Local endpoint. */
+  readonly dynamoEndpoint: string;
+  /** Changes per second offered during the traffic phase (both sides together). @default 50 */
+  readonly rate?: number;
+  /** Traffic phase length. @default 30_000 */
+  readonly durationMs?: number;
+  /** Rows generated in Magento per entity. @default DATASET_SIZES.small */
+  readonly datasetRows?: number;
+  /**
+   * Template durations (schedules, visibility timeouts, batching windows) are divided by this.
+   * @default 60 (the poller's 1-minute schedule runs every second)
+   */
+  readonly timeScale?: number;
+  /** Share of the traffic written on the service side (0..1). @default 0.5 */
+  readonly serviceShare?: number;
+  /** Poison events (bodies the contract rejects) put on the bus during traffic. @default 0 */
+  readonly poisonEvents?: number;
+  /**
+   * How long everything must stay quiet for the drain to be done: stream records not yet read
+   * are invisible to the pipe, so the window covers DynamoDB Local's stream delay.
+   * @default 2 polls, at least 2 s
+   */
+  readonly quietMs?: number;
+  /** How long the drain may take before the run gives up. @default 60_000 */
+  readonly drainTimeoutMs?: number;
+  /** Suffix of the Magento database and prefix of the tables, so runs do not collide. @default random */
+  readonly runId?: string;
+  readonly onProgress?: (p: Progress) => void;
+  /** Where the functions' log lines go (they are JSON; EMF lines are parsed). @default dropped */
+  readonly functionLog?: (line: string) => void;
+}
+
+export interface Progress {
+  readonly phase: string;
+  readonly elapsedMs: number;
+  readonly offered: number;
+  readonly applied: number;
+  readonly failed: number;
+  readonly dlq: number;
+  readonly lagP99Ms?: number;
+  readonly queueDepth: number;
+}
+
+export type PhaseOutcome = 'succeeded' | 'failed' | 'skipped';
+
+export interface PhaseReport {
+  readonly name: string;
+  readonly outcome: PhaseOutcome;
+  readonly durationMs: number;
+  readonly detail?: string;
+}
+
+export interface RehearsalReport {
+  readonly migration: string;
+  readonly service: string;
+  readonly env: string;
+  readonly settings: {
+    readonly rate: number;
+    readonly durationMs: number;
+    readonly datasetRows: number;
+    readonly timeScale: number;
+    readonly faults: readonly string[];
+  };
+  readonly assembly: {
+    readonly directory: string;
+    readonly rules: number;
+    readonly mappings: readonly {
+      id: string;
+      batchSize: number;
+      maximumBatchingWindowSeconds: number;
+      maximumConcurrency?: number;
+    }[];
+    readonly queues: readonly { id: string; visibilityTimeoutSeconds: number; maxReceiveCount?: number }[];
+  };
+  readonly phases: readonly PhaseReport[];
+  readonly events: {
+    readonly offered: number;
+    readonly applied: number;
+    readonly failed: number;
+    readonly dlq: number;
+    readonly byDirection: Record<
+      string,
+      { offered: number; applied: number; failed: number; invocations: number }
+    >;
+    /** Events put on the bus that no rule matched (AWS drops them). */
+    readonly unmatched: number;
+    readonly unmatchedSamples: readonly { source: string; detailType: string }[];
+    /** What the dead-letter queues hold (no field values: they may be personal data). */
+    readonly dlqMessages: readonly { source: string; detailType: string; eventId: string | null }[];
+  };
+  readonly lag: {
+    readonly p50Ms: number | null;
+    readonly p99Ms: number | null;
+    readonly byDirection: Record<string, { p50Ms: number | null; p99Ms: number | null; samples: number }>;
+  };
+  readonly conflicts: {
+    readonly byPolicy: Record<string, number>;
+    readonly byWinner: Record<string, number>;
+  };
+  readonly rollbacks: readonly unknown[];
+  readonly divergence: { readonly rows: number; readonly parked: number; readonly consistent: boolean };
+  readonly metrics: Record<string, number>;
+  /** The run's verdict: false when data diverged without a parked conflict, or a phase failed. */
+  readonly ok: boolean;
+}
+
+const DATA_PLANE = ['forward-sync', 'reverse-sync', 'service-capture', 'legacy-poller', 'consistency-check'];
+/** Environment the runtime reads: it must agree across the functions sharing it in-process. */
+const SHARED_ENV = [
+  RUNTIME_ENV.migration,
+  RUNTIME_ENV.syncTable,
+  RUNTIME_ENV.conflictsTable,
+  RUNTIME_ENV.serviceTables,
+  RUNTIME_ENV.busName,
+];
+
+type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function lambdaContext(fn: FunctionModel) {
+  const started = Date.now();
+  return {
+    functionName: fn.id.replace('/', '-'),
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${fn.id.split('/')[1]}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.id.split('/')[1]}`,
+    logStreamName: 'rehearsal',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, fn.timeoutSeconds * 1000 - (Date.now() - started)),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/** Captures what the in-process functions print: EMF metrics are summed, log lines passed on. */
+class FunctionOutput {
+  readonly metrics = new Map<string, number>();
+  private original?: typeof process.stdout.write;
+
+  constructor(private readonly log?: (line: string) => void) {}
+
+  start(): void {
+    const original = process.stdout.write.bind(process.stdout);
+    this.original = process.stdout.write;
+    let buffer = '';
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      buffer += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      let nl = buffer.indexOf('\n');
+      while (nl >= 0) {
+        this.line(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        nl = buffer.indexOf('\n');
+      }
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof process.stdout.write;
+    void original;
+  }
+
+  stop(): void {
+    if (this.original) process.stdout.write = this.original;
+  }
+
+  /** Writes to the terminal past the capture. */
+  static write(text: string): void {
+    process.stderr.write(text);
+  }
+
+  private line(text: string): void {
+    if (!text.trim()) return;
+    try {
+      const doc = JSON.parse(text) as Record<string, unknown>;
+      const aws = doc['_aws'] as {
+        CloudWatchMetrics?: { Dimensions: string[][]; Metrics: { Name: string }[] }[];
+      };
+      if (aws?.CloudWatchMetrics) {
+        for (const set of aws.CloudWatchMetrics) {
+          const dims = (set.Dimensions[0] ?? []).map((d) => `${d}=${String(doc[d])}`).join(',');
+          for (const m of set.Metrics) {
+            const v = doc[m.Name];
+            const sum = Array.isArray(v) ? v.reduce((a: number, b) => a + Number(b), 0) : Number(v);
+            const key = `${m.Name}{${dims}}`;
+            this.metrics.set(key, (this.metrics.get(key) ?? 0) + sum);
+          }
+        }
+        return;
+      }
+    } catch {
+      // not JSON: a plain log line
+    }
+    this.log?.(text);
+  }
+}
+
+/** Runs the rehearsal and returns its report (it never throws for what it measures). */
+export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
+  const { model, spec } = options;
+  const rate = options.rate ?? 50;
+  const durationMs = options.durationMs ?? 30_000;
+  const datasetRows = options.datasetRows ?? DATASET_SIZES.small;
+  const timeScale = options.timeScale ?? 60;
+  const runId = options.runId ?? randomUUID().slice(0, 8);
+  const started = Date.now();
+  const phases: PhaseReport[] = [];
+  const serviceSpec = spec.services.find((s) => s.name === options.service);
+  if (!serviceSpec) throw new RehearsalError(`migration ${spec.name} has no service ${options.service}`);
+  const stack = `cutover-${options.env}-${spec.name}-${options.service.replace(/_/g, '-')}`;
+  if (!model.stacks.includes(stack))
+    throw new RehearsalError(`the assembly has no stack ${stack} (stacks: ${model.stacks.join(', ')})`);
+  const functions = Object.values(model.functions).filter(
+    (f) => f.stack === stack && DATA_PLANE.includes(f.handler),
+  );
+  const byHandler = (h: string) => functions.find((f) => f.handler === h);
+  for (const h of ['forward-sync', 'reverse-sync', 'legacy-poller', 'consistency-check']) {
+    if (!byHandler(h)) throw new RehearsalError(`${stack} has no ${h} function`);
+  }
+
+  // --- the environment the functions share in-process -----------------------------------------
+  // The functions' template environment, applied before their modules are imported (Powertools
+  // reads it then). What the runtime reads must agree; the rest (log level, service name) is
+  // taken from the first function that sets it. NODE_OPTIONS is for the Lambda runtime only.
+  const env: Record<string, string> = {};
+  for (const f of functions) {
+    for (const [key, v] of Object.entries(f.environment)) {
+      if (key === 'NODE_OPTIONS') continue;
+      if (SHARED_ENV.includes(key as (typeof SHARED_ENV)[number]) && env[key] !== undefined && env[key] !== v)
+        throw new RehearsalError(`${f.id}: ${key}=${v} differs from another function's ${env[key]}`);
+      env[key] ??= v;
+    }
+  }
+  // Tables get a per-run prefix so rehearsals share one DynamoDB Local.
+  const tableName = (name: string) => `rh-${runId}-${name}`;
+  const serviceTables = JSON.parse(env[RUNTIME_ENV.serviceTables] ?? '{}') as Record<string, string>;
+  const wanted = [
+    env[RUNTIME_ENV.syncTable]!,
+    env[RUNTIME_ENV.conflictsTable]!,
+    ...Object.values(serviceTables),
+  ];
+  const tableModels = wanted.map((name) => {
+    const t = Object.values(model.tables).find((x) => x.name === name);
+    if (!t) throw new RehearsalError(`table ${name} (function environment) is not in the assembly`);
+    return t;
+  });
+  const localServiceTables = Object.fromEntries(
+    Object.entries(serviceTables).map(([e, n]) => [e, tableName(n)]),
+  );
+
+  const output = new FunctionOutput(options.functionLog);
+  const savedEnv = { ...process.env };
+  const raw = new DynamoDBClient({
+    endpoint: options.dynamoEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  let db: Pool | undefined;
+  const stoppers: (() => Promise<void>)[] = [];
+  const phase = async (name: string, run: () => Promise<string | undefined>): Promise<boolean> => {
+    const t = Date.now();
+    current = name;
+    try {
+      const detail = await run();
+      phases.push({ name, outcome: 'succeeded', durationMs: Date.now() - t, ...(detail ? { detail } : {}) });
+      return true;
+    } catch (e) {
+      phases.push({ name, outcome: 'failed', durationMs: Date.now() - t, detail: (e as Error).message });
+      return false;
+    }
+  };
+  let current = 'setup';
+  let busRef: LocalBus | undefined;
+
+  // Counters
+  const offered: Record<string, number> = { forward: 0, reverse: 0 };
+  const applied: Record<string, number> = { forward: 0, reverse: 0 };
+  const failed: Record<string, number> = { forward: 0, reverse: 0 };
+  const lags: Record<string, number[]> = { forward: [], reverse: [] };
+  const pending = new Map<string, number>();
+  const queues = new Map<ResourceId, LocalQueue>();
+  const mappings: { direction: string; esm: EventSourceMapping }[] = [];
+  const pipes: LocalPipe[] = [];
+  let divergence = { rows: 0, parked: 0, consistent: false };
+  let stopPoller = false;
+  let pollerLoop: Promise<void> | undefined;
+  let lastPollAt = 0;
+
+  const handlers = new Map<ResourceId, Handler>();
+  const invoke = async (fnId: ResourceId, event: unknown): Promise<unknown> => {
+    const fn = model.functions[fnId];
+    const h = handlers.get(fnId);
+    if (!fn || !h) throw new RehearsalError(`function ${fnId} is not running in this rehearsal`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Task timed out after ${fn.timeoutSeconds} seconds`)),
+        fn.timeoutSeconds * 1000,
+      );
+    });
+    try {
+      return await Promise.race([h(event, lambdaContext(fn)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const progress = () => {
+    const all = [...lags['forward']!, ...lags['reverse']!].sort((a, b) => a - b);
+    options.onProgress?.({
+      phase: current,
+      elapsedMs: Date.now() - started,
+      offered: offered['forward']! + offered['reverse']!,
+      applied: applied['forward']! + applied['reverse']!,
+      failed: failed['forward']! + failed['reverse']!,
+      dlq: dlqCount(),
+      ...(all.length ? { lagP99Ms: percentile(all, 99)! } : {}),
+      queueDepth: mappings.reduce((n, m) => n + queues.get(m.esm.model.queue)!.depth, 0),
+    });
+  };
+  const dlqCount = () =>
+    mappings.reduce((n, m) => {
+      const q = model.queues[m.esm.model.queue];
+      return n + (q?.redrive ? (queues.get(q.redrive.deadLetterQueue)?.depth ?? 0) : 0);
+    }, 0);
+  const ticker = setInterval(progress, 1000);
+
+  // Traffic is generated for the service's first entity on a MySQL legacy without EAV fields.
+  const entity =
+    spec.legacy.kind === 'mysql'
+      ? serviceSpec.entities.find((e) => e.name in serviceTables && !e.fields.some((f) => f.eav))
+      : undefined;
+  if (!entity)
+    throw new RehearsalError(
+      `${spec.name}/${options.service}: the rehearsal generates traffic for MySQL entities without EAV fields; this service has none`,
+    );
+
+  try {
+    output.start();
+    const setupOk = await phase('setup', async () => {
+      // Databases: a Magento database with a generated dataset, the tables from the templates.
+      const { createMagentoDatabase } = await import('../../test/support/databases.js');
+      const mysqlUrl = await createMagentoDatabase(
+        options.mysqlServerUrl,
+        `cutover_rehearsal_${runId.replace(/-/g, '_')}`,
+      );
+      db = mysql.createPool({ uri: mysqlUrl, timezone: 'Z', connectionLimit: 6 });
+      db.pool.on('connection', (c) => {
+        c.query("SET time_zone = '+00:00'");
+      });
+      await createTables(raw, tableModels, tableName);
+      await generateDataset(db, entity, datasetRows);
+      Object.assign(process.env, {
+        ...env,
+        [RUNTIME_ENV.syncTable]: tableName(env[RUNTIME_ENV.syncTable]!),
+        [RUNTIME_ENV.conflictsTable]: tableName(env[RUNTIME_ENV.conflictsTable]!),
+        [RUNTIME_ENV.serviceTables]: JSON.stringify(localServiceTables),
+        [RUNTIME_ENV.mysqlUrl]: mysqlUrl,
+        [RUNTIME_ENV.dynamoEndpoint]: options.dynamoEndpoint,
+        // Lambda emits EMF unless told not to; the rehearsal reads it (a test setup may disable it).
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+      });
+      delete process.env[RUNTIME_ENV.legacySecretArn];
+
+      // The functions, from their handler entries.
+      for (const f of functions) {
+        const mod = (await import(f.entry)) as { handler?: Handler };
+        if (typeof mod.handler !== 'function') throw new RehearsalError(`${f.entry} exports no handler`);
+        handlers.set(f.id, mod.handler);
+      }
+      // Queues, the bus, the runtime's publisher onto it.
+      for (const q of Object.values(model.queues)) queues.set(q.id, undefined as unknown as LocalQueue);
+      const makeQueue = (id: ResourceId): LocalQueue => {
+        const existing = queues.get(id);
+        if (existing) return existing;
+        const q = model.queues[id]!;
+        const local = new LocalQueue(
+          q,
+          timeScale,
+          q.redrive ? makeQueue(q.redrive.deadLetterQueue) : undefined,
+        );
+        queues.set(id, local);
+        return local;
+      };
+      for (const id of Object.keys(model.queues)) makeQueue(id);
+      const bus = new LocalBus(model, queues, (fnId, event) => {
+        if (handlers.has(fnId)) void invoke(fnId, event).catch(() => {});
+      });
+      busRef = bus;
+      const busId = bus.busId(env[RUNTIME_ENV.busName]!);
+      await configureRuntime({
+        publisher: {
+          publish: async (events) => bus.putEvents(busId, events),
+        },
+      });
+      // Event source mappings of the service stack.
+      for (const m of model.mappings.filter((x) => handlers.has(x.function))) {
+        const fn = model.functions[m.function]!;
+        const direction =
+          fn.handler === 'forward-sync' ? 'forward' : fn.handler === 'reverse-sync' ? 'reverse' : fn.handler;
+        const esm = new EventSourceMapping(m, queues.get(m.queue)!, (event) => invoke(m.function, event), {
+          timeScale,
+          ...(fn.reservedConcurrency !== undefined ? { reservedConcurrency: fn.reservedConcurrency } : {}),
+          onAck: (msg, at) => acked(direction, msg, at),
+          onFail: () => {
+            failed[direction] = (failed[direction] ?? 0) + 1;
+          },
+        });
+        esm.start();
+        mappings.push({ direction, esm });
+        stoppers.push(() => esm.stop());
+      }
+      // The pipes of the service stack, from their tables' streams.
+      for (const p of model.pipes.filter((x) => x.id.startsWith(`${stack}/`))) {
+        const table = model.tables[p.sourceTable]!;
+        const streamArn = await latestStreamArn(raw, tableName(table.name));
+        const enrichment = p.enrichment;
+        const pipe = new LocalPipe(
+          p,
+          streamArn,
+          options.dynamoEndpoint,
+          enrichment ? (records) => invoke(enrichment, records) : undefined,
+          (entries) => bus.putEvents(p.targetBus, entries),
+        );
+        await pipe.start();
+        pipes.push(pipe);
+        stoppers.push(() => pipe.stop());
+      }
+      return `${functions.length} functions, ${mappings.length} mappings, ${pipes.length} pipes, ${datasetRows} rows`;
+    });
+    if (!setupOk) throw new RehearsalError(phases.at(-1)!.detail!);
+
+    // --- the poller's schedule, time-scaled ----------------------------------------------------
+    const poller = byHandler('legacy-poller')!;
+    const schedule = model.rules.find((r) => r.schedule && r.targets.some((t) => t.resource === poller.id));
+    const pollEveryMs = Math.max(50, (schedule?.schedule?.everyMs ?? 60_000) / timeScale);
+    pollerLoop = (async () => {
+      while (!stopPoller) {
+        const t = Date.now();
+        await invoke(poller.id, {}).catch(() => {});
+        lastPollAt = t;
+        await sleep(Math.max(0, pollEveryMs - (Date.now() - t)));
+      }
+    })();
+
+    const drained = async (timeoutMs: number, since: number) => {
+      const until = Date.now() + timeoutMs;
+      let quietSince = 0;
+      while (Date.now() < until) {
+        const quiet =
+          lastPollAt > since &&
+          mappings.every((m) => m.esm.idle && queues.get(m.esm.model.queue)!.depth === 0) &&
+          pipes.every((p) => p.idle);
+        if (quiet) {
+          quietSince ||= Date.now();
+          // Quiet across two polls and the pipe's read interval: nothing is left in flight.
+          if (Date.now() - quietSince > (options.quietMs ?? Math.max(2 * pollEveryMs, 2000))) return true;
+        } else quietSince = 0;
+        await sleep(50);
+      }
+      return false;
+    };
+
+    await phase('backfill', async () => {
+      const t = Date.now();
+      if (!(await drained(options.drainTimeoutMs ?? 60_000, t)))
+        throw new Error('the backfill did not drain');
+      const rows = await countItems(raw, localServiceTables[entity.name]!);
+      if (rows < datasetRows) throw new Error(`${rows} of ${datasetRows} rows reached the service`);
+      return `${rows} rows in the service table`;
+    });
+
+    await phase('traffic', async () => {
+      if (!db) throw new Error('no Magento database');
+      const serviceShare = options.serviceShare ?? 0.5;
+      const total = Math.round((rate * durationMs) / 1000);
+      const keys = await legacyKeys(db, entity);
+      const serviceKeys = await serviceKeysOf(doc, localServiceTables[entity.name]!, entity);
+      const t0 = Date.now();
+      let seq = 0;
+      const inFlight = new Set<Promise<void>>();
+      let poison = options.poisonEvents ?? 0;
+      while (seq < total) {
+        const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * rate) + 1);
+        while (seq < due) {
+          const n = seq++;
+          const toService = Math.random() < serviceShare && serviceKeys.length > 0;
+          const p = (
+            toService
+              ? serviceEdit(
+                  doc,
+                  localServiceTables[entity.name]!,
+                  entity,
+                  pick(serviceKeys),
+                  `S${runId}x${n}`,
+                )
+              : legacyEdit(db, entity, pick(keys), `L${runId}x${n}`, n % 10 === 0)
+          )
+            .then((token) => {
+              for (const tk of token) pending.set(tk, Date.now());
+              offered[toService ? 'reverse' : 'forward']! += token.length;
+            })
+            .catch(() => {
+              // A lost service-side race (the version moved): the service would retry; not offered.
+            })
+            .finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (poison > 0 && n % Math.max(1, Math.floor(total / (options.poisonEvents ?? 1))) === 0) {
+            poison--;
+            busRef?.putEvents(busRef.busId(env[RUNTIME_ENV.busName]!), [poisonEntry(entity)]);
+          }
+        }
+        await sleep(10);
+      }
+      await Promise.allSettled(inFlight);
+      return `${seq} changes offered in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    });
+
+    await phase('drain', async () => {
+      const t = Date.now();
+      if (!(await drained(options.drainTimeoutMs ?? 60_000, t)))
+        throw new Error('queues did not drain in time');
+      return `drained in ${Date.now() - t} ms`;
+    });
+
+    await phase('verify', async () => {
+      const check = (await invoke(byHandler('consistency-check')!.id, {})) as ConsistencyCheckResponse;
+      const rows = check.reports.reduce(
+        (n, r) => n + Math.max(r.mismatchesTotal, Math.abs(r.legacyCount - r.serviceCount)),
+        0,
+      );
+      const parked = await countItems(raw, tableName(env[RUNTIME_ENV.conflictsTable]!));
+      divergence = { rows, parked, consistent: check.consistent };
+      const unmatched = busRef?.stats.unmatched ?? 0;
+      if (rows > 0 && parked === 0) throw new Error(`${rows} rows differ between Magento and the service`);
+      if (unmatched > 0)
+        throw new Error(`${unmatched} events matched no rule on the bus (dropped, as EventBridge would)`);
+      return `${rows} rows differ, ${parked} conflicts parked`;
+    });
+  } catch (e) {
+    if (!phases.some((p) => p.outcome === 'failed'))
+      phases.push({ name: current, outcome: 'failed', durationMs: 0, detail: (e as Error).message });
+  } finally {
+    clearInterval(ticker);
+    stopPoller = true;
+    await pollerLoop;
+    for (const stop of stoppers) await stop().catch(() => {});
+    await closeRuntime();
+    output.stop();
+    process.env = savedEnv;
+    await db?.end().catch(() => {});
+    raw.destroy();
+  }
+
+  function acked(direction: string, msg: QueueMessage, at: number): void {
+    applied[direction] = (applied[direction] ?? 0) + 1;
+    try {
+      const envelope = JSON.parse(msg.body) as { detail?: { data?: Record<string, unknown> } };
+      const data = envelope.detail?.data ?? {};
+      for (const v of Object.values(data)) {
+        if (typeof v !== 'string') continue;
+        const t = pending.get(v);
+        if (t !== undefined) {
+          pending.delete(v);
+          lags[direction]!.push(at - t);
+        }
+      }
+    } catch {
+      // a poison body: nothing to measure
+    }
+  }
+
+  const dlqMessages = mappings.flatMap((m) => {
+    const q = model.queues[m.esm.model.queue];
+    const dlq = q?.redrive ? queues.get(q.redrive.deadLetterQueue) : undefined;
+    return (dlq?.bodies() ?? []).map((body) => {
+      try {
+        const e = JSON.parse(body) as {
+          source?: string;
+          'detail-type'?: string;
+          detail?: { eventId?: unknown };
+        };
+        return {
+          source: String(e.source),
+          detailType: String(e['detail-type']),
+          eventId: typeof e.detail?.eventId === 'string' ? e.detail.eventId : null,
+        };
+      } catch {
+        return { source: '?', detailType: '?', eventId: null };
+      }
+    });
+  });
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  const all = sorted([...lags['forward']!, ...lags['reverse']!]);
+  const metrics = Object.fromEntries(output.metrics);
+  const byWinner: Record<string, number> = {};
+  for (const [k, v] of output.metrics) {
+    const m = /^conflict_resolution_total\{.*winner=([^,}]+)/.exec(k);
+    if (m) byWinner[m[1]!] = (byWinner[m[1]!] ?? 0) + v;
+  }
+  const conflictsTotal = Object.values(byWinner).reduce((a, b) => a + b, 0);
+  const policies = [...new Set(serviceSpec.entities.map((e) => e.policy))];
+  const byPolicy: Record<string, number> =
+    conflictsTotal > 0 ? { [policies.length === 1 ? policies[0]! : policies.join('|')]: conflictsTotal } : {};
+  const ok =
+    phases.every((p) => p.outcome === 'succeeded') && !(divergence.rows > 0 && divergence.parked === 0);
+  const direction = (d: string) => ({
+    offered: offered[d] ?? 0,
+    applied: applied[d] ?? 0,
+    failed: failed[d] ?? 0,
+    invocations: mappings.filter((m) => m.direction === d).reduce((n, m) => n + m.esm.stats.invocations, 0),
+  });
+  return {
+    migration: spec.name,
+    service: options.service,
+    env: options.env,
+    settings: {
+      rate,
+      durationMs,
+      datasetRows,
+      timeScale,
+      faults: options.poisonEvents ? [`poison=${options.poisonEvents}`] : [],
+    },
+    assembly: {
+      directory: model.directory,
+      rules: model.rules.length,
+      mappings: mappings.map((m) => ({
+        id: m.esm.model.id,
+        batchSize: m.esm.model.batchSize,
+        maximumBatchingWindowSeconds: m.esm.model.maximumBatchingWindowSeconds,
+        ...(m.esm.model.maximumConcurrency !== undefined
+          ? { maximumConcurrency: m.esm.model.maximumConcurrency }
+          : {}),
+      })),
+      queues: mappings.map((m) => {
+        const q = model.queues[m.esm.model.queue]!;
+        return {
+          id: q.id,
+          visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
+          ...(q.redrive ? { maxReceiveCount: q.redrive.maxReceiveCount } : {}),
+        };
+      }),
+    },
+    phases,
+    events: {
+      offered: offered['forward']! + offered['reverse']!,
+      applied: applied['forward']! + applied['reverse']!,
+      failed: failed['forward']! + failed['reverse']!,
+      dlq: dlqCount(),
+      byDirection: { forward: direction('forward'), reverse: direction('reverse') },
+      unmatched: busRef?.stats.unmatched ?? 0,
+      unmatchedSamples: busRef?.unmatchedSamples ?? [],
+      dlqMessages,
+    },
+    lag: {
+      p50Ms: percentile(all, 50),
+      p99Ms: percentile(all, 99),
+      byDirection: Object.fromEntries(
+        Object.entries(lags).map(([d, xs]) => {
+          const s = sorted(xs);
+          return [d, { p50Ms: percentile(s, 50), p99Ms: percentile(s, 99), samples: s.length }];
+        }),
+      ),
+    },
+    conflicts: { byPolicy, byWinner },
+    rollbacks: [],
+    divergence,
+    metrics,
+    ok,
+  };
+}
+function pick<T>(xs: readonly T[]): T {
+  return xs[Math.floor(Math.random() * xs.length)]!;
+}
+
+async function createTables(
+  client: DynamoDBClient,
+  tables: readonly TableModel[],
+  name: (n: string) => string,
+): Promise<void> {
+  const existing = new Set((await client.send(new ListTablesCommand({ Limit: 100 }))).TableNames ?? []);
+  for (const t of tables) {
+    if (existing.has(name(t.name))) continue;
+    await client.send(
+      new CreateTableCommand({
+        TableName: name(t.name),
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [...t.keySchema],
+        AttributeDefinitions: [...t.attributeDefinitions],
+        ...(t.globalSecondaryIndexes
+          ? {
+              GlobalSecondaryIndexes: t.globalSecondaryIndexes.map((g) => ({
+                ...(g as object),
+              })) as never,
+            }
+          : {}),
+        ...(t.streamViewType
+          ? {
+              StreamSpecification: {
+                StreamEnabled: true,
+                StreamViewType: t.streamViewType as 'NEW_AND_OLD_IMAGES',
+              },
+            }
+          : {}),
+      }),
+    );
+  }
+}
+
+async function latestStreamArn(client: DynamoDBClient, table: string): Promise<string> {
+  const { DescribeTableCommand } = await import('@aws-sdk/client-dynamodb');
+  const d = await client.send(new DescribeTableCommand({ TableName: table }));
+  const arn = d.Table?.LatestStreamArn;
+  if (!arn) throw new RehearsalError(`table ${table} has no stream (the pipe's source)`);
+  return arn;
+}
+
+async function countItems(client: DynamoDBClient, table: string): Promise<number> {
+  let n = 0;
+  let start: Record<string, never> | undefined;
+  do {
+    const r = await client.send(
+      new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start }),
+    );
+    n += r.Count ?? 0;
+    start = r.LastEvaluatedKey as typeof start;
+  } while (start);
+  return n;
+}
+
+function columnsOf(entity: EntitySpec) {
+  const legacy = entity.legacy as MysqlEntityLegacy;
+  const strings = entity.fields.filter((f) => f.type === 'string' && f.column && !f.eav);
+  return { legacy, strings };
+}
+
+const ident = (s: string) => {
+  if (!/^[A-Za-z0-9_]+$/.test(s)) throw new RehearsalError(`unsafe identifier ${s}`);
+  return `\`${s}\``;
+};
+
+/** Inserts `rows` Magento-shaped rows (string fields generated, the rest from defaults). */
+async function generateDataset(db: Pool, entity: EntitySpec, rows: number): Promise<void> {
+  const { legacy, strings } = columnsOf(entity);
+  const defaults = legacy.insertDefaults ?? {};
+  const cols = [...strings.map((f) => f.column!), ...Object.keys(defaults)];
+  const updated = legacy.updatedAt;
+  for (let i = 0; i < rows; i += 500) {
+    const batch: unknown[][] = [];
+    for (let j = i; j < Math.min(rows, i + 500); j++) {
+      batch.push([
+        ...strings.map((f) =>
+          f.name.toLowerCase().includes('email') ? `customer${j}@example.com` : `${f.name}-${j}`,
+        ),
+        ...Object.values(defaults),
+      ]);
+    }
+    const ts = updated ? `, ${ident(updated)}` : '';
+    await db.query(
+      `INSERT INTO ${ident(legacy.table)} (${cols.map(ident).join(', ')}${ts}) VALUES ${batch
+        .map((r) => `(${r.map(() => '?').join(', ')}${updated ? ', NOW() - INTERVAL 1 HOUR' : ''})`)
+        .join(', ')}`,
+      batch.flat(),
+    );
+  }
+}
+
+async function legacyKeys(db: Pool, entity: EntitySpec): Promise<string[]> {
+  const { legacy } = columnsOf(entity);
+  const [rows] = await db.query(`SELECT ${ident(legacy.key)} AS k FROM ${ident(legacy.table)}`);
+  return (rows as { k: unknown }[]).map((r) => String(r.k));
+}
+
+/**
+ * A Magento admin's edit: one string field set in SQL (`updated_at` moves by its ON UPDATE);
+ * `twice` makes a second edit of the same row in the same second.
+ */
+async function legacyEdit(
+  db: Pool,
+  entity: EntitySpec,
+  key: string,
+  token: string,
+  twice: boolean,
+): Promise<string[]> {
+  const { legacy, strings } = columnsOf(entity);
+  const field = strings.find((f) => !f.name.toLowerCase().includes('email')) ?? strings[0]!;
+  const sql = `UPDATE ${ident(legacy.table)} SET ${ident(field.column!)} = ? WHERE ${ident(legacy.key)} = ?`;
+  await db.query(sql, [token, key]);
+  if (!twice) return [token];
+  await db.query(sql, [`${token}b`, key]);
+  return [`${token}b`];
+}
+
+async function serviceKeysOf(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  entity: EntitySpec,
+): Promise<string[]> {
+  const out: string[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const r = await doc.send(
+      new DocScanCommand({
+        TableName: table,
+        ProjectionExpression: '#k',
+        ExpressionAttributeNames: { '#k': entity.target.key },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const i of r.Items ?? []) out.push(String(i[entity.target.key]));
+    start = r.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+/** A write of the new service: the item with one field changed, its version moved (conditional). */
+async function serviceEdit(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  entity: EntitySpec,
+  key: string,
+  token: string,
+): Promise<string[]> {
+  const { strings } = columnsOf(entity);
+  const field = strings.find((f) => !f.name.toLowerCase().includes('email')) ?? strings[0]!;
+  const versionAttr = entity.target.versionAttribute;
+  const got = await doc.send(
+    new GetCommand({ TableName: table, Key: { [entity.target.key]: key }, ConsistentRead: true }),
+  );
+  const before = got.Item ?? {};
+  const version = Number(before[versionAttr] ?? 0);
+  await doc.send(
+    new PutCommand({
+      TableName: table,
+      Item: {
+        ...before,
+        [entity.target.key]: key,
+        [field.name]: token,
+        [versionAttr]: version + 1,
+        [entity.target.updatedAtAttribute]: new Date().toISOString(),
+        _writer: 'service',
+      },
+      ConditionExpression: got.Item ? '#v = :v' : 'attribute_not_exists(#k)',
+      ExpressionAttributeNames: got.Item ? { '#v': versionAttr } : { '#k': entity.target.key },
+      ...(got.Item ? { ExpressionAttributeValues: { ':v': version } } : {}),
+    }),
+  );
+  return [token];
+}
+
+/** An event on the forward channel that the contract rejects (a poison message). */
+function poisonEntry(entity: EntitySpec) {
+  return {
+    Source: 'cutover.legacy',
+    DetailType: `migration.${entity.name}.changed`,
+    Detail: JSON.stringify({ schemaVersion: 1, entity: entity.name, poison: true }),
+  };
+}
