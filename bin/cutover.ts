@@ -36,21 +36,41 @@ const positive = (name: string) => (text: string) => {
   return n;
 };
 
-/** The faults this version injects; the others are refused by name rather than ignored. */
-export function parseFaults(specs: readonly string[], totalChanges: number): { poisonEvents: number } {
+/** The faults this version injects, from `--fault` specs. */
+export interface FaultPlan {
+  readonly poisonEvents: number;
+  /** 0..1 */
+  readonly crashAfterWrite: number;
+  readonly mariadbRestartAtMs?: number;
+}
+
+/** Parses `--fault` specs; the kinds this version does not inject are refused by name. */
+export function parseFaults(specs: readonly string[], totalChanges: number): FaultPlan {
   let poisonEvents = 0;
+  let crashAfterWrite = 0;
+  let mariadbRestartAtMs: number | undefined;
   for (const spec of specs) {
-    const m = /^poison=(\d+(?:\.\d+)?)(%)?$/.exec(spec);
-    if (m) {
-      const n = Number(m[1]);
-      poisonEvents += m[2] ? Math.max(1, Math.ceil((totalChanges * n) / 100)) : Math.round(n);
-      continue;
+    const poison = /^poison=(\d+(?:\.\d+)?)(%)?$/.exec(spec);
+    const crash = /^crash-after-write=(\d+(?:\.\d+)?)%$/.exec(spec);
+    const restart = /^mariadb-restart@(.+)$/.exec(spec);
+    if (poison) {
+      const n = Number(poison[1]);
+      poisonEvents += poison[2] ? Math.max(1, Math.ceil((totalChanges * n) / 100)) : Math.round(n);
+    } else if (crash) {
+      crashAfterWrite = Math.min(1, Number(crash[1]) / 100);
+    } else if (restart) {
+      mariadbRestartAtMs = parseDuration(restart[1]!);
+    } else {
+      throw new InvalidArgumentError(
+        `--fault ${spec}: not supported by this version (supported: poison=<n>|<p>%, crash-after-write=<p>%, mariadb-restart@<time>)`,
+      );
     }
-    throw new InvalidArgumentError(
-      `--fault ${spec}: not supported by this version (supported: poison=<n> or poison=<p>%)`,
-    );
   }
-  return { poisonEvents };
+  return {
+    poisonEvents,
+    crashAfterWrite,
+    ...(mariadbRestartAtMs !== undefined ? { mariadbRestartAtMs } : {}),
+  };
 }
 
 async function rehearseCommand(o: {
@@ -120,6 +140,22 @@ async function rehearseCommand(o: {
       datasetRows: rows,
       timeScale: o.timeScale,
       poisonEvents: faults.poisonEvents,
+      crashAfterWrite: faults.crashAfterWrite,
+      faultLabels: o.fault,
+      ...(faults.mariadbRestartAtMs !== undefined
+        ? {
+            mariadbRestartAtMs: faults.mariadbRestartAtMs,
+            restartMariaDb: async () => {
+              if (!maria.shutdown || !maria.start)
+                throw new InvalidArgumentError(
+                  '--fault mariadb-restart needs the throwaway MariaDB (unset MYSQL_URL)',
+                );
+              await maria.shutdown('SIGTERM');
+              await new Promise((r) => setTimeout(r, 2000));
+              await maria.start();
+            },
+          }
+        : {}),
       onProgress,
       functionLog: (line) => {
         if (logLines.length < 200_000) logLines.push(line);

@@ -62,6 +62,18 @@ export interface RehearsalOptions {
   /** Poison events (bodies the contract rejects) put on the bus during traffic. @default 0 */
   readonly poisonEvents?: number;
   /**
+   * Probability (0..1) that a sync function "dies after its write, before the ack": the
+   * invocation fails after the handler returned, so SQS redelivers records already applied.
+   * @default 0
+   */
+  readonly crashAfterWrite?: number;
+  /** Restart MariaDB this long into the traffic phase (with `restartMariaDb`). */
+  readonly mariadbRestartAtMs?: number;
+  /** Stops and starts the Magento database server (a throwaway server's shutdown/start). */
+  readonly restartMariaDb?: () => Promise<void>;
+  /** The fault specs as given, for the report. @default - derived from the options */
+  readonly faultLabels?: readonly string[];
+  /**
    * How long everything must stay quiet for the drain to be done: stream records not yet read
    * are invisible to the pipe, so the window covers DynamoDB Local's stream delay.
    * @default 2 polls, at least 2 s
@@ -107,6 +119,12 @@ export interface RehearsalReport {
     readonly timeScale: number;
     readonly faults: readonly string[];
   };
+  /** What the faults did: crashes after a write, MariaDB restarts, Magento edits lost to them. */
+  readonly injected: {
+    readonly crashes: number;
+    readonly mariadbRestarts: number;
+    readonly editsLost: number;
+  };
   readonly assembly: {
     readonly directory: string;
     readonly rules: number;
@@ -144,12 +162,19 @@ export interface RehearsalReport {
     readonly byWinner: Record<string, number>;
   };
   readonly rollbacks: readonly unknown[];
-  readonly divergence: { readonly rows: number; readonly parked: number; readonly consistent: boolean };
+  readonly divergence: {
+    readonly rows: number;
+    readonly parked: number;
+    readonly consistent: boolean;
+    /** Rows differing at the first check, before in-flight changes converged. */
+    readonly firstCheckRows: number;
+  };
   readonly metrics: Record<string, number>;
   /** The run's verdict: false when data diverged without a parked conflict, or a phase failed. */
   readonly ok: boolean;
 }
 
+const SYNC_HANDLERS = new Set(['forward-sync', 'reverse-sync']);
 const DATA_PLANE = ['forward-sync', 'reverse-sync', 'service-capture', 'legacy-poller', 'consistency-check'];
 /** Environment the runtime reads: it must agree across the functions sharing it in-process. */
 const SHARED_ENV = [
@@ -333,12 +358,14 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const queues = new Map<ResourceId, LocalQueue>();
   const mappings: { direction: string; esm: EventSourceMapping }[] = [];
   const pipes: LocalPipe[] = [];
-  let divergence = { rows: 0, parked: 0, consistent: false };
+  let divergence = { rows: 0, parked: 0, consistent: false, firstCheckRows: 0 };
   let stopPoller = false;
   let pollerLoop: Promise<void> | undefined;
   let lastPollAt = 0;
 
   const handlers = new Map<ResourceId, Handler>();
+  const crashAfterWrite = options.crashAfterWrite ?? 0;
+  const injected = { crashes: 0, mariadbRestarts: 0, editsLost: 0 };
   const invoke = async (fnId: ResourceId, event: unknown): Promise<unknown> => {
     const fn = model.functions[fnId];
     const h = handlers.get(fnId);
@@ -351,7 +378,12 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       );
     });
     try {
-      return await Promise.race([h(event, lambdaContext(fn)), timeout]);
+      const result = await Promise.race([h(event, lambdaContext(fn)), timeout]);
+      if (crashAfterWrite > 0 && SYNC_HANDLERS.has(fn.handler) && Math.random() < crashAfterWrite) {
+        injected.crashes++;
+        throw new Error('the function died after its write, before the ack (injected)');
+      }
+      return result;
     } finally {
       clearTimeout(timer);
     }
@@ -535,7 +567,17 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       let seq = 0;
       const inFlight = new Set<Promise<void>>();
       let poison = options.poisonEvents ?? 0;
+      let restart: Promise<void> | undefined;
       while (seq < total) {
+        if (
+          !restart &&
+          options.restartMariaDb &&
+          options.mariadbRestartAtMs !== undefined &&
+          Date.now() - t0 >= options.mariadbRestartAtMs
+        ) {
+          injected.mariadbRestarts++;
+          restart = options.restartMariaDb();
+        }
         const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * rate) + 1);
         while (seq < due) {
           const n = seq++;
@@ -556,7 +598,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
               offered[toService ? 'reverse' : 'forward']! += token.length;
             })
             .catch(() => {
-              // A lost service-side race (the version moved): the service would retry; not offered.
+              // A lost service-side race (the version moved; the service would retry), or an
+              // edit while MariaDB was down: not offered.
+              if (!toService) injected.editsLost++;
             })
             .finally(() => inFlight.delete(p));
           inFlight.add(p);
@@ -568,6 +612,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         await sleep(10);
       }
       await Promise.allSettled(inFlight);
+      await restart;
       return `${seq} changes offered in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
     });
 
@@ -579,18 +624,31 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     });
 
     await phase('verify', async () => {
-      const check = (await invoke(byHandler('consistency-check')!.id, {})) as ConsistencyCheckResponse;
-      const rows = check.reports.reduce(
-        (n, r) => n + Math.max(r.mismatchesTotal, Math.abs(r.legacyCount - r.serviceCount)),
-        0,
-      );
+      const check = async () => {
+        const res = (await invoke(byHandler('consistency-check')!.id, {})) as ConsistencyCheckResponse;
+        const rows = res.reports.reduce(
+          (n, r) => n + Math.max(r.mismatchesTotal, Math.abs(r.legacyCount - r.serviceCount)),
+          0,
+        );
+        return { rows, consistent: res.consistent };
+      };
+      let result = await check();
+      const firstCheckRows = result.rows;
+      // Rows still in flight when the drain judged the system quiet (a stream record not yet
+      // read, a redelivery pending) converge later: re-check after another quiet period, so that
+      // only what stays different counts as divergence.
+      for (let attempt = 0; result.rows > 0 && attempt < 3; attempt++) {
+        await drained(options.drainTimeoutMs ?? 60_000, Date.now());
+        result = await check();
+      }
       const parked = await countItems(raw, tableName(env[RUNTIME_ENV.conflictsTable]!));
-      divergence = { rows, parked, consistent: check.consistent };
+      divergence = { rows: result.rows, parked, consistent: result.consistent, firstCheckRows };
       const unmatched = busRef?.stats.unmatched ?? 0;
-      if (rows > 0 && parked === 0) throw new Error(`${rows} rows differ between Magento and the service`);
+      if (result.rows > 0 && parked === 0)
+        throw new Error(`${result.rows} rows differ between Magento and the service`);
       if (unmatched > 0)
         throw new Error(`${unmatched} events matched no rule on the bus (dropped, as EventBridge would)`);
-      return `${rows} rows differ, ${parked} conflicts parked`;
+      return `${result.rows} rows differ (${firstCheckRows} at the first check), ${parked} conflicts parked`;
     });
   } catch (e) {
     if (!phases.some((p) => p.outcome === 'failed'))
@@ -674,7 +732,13 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       durationMs,
       datasetRows,
       timeScale,
-      faults: options.poisonEvents ? [`poison=${options.poisonEvents}`] : [],
+      faults: options.faultLabels ?? [
+        ...(options.poisonEvents ? [`poison=${options.poisonEvents}`] : []),
+        ...(crashAfterWrite ? [`crash-after-write=${crashAfterWrite * 100}%`] : []),
+        ...(options.mariadbRestartAtMs !== undefined
+          ? [`mariadb-restart@${options.mariadbRestartAtMs}ms`]
+          : []),
+      ],
     },
     assembly: {
       directory: model.directory,
@@ -696,6 +760,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         };
       }),
     },
+    injected,
     phases,
     events: {
       offered: offered['forward']! + offered['reverse']!,

@@ -12,6 +12,7 @@ import { buildApp } from '../../lib/app.js';
 import { type AssemblyModel, readAssembly } from '../../lib/rehearse/assembly.js';
 import { type RehearsalOptions, type RehearsalReport, rehearse } from '../../lib/rehearse/rehearsal.js';
 import magento from '../../migrations/magento.js';
+import { startThrowawayMariaDb } from '../support/databases.js';
 
 let dir: string;
 let model: AssemblyModel;
@@ -142,4 +143,38 @@ describe('rehearsal of magento/customer from the synthesized app', () => {
     expect(ten.invocations).toBeLessThan(ten.applied);
     expect(report.divergence.rows).toBe(0);
   }, 120_000);
+
+  it('crash after write (30 %): redelivered records are applied once, the sides end equal', async () => {
+    const report = await run(model, { crashAfterWrite: 0.3 });
+    expect(report.injected.crashes).toBeGreaterThan(0);
+    expect(report.events.failed).toBeGreaterThanOrEqual(report.injected.crashes);
+    expect(report.events.dlq).toBe(0);
+    expect(report.divergence.rows).toBe(0);
+    expect(report.ok).toBe(true);
+  }, 120_000);
+
+  it('MariaDB restarted during the traffic: the functions reconnect, the sides end equal', async () => {
+    const own = await startThrowawayMariaDb(() => {});
+    try {
+      const report = await run(model, {
+        mysqlServerUrl: own.url,
+        // Scaled 60x (not 1000x): 5 receives x 3 s of visibility outlast the restart, as 5 x 180 s
+        // do on AWS; at 1000x the retries would be spent in one second and land in the DLQ.
+        timeScale: 60,
+        durationMs: 4000,
+        mariadbRestartAtMs: 1000,
+        restartMariaDb: async () => {
+          await own.shutdown!('SIGTERM');
+          await new Promise((r) => setTimeout(r, 1000));
+          await own.start!();
+        },
+      });
+      expect(report.injected.mariadbRestarts).toBe(1);
+      expect(report.events.dlq).toBe(0);
+      expect(report.divergence.rows).toBe(0);
+      expect(report.ok).toBe(true);
+    } finally {
+      await own.stop();
+    }
+  }, 180_000);
 });

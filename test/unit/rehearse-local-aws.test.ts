@@ -133,8 +133,12 @@ describe('cutover rehearse options', () => {
     expect(() => parseDuration('soon')).toThrow(/not a duration/);
   });
   it('turns poison faults into a count and refuses the faults it does not inject, by name', () => {
-    expect(parseFaults(['poison=0.1%'], 24_000)).toEqual({ poisonEvents: 24 });
-    expect(parseFaults(['poison=3'], 100)).toEqual({ poisonEvents: 3 });
-    expect(() => parseFaults(['mariadb-restart@30s'], 100)).toThrow(/mariadb-restart@30s: not supported/);
+    expect(parseFaults(['poison=0.1%'], 24_000)).toEqual({ poisonEvents: 24, crashAfterWrite: 0 });
+    expect(parseFaults(['poison=3', 'crash-after-write=1%', 'mariadb-restart@30s'], 100)).toEqual({
+      poisonEvents: 3,
+      crashAfterWrite: 0.01,
+      mariadbRestartAtMs: 30_000,
+    });
+    expect(() => parseFaults(['dynamo-throttle=10%'], 100)).toThrow(/dynamo-throttle=10%: not supported/);
   });
 });
