@@ -10,11 +10,18 @@
  * environment), starts MariaDB and DynamoDB Local the way the tests do, runs the rehearsal
  * (lib/rehearse/rehearsal.ts) and writes the report as JSON and Markdown. Exit code 1 when the
  * rehearsal failed (data diverged without a parked conflict, or a phase failed).
+ *
+ *   cutover preflight --migration magento (--database-url mysql://… | --secret <name>) [--env dev]
+ *                     [--dynamo-endpoint <url>] [--debezium] [--json]
+ *
+ * `preflight` (lib/cli/preflight-command.ts) checks the legacy database and the service tables
+ * against the spec, read-only; exit code 1 when any check fails (docs/preflight.md).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { buildApp } from '../lib/app.js';
+import { registerPreflightCommand } from '../lib/cli/preflight-command.js';
 import { readAssembly } from '../lib/rehearse/assembly.js';
 import { DATASET_SIZES, type DatasetSize, type Progress, rehearse } from '../lib/rehearse/rehearsal.js';
 import { progressLine, reportMarkdown } from '../lib/rehearse/report.js';
@@ -210,6 +217,7 @@ export function program(): Command {
     .action(async (opts) => {
       process.exitCode = await rehearseCommand(opts);
     });
+  registerPreflightCommand(cmd, async () => migrations);
   return cmd;
 }
 
