@@ -38,6 +38,17 @@ export interface PollOptions {
   readonly maxPages?: number;
   /** Keys per snapshot chunk. @default 1000 */
   readonly chunkSize?: number;
+  /**
+   * Whether to run the snapshot comparison (a checksum scan of the table) in this call; the
+   * continuous poller runs it less often for `eventual` entities. @default true
+   */
+  readonly snapshots?: boolean;
+  /**
+   * Start no further keyset page or snapshot chunk after this time (ms since the epoch): an
+   * invocation stops before its deadline instead of being cut off mid-publish.
+   * @default - no limit
+   */
+  readonly until?: number;
 }
 
 export interface PollResult {
@@ -69,7 +80,7 @@ export async function pollEntity(
     watermark = r.watermark;
   }
   let chunksChanged = 0;
-  if (snapshotFields(entity).length) {
+  if (snapshotFields(entity).length && options.snapshots !== false) {
     const r = await pollSnapshots(deps, entity, options);
     published += r.published;
     chunksChanged = r.chunksChanged;
@@ -90,6 +101,7 @@ async function pollKeyset(
   let published = 0;
   let wm = await deps.state.getWatermark(entity);
   for (let page = 0; page < (options.maxPages ?? 10); page++) {
+    if (page > 0 && options.until !== undefined && (deps.now ?? Date.now)() >= options.until) break;
     const rows = await deps.legacy.scanChanged(entity, wm, { limit, before });
     if (!rows.length) break;
     const events = rows.map((r) => rowEvent(entity, r, now));
@@ -148,6 +160,8 @@ async function pollSnapshots(
     const sum = current.get(chunk) ?? { chunk, count: 0, checksum: 0 };
     const prev = snaps.get(chunk);
     if (prev && prev.count === sum.count && prev.checksum === sum.checksum) continue;
+    // A chunk left for later keeps its old snapshot, so the next poll finds it changed again.
+    if (options.until !== undefined && (deps.now ?? Date.now)() >= options.until) break;
     chunksChanged++;
     const rows = await deps.legacy.readChunk(entity, chunk, {
       chunkSize,

@@ -285,6 +285,32 @@ export interface SyncStateStore {
   putSnapshot(entity: EntitySpec, chunk: number, snapshot: ChunkSnapshot): Promise<void>;
 }
 
+/** What a lease store answers to a holder or a candidate (lambdas/domain/poller-loop.ts). */
+export interface LeaseState {
+  /** Whether the caller holds the lease now (taken or renewed by this call). */
+  readonly held: boolean;
+  /** The current holder, when another one holds it. */
+  readonly holder?: string;
+  /** When the lease runs out unless its holder renews it (ms since the epoch). */
+  readonly expiresAt?: number;
+  /** Another candidate asked the holder to hand over (asked less than a lease period ago). */
+  readonly handoverRequested: boolean;
+}
+
+/**
+ * An exclusive, expiring right to poll (one per service): only its holder publishes and moves
+ * watermarks, so two overlapping poller invocations never both poll. Times are passed in by
+ * the caller (its clock).
+ */
+export interface PollerLease {
+  /** Takes the lease when it is free or has run out, or renews it for its holder. */
+  acquire(owner: string, now: number, ttlMs: number): Promise<LeaseState>;
+  /** Asks the current holder (not `owner`) to hand over at its next renewal. */
+  requestHandover(owner: string, now: number): Promise<void>;
+  /** Gives the lease up at once, if `owner` holds it. */
+  release(owner: string): Promise<void>;
+}
+
 /** A conflict parked by the `admin` policy, as stored for an operator. */
 export interface ParkedConflictRecord extends ParkedConflict {
   readonly parkedAt: string;

@@ -357,8 +357,25 @@ export const SyncSettingsSchema = z
     maxReceiveCount: z.number().int().min(1).max(1000).default(5),
     /** Cap on concurrent reverse-sync invocations (protects the legacy database). @default 2 */
     reverseMaxConcurrency: z.number().int().min(2).max(1000).default(2),
-    /** Poller schedule (minutes). @default 1 */
-    pollerIntervalMinutes: z.number().int().min(1).max(60).default(1),
+    /**
+     * Poller schedule (minutes): one invocation starts per period and polls continuously for
+     * it (see `pollerIntervalSeconds`), so the function timeout is the period plus a handover
+     * window and a safety margin (lambdas/domain/poller-loop.ts `pollerTiming`); Lambda's
+     * 15-minute limit caps the period at 14 minutes. @default 1
+     */
+    pollerIntervalMinutes: z.number().int().min(1).max(14).default(1),
+    /**
+     * Seconds between two polls of an entity within one invocation (keyset by `updated_at`, and
+     * the snapshot comparison of `strong` entities). Each poll is one keyset query per entity
+     * (docs/sync.md, "Database load"). @default 1
+     */
+    pollerIntervalSeconds: z.number().int().min(1).max(60).default(1),
+    /**
+     * Seconds between two snapshot comparisons (a checksum scan of the whole table) of an
+     * `eventual` entity captured without `updated_at`; `strong` ones are compared every
+     * `pollerIntervalSeconds`, as their lag target needs. @default 10
+     */
+    pollerSnapshotIntervalSeconds: z.number().int().min(1).max(3600).default(10),
     /** Rows per poll. @default 500 */
     pollerBatchSize: z.number().int().min(1).max(10000).default(500),
     /** Overlap re-read by the poller to catch rows committed late in a second (seconds). @default 2 */
@@ -381,6 +398,15 @@ export const SyncSettingsSchema = z
   })
   .strict();
 export type SyncSettings = z.infer<typeof SyncSettingsSchema>;
+
+/**
+ * Longest time (seconds) from a committed legacy change to the poll that reads it: the overlap,
+ * the second the poller waits for to be over (Magento's `updated_at` has whole seconds), and one
+ * poll interval. Delivery and apply come on top (sub-second; see BENCHMARKS.md, section lag).
+ */
+export function pollerLagBoundSeconds(sync: SyncSettings): number {
+  return sync.pollerOverlapSeconds + 1 + sync.pollerIntervalSeconds;
+}
 
 export const AlarmThresholdsSchema = z
   .object({
@@ -553,6 +579,31 @@ export const MigrationSchema = z
         }
       });
     });
+    const consistencies = new Set(m.services.flatMap((s) => s.entities.map((e) => e.consistency)));
+    if (consistencies.has('strong') && pollerLagBoundSeconds(m.sync) >= m.alarms.strongLagSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sync', 'pollerIntervalSeconds'],
+        message: `the poller sees a change up to ${pollerLagBoundSeconds(m.sync)} s after its commit (pollerOverlapSeconds + 1 s + pollerIntervalSeconds), not under alarms.strongLagSeconds (${m.alarms.strongLagSeconds} s) of the strong entities`,
+      });
+    }
+    if (m.sync.pollerSnapshotIntervalSeconds < m.sync.pollerIntervalSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sync', 'pollerSnapshotIntervalSeconds'],
+        message: `must be at least pollerIntervalSeconds (${m.sync.pollerIntervalSeconds})`,
+      });
+    }
+    if (
+      consistencies.has('eventual') &&
+      m.sync.pollerSnapshotIntervalSeconds >= m.alarms.eventualLagSeconds
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sync', 'pollerSnapshotIntervalSeconds'],
+        message: `must be under alarms.eventualLagSeconds (${m.alarms.eventualLagSeconds} s) of the eventual entities`,
+      });
+    }
   });
 
 export type MigrationSpec = z.infer<typeof MigrationSchema>;

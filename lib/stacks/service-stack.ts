@@ -7,6 +7,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { EVENT_SOURCE, serviceDetailType } from '../../lambdas/domain/events.js';
+import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
 import {
   CutoverFunction,
   type CutoverFunctionProps,
@@ -242,10 +243,18 @@ export class ServiceStack extends Stack {
     }
     this.captures = captures;
 
-    // Scheduled: the watermark poller and the consistency check.
+    // Scheduled: the watermark poller and the consistency check. One poller invocation per
+    // period polls continuously for it (poller-loop.ts): its timeout covers the period, the
+    // handover to the next invocation and a safety margin. Two may overlap during a handover
+    // (the lease lets only one poll); a third is never needed, and a failed run is not retried
+    // late (the next period's invocation starts anyway).
+    const pollerTimes = pollerTiming(spec.sync);
     const legacyPoller = fn('LegacyPoller', 'legacy-poller', {
       queriesLegacy: true,
-      description: `${service.name}: polls legacy changes (keyset over updated_at, key)`,
+      timeout: Duration.seconds(pollerTimes.timeoutSeconds),
+      reservedConcurrentExecutions: 2,
+      retryAttempts: 0,
+      description: `${service.name}: polls legacy changes every ${spec.sync.pollerIntervalSeconds} s (keyset over updated_at, key)`,
     });
     shared.tables.syncTable.grantReadWriteData(legacyPoller);
     platform.platformBus.grantPublish(legacyPoller);
@@ -258,7 +267,12 @@ export class ServiceStack extends Stack {
     // A repair run (`{ repair: true }`, by an operator or the rollout) resets sync state.
     shared.tables.syncTable.grantReadWriteData(consistencyCheck);
     platform.platformBus.grantPublish(consistencyCheck);
-    this.schedule('PollerSchedule', legacyPoller, Duration.minutes(spec.sync.pollerIntervalMinutes));
+    this.schedule(
+      'PollerSchedule',
+      legacyPoller,
+      Duration.minutes(spec.sync.pollerIntervalMinutes),
+      events.RuleTargetInput.fromObject({ continuous: true }),
+    );
     // The scheduled reconciliation is full validation (bounded workers, any table size); the
     // consistency-check function stays for an operator's on-demand check of a small store.
     this.validation = new FullValidation(this, 'Validation', {
@@ -293,11 +307,17 @@ export class ServiceStack extends Stack {
     this.rolloutStateMachine = new RolloutStateMachine(this, 'Rollout', this.rollout);
   }
 
-  private schedule(id: string, target: CutoverFunction, every: Duration): events.Rule {
+  private schedule(
+    id: string,
+    target: CutoverFunction,
+    every: Duration,
+    event?: events.RuleTargetInput,
+  ): events.Rule {
     return new events.Rule(this, id, {
       schedule: events.Schedule.rate(every),
       targets: [
         new targets.LambdaFunction(target, {
+          ...(event ? { event } : {}),
           deadLetterQueue: this.targetDeadLetterQueue,
           retryAttempts: 2,
           maxEventAge: every.toSeconds() > 120 ? every : Duration.minutes(2),

@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
 import { buildApp, type CutoverApp } from '../../lib/app.js';
 import { rollbackAlarmName } from '../../lib/spec/names.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
@@ -337,6 +338,42 @@ describe('App: the spec drives the stacks', () => {
     ]);
     expect(count('staging', 'AWS::SNS::Topic')).toBe(1);
     expect(count('dev', 'AWS::SNS::Topic')).toBe(0);
+  });
+
+  it('runs one continuous poller per service: timeout = period + handover + safety, at most two at once, the schedule asks for continuous polling', () => {
+    for (const m of migrations) {
+      const timing = pollerTiming(m.sync);
+      for (const s of m.services) {
+        const t = built['dev']!.templates[`cutover-dev-${m.name}-${s.name.replace(/_/g, '-')}`]!;
+        const pollers = Object.entries(t.Resources).filter(
+          ([, r]) =>
+            r.Type === 'AWS::Lambda::Function' &&
+            String(r.Properties!['Description']).startsWith(`${s.name}: polls legacy changes`),
+        );
+        expect(pollers).toHaveLength(1);
+        const [id, fn] = pollers[0]!;
+        expect(fn.Properties!['Timeout']).toBe(timing.timeoutSeconds);
+        expect(fn.Properties!['Timeout']).toBe(m.sync.pollerIntervalMinutes * 60 + 40);
+        expect(fn.Properties!['ReservedConcurrentExecutions']).toBe(2);
+        // It polls its own service's entities only (one lease per service).
+        expect(fn.Properties!['Environment'].Variables[RUNTIME_ENV.service]).toBe(s.name);
+        const invokeConfig = Object.values(t.Resources).find(
+          (r) => r.Type === 'AWS::Lambda::EventInvokeConfig' && r.Properties!['FunctionName'].Ref === id,
+        );
+        expect(invokeConfig?.Properties?.['MaximumRetryAttempts']).toBe(0);
+        const schedules = Object.values(t.Resources).filter(
+          (r) =>
+            r.Type === 'AWS::Events::Rule' &&
+            r.Properties!['Targets']?.some((x: any) => x.Arn?.['Fn::GetAtt']?.[0] === id),
+        );
+        expect(schedules).toHaveLength(1);
+        const minutes = m.sync.pollerIntervalMinutes;
+        expect(schedules[0]!.Properties!['ScheduleExpression']).toBe(
+          `rate(${minutes} minute${minutes === 1 ? '' : 's'})`,
+        );
+        expect(JSON.parse(schedules[0]!.Properties!['Targets'][0].Input)).toEqual({ continuous: true });
+      }
+    }
   });
 
   it('puts one gateway router (HTTP API) per migration in front of the routes', () => {

@@ -8,6 +8,8 @@ import type { BusEvent, EventPublisher } from '../../lambdas/domain/ports.js';
 
 export class InMemoryPublisher implements EventPublisher {
   readonly published: BusEvent[] = [];
+  /** Every entry published, with when (ms), in order; `take` leaves it alone. */
+  readonly log: { readonly at: number; readonly entry: BusEvent }[] = [];
   private failures = 0;
 
   async publish(events: readonly BusEvent[]): Promise<void> {
@@ -16,6 +18,8 @@ export class InMemoryPublisher implements EventPublisher {
       throw new Error('PutEvents failed (injected)');
     }
     this.published.push(...events);
+    const at = Date.now();
+    for (const entry of events) this.log.push({ at, entry });
   }
 
   failNext(n = 1): void {

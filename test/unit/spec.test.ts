@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { defineMigration, type MigrationSpecInput, SpecError } from '../../lib/spec/schema.js';
+import {
+  defineMigration,
+  type MigrationSpecInput,
+  pollerLagBoundSeconds,
+  SpecError,
+} from '../../lib/spec/schema.js';
 import { magento, menu, migrations } from '../../migrations/index.js';
 
 const base = (): MigrationSpecInput => ({
@@ -56,6 +61,14 @@ describe('Function: defineMigration', () => {
       strongLagSeconds: 5,
     });
     expect(spec.gateway.flagPollSeconds).toBeLessThanOrEqual(5);
+    expect(spec.sync).toMatchObject({
+      pollerIntervalMinutes: 1,
+      pollerIntervalSeconds: 1,
+      pollerSnapshotIntervalSeconds: 10,
+      pollerOverlapSeconds: 2,
+    });
+    // 2 s overlap + the second of the change + 1 s interval: under the 5 s strong lag target.
+    expect(pollerLagBoundSeconds(spec.sync)).toBe(4);
     expect(spec.services[0]!.entities[0]!.tieBreak).toBe('service');
   });
 
@@ -141,6 +154,30 @@ describe('Function: defineMigration', () => {
           eav: { attributeCode: 'name', backendType: 'varchar' },
         }),
       'services.customer.entities.customer.legacy.eavEntityType',
+    ],
+    [
+      'a poller too slow for the strong lag target (2 s overlap + 1 s + 3 s interval >= 5 s)',
+      (s: any) => (s.sync = { pollerIntervalSeconds: 3 }),
+      'sync.pollerIntervalSeconds',
+    ],
+    [
+      'a snapshot interval below the poll interval',
+      (s: any) =>
+        (s.sync = { pollerIntervalSeconds: 2, pollerOverlapSeconds: 1, pollerSnapshotIntervalSeconds: 1 }),
+      'sync.pollerSnapshotIntervalSeconds',
+    ],
+    [
+      'a snapshot interval beyond the eventual lag target',
+      (s: any) => {
+        s.services[0].entities[0].consistency = 'eventual';
+        s.sync = { pollerSnapshotIntervalSeconds: 300 };
+      },
+      'sync.pollerSnapshotIntervalSeconds',
+    ],
+    [
+      'a poller period longer than a Lambda can run (14 min)',
+      (s: any) => (s.sync = { pollerIntervalMinutes: 15 }),
+      'sync.pollerIntervalMinutes',
     ],
   ])('rejects %s, naming the field', (_what, mutate, path) => {
     const issues = issuesOf(mutate);

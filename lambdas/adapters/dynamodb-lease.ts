@@ -1,0 +1,94 @@
+/**
+ * The poller's lease (lambdas/domain/ports.ts `PollerLease`) as one item of the sync table,
+ * `lease#<name>` (`owner`, `expiresAt` ms, and a pending `handoverBy`/`handoverAt`), changed only
+ * by conditional updates: taking it succeeds only when it is free, has run out or is already the
+ * caller's, so two invocations never hold it at once.
+ */
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { LeaseState, PollerLease } from '../domain/ports.js';
+
+const isConditionFailure = (e: unknown) =>
+  (e as { name?: string }).name === 'ConditionalCheckFailedException';
+
+export class DynamoPollerLease implements PollerLease {
+  private readonly key: { pk: string };
+
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly table: string,
+    /** e.g. `poller#customer` (one lease per service's poller). */
+    name: string,
+  ) {
+    this.key = { pk: `lease#${name}` };
+  }
+
+  async acquire(owner: string, now: number, ttlMs: number): Promise<LeaseState> {
+    try {
+      const res = await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: this.key,
+          UpdateExpression: 'SET #owner = :me, expiresAt = :exp',
+          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :me OR expiresAt < :now',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':me': owner, ':exp': now + ttlMs, ':now': now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const item = res.Attributes ?? {};
+      const by = item['handoverBy'];
+      const at = Number(item['handoverAt'] ?? 0);
+      return {
+        held: true,
+        expiresAt: now + ttlMs,
+        // A request by this owner (made while it waited) or an old one (its candidate gave up) is no request.
+        handoverRequested: typeof by === 'string' && by !== owner && now - at < ttlMs,
+      };
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      const cur = await this.client.send(
+        new GetCommand({ TableName: this.table, Key: this.key, ConsistentRead: true }),
+      );
+      return {
+        held: false,
+        ...(cur.Item?.['owner'] ? { holder: String(cur.Item['owner']) } : {}),
+        ...(cur.Item?.['expiresAt'] !== undefined ? { expiresAt: Number(cur.Item['expiresAt']) } : {}),
+        handoverRequested: false,
+      };
+    }
+  }
+
+  async requestHandover(owner: string, now: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: this.key,
+          UpdateExpression: 'SET handoverBy = :me, handoverAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND #owner <> :me',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':me': owner, ':now': now },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e; // the lease is gone or already ours: nothing to ask
+    }
+  }
+
+  async release(owner: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: this.key,
+          UpdateExpression: 'SET expiresAt = :zero',
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':me': owner, ':zero': 0 },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e; // someone else holds it now: not ours to release
+    }
+  }
+}
