@@ -17,7 +17,9 @@
  *   at the next tick.
  *
  * Bounds: a change is seen at most `pollerLagBoundSeconds` after its commit (overlap + the
- * second it was written in + one interval) while a holder polls; at a handover at most one more
+ * second it was written in + one interval) while a holder polls; ticks fall just after each
+ * wall-clock second, when one more second becomes readable, so with 1 s ticks a change is read
+ * at most overlap + 1 s + `TICK_OFFSET_MS` after its commit. At a handover at most one more
  * interval; when a holder dies, at most `leaseTtlMs` more.
  */
 import type { EntitySpec, MigrationSpec, SyncSettings } from '../../lib/spec/schema.js';
@@ -122,6 +124,9 @@ export interface PollerRunResult {
   readonly busyHolder?: string;
 }
 
+/** How long after a wall-clock second a tick starts. */
+const TICK_OFFSET_MS = 50;
+
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs one poller invocation (see the module comment). */
@@ -202,7 +207,9 @@ export async function runPoller(deps: PollerLoopDeps, run: PollerRun): Promise<P
         stoppedBy = 'once';
         break;
       }
-      const next = tickAt + timing.intervalMs;
+      // The next tick falls just after a wall-clock second: poller.ts reads whole seconds, so
+      // that is when the rows of one more second become readable (no up-to-1 s wait on top).
+      const next = Math.floor((tickAt + timing.intervalMs) / 1000) * 1000 + TICK_OFFSET_MS;
       if (next >= softEnd) {
         stoppedBy = softEnd < hardEnd ? 'period' : 'deadline';
         break;
