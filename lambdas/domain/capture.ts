@@ -11,10 +11,17 @@
  *   `_writer = 'cutover-sync'` and `_syncedVersion` to the version it writes, so an image whose
  *   version equals its `_syncedVersion` is exactly a sync write. A later service write bumps the
  *   version and no longer matches.
+ * - The service-side contract: every service write bumps `version` (the forward sync's
+ *   compare-and-set and this echo check both rely on it). A write that does not (OLD and NEW
+ *   image with the same version, or no version at all) would look like the sync's echo and be
+ *   lost; it is recognised by comparing the two images' versions (the sync always bumps), never
+ *   dropped, published with an id of its own, and reported (`versionViolation`) so the handler
+ *   counts it and the alarm fires.
  * - REMOVE becomes op `delete`.
  */
 import { type EntitySpec, fieldPolicy, serviceEventsOf } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
+import { recordHash } from './consistency.js';
 import { type ChangeEvent, type FieldValue, parseChangeEvent, serviceDetailType } from './events.js';
 import { normalizeValue, sameValue } from './values.js';
 
@@ -51,6 +58,30 @@ export function isSyncWrite(
     version !== undefined &&
     Number(image[SYNCED_VERSION_ATTRIBUTE]) === Number(version)
   );
+}
+
+/**
+ * How a service write broke the contract "every write bumps the version":
+ * `version-not-bumped` (a MODIFY whose NEW version is not above the OLD one) or
+ * `version-missing` (an image without a numeric version).
+ */
+export type VersionViolation = 'version-not-bumped' | 'version-missing';
+
+/**
+ * Whether an INSERT or MODIFY record breaks the version contract. The sync's own writes never do
+ * (they always bump by one), so a record that does is a service write, whatever `_writer` says.
+ */
+export function versionViolation(
+  entity: EntitySpec,
+  record: ServiceStreamRecord,
+): VersionViolation | undefined {
+  if (record.eventName === 'REMOVE') return undefined;
+  const attr = entity.target.versionAttribute;
+  const version = Number(record.newImage?.[attr]);
+  if (record.newImage?.[attr] === undefined || !Number.isFinite(version)) return 'version-missing';
+  const old = record.eventName === 'MODIFY' ? record.oldImage?.[attr] : undefined;
+  if (old !== undefined && version <= Number(old)) return 'version-not-bumped';
+  return undefined;
 }
 
 /** The detail type of an entity's service events (`<entity>.updated` when it has one). */
@@ -90,7 +121,8 @@ export function captureServiceChange(entity: EntitySpec, record: ServiceStreamRe
     });
   }
   const img = record.newImage ?? {};
-  if (isSyncWrite(entity, img)) return null;
+  const violation = versionViolation(entity, record);
+  if (!violation && isSyncWrite(entity, img)) return null;
   const old = record.eventName === 'INSERT' ? undefined : record.oldImage;
   const data: Record<string, FieldValue> = {};
   const deltas: Record<string, number> = {};
@@ -111,15 +143,26 @@ export function captureServiceChange(entity: EntitySpec, record: ServiceStreamRe
     }
   }
   if (!Object.keys(data).length && !Object.keys(deltas).length) return null;
-  const version = Number(img[versionAttr] ?? 0);
+  const version = Number.isFinite(Number(img[versionAttr])) ? Number(img[versionAttr] ?? 0) : 0;
   const updatedAt = img[entity.target.updatedAtAttribute];
-  const changedAt =
+  let at =
     typeof updatedAt === 'string' && !Number.isNaN(Date.parse(updatedAt))
-      ? new Date(Date.parse(updatedAt)).toISOString()
-      : new Date(record.approximateAt).toISOString();
+      ? Date.parse(updatedAt)
+      : record.approximateAt;
+  let eventId = `ddb:${record.tableName}:${key}:${version}`;
+  if (violation) {
+    // The version (and perhaps updatedAt) is the previous write's: without an id and a time of
+    // its own this change would be a duplicate or a stale repeat of that write downstream.
+    const values = Object.fromEntries(
+      entity.fields.map((f) => [f.name, canonical(entity, f.name, img[f.name])]),
+    );
+    eventId += `:${violation}:${recordHash(entity, key, values).toString(16).padStart(8, '0')}`;
+    at = Math.max(at, record.approximateAt);
+  }
+  const changedAt = new Date(at).toISOString();
   return parseChangeEvent({
     schemaVersion: 1,
-    eventId: `ddb:${record.tableName}:${key}:${version}`,
+    eventId,
     entity: entity.name,
     key,
     op: 'upsert',

@@ -59,6 +59,16 @@ export function countConflicts(service: string, decision: Decision): void {
   }
 }
 
+/**
+ * `service_contract_violation_total{service,entity}`: a service write captured from the table's
+ * stream that did not bump the item's version (lambdas/domain/capture.ts).
+ */
+export function countContractViolation(service: string, entity: string): void {
+  const m = metricsFor(service);
+  m.addDimensions({ entity });
+  m.addMetric(METRIC.serviceContractViolation, MetricUnit.Count, 1);
+}
+
 /** The processing status a decision counts as. */
 export function statusOf(decision: Decision): ProcessingStatus {
   if (decision.conflicts.length) return 'conflict';

@@ -4,6 +4,11 @@
  * source, detail }` (the pipe target maps `$.detail-type`, `$.source` and `$.detail`); writes
  * made by the sync are dropped (echo suppression). See lambdas/domain/capture.ts.
  *
+ * A service write that did not bump the item's version (the contract the forward sync's
+ * compare-and-set and the echo check rely on) is published all the same, counted as
+ * `service_contract_violation_total{service, entity}` (alarmed by the ServiceChangeCapture
+ * construct) and logged with its reason, without values.
+ *
  * A record that cannot be described by the contract is logged (masked) and counted as failed,
  * never allowed to block the shard: the consistency check reports the record.
  */
@@ -11,10 +16,15 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
 import { type RawStreamRecord, toServiceStreamRecord } from '../adapters/dynamodb-stream.js';
-import { type CapturedEvent, captureServiceChange, serviceDetailTypeOf } from '../domain/capture.js';
+import {
+  type CapturedEvent,
+  captureServiceChange,
+  serviceDetailTypeOf,
+  versionViolation,
+} from '../domain/capture.js';
 import { EVENT_SOURCE } from '../domain/events.js';
 import { describeError } from '../domain/masking.js';
-import { countEvent, logger } from './powertools.js';
+import { countContractViolation, countEvent, logger } from './powertools.js';
 import { runtime } from './runtime.js';
 
 export async function captureBatch(records: readonly RawStreamRecord[]): Promise<CapturedEvent[]> {
@@ -36,6 +46,17 @@ export async function captureBatch(records: readonly RawStreamRecord[]): Promise
       if (!event) {
         countEvent(service, 'capture', 'skipped');
         continue;
+      }
+      const violation = versionViolation(target.entity, rec);
+      if (violation) {
+        countContractViolation(service, target.entity.name);
+        logger.warn('service-capture: a service write broke the version contract; published anyway', {
+          entity: target.entity.name,
+          table: rec.tableName,
+          reason: violation,
+          oldVersion: rec.oldImage?.[target.entity.target.versionAttribute],
+          newVersion: rec.newImage?.[target.entity.target.versionAttribute],
+        });
       }
       out.push({
         'detail-type': serviceDetailTypeOf(target.entity),

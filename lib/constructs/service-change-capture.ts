@@ -1,5 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,7 +8,9 @@ import * as pipes from 'aws-cdk-lib/aws-pipes';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { serviceDetailType } from '../../lambdas/domain/events.js';
+import { METRIC } from '../spec/metrics.js';
 import type { EntitySpec } from '../spec/schema.js';
+import { cutoverMetric } from './metrics.js';
 import { deadLetterQueue, metricDlqDepth } from './queues.js';
 
 export interface ServiceChangeCaptureProps {
@@ -16,6 +18,8 @@ export interface ServiceChangeCaptureProps {
   readonly table: dynamodb.ITable;
   /** The entity the table holds: its key, fields and `updatedAt` attribute shape the event. */
   readonly entity: EntitySpec;
+  /** The migration service the entity belongs to (the `service` dimension of its metrics). */
+  readonly serviceName: string;
   readonly bus: events.IEventBus;
   /**
    * The enrichment that turns stream records into contract events
@@ -32,6 +36,8 @@ export interface ServiceChangeCaptureProps {
   readonly deadLetterQueueName?: string;
   /** Pipe name. @default - generated */
   readonly pipeName?: string;
+  /** Name of the version-contract alarm. @default - generated */
+  readonly contractAlarmName?: string;
 }
 
 /**
@@ -51,6 +57,14 @@ export class ServiceChangeCapture extends Construct {
   readonly role: iam.Role;
   /** Records the pipe could not deliver after its retries. */
   readonly deadLetterQueue: sqs.Queue;
+  /**
+   * ALARM when a service write did not bump the item's version (the enrichment counts it as
+   * `service_contract_violation_total`): the change was published anyway, but the service breaks
+   * the contract the forward sync's compare-and-set relies on (README, "What a service must do").
+   */
+  readonly contractViolationAlarm: cloudwatch.Alarm;
+  private readonly serviceName: string;
+  private readonly entityName: string;
 
   constructor(scope: Construct, id: string, props: ServiceChangeCaptureProps) {
     super(scope, id);
@@ -113,6 +127,30 @@ export class ServiceChangeCapture extends Construct {
       },
     });
     this.pipe.node.addDependency(this.role);
+
+    this.serviceName = props.serviceName;
+    this.entityName = props.entity.name;
+    this.contractViolationAlarm = new cloudwatch.Alarm(this, 'ContractViolationAlarm', {
+      alarmName: props.contractAlarmName,
+      alarmDescription:
+        `${props.serviceName}/${props.entity.name}: a service write did not bump "${props.entity.target.versionAttribute}" ` +
+        '(published anyway; the forward sync could overwrite such a write). Fix the service: every write bumps the version.',
+      metric: this.metricContractViolations(),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** Service writes of this entity that did not bump the version, per minute (Sum). */
+  metricContractViolations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return cutoverMetric(
+      METRIC.serviceContractViolation,
+      { service: this.serviceName, entity: this.entityName },
+      { statistic: 'Sum', ...props },
+    );
   }
 
   metricDlqDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {

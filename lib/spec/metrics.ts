@@ -16,6 +16,11 @@ export const METRIC = {
   consistencyLag: 'data_consistency_lag_seconds',
   /** Count. Dimensions `{ service, winner }`. */
   conflictResolution: 'conflict_resolution_total',
+  /**
+   * Count: service writes that did not bump the item's version (the service-side contract).
+   * Dimensions `{ service, entity }`.
+   */
+  serviceContractViolation: 'service_contract_violation_total',
   /** Seconds from the alarm's state change to the rollback deployment started. `{ service }`. */
   rollbackDuration: 'rollback_duration_seconds',
   /** Count (the gateway router). Dimensions `{ service, target, outcome }`. */

@@ -230,6 +230,8 @@ export class ServiceStack extends Stack {
       const capture = new ServiceChangeCapture(this, `${pascal(entity.name)}Capture`, {
         table,
         entity,
+        serviceName: service.name,
+        contractAlarmName: opsAlarmName(stage, spec.name, service.name, `${entity.name}-version-contract`),
         bus,
         enrichment: serviceCapture,
         deadLetterQueueName: dlqName(names.capture[entity.name]!),
@@ -239,6 +241,7 @@ export class ServiceStack extends Stack {
         id: 'AwsSolutions-SQS3',
         reason: 'This queue is itself the dead-letter queue of the change-capture pipe.',
       });
+      platform.notify(capture.contractViolationAlarm);
       captures.push(capture);
     }
     this.captures = captures;

@@ -20,6 +20,7 @@ import { PlatformBus } from '../../lib/constructs/platform-bus.js';
 import { ServiceChangeCapture } from '../../lib/constructs/service-change-capture.js';
 import { ServiceMonitors } from '../../lib/constructs/service-monitors.js';
 import { SyncChannel } from '../../lib/constructs/sync-channel.js';
+import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import { rollbackAlarmName, rollbackAlarmPrefix, serviceDlqNames } from '../../lib/spec/names.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import { physicalTableName, serviceTables, syncTables } from '../../lib/spec/tables.js';
@@ -267,7 +268,13 @@ describe('Construct: ServiceChangeCapture', () => {
     });
     const bus = new events.EventBus(s, 'Bus');
     const enrichment = fn(s, 'CaptureFn');
-    new ServiceChangeCapture(s, 'Capture', { table, entity: customer.entities[0]!, bus, enrichment });
+    new ServiceChangeCapture(s, 'Capture', {
+      table,
+      entity: customer.entities[0]!,
+      serviceName: 'customer',
+      bus,
+      enrichment,
+    });
     const t = Template.fromStack(s);
     t.hasResourceProperties('AWS::Pipes::Pipe', {
       Source: { 'Fn::GetAtt': [Match.stringLikeRegexp('Table'), 'StreamArn'] },
@@ -301,6 +308,37 @@ describe('Construct: ServiceChangeCapture', () => {
     });
   });
 
+  it('alarms on a service write that did not bump the version (the metric the enrichment counts)', () => {
+    const s = stack();
+    const table = new dynamodb.Table(s, 'Table', {
+      partitionKey: { name: 'customerId', type: dynamodb.AttributeType.STRING },
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    });
+    new ServiceChangeCapture(s, 'Capture', {
+      table,
+      entity: customer.entities[0]!,
+      serviceName: 'customer',
+      bus: new events.EventBus(s, 'Bus'),
+      enrichment: fn(s, 'CaptureFn'),
+      contractAlarmName: 'cutover-test-magento-customer-customer-version-contract',
+    });
+    Template.fromStack(s).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'cutover-test-magento-customer-customer-version-contract',
+      Namespace: METRICS_NAMESPACE,
+      MetricName: METRIC.serviceContractViolation,
+      Dimensions: Match.arrayEquals([
+        { Name: 'entity', Value: 'customer' },
+        { Name: 'service', Value: 'customer' },
+      ]),
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
   it('rejects a table without a stream', () => {
     const s = stack();
     const table = dynamodb.Table.fromTableName(s, 'T', 'existing');
@@ -309,6 +347,7 @@ describe('Construct: ServiceChangeCapture', () => {
         new ServiceChangeCapture(s, 'Capture', {
           table,
           entity: customer.entities[0]!,
+          serviceName: 'customer',
           bus: new events.EventBus(s, 'Bus'),
           enrichment: fn(s),
         }),

@@ -155,23 +155,40 @@ export function marshall(item: Record<string, unknown>): Record<string, Record<s
   return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, av(v)]));
 }
 
-/** The stream record DynamoDB emits for a write (NEW_AND_OLD_IMAGES). */
+let streamSequence = 100_000_000_000_000_000_000n;
+
+/**
+ * The stream record DynamoDB emits for a write (NEW_AND_OLD_IMAGES), in the shape an EventBridge
+ * Pipe hands its enrichment (test/contracts/dynamodb-streams/, checked by
+ * test/unit/contracts-dynamodb-streams.test.ts).
+ */
 export function streamRecord(
-  env: SyncEnv,
+  env: Pick<SyncEnv, 'spec' | 'tables'>,
   entity: string,
   change: { before?: Record<string, unknown>; after?: Record<string, unknown> },
 ) {
   const def = env.spec.services.flatMap((s) => s.entities).find((x) => x.name === entity)!;
   const img = change.after ?? change.before!;
+  const images = {
+    ...(change.after ? { NewImage: marshall(change.after) } : {}),
+    ...(change.before ? { OldImage: marshall(change.before) } : {}),
+  };
+  streamSequence += 1n;
   return {
+    eventID: randomUUID().replace(/-/g, ''),
     eventName: !change.before ? 'INSERT' : !change.after ? 'REMOVE' : 'MODIFY',
-    eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${env.tables.serviceTables[entity]}/stream/2026-01-01T00:00:00.000`,
+    eventVersion: '1.1',
+    eventSource: 'aws:dynamodb',
+    awsRegion: 'us-east-1',
     dynamodb: {
-      Keys: marshall({ [def.target.key]: img[def.target.key] }),
-      ...(change.after ? { NewImage: marshall(change.after) } : {}),
-      ...(change.before ? { OldImage: marshall(change.before) } : {}),
       ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+      Keys: marshall({ [def.target.key]: img[def.target.key] }),
+      ...images,
+      SequenceNumber: String(streamSequence),
+      SizeBytes: JSON.stringify(images).length,
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
     },
+    eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${env.tables.serviceTables[entity]}/stream/2026-01-01T00:00:00.000`,
   };
 }
 

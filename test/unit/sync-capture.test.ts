@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { toServiceStreamRecord } from '../../lambdas/adapters/dynamodb-stream.js';
-import { captureServiceChange, isSyncWrite, serviceDetailTypeOf } from '../../lambdas/domain/capture.js';
+import {
+  captureServiceChange,
+  isSyncWrite,
+  serviceDetailTypeOf,
+  versionViolation,
+} from '../../lambdas/domain/capture.js';
 import magento from '../../migrations/magento.js';
 
 const customer = magento.services[0]!.entities[0]!;
@@ -78,6 +83,67 @@ describe('Function: captureServiceChange', () => {
         newImage: own,
       })?.data,
     ).toEqual({ lastName: 'Own' });
+  });
+
+  it('a service write that did not bump the version is not an echo: captured with an id and a time of its own, reported', () => {
+    const synced = {
+      customerId: 'c1',
+      lastName: 'S',
+      version: 5,
+      updatedAt: '2026-11-22T09:00:00.000Z',
+      _writer: 'cutover-sync',
+      _syncedVersion: 5,
+    };
+    // The service overwrote lastName and left version (and updatedAt, _writer) as the sync wrote them.
+    const noBump = { ...synced, lastName: 'Lost?' };
+    expect(isSyncWrite(customer, noBump)).toBe(true); // what the echo check alone concludes
+    const record = {
+      ...base,
+      eventName: 'MODIFY' as const,
+      keys: { customerId: 'c1' },
+      oldImage: synced,
+      newImage: noBump,
+    };
+    expect(versionViolation(customer, record)).toBe('version-not-bumped');
+    const e = captureServiceChange(customer, record);
+    expect(e).toMatchObject({
+      data: { lastName: 'Lost?' },
+      sequence: 5,
+      changedAt: '2026-11-22T10:00:00.000Z',
+    });
+    expect(e?.eventId).toMatch(/^ddb:cutover-dev-magento-customer:c1:5:version-not-bumped:[0-9a-f]{8}$/);
+    // Another such write with other values is another event; the same record again is the same event.
+    const again = captureServiceChange(customer, {
+      ...record,
+      oldImage: noBump,
+      newImage: { ...noBump, lastName: 'Again' },
+    });
+    expect(again?.eventId).not.toBe(e?.eventId);
+    expect(captureServiceChange(customer, record)?.eventId).toBe(e?.eventId);
+    // A non-bumping write that changed no mapped field loses nothing: no event.
+    expect(captureServiceChange(customer, { ...record, newImage: { ...synced, unrelated: 1 } })).toBeNull();
+  });
+
+  it('the sync write itself (version + 1) is no violation and stays an echo; an image without a version is one', () => {
+    const old = { customerId: 'c1', lastName: 'R', version: 4 };
+    const synced = { ...old, lastName: 'S', version: 5, _writer: 'cutover-sync', _syncedVersion: 5 };
+    const echo = {
+      ...base,
+      eventName: 'MODIFY' as const,
+      keys: { customerId: 'c1' },
+      oldImage: old,
+      newImage: synced,
+    };
+    expect(versionViolation(customer, echo)).toBeUndefined();
+    expect(captureServiceChange(customer, echo)).toBeNull();
+    const unversioned = {
+      ...base,
+      eventName: 'INSERT' as const,
+      keys: { customerId: 'c2' },
+      newImage: { customerId: 'c2', lastName: 'N' },
+    };
+    expect(versionViolation(customer, unversioned)).toBe('version-missing');
+    expect(captureServiceChange(customer, unversioned)?.data).toEqual({ lastName: 'N' });
   });
 
   it('turns REMOVE into a delete and names the detail type from the spec', () => {
