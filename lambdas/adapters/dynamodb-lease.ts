@@ -1,8 +1,9 @@
 /**
  * The poller's lease (lambdas/domain/ports.ts `PollerLease`) as one item of the sync table,
- * `lease#<name>` (`owner`, `expiresAt` ms, and a pending `handoverBy`/`handoverAt`), changed only
- * by conditional updates: taking it succeeds only when it is free, has run out or is already the
- * caller's, so two invocations never hold it at once.
+ * `lease#<name>` (`owner`, `leaseUntil` ms, and a pending `handoverBy`/`handoverAt`), changed
+ * only by conditional updates: taking it succeeds only when it is free, has run out or is already
+ * the caller's, so two invocations never hold it at once. (Not `expiresAt`: that is the sync
+ * table's TTL attribute, in seconds; the lease item is kept.)
  */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LeaseState, PollerLease } from '../domain/ports.js';
@@ -28,8 +29,8 @@ export class DynamoPollerLease implements PollerLease {
         new UpdateCommand({
           TableName: this.table,
           Key: this.key,
-          UpdateExpression: 'SET #owner = :me, expiresAt = :exp',
-          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :me OR expiresAt < :now',
+          UpdateExpression: 'SET #owner = :me, leaseUntil = :exp',
+          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :me OR leaseUntil < :now',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':me': owner, ':exp': now + ttlMs, ':now': now },
           ReturnValues: 'ALL_NEW',
@@ -52,7 +53,7 @@ export class DynamoPollerLease implements PollerLease {
       return {
         held: false,
         ...(cur.Item?.['owner'] ? { holder: String(cur.Item['owner']) } : {}),
-        ...(cur.Item?.['expiresAt'] !== undefined ? { expiresAt: Number(cur.Item['expiresAt']) } : {}),
+        ...(cur.Item?.['leaseUntil'] !== undefined ? { expiresAt: Number(cur.Item['leaseUntil']) } : {}),
         handoverRequested: false,
       };
     }
@@ -81,7 +82,7 @@ export class DynamoPollerLease implements PollerLease {
         new UpdateCommand({
           TableName: this.table,
           Key: this.key,
-          UpdateExpression: 'SET expiresAt = :zero',
+          UpdateExpression: 'SET leaseUntil = :zero',
           ConditionExpression: '#owner = :me',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':me': owner, ':zero': 0 },
