@@ -66,7 +66,9 @@ export class DynamoPollerLease implements PollerLease {
           TableName: this.table,
           Key: this.key,
           UpdateExpression: 'SET handoverBy = :me, handoverAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND #owner <> :me',
+          // Only a live holder is asked: a request left on a released lease would later stop
+          // whoever takes it next.
+          ConditionExpression: 'attribute_exists(pk) AND #owner <> :me AND leaseUntil >= :now',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':me': owner, ':now': now },
         }),
@@ -82,7 +84,8 @@ export class DynamoPollerLease implements PollerLease {
         new UpdateCommand({
           TableName: this.table,
           Key: this.key,
-          UpdateExpression: 'SET leaseUntil = :zero',
+          // The request it answered goes with it (its candidate takes the lease now).
+          UpdateExpression: 'SET leaseUntil = :zero REMOVE handoverBy, handoverAt',
           ConditionExpression: '#owner = :me',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':me': owner, ':zero': 0 },
