@@ -70,7 +70,7 @@ export interface FunctionModel {
   readonly stack: string;
   /** Handler name: the file name in lambdas/handlers without extension (`forward-sync`). */
   readonly handler: string;
-  /** Absolute path of the handler entry. */
+  /** Absolute path of the handler entry (it may be gone when the assembly is older than the code). */
   readonly entry: string;
   readonly environment: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number;
@@ -357,7 +357,6 @@ export function readAssembly(directory: string, templates = readTemplates(direct
           const variables = ((f['Environment'] as Record<string, Json> | null)?.['Variables'] ??
             {}) as Record<string, Json>;
           const entry = path.join(PROJECT_ROOT, entryRel);
-          if (!existsSync(entry)) throw new AssemblyError(`${id}: handler entry ${entryRel} does not exist`);
           functions[id] = {
             id,
             stack,

@@ -9,6 +9,7 @@
  * consistency check function of the template compares both sides).
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
   ScanCommand as DocScanCommand,
@@ -451,6 +452,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
 
       // The functions, from their handler entries.
       for (const f of functions) {
+        if (!existsSync(f.entry))
+          throw new RehearsalError(
+            `${f.id}: the assembly names ${f.entry}, which does not exist (an assembly older than the code: synthesize again, npm run synth)`,
+          );
         const mod = (await import(f.entry)) as { handler?: Handler };
         if (typeof mod.handler !== 'function') throw new RehearsalError(`${f.entry} exports no handler`);
         handlers.set(f.id, mod.handler);
@@ -660,7 +665,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     for (const stop of stoppers) await stop().catch(() => {});
     await closeRuntime();
     output.stop();
-    process.env = savedEnv;
+    // Restored in place: process.env is not a plain object (it coerces values to strings).
+    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+    Object.assign(process.env, savedEnv);
     await db?.end().catch(() => {});
     raw.destroy();
   }
