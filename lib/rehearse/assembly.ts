@@ -34,6 +34,8 @@ export interface RuleTarget {
   readonly deadLetterQueue?: ResourceId;
   readonly maximumRetryAttempts?: number;
   readonly maximumEventAgeSeconds?: number;
+  /** The target's constant `Input` (parsed), which replaces the event. */
+  readonly input?: unknown;
 }
 
 export interface RuleModel {
@@ -292,6 +294,7 @@ export function readAssembly(directory: string, templates = readTemplates(direct
                 ...(retry?.['MaximumRetryAttempts'] !== undefined
                   ? { maximumRetryAttempts: Number(retry['MaximumRetryAttempts']) }
                   : {}),
+                ...(typeof t['Input'] === 'string' ? { input: JSON.parse(t['Input']) } : {}),
                 ...(retry?.['MaximumEventAgeInSeconds'] !== undefined
                   ? { maximumEventAgeSeconds: Number(retry['MaximumEventAgeInSeconds']) }
                   : {}),

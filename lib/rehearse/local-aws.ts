@@ -130,6 +130,21 @@ export class LocalQueue {
 
 export type Invoke = (event: unknown) => Promise<unknown>;
 
+/** The event a schedule rule without `Input` delivers to its target (EventBridge's Scheduled Event). */
+export function scheduledEvent(ruleName: string, at: Date = new Date()): BusEnvelope {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: LOCAL_ACCOUNT,
+    time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: LOCAL_REGION,
+    resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${ruleName}`],
+    detail: {},
+  };
+}
+
 /** What a rule did with the events offered to the bus. */
 export interface BusStats {
   put: number;

@@ -23,7 +23,14 @@ import { closeRuntime, configureRuntime } from '../../lambdas/handlers/runtime.j
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { EntitySpec, MigrationSpec, MysqlEntityLegacy } from '../spec/schema.js';
 import type { AssemblyModel, FunctionModel, ResourceId, TableModel } from './assembly.js';
-import { EventSourceMapping, LocalBus, LocalQueue, type QueueMessage, sleep } from './local-aws.js';
+import {
+  EventSourceMapping,
+  LocalBus,
+  LocalQueue,
+  type QueueMessage,
+  scheduledEvent,
+  sleep,
+} from './local-aws.js';
 import { LocalPipe } from './local-pipe.js';
 
 /** The rehearsal cannot run: the assembly lacks the service, or the setup failed. */
@@ -175,6 +182,8 @@ export interface RehearsalReport {
   readonly ok: boolean;
 }
 
+/** Traffic changes outstanding at once (SQL edits and DynamoDB writes). */
+const MAX_IN_FLIGHT = 32;
 const SYNC_HANDLERS = new Set(['forward-sync', 'reverse-sync']);
 const DATA_PLANE = ['forward-sync', 'reverse-sync', 'service-capture', 'legacy-poller', 'consistency-check'];
 /** Environment the runtime reads: it must agree across the functions sharing it in-process. */
@@ -526,10 +535,13 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const poller = byHandler('legacy-poller')!;
     const schedule = model.rules.find((r) => r.schedule && r.targets.some((t) => t.resource === poller.id));
     const pollEveryMs = Math.max(50, (schedule?.schedule?.everyMs ?? 60_000) / timeScale);
+    const target = schedule?.targets.find((t) => t.resource === poller.id);
+    // What the schedule delivers: the target's constant Input, else EventBridge's Scheduled Event.
+    const scheduledInput = () => target?.input ?? scheduledEvent(schedule?.id.split('/')[1] ?? 'schedule');
     pollerLoop = (async () => {
       while (!stopPoller) {
         const t = Date.now();
-        await invoke(poller.id, {}).catch(() => {});
+        await invoke(poller.id, scheduledInput()).catch(() => {});
         lastPollAt = t;
         await sleep(Math.max(0, pollEveryMs - (Date.now() - t)));
       }
@@ -584,7 +596,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
           restart = options.restartMariaDb();
         }
         const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * rate) + 1);
-        while (seq < due) {
+        // At most MAX_IN_FLIGHT changes outstanding: past what the machine holds, the offered
+        // rate falls behind (reported in the phase's detail) instead of queueing without bound.
+        while (seq < due && inFlight.size < MAX_IN_FLIGHT) {
           const n = seq++;
           const toService = Math.random() < serviceShare && serviceKeys.length > 0;
           const p = (
@@ -618,7 +632,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       }
       await Promise.allSettled(inFlight);
       await restart;
-      return `${seq} changes offered in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+      const seconds = (Date.now() - t0) / 1000;
+      return `${seq} changes offered in ${seconds.toFixed(1)} s (${(seq / seconds).toFixed(0)}/s of ${rate}/s asked)`;
     });
 
     await phase('drain', async () => {

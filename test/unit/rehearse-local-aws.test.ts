@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseFaults } from '../../bin/cutover.js';
 import type { MappingModel, QueueModel } from '../../lib/rehearse/assembly.js';
-import { EventSourceMapping, LocalQueue, sleep } from '../../lib/rehearse/local-aws.js';
+import { EventSourceMapping, LocalQueue, scheduledEvent, sleep } from '../../lib/rehearse/local-aws.js';
+import { contract } from '../support/contracts.js';
 
 const queueModel = (maxReceiveCount?: number): QueueModel => ({
   id: 's/Queue',
@@ -140,5 +141,13 @@ describe('cutover rehearse options', () => {
       mariadbRestartAtMs: 30_000,
     });
     expect(() => parseFaults(['dynamo-throttle=10%'], 100)).toThrow(/dynamo-throttle=10%: not supported/);
+  });
+});
+
+describe("the schedule's event", () => {
+  it('is the recorded Scheduled Event, with only id, time and rule name of its own', () => {
+    const { event } = contract<{ event: Record<string, unknown> }>('eventbridge/scheduled-event.json');
+    const made = scheduledEvent('my-scheduled-rule', new Date('2015-10-08T16:53:06.123Z'));
+    expect({ ...made, id: event['id'] }).toEqual(event);
   });
 });
