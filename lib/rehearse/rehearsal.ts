@@ -18,6 +18,7 @@ import {
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
 import mysql, { type Pool } from 'mysql2/promise';
+import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
 import type { ConsistencyCheckResponse } from '../../lambdas/handlers/consistency-check.js';
 import { closeRuntime, configureRuntime } from '../../lambdas/handlers/runtime.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
@@ -202,7 +203,7 @@ function percentile(sorted: readonly number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function lambdaContext(fn: FunctionModel) {
+function lambdaContext(fn: FunctionModel, budgetMs = fn.timeoutSeconds * 1000) {
   const started = Date.now();
   return {
     functionName: fn.id.replace('/', '-'),
@@ -213,7 +214,7 @@ function lambdaContext(fn: FunctionModel) {
     logGroupName: `/aws/lambda/${fn.id.split('/')[1]}`,
     logStreamName: 'rehearsal',
     callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, fn.timeoutSeconds * 1000 - (Date.now() - started)),
+    getRemainingTimeInMillis: () => Math.max(0, budgetMs - (Date.now() - started)),
     done: () => {},
     fail: () => {},
     succeed: () => {},
@@ -376,7 +377,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const handlers = new Map<ResourceId, Handler>();
   const crashAfterWrite = options.crashAfterWrite ?? 0;
   const injected = { crashes: 0, mariadbRestarts: 0, editsLost: 0 };
-  const invoke = async (fnId: ResourceId, event: unknown): Promise<unknown> => {
+  const invoke = async (fnId: ResourceId, event: unknown, budgetMs?: number): Promise<unknown> => {
     const fn = model.functions[fnId];
     const h = handlers.get(fnId);
     if (!fn || !h) throw new RehearsalError(`function ${fnId} is not running in this rehearsal`);
@@ -388,7 +389,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       );
     });
     try {
-      const result = await Promise.race([h(event, lambdaContext(fn)), timeout]);
+      const result = await Promise.race([h(event, lambdaContext(fn, budgetMs)), timeout]);
       if (crashAfterWrite > 0 && SYNC_HANDLERS.has(fn.handler) && Math.random() < crashAfterWrite) {
         injected.crashes++;
         throw new Error('the function died after its write, before the ack (injected)');
@@ -536,12 +537,20 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const schedule = model.rules.find((r) => r.schedule && r.targets.some((t) => t.resource === poller.id));
     const pollEveryMs = Math.max(50, (schedule?.schedule?.everyMs ?? 60_000) / timeScale);
     const target = schedule?.targets.find((t) => t.resource === poller.id);
+    // A continuous poller (the schedule's `{ continuous: true }`) polls until its deadline less a
+    // safety margin. Its timeout is scaled like the schedule, never below that margin plus one
+    // scaled period, so each invocation polls about one scaled period and hands over.
+    const timing = pollerTiming(spec.sync);
+    const pollerBudgetMs = Math.min(
+      poller.timeoutSeconds * 1000,
+      timing.safetyMs + Math.max(pollEveryMs, timing.intervalMs),
+    );
     // What the schedule delivers: the target's constant Input, else EventBridge's Scheduled Event.
     const scheduledInput = () => target?.input ?? scheduledEvent(schedule?.id.split('/')[1] ?? 'schedule');
     pollerLoop = (async () => {
       while (!stopPoller) {
         const t = Date.now();
-        await invoke(poller.id, scheduledInput()).catch(() => {});
+        await invoke(poller.id, scheduledInput(), pollerBudgetMs).catch(() => {});
         lastPollAt = t;
         await sleep(Math.max(0, pollEveryMs - (Date.now() - t)));
       }
