@@ -21,7 +21,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type EntitySpec, type FieldSpec, fieldPolicy } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
 import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
-import { canonicalText, NULL_MARK } from '../domain/consistency.js';
+import { canonicalText, FIELD_SEPARATOR, NULL_MARK } from '../domain/checksum.js';
 import type { FieldValue } from '../domain/events.js';
 import type {
   Row,
@@ -430,7 +430,7 @@ export function scanText(entity: EntitySpec): (raw: Record<string, AttributeValu
   };
   fn = (raw) => {
     let text = '';
-    for (let i = 0; i < names.length; i++) text += `|${texts[i]!(raw[names[i]!])}`;
+    for (let i = 0; i < names.length; i++) text += `${FIELD_SEPARATOR}${texts[i]!(raw[names[i]!])}`;
     return { key: keyText(raw[keyName]), text };
   };
   scanTexts.set(entity, fn);

@@ -16,7 +16,7 @@
  *
  * The API computes no checksums, so `count`, `chunkChecksums` and `readChunk` page through the
  * listing and compute here, in JS, what the MySQL store computes in SQL: the row hashes of
- * consistency.ts (`recordHash`) over the canonical values (`normalizeValue`), XORed per chunk,
+ * checksum.ts (`recordHash`) over the canonical values (`normalizeValue`), summed per chunk,
  * with keys placed by `chunkOfKey` (string ids in hash buckets, see chunks.ts). Nothing is
  * cached: each call holds one page and what it computes (a chunk's rows, the chunks' sums), so
  * memory does not grow with the collection. Full validation (validation.ts) lists the collection
@@ -25,8 +25,8 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { EntitySpec, HttpEntityLegacy } from '../../lib/spec/schema.js';
+import { addRowHash, EMPTY_CHECKSUM, recordHash } from '../domain/checksum.js';
 import { chunkOfKey } from '../domain/chunks.js';
-import { recordHash } from '../domain/consistency.js';
 import type { FieldValue } from '../domain/events.js';
 import type {
   CapturedRow,
@@ -328,9 +328,9 @@ export class HttpLegacyStore implements LegacyStore {
   }
 
   /**
-   * Per-chunk counts and XOR-of-CRC32 checksums (`recordHash` over `fields`, all fields by
-   * default), computed while paging through the listing (one page and the chunks' sums in
-   * memory); chunks as `chunkOfKey` (hash buckets for string ids).
+   * Per-chunk counts and checksums (checksum.ts: `recordHash` over `fields`, all fields by
+   * default, summed), computed while paging through the listing (one page and the chunks' sums
+   * in memory); chunks as `chunkOfKey` (hash buckets for string ids).
    */
   async chunkChecksums(
     entity: EntitySpec,
@@ -346,9 +346,9 @@ export class HttpLegacyStore implements LegacyStore {
       for (const r of page) {
         const chunk = chunkOfKey(r.key, size);
         if (options.chunks && (chunk < options.chunks.from || chunk >= options.chunks.to)) continue;
-        const c = chunks.get(chunk) ?? { count: 0, checksum: 0 };
+        const c = chunks.get(chunk) ?? { count: 0, checksum: EMPTY_CHECKSUM };
         c.count++;
-        c.checksum = (c.checksum ^ recordHash(entity, r.key, r.data, options.fields)) >>> 0;
+        c.checksum = addRowHash(c.checksum, recordHash(entity, r.key, r.data, options.fields));
         chunks.set(chunk, c);
       }
     }

@@ -31,6 +31,7 @@ import {
   fieldPolicy,
   type MysqlEntityLegacy,
 } from '../../lib/spec/schema.js';
+import { canonicalValueSql, chunkChecksumSql, rowTextSql } from '../domain/checksum.js';
 import type {
   CapturedRow,
   ChunkChecksum,
@@ -690,28 +691,15 @@ export class MysqlLegacyStore implements LegacyStore {
     return rows.map((r) => this.toRecord(m, r));
   }
 
-  /** SQL of the canonical text of a field, the same text `canonicalText` makes in JS. */
+  /** SQL of the canonical text of a field (checksum.ts `canonicalValueSql`), NULL for NULL. */
   private canonicalSql(m: EntityMapping, f: FieldSpec): string {
     const col = f.column
       ? `e.${ident(f.column)}`
       : `${m.eav.find((v) => v.field.name === f.name)!.alias}.value`;
-    let expr: string;
-    switch (f.type) {
-      case 'decimal':
-        expr = `CAST(${col} AS DECIMAL(65, ${Number(f.scale ?? 0)}))`;
-        break;
-      case 'integer':
-        expr = `CAST(${col} AS SIGNED)`;
-        break;
-      case 'boolean':
-        expr = `IF(${col}, 'true', 'false')`;
-        break;
-      default:
-        expr = col;
-    }
-    return `COALESCE(${expr}, '\\\\N')`;
+    return canonicalValueSql(f, col);
   }
 
+  /** Per chunk: the count and the checksum of checksum.ts, summed in SQL in one `GROUP BY`. */
   async chunkChecksums(
     entity: EntitySpec,
     options: {
@@ -723,7 +711,10 @@ export class MysqlLegacyStore implements LegacyStore {
     const m = this.mapping(entity);
     const { from } = await this.selectFrom(m);
     const fields = m.fieldOrder.filter((f) => !options.fields || options.fields.includes(f.name));
-    const text = `CONCAT_WS('|', e.${m.key}, ${fields.map((f) => this.canonicalSql(m, f)).join(', ')})`;
+    const text = rowTextSql(
+      `e.${m.key}`,
+      fields.map((f) => this.canonicalSql(m, f)),
+    );
     const size = Math.floor(options.chunkSize);
     const wh = this.whereClause(m);
     // One worker's key range: a range scan of the primary key, not the whole table.
@@ -734,11 +725,12 @@ export class MysqlLegacyStore implements LegacyStore {
         }
       : { sql: '', params: [] };
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT FLOOR(e.${m.key} / ${size}) AS chunk, COUNT(*) AS n, BIT_XOR(CRC32(${text})) AS x
+      `SELECT FLOOR(e.${m.key} / ${size}) AS chunk, COUNT(*) AS n, ${chunkChecksumSql(text)} AS s
          FROM ${from} WHERE 1 = 1${range.sql}${wh.sql} GROUP BY chunk ORDER BY chunk`,
       [...range.params, ...wh.params],
     );
-    return rows.map((r) => ({ chunk: Number(r['chunk']), count: Number(r['n']), checksum: Number(r['x']) }));
+    // The pool reads DECIMAL as exact text (decimalNumbers: false); below 2^52, Number is exact.
+    return rows.map((r) => ({ chunk: Number(r['chunk']), count: Number(r['n']), checksum: Number(r['s']) }));
   }
 
   async readChunk(

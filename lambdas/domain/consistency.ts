@@ -1,12 +1,14 @@
 /**
  * The consistency check (pt-table-checksum style) and its repair.
  *
- * 1. Count and checksum each key-range chunk on both sides. A row's hash is
- *    CRC32(`key|v1|v2…`) over the canonical text of the entity's fields in spec order (NULL as
- *    `\N`); a chunk's checksum is the XOR of its row hashes. The legacy store computes it in SQL
- *    (`BIT_XOR(CRC32(CONCAT_WS('|', …)))`), the service side here, in JS, over the same
- *    canonical values; rows are placed in chunks by their legacy key (the key map translates
- *    keys of service-born records).
+ * 1. Count and checksum each key-range chunk on both sides (checksum.ts): a row's hash is the
+ *    first 52 bits of SHA-256 of `key|v1|v2…`, the canonical text of the entity's fields in spec
+ *    order (NULL as `\N`); a chunk's checksum is the sum of its row hashes mod 2^52, which edits
+ *    leave unchanged only by a 2^-52 chance (the XOR of CRC32s it replaced cancelled the same
+ *    edit on two rows). The legacy store computes
+ *    it in SQL (`SUM(CONV(LEFT(SHA2(CONCAT_WS('|', …), 256), 13), 16, 10)) MOD 2^52`), the service side here,
+ *    in JS, over the same canonical values; rows are placed in chunks by their legacy key (the key
+ *    map translates keys of service-born records).
  *    The service side keeps only each row's hash (not its values) while it scans.
  * 2. Only chunks whose count or checksum differ are read row by row and diffed: the legacy rows
  *    of the chunk against the row hashes; the service records of the rows that differ are then
@@ -17,11 +19,18 @@
  *    re-emitted as a change event; the forward sync then sees a change on the legacy side only and
  *    applies it, whatever the field's conflict policy.
  */
-import { crc32 } from 'node:zlib';
 import { type EntitySpec, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
+import {
+  addRowHash,
+  canonicalText,
+  EMPTY_CHECKSUM,
+  hashRowText,
+  type RowHash,
+  recordHash,
+} from './checksum.js';
 import { chunkOfKey } from './chunks.js';
 import type { FieldSyncState } from './conflict.js';
-import { type ChangeEvent, type FieldValue, toBusEntry } from './events.js';
+import { type ChangeEvent, toBusEntry } from './events.js';
 import type {
   EventPublisher,
   LegacyStore,
@@ -32,38 +41,6 @@ import type {
 } from './ports.js';
 import { referencesToService } from './references.js';
 import { isOwnLegacyKey } from './sync.js';
-
-/** Stands for NULL in row hashes (CONCAT_WS would silently skip a NULL). */
-export const NULL_MARK = '\\N';
-
-/** The canonical text of a value in row hashes (the SQL side builds the same text). */
-export function canonicalText(v: FieldValue | undefined): string {
-  if (v === null || v === undefined) return NULL_MARK;
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  return String(v);
-}
-
-/** CRC32 of `key|v1|v2…` (unsigned 32-bit). */
-export function rowHash(key: string, values: readonly (FieldValue | undefined)[]): number {
-  let text = key;
-  for (const v of values) text += `|${canonicalText(v)}`;
-  // zlib.crc32 hashes a string as its UTF-8 bytes.
-  return crc32(text) >>> 0;
-}
-
-/** Row hash of a record over the entity's fields (or `fields`) in spec order. */
-export function recordHash(
-  entity: EntitySpec,
-  key: string,
-  data: Readonly<Record<string, FieldValue>>,
-  fields?: readonly string[],
-): number {
-  const names = entity.fields.map((f) => f.name).filter((n) => !fields || fields.includes(n));
-  return rowHash(
-    key,
-    names.map((n) => data[n] ?? null),
-  );
-}
 
 /** The chunk of a legacy key: key range for unsigned integers, else a hash bucket (chunks.ts). */
 export function chunkOf(legacyKey: string, chunkSize: number): number {
@@ -120,9 +97,10 @@ export interface ConsistencyOptions {
 /** The service side of one chunk as the scan found it. */
 interface ServiceChunk {
   count: number;
+  /** Sum of the row hashes so far (`addRowHash`). */
   checksum: number;
   /** legacy key -> row hash, for the row diff should the chunk differ. */
-  readonly rows: Map<string, number>;
+  readonly rows: Map<string, RowHash>;
 }
 
 /** A service record re-read for a row that differs: what the report and the repair need. */
@@ -175,14 +153,14 @@ export async function checkConsistency(
       // reported missing in legacy by the row diff.
       const chunk = chunkOf(legacyKey, chunkSize);
       // rowHash(legacyKey, values): the scan gives the `|v1|v2…` part as text.
-      const hash = crc32(legacyKey + r.text) >>> 0;
+      const hash = hashRowText(legacyKey + r.text);
       let c = serviceChunks.get(chunk);
       if (!c) {
-        c = { count: 0, checksum: 0, rows: new Map() };
+        c = { count: 0, checksum: EMPTY_CHECKSUM, rows: new Map() };
         serviceChunks.set(chunk, c);
       }
       c.count++;
-      c.checksum = (c.checksum ^ hash) >>> 0;
+      c.checksum = addRowHash(c.checksum, hash);
       c.rows.set(legacyKey, hash);
       if (legacyKey !== r.key) serviceKeys.set(legacyKey, r.key);
       else if (serviceKeys.size) serviceKeys.delete(legacyKey);
@@ -197,7 +175,7 @@ export async function checkConsistency(
     .filter((c) => {
       const l = legacyByChunk.get(c);
       const s = serviceChunks.get(c);
-      return !l || !s || l.count !== s.count || l.checksum >>> 0 !== s.checksum >>> 0;
+      return !l || !s || l.count !== s.count || l.checksum !== s.checksum;
     })
     .sort((a, b) => a - b);
 
@@ -221,7 +199,7 @@ export async function checkConsistency(
   const found: FoundRow[] = [];
   differing.forEach((chunk, i) => {
     const rows = legacyRows[i]!;
-    const svc = serviceChunks.get(chunk)?.rows ?? new Map<string, number>();
+    const svc = serviceChunks.get(chunk)?.rows ?? new Map<string, RowHash>();
     const seen = new Set<string>();
     for (const l of rows) {
       seen.add(l.key);

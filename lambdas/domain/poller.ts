@@ -12,6 +12,8 @@
  *   per-row hashes. Counters travel as deltas against the last observed value, net of the
  *   deltas the reverse sync applied itself (the inbox table, read in the same snapshot), so the
  *   sync's own increments are never re-emitted. The first poll only takes the baseline.
+ *   Checksums and row hashes are checksum.ts's; a snapshot stored by an earlier checksum version
+ *   is read row by row once, its rows compared by that version's hash, and replaced.
  */
 import {
   type EntitySpec,
@@ -19,7 +21,15 @@ import {
   type MigrationSpec,
   type MysqlEntityLegacy,
 } from '../../lib/spec/schema.js';
-import { recordHash } from './consistency.js';
+import {
+  CHECKSUM_VERSION,
+  EMPTY_CHECKSUM,
+  hashRowText,
+  recordHash,
+  recordText,
+  rowHashHex,
+  rowHashV1,
+} from './checksum.js';
 import { type ChangeEvent, type FieldValue, toBusEntry } from './events.js';
 import type { CapturedRow, ChunkSnapshot, EventPublisher, LegacyStore, SyncStateStore } from './ports.js';
 
@@ -57,6 +67,7 @@ export interface PollResult {
   readonly chunksChanged: number;
 }
 
+/** A version-1 row hash (CRC32) as it appeared in event ids. */
 const hex = (n: number) => n.toString(16).padStart(8, '0');
 
 /** Fields whose changes do not move `updated_at` and need the snapshot comparison. */
@@ -128,7 +139,7 @@ function rowEvent(entity: EntitySpec, r: CapturedRow, observedAt: number): Chang
   return {
     schemaVersion: 1,
     // The same row version re-read (overlap, retry) is the same event.
-    eventId: `poll:${entity.name}:${r.key}:${at}:${hex(recordHash(entity, r.key, r.data))}`,
+    eventId: `poll:${entity.name}:${r.key}:${at}:${rowHashHex(recordHash(entity, r.key, r.data))}`,
     entity: entity.name,
     key: r.key,
     op: 'upsert',
@@ -157,9 +168,11 @@ async function pollSnapshots(
   let published = 0;
   let chunksChanged = 0;
   for (const chunk of [...chunks].sort((a, b) => a - b)) {
-    const sum = current.get(chunk) ?? { chunk, count: 0, checksum: 0 };
+    const sum = current.get(chunk) ?? { chunk, count: 0, checksum: EMPTY_CHECKSUM };
     const prev = snaps.get(chunk);
-    if (prev && prev.count === sum.count && prev.checksum === sum.checksum) continue;
+    // A snapshot of an earlier checksum version cannot be compared by checksum: read the chunk.
+    const sameVersion = prev?.version === CHECKSUM_VERSION;
+    if (prev && sameVersion && prev.count === sum.count && prev.checksum === sum.checksum) continue;
     // A chunk left for later keeps its old snapshot, so the next poll finds it changed again.
     if (options.until !== undefined && (deps.now ?? Date.now)() >= options.until) break;
     chunksChanged++;
@@ -178,10 +191,14 @@ async function pollSnapshots(
         external[c.name] = Number(r.data[c.name] ?? 0) - Number(r.syncedDeltas?.[c.name] ?? 0);
       }
       // Hash counters net of the sync's own deltas: a reverse-sync increment changes nothing here.
-      const hash = recordHash(entity, r.key, { ...r.data, ...external }, fields);
+      const text = recordText(entity, r.key, { ...r.data, ...external }, fields);
+      const hash = hashRowText(text);
       next.rows[r.key] = hash;
       if (counters.length) next.counters[r.key] = external;
-      if (!prev || prev.rows[r.key] === hash) continue;
+      if (!prev) continue;
+      // The row as the previous snapshot's version hashes it (version 1: a CRC32 number).
+      const observed = sameVersion ? hash : rowHashV1(text);
+      if (prev.rows[r.key] === observed) continue;
       const isNew = prev.rows[r.key] === undefined;
       const data: Record<string, FieldValue> = {};
       const deltas: Record<string, number> = {};
@@ -200,7 +217,8 @@ async function pollSnapshots(
         schemaVersion: 1,
         // Deterministic per observed transition: a retry after a failed snapshot save repeats
         // the same ids, so its deltas are not applied twice.
-        eventId: `poll:${entity.name}:${r.key}:${prev.observedAt}:${hex(hash)}`,
+        // (Across the upgrade from version 1, the ids version 1 made for the same transition.)
+        eventId: `poll:${entity.name}:${r.key}:${prev.observedAt}:${sameVersion ? rowHashHex(observed) : hex(observed)}`,
         entity: entity.name,
         key: r.key,
         op: 'upsert',
@@ -231,7 +249,13 @@ async function pollSnapshots(
       await deps.publisher.publish(events.map((e) => toBusEntry(e)));
       published += events.length;
     }
-    const snapshot: ChunkSnapshot = { checksum: sum.checksum, count: sum.count, ...next, observedAt: now };
+    const snapshot: ChunkSnapshot = {
+      version: CHECKSUM_VERSION,
+      checksum: sum.checksum,
+      count: sum.count,
+      ...next,
+      observedAt: now,
+    };
     await deps.state.putSnapshot(entity, chunk, snapshot);
   }
   return { published, chunksChanged };

@@ -59,12 +59,12 @@ export interface LegacyWriteResult {
   readonly key?: string;
 }
 
-/** Key-range chunk checksum (pt-table-checksum style): XOR of per-row CRC32s, and the count. */
+/** Key-range chunk checksum (pt-table-checksum style, defined in checksum.ts) and the count. */
 export interface ChunkChecksum {
   /** Chunk index (chunks.ts): keys in [index*size, (index+1)*size) for integer keys, a negative hash bucket for other keys. */
   readonly chunk: number;
   readonly count: number;
-  /** Unsigned 32-bit XOR of row hashes. */
+  /** Sum of the row hashes mod 2^52 (checksum.ts). */
   readonly checksum: number;
 }
 
@@ -221,8 +221,8 @@ export interface ScannedRow {
   /** The item's key (as `read` takes it). */
   readonly key: string;
   /**
-   * `|v1|v2…`: `canonicalText` (consistency.ts) of each of the entity's fields in spec order, of
-   * the value `read` would return, each after a `|`. The row hash is CRC32(legacy key + text).
+   * `|v1|v2…`: `canonicalText` (checksum.ts) of each of the entity's fields in spec order, of
+   * the value `read` would return, each after a `|`. The row hash is `hashRowText(legacy key + text)`.
    */
   readonly text: string;
 }
@@ -239,9 +239,14 @@ export interface Watermark extends ScanCursor {
 
 /** Poller snapshot of one key-range chunk of a table without `updated_at`. */
 export interface ChunkSnapshot {
+  /**
+   * `CHECKSUM_VERSION` (checksum.ts) of `checksum` and `rows`. Absent in snapshots stored before
+   * version 2: those hold the XOR of CRC32s and a CRC32 per row.
+   */
+  readonly version?: number;
   readonly checksum: number;
   readonly count: number;
-  /** key -> row hash */
+  /** key -> row hash (a CRC32 in a snapshot without `version`) */
   readonly rows: Readonly<Record<string, number>>;
   /** key -> counter field -> last observed value net of the sync's own deltas */
   readonly counters: Readonly<Record<string, Readonly<Record<string, number>>>>;

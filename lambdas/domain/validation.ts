@@ -42,8 +42,16 @@
  * where that stops paying.
  */
 import { randomUUID } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
+import {
+  addRowHash,
+  CHECKSUM_VERSION,
+  ChecksumVersionError,
+  EMPTY_CHECKSUM,
+  hashRowText,
+  type RowHash,
+  recordHash,
+} from './checksum.js';
 import { chunkOfKey, HASH_BUCKETS, isHashBucket } from './chunks.js';
 import {
   type ConsistencyDeps,
@@ -51,34 +59,11 @@ import {
   type FoundRow,
   type Mismatch,
   mappedLegacyKeys,
-  recordHash,
   settleRows,
 } from './consistency.js';
 import type { CapturedRow, ObjectStore, StoredRecord } from './ports.js';
 import { type ConsistencyReport, validateReadOnlySync } from './rollout.js';
 import { ValidationFailedError } from './rollout-tasks.js';
-
-// --- the row hash and chunk checksum of consistency.ts, as text -----------------------------------
-
-/** A row hash as the parts store it (text). */
-type RowHashText = string;
-/** A chunk's running aggregate of row hashes. */
-type Aggregate = number;
-const EMPTY_AGGREGATE: Aggregate = 0;
-/** The row hash of `legacyKey + '|v1|v2…'` (consistency.ts: the same as `recordHash`). */
-function hashOfText(text: string): RowHashText {
-  return String(crc32(text) >>> 0);
-}
-function hashOfRecord(entity: EntitySpec, key: string, data: StoredRecord['data']): RowHashText {
-  return String(recordHash(entity, key, data));
-}
-function addHash(aggregate: Aggregate, hash: RowHashText): Aggregate {
-  return (aggregate ^ Number(hash)) >>> 0;
-}
-/** A chunk checksum as text, comparable with the legacy store's `ChunkChecksum.checksum`. */
-function checksumText(aggregate: Aggregate | string | number): string {
-  return String(aggregate);
-}
 
 // --- layout: chunks and groups ---------------------------------------------------------------------
 
@@ -310,7 +295,7 @@ class PartWriter {
     private readonly flushAt: number,
   ) {}
 
-  async add(group: string, legacyKey: string, serviceKey: string, hash: RowHashText): Promise<void> {
+  async add(group: string, legacyKey: string, serviceKey: string, hash: RowHash): Promise<void> {
     let lines = this.groups.get(group);
     if (!lines) {
       lines = [];
@@ -380,7 +365,7 @@ export async function scanPart(deps: ValidationDeps, item: ScanItem): Promise<Wo
       );
       for (const r of page) {
         const legacyKey = keyMap.get(r.key) ?? r.key;
-        await out.add(place(legacyKey), legacyKey, r.key, hashOfText(legacyKey + r.text));
+        await out.add(place(legacyKey), legacyKey, r.key, hashRowText(legacyKey + r.text));
       }
     }
   } else {
@@ -391,8 +376,7 @@ export async function scanPart(deps: ValidationDeps, item: ScanItem): Promise<Wo
     for (;;) {
       const page = await list.call(deps.legacy, entity, { ...(after !== undefined ? { after } : {}), limit });
       out.peak(page.rows.length);
-      for (const r of page.rows)
-        await out.add(place(r.key), r.key, r.key, hashOfRecord(entity, r.key, r.data));
+      for (const r of page.rows) await out.add(place(r.key), r.key, r.key, recordHash(entity, r.key, r.data));
       if (page.last === undefined || page.rows.length === 0) break;
       after = page.last;
     }
@@ -448,7 +432,7 @@ function byGroup(a: string, b: string): number {
 
 interface PartRow {
   readonly serviceKey: string;
-  readonly hash: RowHashText;
+  readonly hash: RowHash;
   readonly chunk: number;
 }
 
@@ -468,7 +452,12 @@ async function readParts(
     const body = await store.get(key);
     for (const line of body.split('\n')) {
       if (!line) continue;
-      const [legacyKey, serviceKey, hash] = JSON.parse(line) as [string, string, string];
+      const [legacyKey, serviceKey, hash] = JSON.parse(line) as [string, string, unknown];
+      // Version 1 wrote CRC32s as text: a run scanned before the upgrade is not compared after it.
+      if (typeof hash !== 'number')
+        throw new ChecksumVersionError(
+          `${key}: row hashes of an earlier checksum version (this is version ${CHECKSUM_VERSION}); start a new run`,
+        );
       rows.set(legacyKey, {
         serviceKey: serviceKey || legacyKey,
         hash,
@@ -516,15 +505,19 @@ export async function compareGroup(deps: ValidationDeps, item: CompareItem): Pro
   );
   let maxHeld = service.size;
 
-  const serviceChunks = new Map<number, { count: number; aggregate: Aggregate }>();
-  for (const r of service.values()) {
-    const c = serviceChunks.get(r.chunk) ?? { count: 0, aggregate: EMPTY_AGGREGATE };
-    c.count++;
-    c.aggregate = addHash(c.aggregate, r.hash);
-    serviceChunks.set(r.chunk, c);
-  }
+  const sumsOf = (rows: Iterable<PartRow>) => {
+    const sums = new Map<number, { count: number; checksum: number }>();
+    for (const r of rows) {
+      const c = sums.get(r.chunk) ?? { count: 0, checksum: EMPTY_CHECKSUM };
+      c.count++;
+      c.checksum = addRowHash(c.checksum, r.hash);
+      sums.set(r.chunk, c);
+    }
+    return sums;
+  };
+  const serviceChunks = sumsOf(service.values());
 
-  const legacyChunks = new Map<number, { count: number; checksum: string }>();
+  const legacyChunks = new Map<number, { count: number; checksum: number }>();
   let listed: Map<string, PartRow> | undefined;
   if (item.mode === 'sql') {
     const range = rangeOfGroup(item.group, layout);
@@ -533,27 +526,19 @@ export async function compareGroup(deps: ValidationDeps, item: CompareItem): Pro
         chunkSize: layout.chunkSize,
         chunks: range,
       }))
-        legacyChunks.set(c.chunk, { count: c.count, checksum: checksumText(c.checksum) });
+        legacyChunks.set(c.chunk, { count: c.count, checksum: c.checksum });
     }
   } else {
     listed = await readParts(deps.store, sidePrefix(item.run, item.entity, 'legacy'), item.group, layout);
     maxHeld += listed.size;
-    const sums = new Map<number, { count: number; aggregate: Aggregate }>();
-    for (const r of listed.values()) {
-      const c = sums.get(r.chunk) ?? { count: 0, aggregate: EMPTY_AGGREGATE };
-      c.count++;
-      c.aggregate = addHash(c.aggregate, r.hash);
-      sums.set(r.chunk, c);
-    }
-    for (const [chunk, c] of sums)
-      legacyChunks.set(chunk, { count: c.count, checksum: checksumText(c.aggregate) });
+    for (const [chunk, c] of sumsOf(listed.values())) legacyChunks.set(chunk, c);
   }
 
   const chunks = [...new Set([...legacyChunks.keys(), ...serviceChunks.keys()])].sort((a, b) => a - b);
   const differing = chunks.filter((c) => {
     const l = legacyChunks.get(c);
     const s = serviceChunks.get(c);
-    return !l || !s || l.count !== s.count || l.checksum !== checksumText(s.aggregate);
+    return !l || !s || l.count !== s.count || l.checksum !== s.checksum;
   });
 
   const mismatches: Mismatch[] = [];
@@ -586,7 +571,7 @@ export async function compareGroup(deps: ValidationDeps, item: CompareItem): Pro
         const s = service.get(l.key);
         const data = await comparableData(deps, entity, l);
         compared.set(l, data);
-        if (!s || hashOfRecord(entity, l.key, data) !== s.hash) pushFound(found, l, s);
+        if (!s || recordHash(entity, l.key, data) !== s.hash) pushFound(found, l, s);
       }
     }
     for (const [legacyKey, r] of svc) {

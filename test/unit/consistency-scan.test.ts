@@ -3,12 +3,12 @@
  * item must hash exactly like `recordHash` over the record `fromItem` reads (the SQL side builds
  * the same text), and the row diff re-reads only the service records that differ.
  */
-import { crc32 } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { fromItem, nativeItem, scanText } from '../../lambdas/adapters/dynamodb-service.js';
+import { checksumOf, hashRowText, recordHash, rowHash } from '../../lambdas/domain/checksum.js';
 import { chunkOfKey } from '../../lambdas/domain/chunks.js';
-import { checkConsistency, recordHash, rowHash } from '../../lambdas/domain/consistency.js';
+import { checkConsistency } from '../../lambdas/domain/consistency.js';
 import type {
   ChunkChecksum,
   LegacyStore,
@@ -74,7 +74,7 @@ describe('Function: scanText (the consistency scan reads raw items to key and ca
           const row = toRow(raw);
           const want = expected(mixed, raw);
           expect(row.key).toBe(want.key);
-          expect(crcOf(row), `${name} = ${JSON.stringify(av)}`).toBe(want.hash);
+          expect(hashOf(row), `${name} = ${JSON.stringify(av)}`).toBe(want.hash);
           n++;
         }
       }
@@ -93,7 +93,7 @@ describe('Function: scanText (the consistency scan reads raw items to key and ca
       isActive: { N: '1' },
     });
     expect(row).toEqual({ key: '42', text: '|a@example.com|Ann|\\N|1|1|1' });
-    expect(crcOf(row)).toBe(rowHash('42', ['a@example.com', 'Ann', null, 1, 1, 1]));
+    expect(hashOf(row)).toBe(rowHash('42', ['a@example.com', 'Ann', null, 1, 1, 1]));
   });
 
   it('fails on a number the document client cannot read, as the scan did before', () => {
@@ -101,9 +101,9 @@ describe('Function: scanText (the consistency scan reads raw items to key and ca
   });
 });
 
-/** rowHash(key, values) is CRC32(`key|v1|…`); the scan's text is the `|v1|…` part. */
-function crcOf(row: ScannedRow): number {
-  return crc32(row.key + row.text) >>> 0;
+/** rowHash(key, values) hashes `key|v1|…`; the scan's text is the `|v1|…` part. */
+function hashOf(row: ScannedRow): number {
+  return hashRowText(row.key + row.text);
 }
 
 // --- the check over in-memory stores ---------------------------------------------------------
@@ -127,17 +127,14 @@ function legacyStore(rows: Map<string, Data>, chunkSize: number): LegacyStore {
       return rows.size;
     },
     async chunkChecksums(entity) {
-      const out = new Map<number, ChunkChecksum>();
+      const hashes = new Map<number, number[]>();
       for (const r of records()) {
         const chunk = chunkOfKey(r.key, chunkSize);
-        const c = out.get(chunk) ?? { chunk, count: 0, checksum: 0 };
-        out.set(chunk, {
-          chunk,
-          count: c.count + 1,
-          checksum: (c.checksum ^ recordHash(entity, r.key, r.data)) >>> 0,
-        });
+        hashes.set(chunk, [...(hashes.get(chunk) ?? []), recordHash(entity, r.key, r.data)]);
       }
-      return [...out.values()];
+      return [...hashes].map(
+        ([chunk, hs]): ChunkChecksum => ({ chunk, count: hs.length, checksum: checksumOf(hs) }),
+      );
     },
     async readChunk(_entity, chunk) {
       return records()
