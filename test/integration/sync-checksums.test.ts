@@ -56,7 +56,7 @@ describe('Function: chunk checksums (edits that cancel in a linear checksum)', (
     );
 
   it('two coupons used once each between polls (4 -> 5, 6 -> 7): the poll publishes both deltas', async () => {
-    // Same chunk, codes of the same length: the two rows' texts end `|4` and `|6`.
+    // Same chunk, codes of the same length: the two rows' texts end `|4|1` and `|6|1` (rule 1).
     const ids: string[] = [];
     for (const [code, used] of [
       ['SPRING10', 4],
@@ -139,7 +139,8 @@ describe('Function: chunk checksums (edits that cancel in a linear checksum)', (
 
   it('a snapshot stored by the CRC32 version: rows compared by CRC32 once, only the changed one published, then replaced', async () => {
     // Coupons 5001 and 5002 (chunk 5), and the snapshot version 1 stored for that chunk: a CRC32
-    // of `id|code|times_used` per row, their XOR, the counters, no version.
+    // of `id|code|times_used|rule_id` (the spec's field order) per row, their XOR, the counters,
+    // no version.
     const coupons = [
       ['5001', 'AUTUMN10', 4],
       ['5002', 'WINTER10', 6],
@@ -151,7 +152,7 @@ describe('Function: chunk checksums (edits that cancel in a linear checksum)', (
       );
       await seedFromLegacy(env, 'coupon', id);
     }
-    const crcs = coupons.map(([id, code, used]) => crc32(`${id}|${code}|${used}`) >>> 0);
+    const crcs = coupons.map(([id, code, used]) => crc32(`${id}|${code}|${used}|1`) >>> 0);
     const observedAt = Date.now() - 60_000;
     await env.dynamo.send(
       new PutCommand({
@@ -186,7 +187,7 @@ describe('Function: chunk checksums (edits that cancel in a linear checksum)', (
       expect.objectContaining({
         key: '5001',
         deltas: { timesUsed: 1 },
-        eventId: `poll:coupon:5001:${observedAt}:${(crc32('5001|AUTUMN10|5') >>> 0).toString(16).padStart(8, '0')}`,
+        eventId: `poll:coupon:5001:${observedAt}:${(crc32('5001|AUTUMN10|5|1') >>> 0).toString(16).padStart(8, '0')}`,
       }),
     ]);
     await forwardOk(changes);
@@ -196,7 +197,7 @@ describe('Function: chunk checksums (edits that cancel in a linear checksum)', (
       new GetCommand({ TableName: env.tables.syncTable, Key: { pk: 'snapshot#coupon#5' } }),
     );
     const snapshot = JSON.parse(String(stored.Item?.['snapshot']));
-    const hashes = { 5001: rowHash('5001', ['AUTUMN10', 5]), 5002: rowHash('5002', ['WINTER10', 6]) };
+    const hashes = { 5001: rowHash('5001', ['AUTUMN10', 5, 1]), 5002: rowHash('5002', ['WINTER10', 6, 1]) };
     expect(snapshot).toEqual({
       version: 2,
       checksum: checksumOf(Object.values(hashes)),
