@@ -21,7 +21,7 @@
  */
 import { type EntitySpec, fieldPolicy, serviceEventsOf } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
-import { recordHash } from './consistency.js';
+import { recordHash, rowHashHex } from './checksum.js';
 import { type ChangeEvent, type FieldValue, parseChangeEvent, serviceDetailType } from './events.js';
 import { normalizeValue, sameValue } from './values.js';
 
@@ -156,7 +156,7 @@ export function captureServiceChange(entity: EntitySpec, record: ServiceStreamRe
     const values = Object.fromEntries(
       entity.fields.map((f) => [f.name, canonical(entity, f.name, img[f.name])]),
     );
-    eventId += `:${violation}:${recordHash(entity, key, values).toString(16).padStart(8, '0')}`;
+    eventId += `:${violation}:${rowHashHex(recordHash(entity, key, values))}`;
     at = Math.max(at, record.approximateAt);
   }
   const changedAt = new Date(at).toISOString();

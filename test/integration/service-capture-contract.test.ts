@@ -124,7 +124,7 @@ describe('Function: service-capture (the version contract, on DynamoDB Local str
     const { result: captured, lines } = await captureOutput(() => captureBatch(records));
     // The two echoes are dropped; the non-bumping write and the proper one are published.
     expect(captured.map((c) => c.detail.data)).toEqual([{ lastName: 'NoBump' }, { firstName: 'Own' }]);
-    expect(captured[0]!.detail.eventId).toMatch(/:2:version-not-bumped:[0-9a-f]{8}$/);
+    expect(captured[0]!.detail.eventId).toMatch(/:2:version-not-bumped:[0-9a-f]{13}$/);
     // Counted once, with the dimensions the construct's alarm watches.
     const emf = lines.filter((l) => METRIC.serviceContractViolation in l);
     expect(emf).toHaveLength(1);

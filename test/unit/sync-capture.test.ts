@@ -111,7 +111,7 @@ describe('Function: captureServiceChange', () => {
       sequence: 5,
       changedAt: '2026-11-22T10:00:00.000Z',
     });
-    expect(e?.eventId).toMatch(/^ddb:cutover-dev-magento-customer:c1:5:version-not-bumped:[0-9a-f]{8}$/);
+    expect(e?.eventId).toMatch(/^ddb:cutover-dev-magento-customer:c1:5:version-not-bumped:[0-9a-f]{13}$/);
     // Another such write with other values is another event; the same record again is the same event.
     const again = captureServiceChange(customer, {
       ...record,
