@@ -5,6 +5,7 @@
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { migrations as bundledMigrations } from '../migrations/index.js';
+import { controlTowerValidator } from './control-tower.js';
 import { assertNoSharedEvents } from './spec/overlap.js';
 import type { MigrationSpec } from './spec/schema.js';
 import { PlatformStack } from './stacks/platform-stack.js';
@@ -20,7 +21,10 @@ export interface BuildAppOptions {
   readonly context?: Record<string, unknown>;
   /** @default - the bundled migrations (magento, menu) */
   readonly migrations?: readonly MigrationSpec[];
-  /** Run cdk-nag's AwsSolutions pack at synthesis. @default true */
+  /**
+   * Run cdk-nag's AwsSolutions pack and AWS Control Tower's proactive controls
+   * (lib/control-tower.ts) at synthesis. @default true
+   */
   readonly nag?: boolean;
   /**
    * CDK's built-in CloudFormation schema validation at synthesis. It costs ~8 s per app here
@@ -81,7 +85,10 @@ export function buildApp(options: BuildAppOptions = {}): CutoverApp {
     }
   }
   if (options.nag ?? true) {
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+    Validations.of(app).addPlugins(
+      new AwsSolutionsChecks(app, { verbose: true }),
+      controlTowerValidator(env),
+    );
   }
   return { app, env, settings, platform, services };
 }

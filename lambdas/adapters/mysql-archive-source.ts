@@ -1,6 +1,6 @@
 /**
  * {@link ArchiveSourcePort} on the legacy MySQL/MariaDB database: keyset pages
- * (`WHERE key > ? ORDER BY key LIMIT n`), every column, in key order.
+ * (`WHERE key > ? ORDER BY key LIMIT n`) of the table's listed columns only, in key order.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { ArchiveSourcePort, ArchiveTable, Row } from '../domain/archive.js';
@@ -23,11 +23,12 @@ export class MysqlArchiveSource implements ArchiveSourcePort {
     const t = ident(table.table);
     const k = ident(table.key);
     const n = Math.max(1, Math.floor(limit));
+    const cols = table.columns.map(ident).join(', ');
     const [rows] =
       after === undefined
-        ? await this.pool.query<RowDataPacket[]>(`SELECT * FROM ${t} ORDER BY ${k} LIMIT ${n}`)
+        ? await this.pool.query<RowDataPacket[]>(`SELECT ${cols} FROM ${t} ORDER BY ${k} LIMIT ${n}`)
         : await this.pool.query<RowDataPacket[]>(
-            `SELECT * FROM ${t} WHERE ${k} > ? ORDER BY ${k} LIMIT ${n}`,
+            `SELECT ${cols} FROM ${t} WHERE ${k} > ? ORDER BY ${k} LIMIT ${n}`,
             [after],
           );
     return rows as Row[];

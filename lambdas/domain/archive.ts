@@ -10,11 +10,36 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 
-/** A legacy table to archive and the column it is paged by (unique, ordered). */
+/**
+ * A legacy table to archive, the column it is paged by (unique, ordered) and the columns kept:
+ * never `SELECT *`, so a column the spec does not name (a password hash, a reset token, a date
+ * of birth) stays out of the archive.
+ */
 export interface ArchiveTable {
   readonly table: string;
   readonly key: string;
+  readonly columns: readonly string[];
 }
+
+/**
+ * Column names that hold credentials (Magento: `password_hash`, `rp_token`; others: `*_secret`,
+ * `api_key`, `salt`, …). They are never archived, whatever a spec lists.
+ */
+const CREDENTIAL_COLUMN = /(^|_)(pass(word|wd)?|pwd|secret|token|api_?key|salt|otp|hash)(_|$)/i;
+
+/** Whether a column holds credentials and so must never be archived. */
+export function isCredentialColumn(column: string): boolean {
+  return CREDENTIAL_COLUMN.test(column);
+}
+
+/** The value columns of a Magento EAV value table (`<entity table>_<backend type>`). */
+export const EAV_VALUE_COLUMNS: readonly string[] = [
+  'value_id',
+  'attribute_id',
+  'store_id',
+  'entity_id',
+  'value',
+];
 
 export type Row = Readonly<Record<string, unknown>>;
 
@@ -54,7 +79,12 @@ export interface ArchiveManifest {
   readonly service: string;
   readonly createdAt: string;
   readonly format: 'ndjson+gzip';
-  readonly tables: ReadonlyArray<{ readonly table: string; readonly key: string; readonly rows: number }>;
+  readonly tables: ReadonlyArray<{
+    readonly table: string;
+    readonly key: string;
+    readonly columns: readonly string[];
+    readonly rows: number;
+  }>;
   readonly files: readonly ArchiveFile[];
   /** Entities Cutover could not archive, and why (an HTTP legacy). */
   readonly notArchived: ReadonlyArray<{ readonly entity: string; readonly reason: string }>;
@@ -95,12 +125,16 @@ export async function archiveTables(
   const pageSize = options.pageSize ?? 1000;
   const rowsPerFile = options.rowsPerFile ?? 100_000;
   const files: ArchiveFile[] = [];
-  const tables: Array<{ table: string; key: string; rows: number }> = [];
+  const tables: Array<{ table: string; key: string; columns: readonly string[]; rows: number }> = [];
   for (const declared of options.tables) {
-    const t: ArchiveTable = {
-      table: declared.table,
-      key: (await source.primaryKey?.(declared.table)) ?? declared.key,
-    };
+    const key = (await source.primaryKey?.(declared.table)) ?? declared.key;
+    const columns = [...new Set([key, ...declared.columns])].filter((c) => !isCredentialColumn(c));
+    if (!columns.includes(key)) {
+      throw new Error(`${declared.table}: the paging key "${key}" looks like a credential column`);
+    }
+    const t: ArchiveTable = { table: declared.table, key, columns };
+    // Only the listed columns are written, whatever the source returns.
+    const keep = (row: Row): Row => Object.fromEntries(columns.map((c) => [c, row[c]]));
     let after: unknown;
     let part = 0;
     let total = 0;
@@ -131,7 +165,7 @@ export async function archiveTables(
       const page = await source.readPage(t, after, pageSize);
       for (const row of page) {
         if (lines.length === 0) firstKey = row[t.key];
-        lines.push(ndjsonLine(row));
+        lines.push(ndjsonLine(keep(row)));
         lastKey = row[t.key];
         total++;
         if (lines.length >= rowsPerFile) await flush();
@@ -140,7 +174,7 @@ export async function archiveTables(
       after = page[page.length - 1]![t.key];
     }
     await flush();
-    tables.push({ table: t.table, key: t.key, rows: total });
+    tables.push({ table: t.table, key: t.key, columns: t.columns, rows: total });
   }
   const manifest: ArchiveManifest = {
     schemaVersion: 1,
@@ -164,16 +198,28 @@ export interface ArchiveSpec {
     readonly name: string;
     readonly entities: ReadonlyArray<{
       readonly name: string;
-      readonly legacy: { readonly table?: string; readonly key: string; readonly path?: string };
-      readonly fields: ReadonlyArray<{ readonly eav?: { readonly backendType: string } }>;
+      readonly legacy: {
+        readonly table?: string;
+        readonly key: string;
+        readonly path?: string;
+        readonly updatedAt?: string;
+        readonly where?: Readonly<Record<string, unknown>>;
+        readonly archiveColumns?: readonly string[];
+      };
+      readonly fields: ReadonlyArray<{
+        readonly column?: string;
+        readonly eav?: { readonly backendType: string };
+      }>;
     }>;
   }>;
 }
 
 /**
- * The legacy tables of a service: each entity's table (paged by its key) and, for Magento EAV
- * attributes, the `<table>_<backendType>` value tables (paged by `value_id`). An HTTP legacy
- * has no tables Cutover can read in bulk: its entities are listed in `notArchived`.
+ * The legacy tables of a service: each entity's table (paged by its key) with the columns the
+ * spec maps (key, `updatedAt`, `where`, the fields' columns) plus the entity's
+ * `archiveColumns`, and, for Magento EAV attributes, the `<table>_<backendType>` value tables
+ * (paged by `value_id`, their value columns). Credential columns are never included. An HTTP
+ * legacy has no tables Cutover can read in bulk: its entities are listed in `notArchived`.
  */
 export function archiveTablesOf(
   spec: ArchiveSpec,
@@ -184,10 +230,16 @@ export function archiveTablesOf(
   const tables: ArchiveTable[] = [];
   const notArchived: Array<{ entity: string; reason: string }> = [];
   const prefix = spec.legacy.tablePrefix ?? '';
-  const seen = new Set<string>();
   const add = (t: ArchiveTable) => {
-    if (!seen.has(t.table)) tables.push(t);
-    seen.add(t.table);
+    const columns = [...new Set(t.columns)].filter((c) => !isCredentialColumn(c));
+    const existing = tables.find((x) => x.table === t.table);
+    if (existing) {
+      // Two entities on one table (Magento's stock per product): the union of their columns.
+      tables[tables.indexOf(existing)] = {
+        ...existing,
+        columns: [...new Set([...existing.columns, ...columns])],
+      };
+    } else tables.push({ ...t, columns });
   };
   for (const e of s.entities) {
     if (spec.legacy.kind !== 'mysql' || !e.legacy.table) {
@@ -197,9 +249,25 @@ export function archiveTablesOf(
       });
       continue;
     }
-    add({ table: `${prefix}${e.legacy.table}`, key: e.legacy.key });
+    add({
+      table: `${prefix}${e.legacy.table}`,
+      key: e.legacy.key,
+      columns: [
+        e.legacy.key,
+        ...(e.legacy.updatedAt ? [e.legacy.updatedAt] : []),
+        ...Object.keys(e.legacy.where ?? {}),
+        ...e.fields.flatMap((f) => (f.column ? [f.column] : [])),
+        ...(e.legacy.archiveColumns ?? []),
+      ],
+    });
     for (const f of e.fields) {
-      if (f.eav) add({ table: `${prefix}${e.legacy.table}_${f.eav.backendType}`, key: 'value_id' });
+      if (f.eav) {
+        add({
+          table: `${prefix}${e.legacy.table}_${f.eav.backendType}`,
+          key: 'value_id',
+          columns: EAV_VALUE_COLUMNS,
+        });
+      }
     }
   }
   return { tables, notArchived };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE, RUNTIME_ENV } from '../spec/runtime.js';
+import { acknowledgeControl, logEncryptionKey } from './encryption.js';
 
 /**
  * A handler file in `lambdas/handlers/`, by name without extension: `forward-sync`,
@@ -104,7 +105,11 @@ export interface CutoverFunctionProps {
   readonly environment?: Record<string, string>;
   /** Reserved concurrency. @default - none (unreserved) */
   readonly reservedConcurrentExecutions?: number;
-  /** Run in this VPC (functions that reach the legacy database). @default - no VPC */
+  /**
+   * Run in this VPC (functions that reach the legacy database). A function without one is
+   * acknowledged for Control Tower's CT.LAMBDA.PR.3 (see the README's security section).
+   * @default - no VPC
+   */
   readonly vpc?: ec2.IVpc;
   /** @default - the VPC's private subnets; only with `vpc` */
   readonly vpcSubnets?: ec2.SubnetSelection;
@@ -123,7 +128,7 @@ export interface CutoverFunctionProps {
 /**
  * The one Lambda function shape every Cutover handler runs in: an ESM bundle built locally by
  * esbuild (no Docker), arm64, the latest Node.js runtime, X-Ray tracing, JSON logs into a log
- * group with retention, and the Powertools environment. Its role has no managed policy: logs
+ * group with retention, encrypted with the stack's log key, and the Powertools environment. Its role has no managed policy: logs
  * and X-Ray are granted inline, everything else through the constructs' `grant*` methods.
  */
 export class CutoverFunction extends nodejs.NodejsFunction {
@@ -141,6 +146,7 @@ export class CutoverFunction extends nodejs.NodejsFunction {
     });
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.TWO_WEEKS,
+      encryptionKey: logEncryptionKey(scope),
     });
     super(scope, id, {
       entry: handlerEntry(props.handler),
@@ -204,6 +210,19 @@ export class CutoverFunction extends nodejs.NodejsFunction {
           ],
           resources: ['*'],
         }),
+      );
+    }
+    if (props.vpc && Stack.of(props.vpc) !== Stack.of(this)) {
+      acknowledgeControl(
+        this,
+        'lambda_inside_vpc_check',
+        'This function runs in the VPC of another stack (the dev VPC of the platform stack): its subnet and security group ids are cross-stack imports (Fn::ImportValue), which the static rule cannot read.',
+      );
+    } else if (!props.vpc) {
+      acknowledgeControl(
+        this,
+        'lambda_inside_vpc_check',
+        'This function reaches only AWS APIs over TLS with IAM (no private resource such as the legacy database): a VPC would add NAT cost and cold-start time for no security gain. Functions that query the legacy database run in its VPC.',
       );
     }
     Validations.of(role).acknowledge({

@@ -11,12 +11,12 @@
  * workers' metrics `validation_rows_total` and `validation_items_total` (per `service` and
  * `phase`), whose sum per minute is rows/s on the migration dashboard.
  */
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
@@ -24,7 +24,9 @@ import { Construct } from 'constructs';
 import { migrationPrefix } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
+import { LoggedBucket } from './buckets.js';
 import { CutoverFunction, type HandlerName } from './cutover-function.js';
+import { cutoverKey, logEncryptionKey } from './encryption.js';
 import type { RolloutLegacyAccess, RolloutTables } from './rollout-state-machine.js';
 
 export interface FullValidationProps {
@@ -72,7 +74,7 @@ export function reconciliationStateMachineName(stage: string, migration: string,
 }
 
 export class FullValidation extends Construct {
-  /** SSE-S3, TLS only, `runs/` expiring; reports under `reports/` (`reports/latest.json`). */
+  /** SSE-KMS, TLS only, `runs/` expiring; reports under `reports/` (`reports/latest.json`). */
   readonly bucket: s3.Bucket;
   readonly functions: ValidationFunctions;
   private readonly props: FullValidationProps;
@@ -132,6 +134,10 @@ export class FullValidation extends Construct {
     f.report.addToRolePolicy(objects(['s3:GetObject'], 'runs'));
     f.report.addToRolePolicy(list);
     f.report.addToRolePolicy(objects(['s3:PutObject'], 'reports'));
+    // SSE-KMS: writers need a data key, readers the decryption.
+    for (const g of [f.plan, f.scan, f.compare, f.report]) {
+      this.bucket.encryptionKey!.grant(g, 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
     this.node.addValidation({
       validate: () => {
         for (const node of this.node.findAll()) if (node instanceof iam.CfnPolicy) acknowledgeWildcards(node);
@@ -289,6 +295,7 @@ export class FullValidation extends Construct {
     // Execution data is left out of the log (counts and object keys only are in it anyway).
     const logGroup = new logs.LogGroup(this, 'ReconciliationLogs', {
       retention: this.props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      encryptionKey: logEncryptionKey(this),
     });
     const machine = new sfn.StateMachine(this, 'Reconciliation', {
       stateMachineName: name,
@@ -298,6 +305,7 @@ export class FullValidation extends Construct {
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    this.grantItemReads(machine);
     new events.Rule(this, 'ReconciliationSchedule', {
       schedule: events.Schedule.rate(every),
       targets: [
@@ -307,28 +315,26 @@ export class FullValidation extends Construct {
     return machine;
   }
 
-  /** SSE-S3, TLS only, no public access, access logs in a bucket of their own; `runs/` expire. */
+  /**
+   * The work lists and parts hold rows of both sides: a `LoggedBucket` (SSE-KMS with a key of
+   * its own, versioned, access logs, no ACLs); `runs/` expire, reports stay.
+   */
   private createBucket(runRetentionDays: number): s3.Bucket {
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+    const key = cutoverKey(this, 'BucketKey', {
+      description: `Encrypts the full-validation work lists and reports of ${this.props.spec.name}/${this.props.service.name}`,
     });
-    Validations.of(accessLogs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        'This bucket receives the validation bucket’s server access logs; logging it as well would log its own log deliveries.',
-    });
-    return new s3.Bucket(this, 'Bucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'validation/',
-      lifecycleRules: [{ prefix: 'runs/', expiration: Duration.days(runRetentionDays) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    return new LoggedBucket(this, 'Store', {
+      encryptionKey: key,
+      expiration: { days: runRetentionDays, prefix: 'runs/' },
+      noncurrentDays: runRetentionDays,
+      accessLogPrefix: 'validation/',
+      purpose: 'full validation',
+    }).bucket;
+  }
+
+  /** A state machine that runs this validation's Distributed Maps reads their work lists. */
+  grantItemReads(machine: sfn.StateMachine): void {
+    this.bucket.encryptionKey!.grant(machine, 'kms:Decrypt');
   }
 }
 

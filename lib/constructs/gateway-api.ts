@@ -11,6 +11,7 @@ import { METRIC } from '../spec/metrics.js';
 import { METRICS_NAMESPACE, RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import { CutoverFunction, type HandlerName } from './cutover-function.js';
+import { acknowledgeControl, logEncryptionKey } from './encryption.js';
 import { cutoverMetric } from './metrics.js';
 
 /** The AppConfig feature-flag profile the gateway reads (a `MigrationFlags` construct fits). */
@@ -110,6 +111,7 @@ export class GatewayApi extends Construct {
       description: `cutover gateway router (${props.spec.name})`,
       memorySize: props.memorySize ?? 1024,
       timeout,
+      logRetention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
@@ -148,6 +150,7 @@ export class GatewayApi extends Construct {
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      encryptionKey: logEncryptionKey(this),
     });
     this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
@@ -175,12 +178,20 @@ export class GatewayApi extends Construct {
     });
 
     if (!props.authorizer) {
-      Validations.of(this.api).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'The gateway is a transparent strangler-fig proxy: the legacy system and the services authenticate requests as they did before; pass `authorizer` to add one here.',
-      });
+      const reason =
+        'The gateway is a transparent strangler-fig proxy: the legacy system and the services authenticate requests as they did before; pass `authorizer` to add one here.';
+      Validations.of(this.api).acknowledge({ id: 'AwsSolutions-APIG4', reason });
+      // CT.APIGATEWAY.PR.5 accepts only AWS_IAM, JWT or CUSTOM: browsers cannot sign with SigV4,
+      // and a JWT/Lambda authorizer needs the store's identity provider (the `authorizer` prop).
+      acknowledgeControl(this.api, 'api_gw_v2_authorization_type_configured_check', reason);
     }
+    // The integration's permission has a SourceArn (this API's execute-api ARN), built from the
+    // stack's account and region: the guard rule accepts only a literal or a resource reference.
+    acknowledgeControl(
+      this.api,
+      'lambda_function_public_access_prohibited_check',
+      'The permission is limited by SourceArn to this API (arn:…:execute-api:<region>:<account>:<api id>/*/*); the ARN is computed from the stack, which the static rule cannot read.',
+    );
   }
 
   /** The URL of the gateway (the `$default` stage). */

@@ -1,5 +1,6 @@
 export * from './alarm-rollback.js';
 export * from './cutover-function.js';
+export * from './encryption.js';
 export * from './gateway-api.js';
 export * from './legacy-database-access.js';
 export * from './metrics.js';

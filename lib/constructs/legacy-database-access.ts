@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { RUNTIME_ENV } from '../spec/runtime.js';
+import { logEncryptionKey } from './encryption.js';
 
 /** The network of an existing database, as the spec (or cdk.json) names it. */
 export interface DatabaseNetwork {
@@ -28,6 +29,8 @@ export interface LegacyDatabaseAccessProps {
   readonly rdsProxyEndpoint?: string;
   /** Retention of the created VPC's flow logs. @default ONE_MONTH */
   readonly flowLogRetention?: logs.RetentionDays;
+  /** PEM of the CA of the database's TLS certificate. @default - the Amazon RDS CA bundle */
+  readonly tlsCaPem?: string;
 }
 
 /** The legacy database's network is missing or given twice; the message names the migration. */
@@ -53,6 +56,7 @@ export class LegacyDatabaseAccess extends Construct {
   readonly securityGroups: readonly ec2.ISecurityGroup[];
   readonly secret: secretsmanager.ISecret;
   readonly rdsProxyEndpoint?: string;
+  readonly tlsCaPem?: string;
 
   constructor(scope: Construct, id: string, props: LegacyDatabaseAccessProps) {
     super(scope, id);
@@ -68,6 +72,7 @@ export class LegacyDatabaseAccess extends Construct {
     }
     this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', props.secretName);
     this.rdsProxyEndpoint = props.rdsProxyEndpoint;
+    this.tlsCaPem = props.tlsCaPem;
     if (props.network) {
       const n = props.network;
       const zones = n.availabilityZones ?? n.subnetIds.map((_, i) => `zone-${i}`);
@@ -92,7 +97,8 @@ export class LegacyDatabaseAccess extends Construct {
         maxAzs: 2,
         natGateways: 1,
         subnetConfiguration: [
-          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+          // Only the NAT gateway lives here (with its Elastic IP): nothing needs a public IP on launch.
+          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
           { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
         ],
         gatewayEndpoints: { DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB } },
@@ -101,6 +107,7 @@ export class LegacyDatabaseAccess extends Construct {
         destination: ec2.FlowLogDestination.toCloudWatchLogs(
           new logs.LogGroup(this, 'FlowLogs', {
             retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,
+            encryptionKey: logEncryptionKey(this),
           }),
         ),
         trafficType: ec2.FlowLogTrafficType.REJECT,
@@ -131,11 +138,15 @@ export class LegacyDatabaseAccess extends Construct {
     return this.secret.grantRead(grantee);
   }
 
-  /** `CUTOVER_LEGACY_SECRET_ARN` and, with a proxy, `CUTOVER_LEGACY_ENDPOINT`. */
+  /**
+   * `CUTOVER_LEGACY_SECRET_ARN`, with a proxy `CUTOVER_LEGACY_ENDPOINT`, with a CA of its own
+   * `CUTOVER_LEGACY_CA` (the functions connect over TLS either way).
+   */
   runtimeEnvironment(): Record<string, string> {
     return {
       [RUNTIME_ENV.legacySecretArn]: this.secret.secretArn,
       ...(this.rdsProxyEndpoint ? { [RUNTIME_ENV.legacyEndpoint]: this.rdsProxyEndpoint } : {}),
+      ...(this.tlsCaPem ? { [RUNTIME_ENV.legacyCa]: this.tlsCaPem } : {}),
     };
   }
 }

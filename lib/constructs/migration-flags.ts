@@ -11,6 +11,7 @@ import {
   toFeatureFlagsDocument,
 } from '../../lambdas/domain/flags.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
+import { acknowledgeControl } from './encryption.js';
 
 /** AppConfig allows at most five monitors per environment. */
 export const MAX_MONITORS = 5;
@@ -121,6 +122,11 @@ export class MigrationFlags extends Construct {
         principal: new iam.ServicePrincipal('appconfig.amazonaws.com'),
         sourceAccount: Stack.of(this).account,
       });
+      acknowledgeControl(
+        props.validator.node.findChild('AppConfigValidates'),
+        'lambda_function_public_access_prohibited_check',
+        'The permission is limited by SourceAccount to this stack’s account; the account is resolved at deployment (environment-agnostic stacks), which the static rule cannot read.',
+      );
     }
     this.initialDocument = toFeatureFlagsDocument(props.spec, initialFlags(props.spec));
     this.initialVersion = new appconfig.CfnHostedConfigurationVersion(this, 'InitialVersion', {

@@ -1,7 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { acknowledgeControl } from './encryption.js';
 
 /** How long a DLQ keeps messages for inspection and redrive (SQS maximum). */
 export const DLQ_RETENTION = Duration.days(14);
@@ -22,9 +23,44 @@ export function encryptedQueue(
   });
 }
 
-/** A dead-letter queue (14 days). */
-export function deadLetterQueue(scope: Construct, id: string, queueName?: string): sqs.Queue {
-  return encryptedQueue(scope, id, { queueName, retentionPeriod: DLQ_RETENTION });
+/**
+ * A dead-letter queue (14 days). With `sourceQueueName` (the SQS queue it serves, by its
+ * physical name), its redrive allow policy admits that queue only (Control Tower's
+ * CT.SQS.PR.1 reads a redrive allow policy as "this is a DLQ"); the ARN is built from the name,
+ * because a reference to the source queue would be circular (the source names this queue).
+ * Without one (the DLQ of EventBridge targets, Lambda asynchronous invocations or a Pipe, which
+ * are not SQS redrives), the control is acknowledged on this queue with its reason.
+ */
+export function deadLetterQueue(
+  scope: Construct,
+  id: string,
+  queueName?: string,
+  sourceQueueName?: string,
+): sqs.Queue {
+  const queue = encryptedQueue(scope, id, {
+    queueName,
+    retentionPeriod: DLQ_RETENTION,
+    redriveAllowPolicy: sourceQueueName
+      ? {
+          redrivePermission: sqs.RedrivePermission.BY_QUEUE,
+          sourceQueues: [
+            sqs.Queue.fromQueueArn(
+              scope,
+              `${id}Source`,
+              Stack.of(scope).formatArn({ service: 'sqs', resource: sourceQueueName }),
+            ),
+          ],
+        }
+      : undefined,
+  });
+  if (!sourceQueueName) {
+    acknowledgeControl(
+      queue,
+      'sqs_dlq_check',
+      'A dead-letter queue of EventBridge rule targets, Lambda asynchronous invocations or a Pipe: it has no dead-letter queue of its own and no SQS source queue for a redrive allow policy to name; its depth alarms.',
+    );
+  }
+  return queue;
 }
 
 /** The depth of a dead-letter queue: the most messages visible in each minute. */

@@ -14,12 +14,12 @@
  *   (read 100 %, write `primary`) and that no rollout of it is running. The previous state
  *   machine is found by its deterministic name, so the service stacks stay independent.
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -27,7 +27,9 @@ import { type FlagStep, type RolloutPlan, rolloutPlan } from '../../lambdas/doma
 import { migrationPrefix, serviceDlqNames } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
+import { LoggedBucket } from './buckets.js';
 import { CutoverFunction, type CutoverFunctionProps, type HandlerName } from './cutover-function.js';
+import { cutoverKey, logEncryptionKey } from './encryption.js';
 import { acknowledgeWildcards, FullValidation, VALIDATION_WILDCARD_REASONS } from './full-validation.js';
 
 /**
@@ -72,8 +74,14 @@ export interface RolloutStateMachineProps {
   readonly tables: RolloutTables;
   /** @default - no legacy access: the legacy readers run outside a VPC without credentials */
   readonly legacyAccess?: RolloutLegacyAccess;
-  /** Bucket of the phase-5 archive; objects go under `<migration>/<service>/<execution>/`. @default - a new bucket (SSE-S3, TLS only, versioned, retained) */
+  /**
+   * Bucket of the phase-5 archive; objects go under `<migration>/<service>/<execution>/`.
+   * @default - a new bucket: SSE-KMS with its own key, TLS only, versioned, object lock for
+   * `archiveRetention`, reads only by {@link RolloutStateMachine.archiveReader}, retained
+   */
   readonly archiveBucket?: s3.IBucket;
+  /** How long the new archive bucket locks, then keeps, an archive. @default Duration.days(2557) (7 years) */
+  readonly archiveRetention?: Duration;
   /** DLQs the gates watch. @default - the service's sync DLQs by their deterministic names */
   readonly dlqNames?: readonly string[];
   /** How often a flag deployment is polled. @default Duration.seconds(15) */
@@ -82,7 +90,7 @@ export interface RolloutStateMachineProps {
   readonly logRetention?: logs.RetentionDays;
   /** The service stack's function defaults; only `logRetention` is used. @default - none */
   readonly functionDefaults?: Pick<CutoverFunctionProps, 'logRetention'>;
-  /** Key of the execution log group. @default - a new key with rotation */
+  /** Key of the execution log group. @default - the stack's log key (`logEncryptionKey`) */
   readonly logEncryptionKey?: kms.IKey;
   /** Phase 1's full validation (its bucket and workers). @default - a new FullValidation */
   readonly validation?: FullValidation;
@@ -118,6 +126,8 @@ export class RolloutStateMachine extends Construct {
   readonly archiveBucket: s3.IBucket;
   /** Phase 1's full validation (Distributed Maps over key-range groups). */
   readonly validation: FullValidation;
+  /** The one role that may read the archive (when the bucket was created here). */
+  readonly archiveReader?: iam.IRole;
 
   constructor(scope: Construct, id: string, props: RolloutStateMachineProps) {
     super(scope, id);
@@ -140,8 +150,16 @@ export class RolloutStateMachine extends Construct {
     const retention =
       props.logRetention ?? props.functionDefaults?.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const entities = service.entities.map((e) => e.name);
-    const archiveBucket = props.archiveBucket ?? this.createArchiveBucket();
+    const created = props.archiveBucket
+      ? undefined
+      : this.createArchiveBucket(
+          migrationPrefix(props.stage, props.spec.name),
+          service.name,
+          props.archiveRetention ?? Duration.days(2557),
+        );
+    const archiveBucket: s3.IBucket = props.archiveBucket ?? created!.bucket;
     this.archiveBucket = archiveBucket;
+    this.archiveReader = created?.reader;
 
     // --- functions -------------------------------------------------------------------------
     const flagEnv = { [RUNTIME_ENV.service]: service.name, ...props.flags.runtimeEnvironment() };
@@ -239,7 +257,8 @@ export class RolloutStateMachine extends Construct {
         resources: [archiveBucket.arnForObjects(`${props.spec.name}/${service.name}/*`)],
       }),
     );
-    archiveBucket.encryptionKey?.grantEncrypt(functions.archive);
+    // SSE-KMS PutObject needs a data key only (grantEncrypt would add kms:ReEncrypt*).
+    archiveBucket.encryptionKey?.grant(functions.archive, 'kms:GenerateDataKey');
     // GetMetricData supports no resource-level permissions.
     functions.gate.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
@@ -510,39 +529,7 @@ export class RolloutStateMachine extends Construct {
     );
 
     // --- the state machine -----------------------------------------------------------------------
-    const key =
-      props.logEncryptionKey ??
-      new kms.Key(this, 'LogKey', {
-        enableKeyRotation: true,
-        description: `Encrypts the rollout execution log of ${props.spec.name}/${service.name}`,
-      });
-    if (!props.logEncryptionKey) {
-      (key as kms.Key).addToResourcePolicy(
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-          actions: [
-            'kms:Encrypt',
-            'kms:Decrypt',
-            'kms:ReEncryptFrom',
-            'kms:ReEncryptTo',
-            'kms:GenerateDataKey',
-            'kms:GenerateDataKeyWithoutPlaintext',
-            'kms:DescribeKey',
-          ],
-          resources: ['*'],
-          conditions: {
-            ArnLike: {
-              'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
-                service: 'logs',
-                resource: 'log-group',
-                resourceName: '*',
-                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-              }),
-            },
-          },
-        }),
-      );
-    }
+    const key = props.logEncryptionKey ?? logEncryptionKey(this);
     this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention, encryptionKey: key });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: name,
@@ -552,6 +539,7 @@ export class RolloutStateMachine extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
+    this.validation.grantItemReads(this.stateMachine);
     // Wildcards that cannot be avoided, acknowledged one by one with their reason; any other
     // wildcard (a grant added later included) still fails cdk-nag.
     // Runs once cross-stack references are resolved (the findings name the imports).
@@ -565,29 +553,63 @@ export class RolloutStateMachine extends Construct {
     });
   }
 
-  /** SSE-S3, TLS only, versioned, retained, with its access logs in a bucket of their own. */
-  private createArchiveBucket(): s3.Bucket {
-    const accessLogs = new s3.Bucket(this, 'ArchiveAccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+  /**
+   * The decommission archive, which may be the last copy of the legacy data: SSE-KMS with a key
+   * of its own, TLS only, versioned, S3 Object Lock (governance mode) for the archive retention,
+   * then expired; reads denied to everyone but the archive reader role (the bucket policy names
+   * it); object events to EventBridge; server access logs in a bucket of their own.
+   */
+  private createArchiveBucket(prefix: string, service: string, retention: Duration): ArchiveBucket {
+    const stack = Stack.of(this);
+    const scope = new Construct(this, 'Decommission');
+    const key = cutoverKey(scope, 'Key', {
+      description: `Encrypts the decommission archive of ${prefix}-${service}`,
     });
-    Validations.of(accessLogs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        'This bucket receives the archive bucket’s server access logs; logging it as well would log its own log deliveries.',
+    const days = Math.max(1, Math.round(retention.toDays()));
+    const { bucket } = new LoggedBucket(scope, 'Store', {
+      encryptionKey: key,
+      // Locked for `days`, expired the day after.
+      expiration: { days: days + 1 },
+      lockDays: days,
+      accessLogPrefix: 'archive/',
+      purpose: 'decommission archive',
     });
-    return new s3.Bucket(this, 'ArchiveBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'archive/',
-      removalPolicy: RemovalPolicy.RETAIN,
+    const reader = new iam.Role(scope, 'Reader', {
+      roleName: `${prefix}-${service}-archive-reader`,
+      assumedBy: new iam.AccountPrincipal(stack.account),
+      description: `The only principal that may read the decommission archive of ${prefix}-${service}`,
     });
+    // Named actions only (grantRead would add s3:GetObject*, s3:List*, s3:GetBucket*).
+    reader.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [bucket.arnForObjects('*')],
+      }),
+    );
+    reader.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+        resources: [bucket.bucketArn],
+      }),
+    );
+    key.grant(reader, 'kms:Decrypt');
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadsOnlyByTheArchiveReader',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAttributes', 's3:RestoreObject'],
+        resources: [bucket.arnForObjects('*')],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': reader.roleArn } },
+      }),
+    );
+    return { bucket, reader };
   }
+}
+
+interface ArchiveBucket {
+  readonly bucket: s3.Bucket;
+  readonly reader: iam.Role;
 }
 
 function stateMachineArn(stack: Stack, name: string): string {
@@ -618,8 +640,12 @@ const WILDCARD_REASONS: ReadonlyArray<[RegExp, string]> = [
     'The Distributed Map starts, describes and stops its own child executions, whose names are generated.',
   ],
   [
-    /^Resource::<[A-Za-z0-9]+ArchiveBucket[A-Za-z0-9]*\.Arn>\/[a-z0-9_]+\/[a-z0-9_]+\/\*$/,
+    /^Resource::<[A-Za-z0-9]+DecommissionStoreBucket[A-Za-z0-9]*\.Arn>\/[a-z0-9_]+\/[a-z0-9_]+\/\*$/,
     "The archive writes new objects under this migration's and service's prefix; their names carry the execution.",
   ],
   ...VALIDATION_WILDCARD_REASONS,
+  [
+    /^Resource::<[A-Za-z0-9]+DecommissionStoreBucket[A-Za-z0-9]*\.Arn>\/\*$/,
+    'The archive reader reads any archive object of this bucket (one bucket per service); object names carry the execution.',
+  ],
 ];

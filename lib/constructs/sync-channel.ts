@@ -107,7 +107,12 @@ export class SyncChannel extends Construct {
     this.service = props.service;
     this.direction = props.direction;
 
-    this.deadLetterQueue = deadLetterQueue(this, 'Dlq', props.queueName && dlqName(props.queueName));
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'Dlq',
+      props.queueName && dlqName(props.queueName),
+      props.queueName,
+    );
     this.queue = encryptedQueue(this, 'Queue', {
       queueName: props.queueName,
       visibilityTimeout: visibility,

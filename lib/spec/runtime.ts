@@ -19,6 +19,11 @@ export const RUNTIME_ENV = {
   legacySecretArn: 'CUTOVER_LEGACY_SECRET_ARN',
   /** Host override, e.g. an RDS Proxy endpoint. */
   legacyEndpoint: 'CUTOVER_LEGACY_ENDPOINT',
+  /**
+   * PEM of the CA that signed the legacy database's TLS certificate. Absent: the Amazon RDS CA
+   * bundle (RDS, Aurora, RDS Proxy). Connections to the legacy database always use TLS.
+   */
+  legacyCa: 'CUTOVER_LEGACY_CA',
   /** Connections per container in the legacy MySQL pool (reverse sync: keep it small). Default 4. */
   mysqlPoolSize: 'CUTOVER_MYSQL_POOL_SIZE',
   /** Local runs only: the HTTP legacy API token (on AWS it is the secret CUTOVER_LEGACY_SECRET_ARN). */

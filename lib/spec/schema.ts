@@ -11,6 +11,7 @@
  * run time.
  */
 import { z } from 'zod';
+import { isCredentialColumn } from '../../lambdas/domain/archive.js';
 import { isNormalPrefix } from '../../lambdas/domain/request-path.js';
 
 /** Identifier usable in AWS resource names, flag names and event detail types. */
@@ -112,6 +113,19 @@ export const MysqlEntityLegacySchema = z
      * legacy side.
      */
     keyReferences: Name.optional(),
+    /**
+     * Columns of `table` the decommission archive (phase 5) keeps besides the mapped ones (key,
+     * `updatedAt`, `where`, the fields' columns). Nothing else is archived; a credential column
+     * (password hash, reset token, secret, …) is refused.
+     * @default - the mapped columns only
+     */
+    archiveColumns: z
+      .array(
+        SqlIdentifier.refine((c) => !isCredentialColumn(c), {
+          message: 'a credential column is never archived',
+        }),
+      )
+      .optional(),
   })
   .strict();
 
@@ -321,6 +335,12 @@ export const MysqlLegacySchema = z
       .default(''),
     /** RDS Proxy endpoint to connect through. @default - the secret's host */
     rdsProxyEndpoint: z.string().optional(),
+    /**
+     * PEM of the CA that signed the database's TLS certificate (a self-managed MySQL).
+     * Connections always use TLS and verify the certificate.
+     * @default - the Amazon RDS CA bundle (RDS, Aurora, RDS Proxy)
+     */
+    tlsCaPem: z.string().includes('-----BEGIN CERTIFICATE-----').optional(),
     /** Network of the database. @default - dev creates a VPC; other stages must name one */
     network: z
       .object({

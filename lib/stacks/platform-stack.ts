@@ -1,15 +1,16 @@
-import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Aspects, Duration, type IAspect, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { AlarmRollback } from '../constructs/alarm-rollback.js';
 import { CutoverFunction } from '../constructs/cutover-function.js';
+import { cutoverKey } from '../constructs/encryption.js';
 import { GatewayApi } from '../constructs/gateway-api.js';
 import { LegacyDatabaseAccess } from '../constructs/legacy-database-access.js';
 import { MigrationDashboard } from '../constructs/migration-dashboard.js';
@@ -39,8 +40,11 @@ export class PlatformStack extends Stack {
   readonly stage: string;
   readonly settings: EnvironmentSettings;
   readonly platformBus: PlatformBus;
-  /** SNS topic the alarms notify (when the environment's `alarmActions` is on). */
-  readonly alarmTopic?: sns.Topic;
+  /**
+   * The SNS topic `cutover-<env>-alarms` (KMS-encrypted, TLS only) that every alarm of the
+   * environment notifies (an aspect on the app adds the action, so no alarm is missed).
+   */
+  readonly alarmTopic: sns.Topic;
   readonly migrations: Readonly<Record<string, MigrationPlatform>>;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
@@ -55,14 +59,13 @@ export class PlatformStack extends Stack {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of EventBridge rule targets.',
     });
-    if (props.settings.alarmActions) {
-      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-        topicName: `cutover-${props.stage}-alarms`,
-        displayName: `Cutover ${props.stage} alarms`,
-        enforceSSL: true,
-        masterKey: this.alarmKey(),
-      });
-    }
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      topicName: `cutover-${props.stage}-alarms`,
+      displayName: `Cutover ${props.stage} alarms`,
+      enforceSSL: true,
+      masterKey: this.alarmKey(),
+    });
+    Aspects.of(scope).add(new NotifyAlarmTopic(this.alarmTopic));
     const migrations: Record<string, MigrationPlatform> = {};
     for (const spec of props.migrations) {
       migrations[spec.name] = new MigrationPlatform(this, pascal(spec.name), { spec, platform: this });
@@ -72,9 +75,8 @@ export class PlatformStack extends Stack {
 
   /** CloudWatch cannot publish to a topic under the AWS-managed SNS key: a key of our own. */
   private alarmKey(): kms.Key {
-    const key = new kms.Key(this, 'AlarmTopicKey', {
+    const key = cutoverKey(this, 'AlarmTopicKey', {
       description: `Encrypts the cutover-${this.stage}-alarms topic`,
-      enableKeyRotation: true,
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -91,10 +93,19 @@ export class PlatformStack extends Stack {
   get logRetention(): logs.RetentionDays {
     return this.settings.logRetentionDays as logs.RetentionDays;
   }
+}
 
-  /** Notifies the alarm topic, when the environment has one. */
-  notify(alarm: cloudwatch.IAlarm & { addAlarmAction(...a: cloudwatch.IAlarmAction[]): void }): void {
-    if (this.alarmTopic) alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+/**
+ * Every alarm and composite alarm of the app notifies the environment's topic (Control Tower's
+ * CT.CLOUDWATCH.PR.1: an alarm without an action is one nobody hears).
+ */
+class NotifyAlarmTopic implements IAspect {
+  constructor(private readonly topic: sns.ITopic) {}
+
+  visit(node: IConstruct): void {
+    if (node instanceof cloudwatch.Alarm || node instanceof cloudwatch.CompositeAlarm) {
+      node.addAlarmAction(new cwActions.SnsAction(this.topic));
+    }
   }
 }
 
@@ -154,7 +165,6 @@ export class MigrationPlatform extends Construct {
         thresholds: spec.alarms,
         dlqNames: dlqNames[service.name]!,
       });
-      platform.notify(monitors[service.name]!.rollbackAlarm);
     }
     this.monitors = monitors;
 
@@ -191,7 +201,6 @@ export class MigrationPlatform extends Construct {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the rollback rule target and function.',
     });
-    platform.notify(this.rollback.dlqDepthAlarm);
 
     if (spec.legacy.kind === 'mysql') {
       const network = settings.networks?.[spec.name] ?? spec.legacy.network;
@@ -200,6 +209,7 @@ export class MigrationPlatform extends Construct {
         migration: spec.name,
         secretName: spec.legacy.secretName,
         rdsProxyEndpoint: spec.legacy.rdsProxyEndpoint,
+        tlsCaPem: spec.legacy.tlsCaPem,
         ...(network ? { network } : { createVpc: settings.createVpc }),
       });
       this.addDebeziumIntake(platform, this.databaseAccess);
@@ -242,7 +252,7 @@ export class MigrationPlatform extends Construct {
     });
     platform.platformBus.grantPublish(fn);
     db.grantConnect(fn);
-    const dlq = deadLetterQueue(this, 'DebeziumDlq', dlqName(`${prefix}-debezium`));
+    const dlq = deadLetterQueue(this, 'DebeziumDlq', dlqName(`${prefix}-debezium`), `${prefix}-debezium`);
     Validations.of(dlq).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the Debezium intake queue.',
@@ -255,12 +265,11 @@ export class MigrationPlatform extends Construct {
     fn.addEventSource(
       new SqsEventSource(queue, { batchSize: this.spec.sync.batchSize, reportBatchItemFailures: true }),
     );
-    const alarm = dlqNotEmptyAlarm(this, 'DebeziumDlqAlarm', dlq, {
+    dlqNotEmptyAlarm(this, 'DebeziumDlqAlarm', dlq, {
       alarmName: `${prefix}-debezium-dlq-depth`,
       alarmDescription:
         'Debezium envelopes that failed translation (the reason is in the message attributes)',
     });
-    platform.notify(alarm);
     Object.assign(this, { debeziumQueue: queue, debeziumIngest: fn });
   }
 }

@@ -207,8 +207,6 @@ export class ServiceStack extends Stack {
         id: 'AwsSolutions-SQS3',
         reason: 'This queue is itself the dead-letter queue of the sync channel queue.',
       });
-      platform.notify(c.dlqDepthAlarm);
-      platform.notify(c.oldestMessageAlarm);
     }
 
     // Service-side change capture: table stream -> pipe (enrichment: contract events) -> bus.
@@ -307,7 +305,10 @@ export class ServiceStack extends Stack {
       validation: this.validation,
     };
 
-    this.rolloutStateMachine = new RolloutStateMachine(this, 'Rollout', this.rollout);
+    this.rolloutStateMachine = new RolloutStateMachine(this, 'Rollout', {
+      ...this.rollout,
+      archiveRetention: Duration.days(platform.settings.decommissionArchiveDays),
+    });
   }
 
   private schedule(

@@ -27,8 +27,11 @@ export interface EnvironmentSettings {
   readonly region?: string;
   readonly logRetentionDays: number;
   readonly archiveRetentionDays: number;
-  /** Send alarm notifications to an SNS topic (`cutover-<stage>-alarms`). */
-  readonly alarmActions: boolean;
+  /**
+   * Days the decommission archive (phase 5) is locked (S3 Object Lock, governance) and kept,
+   * then expired. It may be the last copy of the legacy data.
+   */
+  readonly decommissionArchiveDays: number;
   /** Create a VPC for the functions that reach Magento (dev only: others name the network). */
   readonly createVpc: boolean;
   /** Deletion protection and RETAIN on the tables. @default true for prod */
@@ -75,7 +78,7 @@ export function environmentSettings(environments: unknown, env: string): Environ
       `Environment name "${env}" cannot be used in resource names: use 1-12 lower-case letters or digits, starting with a letter`,
     );
   }
-  for (const key of ['logRetentionDays', 'archiveRetentionDays'] as const) {
+  for (const key of ['logRetentionDays', 'archiveRetentionDays', 'decommissionArchiveDays'] as const) {
     if (typeof s[key] !== 'number' || s[key]! < 1) {
       throw new EnvironmentSettingsError(`context.environments.${env}.${key} must be a positive number`);
     }
@@ -91,7 +94,6 @@ export function environmentSettings(environments: unknown, env: string): Environ
     );
   }
   return {
-    alarmActions: false,
     createVpc: false,
     ...s,
     protectData: s.protectData ?? env === 'prod',

@@ -1,28 +1,32 @@
 /**
- * The whole app, synthesized for dev, staging and prod (once each, in beforeAll) with cdk-nag's
- * AwsSolutions pack (and, for prod, CDK's CloudFormation schema validation); bundling skipped (see
- * bundling.test.ts). Synthesis throws on any unacknowledged finding.
+ * The whole app, synthesized for every environment of cdk.json (once each, in beforeAll) with
+ * cdk-nag's AwsSolutions pack and AWS Control Tower's proactive controls (and, for prod, CDK's
+ * CloudFormation schema validation); bundling skipped (see bundling.test.ts). Synthesis throws
+ * on any unacknowledged finding.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
 import { buildApp, type CutoverApp } from '../../lib/app.js';
+import { DISABLED_CONTROLS } from '../../lib/control-tower.js';
 import { rollbackAlarmName } from '../../lib/spec/names.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import { legacyEventOf, serviceEventsOf } from '../../lib/spec/schema.js';
 import { physicalTableName, serviceTables, syncTables } from '../../lib/spec/tables.js';
+import { cdkJsonContext } from '../../lib/stacks/settings.js';
 import { migrations } from '../../migrations/index.js';
 
 type Resource = { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string };
 type Template = { Resources: Record<string, Resource> };
 
-const ENVS = ['dev', 'staging', 'prod'] as const;
+const ENVS = Object.keys(cdkJsonContext()['environments'] as object);
 const built: Record<
   string,
   { app: CutoverApp; assembly: CloudAssembly; templates: Record<string, Template> }
@@ -42,7 +46,8 @@ beforeAll(() => {
     const templates = Object.fromEntries(assembly.stacks.map((s) => [s.stackName, s.template as Template]));
     built[env] = { app, assembly, templates };
   }
-});
+  // Three syntheses with two policy plugins: ~1 min of CPU; a shared 2-core machine stretches it.
+}, 900_000);
 
 function resources(env: string, type?: string): [string, string, Resource][] {
   return Object.entries(built[env]!.templates).flatMap(([stack, t]) =>
@@ -75,18 +80,15 @@ describe('App: all environments', () => {
     for (const s of built[env]!.assembly.stacks) expect(s.environment.region).toBe('unknown-region');
   });
 
-  it.each(ENVS)('%s: cdk-nag AwsSolutions and schema validation report nothing unacknowledged', (env) => {
+  it.each(ENVS)('%s: cdk-nag and the Control Tower controls report nothing unacknowledged', (env) => {
+    // Synthesis threw on any error finding; a report, when written, holds at most warnings.
     const report = join(built[env]!.assembly.directory, 'validation-report.json');
-    if (existsSync(report)) {
-      const r = JSON.parse(readFileSync(report, 'utf8')) as {
-        pluginReports: {
-          summary?: { pluginName: string };
-          violations?: { ruleName: string; severity?: string }[];
-        }[];
-      };
-      const violations = r.pluginReports.flatMap((p) => p.violations ?? []);
-      expect(violations.filter((v) => v.severity !== 'warning')).toEqual([]);
-    }
+    if (!existsSync(report)) return;
+    const r = JSON.parse(readFileSync(report, 'utf8')) as {
+      pluginReports: { violations?: { ruleName: string; severity?: string }[] }[];
+    };
+    const violations = r.pluginReports.flatMap((p) => p.violations ?? []);
+    expect(violations.filter((v) => v.severity !== 'warning')).toEqual([]);
   });
 
   it('every acknowledgement carries a reason a reviewer can check', () => {
@@ -112,6 +114,42 @@ describe('App: all environments', () => {
     expect(ids).toContain('AwsSolutions-SQS3');
     expect(ids).toContain('AwsSolutions-IAM5');
     expect(ids).not.toContain('AwsSolutions-IAM4'); // no managed policies
+  });
+
+  it("the README's security section lists every acknowledged rule and every disabled control", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('\n## Security'),
+      readme.indexOf('\n## ', readme.indexOf('\n## Security') + 1),
+    );
+    expect(section.length).toBeGreaterThan(500);
+    const ids = new Set<string>();
+    for (const env of ENVS) {
+      const visit = (c: IConstruct) => {
+        for (const m of c.node.metadata) {
+          if (m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+            for (const id of Object.keys(m.data as object)) {
+              ids.add(
+                id
+                  .replace(/^annotation::/i, '')
+                  .replace(/^cdk-validator-cfnguard::/, '')
+                  .replace(/\[.*$/, ''),
+              );
+            }
+          }
+        }
+        for (const child of c.node.children) visit(child);
+      };
+      visit(built[env]!.app.app);
+    }
+    expect(ids).toContain('sqs_dlq_check');
+    // aws-cdk-lib acknowledges some of its own CloudFormation schema-validation findings.
+    for (const id of ids) if (id.startsWith('CloudFormation-Validate::')) ids.delete(id);
+    for (const id of ids) expect(section, id).toContain(id);
+    for (const d of DISABLED_CONTROLS) {
+      expect(section).toContain(d.control);
+      expect(section).toContain(d.rule);
+    }
   });
 
   it.each(ENVS)('%s: no Allow statement has a wildcard action', (env) => {
@@ -222,23 +260,42 @@ describe('App: guards', () => {
       env: 'dev',
       outdir: mkdtempSync(join(tmpdir(), 'cutover-nag-')),
       context: { 'aws:cdk:bundling-stacks': [] },
+      migrations: [], // the platform stack alone: the finding is the queue below
     });
     new sqs.CfnQueue(platform, 'PlainQueue'); // unencrypted, no DLQ, no TLS policy
     expect(() => app.synth()).toThrow(/SQS queue/);
+  });
+
+  it('fails synthesis on a finding of an enabled Control Tower rule', () => {
+    const { app, platform } = buildApp({
+      env: 'prod',
+      outdir: mkdtempSync(join(tmpdir(), 'cutover-ct-')),
+      context: { 'aws:cdk:bundling-stacks': [] },
+      migrations: [],
+    });
+    // No KMS key. The app acknowledges other findings (the bus's DLQ): this one must still fail.
+    new logs.CfnLogGroup(platform, 'PlainLogs', { retentionInDays: 365 });
+    expect(() => app.synth()).toThrow(/CT\.CLOUDWATCH\.PR\.3[\s\S]*cutover-prod-platform\/PlainLogs/);
   });
 
   it('names the environment or setting that is wrong', () => {
     expect(() => buildApp({ env: 'qa' })).toThrow(
       'Unknown environment "qa": cdk.json context.environments names dev, staging, prod',
     );
-    const environments = { dev: { logRetentionDays: 10, archiveRetentionDays: 7 } };
+    const environments = {
+      dev: { logRetentionDays: 10, archiveRetentionDays: 7, decommissionArchiveDays: 7 },
+    };
     expect(() => buildApp({ env: 'dev', context: { environments } })).toThrow(
       "context.environments.dev.logRetentionDays must be one of CloudWatch's values",
     );
     expect(() =>
       buildApp({
         env: 'staging',
-        context: { environments: { staging: { logRetentionDays: 30, archiveRetentionDays: 30 } } },
+        context: {
+          environments: {
+            staging: { logRetentionDays: 30, archiveRetentionDays: 30, decommissionArchiveDays: 30 },
+          },
+        },
       }),
     ).toThrow('the legacy database network is not named');
   });
@@ -336,8 +393,50 @@ describe('App: the spec drives the stacks', () => {
       'subnet-0c1d2e3f4a5b60718',
       'subnet-0d1e2f3a4b5c60718',
     ]);
-    expect(count('staging', 'AWS::SNS::Topic')).toBe(1);
-    expect(count('dev', 'AWS::SNS::Topic')).toBe(0);
+    for (const env of ENVS) expect(count(env, 'AWS::SNS::Topic')).toBe(1);
+  });
+
+  it('keeps the decommission archive under a key of its own, locked, readable by one role only', () => {
+    const days = { dev: 7, staging: 90, prod: 2557 } as Record<string, number>;
+    for (const env of ENVS) {
+      for (const [name, t] of Object.entries(built[env]!.templates)) {
+        const archive = Object.entries(t.Resources).find(
+          ([id, r]) => r.Type === 'AWS::S3::Bucket' && id.startsWith('RolloutDecommissionStoreBucket'),
+        );
+        if (!archive) continue;
+        const [archiveId, bucket] = archive;
+        const p = bucket.Properties!;
+        const sse = p['BucketEncryption'].ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault;
+        expect(sse.SSEAlgorithm, name).toBe('aws:kms');
+        const keyId = sse.KMSMasterKeyID['Fn::GetAtt'][0];
+        expect(keyId).toMatch(/^RolloutDecommissionKey/);
+        expect(t.Resources[keyId]!.Properties!['EnableKeyRotation']).toBe(true);
+        expect(p['VersioningConfiguration']).toEqual({ Status: 'Enabled' });
+        expect(p['ObjectLockEnabled']).toBe(true);
+        expect(p['ObjectLockConfiguration'].Rule.DefaultRetention).toEqual({
+          Mode: 'GOVERNANCE',
+          Days: days[env],
+        });
+        expect(p['LifecycleConfiguration'].Rules).toContainEqual(
+          expect.objectContaining({ ExpirationInDays: days[env]! + 1, Status: 'Enabled' }),
+        );
+        expect(p['LoggingConfiguration'].DestinationBucketName).toBeDefined();
+        expect(p['NotificationConfiguration']).toEqual({
+          EventBridgeConfiguration: { EventBridgeEnabled: true },
+        });
+        expect(bucket.DeletionPolicy).toBe('Retain');
+        const policy = Object.values(t.Resources).find(
+          (r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties!['Bucket'].Ref === archiveId,
+        )!;
+        const deny = policy.Properties!['PolicyDocument'].Statement.find(
+          (st: Record<string, any>) => st.Sid === 'ReadsOnlyByTheArchiveReader',
+        );
+        expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+        expect(deny.Action).toContain('s3:GetObject');
+        const readerId = deny.Condition.ArnNotEquals['aws:PrincipalArn']['Fn::GetAtt'][0];
+        expect(t.Resources[readerId]!.Properties!['RoleName']).toMatch(/-archive-reader$/);
+      }
+    }
   });
 
   it('runs one continuous poller per service: timeout = period + handover + safety, at most two at once, the schedule asks for continuous polling', () => {

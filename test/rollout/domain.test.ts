@@ -10,7 +10,12 @@ import { CloudWatchMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js'
 import { EventBridgeApprovals } from '../../lambdas/adapters/eventbridge-approvals.js';
 import { S3ArchiveStore } from '../../lambdas/adapters/s3-archive.js';
 import { StepFunctionsExecutions } from '../../lambdas/adapters/sfn-executions.js';
-import { type ArchiveManifest, archiveTables } from '../../lambdas/domain/archive.js';
+import {
+  type ArchiveManifest,
+  archiveTables,
+  archiveTablesOf,
+  isCredentialColumn,
+} from '../../lambdas/domain/archive.js';
 import { initialFlags, type ServiceFlags, toFeatureFlagsDocument } from '../../lambdas/domain/flags.js';
 import {
   evaluateGate,
@@ -21,6 +26,7 @@ import {
   validateReadOnlySync,
 } from '../../lambdas/domain/rollout.js';
 import { causeText, RollbackFailedError, rollback } from '../../lambdas/domain/rollout-tasks.js';
+import { defineMigration } from '../../lib/spec/schema.js';
 import magento from '../../migrations/magento.js';
 import { FakeAppConfig } from '../support/fake-appconfig.js';
 import { FakeObjectStore } from '../support/rollout-harness.js';
@@ -330,7 +336,7 @@ describe('Function: archiveTables', () => {
       migration: 'm',
       service: 's',
       prefix: 'm/s/run',
-      tables: [{ table: 't', key: 'id' }],
+      tables: [{ table: 't', key: 'id', columns: ['id', 'name', 'at'] }],
       pageSize: 3,
       rowsPerFile: 4,
       now: () => 0,
@@ -353,10 +359,94 @@ describe('Function: archiveTables', () => {
     const stored = JSON.parse(
       Buffer.from(store.objects.get(manifestKey)!.body).toString(),
     ) as ArchiveManifest;
-    expect(stored.tables).toEqual([{ table: 't', key: 'id', rows: 7 }]);
+    expect(stored.tables).toEqual([{ table: 't', key: 'id', columns: ['id', 'name', 'at'], rows: 7 }]);
     expect(gunzipSync(store.objects.get(manifest.files[0]!.key)!.body).toString().split('\n')[0]).toBe(
       '{"id":1,"name":"n1","at":"1970-01-01T00:00:00.000Z"}',
     );
+  });
+});
+
+describe('Function: archiveTablesOf (what phase 5 archives)', () => {
+  it('lists the mapped columns of each table, never SELECT * and never a credential column', () => {
+    const customer = archiveTablesOf(magento, 'customer').tables;
+    expect(customer).toEqual([
+      {
+        table: 'customer_entity',
+        key: 'entity_id',
+        columns: expect.arrayContaining(['entity_id', 'updated_at', 'email', 'firstname', 'lastname']),
+      },
+    ]);
+    for (const banned of ['password_hash', 'rp_token', 'rp_token_created_at', 'dob', 'taxvat']) {
+      expect(customer[0]!.columns).not.toContain(banned);
+    }
+    const catalog = archiveTablesOf(magento, 'catalog').tables;
+    expect(catalog.find((t) => t.table === 'catalog_product_entity_varchar')?.columns).toEqual([
+      'value_id',
+      'attribute_id',
+      'store_id',
+      'entity_id',
+      'value',
+    ]);
+  });
+
+  it("keeps an entity's archiveColumns and refuses a credential column in them, naming the field", () => {
+    const spec = (archiveColumns: string[]) =>
+      defineMigration({
+        name: 'shop',
+        description: 'archive columns',
+        legacy: { kind: 'mysql', secretName: 's', database: 'magento' },
+        services: [
+          {
+            name: 'customer',
+            risk: 'low',
+            serviceUrl: 'https://customer.example.com',
+            legacyUrl: 'https://legacy.example.com',
+            routes: [{ method: 'GET', pathPrefix: '/customers', access: 'read' }],
+            entities: [
+              {
+                name: 'customer',
+                legacy: { table: 'customer_entity', key: 'entity_id', archiveColumns },
+                target: { key: 'customerId' },
+                policy: 'timestamp',
+                consistency: 'strong',
+                fields: [{ name: 'email', type: 'string', column: 'email' }],
+              },
+            ],
+          },
+        ],
+      });
+    expect(archiveTablesOf(spec(['created_at']), 'customer').tables[0]!.columns).toEqual([
+      'entity_id',
+      'email',
+      'created_at',
+    ]);
+    expect(() => spec(['created_at', 'password_hash'])).toThrow(
+      /services\[0\]\.entities\[0\]\.legacy\.archiveColumns\[1\]: a credential column is never archived/,
+    );
+    for (const c of ['password_hash', 'rp_token', 'api_key', 'client_secret', 'password']) {
+      expect(isCredentialColumn(c), c).toBe(true);
+    }
+    for (const c of ['email', 'grand_total', 'times_used', 'is_in_stock', 'passenger']) {
+      expect(isCredentialColumn(c), c).toBe(false);
+    }
+  });
+
+  it('writes only the listed columns, whatever the source returns', async () => {
+    const store = new FakeObjectStore();
+    const source = {
+      readPage: async (_t: unknown, after: unknown) =>
+        after === undefined ? [{ id: 1, email: 'a@example.com', password_hash: 'x', dob: '1990-01-01' }] : [],
+    };
+    const { manifest } = await archiveTables(source, store, {
+      migration: 'm',
+      service: 's',
+      prefix: 'm/s/run',
+      tables: [{ table: 't', key: 'id', columns: ['id', 'email', 'password_hash'] }],
+      now: () => 0,
+    });
+    const line = gunzipSync(store.objects.get(manifest.files[0]!.key)!.body).toString().trim();
+    expect(JSON.parse(line)).toEqual({ id: 1, email: 'a@example.com' });
+    expect(manifest.tables[0]!.columns).toEqual(['id', 'email']);
   });
 });
 

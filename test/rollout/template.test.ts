@@ -174,7 +174,7 @@ describe('Construct: RolloutStateMachine', () => {
   it('archives into a retained, versioned, TLS-only bucket whose access is logged; the archive Lambda may only PutObject under its prefix', () => {
     const t = rollouts[0]!.template;
     const buckets = resources(t, 'AWS::S3::Bucket');
-    const archive = buckets.find(([id]) => id.startsWith('RolloutArchiveBucket'))![1];
+    const archive = buckets.find(([id]) => id.startsWith('RolloutDecommissionStoreBucket'))![1];
     expect(archive.Properties).toMatchObject({
       VersioningConfiguration: { Status: 'Enabled' },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
