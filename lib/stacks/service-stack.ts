@@ -239,7 +239,7 @@ export class ServiceStack extends Stack {
         id: 'AwsSolutions-SQS3',
         reason: 'This queue is itself the dead-letter queue of the change-capture pipe.',
       });
-      platform.notify(capture.contractViolationAlarm);
+      // Its contract-violation alarm notifies the alarm topic like every alarm (PlatformStack's aspect).
       captures.push(capture);
     }
     this.captures = captures;
