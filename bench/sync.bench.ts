@@ -28,7 +28,12 @@ import { handler as reverseHandler } from '../lambdas/handlers/reverse-sync.js';
 import { closeRuntime, configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
 import { RUNTIME_ENV } from '../lib/spec/runtime.js';
 import magento from '../migrations/magento.js';
-import { batchWriteItems, insertCustomers, putCustomerItems } from '../test/support/bulk.js';
+import {
+  batchWriteItems,
+  insertCustomers,
+  putBackfilledStates,
+  putCustomerItems,
+} from '../test/support/bulk.js';
 import {
   createMagentoDatabase,
   createServiceTables,
@@ -161,6 +166,8 @@ const bench: Bench = async (log) => {
     log(
       `seeded: MariaDB ${mysqlSeed.toFixed(1)} s (multi-row INSERTs), DynamoDB Local ${ddbSeed.toFixed(1)} s`,
     );
+    // The backfill's sync states (untimed): the customers came from Magento under their own keys.
+    await putBackfilledStates(ddb, tables.syncTable, 1, ROWS + 1, 16);
     rows.push(
       {
         metric: 'seed: MariaDB multi-row INSERT (2,000 rows/statement)',

@@ -43,7 +43,7 @@ import type {
   ScanCursor,
   StoredRecord,
 } from '../domain/ports.js';
-import { normalizeValue, sameValue } from '../domain/values.js';
+import { type ColumnLimits, normalizeValue, sameValue } from '../domain/values.js';
 
 /** Cutover's only table in the Magento database (a DBA creates it; see docs/sync.md). */
 export const INBOX_TABLE = 'cutover_applied_event';
@@ -222,6 +222,58 @@ class EntityMapping {
   }
 }
 
+/** A column as `information_schema.COLUMNS` describes it (the fields the sync uses). */
+interface ColumnInfo {
+  readonly name: string;
+  readonly dataType: string;
+  readonly columnType: string;
+  readonly nullable: boolean;
+  readonly autoIncrement: boolean;
+  readonly maxChars: number | null;
+  readonly maxBytes: number | null;
+  readonly charset: string | null;
+  readonly precision: number | null;
+  readonly scale: number | null;
+}
+
+const INTEGER_BITS: Readonly<Record<string, number>> = {
+  tinyint: 8,
+  smallint: 16,
+  mediumint: 24,
+  int: 32,
+  integer: 32,
+  bigint: 64,
+};
+const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
+/** Highest code point per character set, where it is below Unicode's (utf8mb3: no 4-byte UTF-8). */
+const MAX_CODE_POINT: Readonly<Record<string, number>> = { utf8: 0xffff, utf8mb3: 0xffff, ascii: 0x7f };
+
+/** The limits a value can break, from the column's definition. */
+function limitsOf(table: string, c: ColumnInfo): ColumnLimits {
+  const base = { column: `${table}.${c.name}`, type: c.columnType, nullable: c.nullable };
+  const unsigned = /\bunsigned\b/i.test(c.columnType);
+  const bits = INTEGER_BITS[c.dataType];
+  if (bits !== undefined) {
+    const min = unsigned ? 0n : -(2n ** BigInt(bits - 1));
+    const max = unsigned ? 2n ** BigInt(bits) - 1n : 2n ** BigInt(bits - 1) - 1n;
+    return { ...base, integer: { min, max } };
+  }
+  if (c.dataType === 'decimal' && c.precision !== null && c.scale !== null) {
+    return { ...base, decimal: { precision: c.precision, scale: c.scale, unsigned } };
+  }
+  if (TEXT_TYPES.has(c.dataType) && c.maxChars !== null) {
+    return {
+      ...base,
+      text: {
+        maxChars: c.maxChars,
+        maxBytes: c.maxBytes ?? Number.MAX_SAFE_INTEGER,
+        maxCodePoint: MAX_CODE_POINT[c.charset ?? ''] ?? 0x10ffff,
+      },
+    };
+  }
+  return base;
+}
+
 /** A Magento row's raw column values as read: the compare-and-set token of a one-statement update. */
 interface RawToken {
   readonly columns: Readonly<Record<string, unknown>>;
@@ -294,6 +346,7 @@ export class MysqlLegacyStore implements LegacyStore {
   private readonly prefix: string;
   private readonly mappings = new Map<string, EntityMapping>();
   private readonly attributeIds = new Map<string, Promise<Map<string, number>>>();
+  private readonly tableColumns = new Map<string, Promise<Map<string, ColumnInfo>>>();
 
   constructor(options: MysqlLegacyStoreOptions) {
     this.pool = options.pool;
@@ -332,6 +385,72 @@ export class MysqlLegacyStore implements LegacyStore {
       this.attributeIds.set(type, p);
     }
     return p;
+  }
+
+  /**
+   * The columns of a table as the database defines them, read once per table and kept for the
+   * life of the store (a container): the sync's truth about what a column can hold and whether
+   * the database generates its keys.
+   */
+  private columnsOf(table: string): Promise<Map<string, ColumnInfo>> {
+    let p = this.tableColumns.get(table);
+    if (!p) {
+      p = (async () => {
+        const [rows] = await this.pool.query<RowDataPacket[]>(
+          `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA, CHARACTER_MAXIMUM_LENGTH,
+                  CHARACTER_OCTET_LENGTH, CHARACTER_SET_NAME, NUMERIC_PRECISION, NUMERIC_SCALE
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
+          [table],
+        );
+        if (!rows.length) throw new Error(`table ${table} not found in information_schema.COLUMNS`);
+        const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+        return new Map(
+          rows.map((r) => {
+            const name = String(r['COLUMN_NAME']);
+            const info: ColumnInfo = {
+              name,
+              dataType: String(r['DATA_TYPE']).toLowerCase(),
+              columnType: String(r['COLUMN_TYPE']),
+              nullable: r['IS_NULLABLE'] === 'YES',
+              autoIncrement: /auto_increment/i.test(String(r['EXTRA'] ?? '')),
+              maxChars: num(r['CHARACTER_MAXIMUM_LENGTH']),
+              maxBytes: num(r['CHARACTER_OCTET_LENGTH']),
+              charset: r['CHARACTER_SET_NAME'] ? String(r['CHARACTER_SET_NAME']).toLowerCase() : null,
+              precision: num(r['NUMERIC_PRECISION']),
+              scale: num(r['NUMERIC_SCALE']),
+            };
+            return [name.toLowerCase(), info];
+          }),
+        );
+      })();
+      p.catch(() => this.tableColumns.delete(table));
+      this.tableColumns.set(table, p);
+    }
+    return p;
+  }
+
+  /** What each mapped field's column can hold (EAV fields: the value table's `value`). */
+  async columnLimits(entity: EntitySpec): Promise<ReadonlyMap<string, ColumnLimits>> {
+    const legacy = entity.legacy as MysqlEntityLegacy;
+    const out = new Map<string, ColumnLimits>();
+    for (const f of entity.fields) {
+      const table = f.eav
+        ? `${this.prefix}${legacy.table}_${f.eav.backendType}`
+        : `${this.prefix}${legacy.table}`;
+      const column = f.eav ? 'value' : f.column;
+      if (!column) continue;
+      const info = (await this.columnsOf(table)).get(column.toLowerCase());
+      if (!info) throw new Error(`${entity.name}.${f.name}: column ${table}.${column} not found`);
+      out.set(f.name, limitsOf(table, info));
+    }
+    return out;
+  }
+
+  /** Whether the database generates the entity's keys (an AUTO_INCREMENT key column). */
+  private async keyGenerated(entity: EntitySpec): Promise<boolean> {
+    const legacy = entity.legacy as MysqlEntityLegacy;
+    const info = (await this.columnsOf(`${this.prefix}${legacy.table}`)).get(legacy.key.toLowerCase());
+    return info?.autoIncrement ?? false;
   }
 
   /** attribute_id -> code, for the Debezium translator's EAV lookups. */
@@ -414,10 +533,12 @@ export class MysqlLegacyStore implements LegacyStore {
   async write(entity: EntitySpec, w: LegacyWrite): Promise<LegacyWriteResult> {
     const m = this.mapping(entity);
     if (isPlainUpdate(m, w)) return this.updateInOneStatement(m, w);
+    // Read before a connection is held (the first time it queries the schema on the pool).
+    const keyGenerated = w.create && (await this.keyGenerated(entity));
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
-      const result = w.create ? await this.create(conn, m, w) : await this.update(conn, m, w);
+      const result = w.create ? await this.create(conn, m, w, keyGenerated) : await this.update(conn, m, w);
       if (result.outcome === 'written') await conn.commit();
       else await conn.rollback();
       return result;
@@ -459,7 +580,12 @@ export class MysqlLegacyStore implements LegacyStore {
     }
   }
 
-  private async create(conn: PoolConnection, m: EntityMapping, w: LegacyWrite): Promise<LegacyWriteResult> {
+  private async create(
+    conn: PoolConnection,
+    m: EntityMapping,
+    w: LegacyWrite,
+    keyGenerated: boolean,
+  ): Promise<LegacyWriteResult> {
     if (w.createToken) {
       const [found] = await conn.query<RowDataPacket[]>(
         `SELECT entity_key FROM ${INBOX_TABLE} WHERE event_id = ? AND field_name = ?`,
@@ -477,7 +603,11 @@ export class MysqlLegacyStore implements LegacyStore {
       if (c.counter) values.set(c.column, Number(v ?? 0) + d);
       else if (v !== undefined) values.set(c.column, v);
     }
-    if (w.desiredKey !== undefined) values.set(m.key, this.keyParam(w.desiredKey));
+    // A generated key is always Magento's own (AUTO_INCREMENT): an explicit one would move the
+    // counter to it, and a numeric service key near the top of `int unsigned` would leave
+    // Magento unable to insert its next row.
+    const explicitKey = keyGenerated ? undefined : w.desiredKey;
+    if (explicitKey !== undefined) values.set(m.key, this.keyParam(explicitKey));
     if (m.updatedAt && w.changedAt) {
       // The row's own change time is the change that created it (second precision).
       const at = new Date(Math.floor(Date.parse(w.changedAt) / 1000) * 1000);
@@ -488,7 +618,7 @@ export class MysqlLegacyStore implements LegacyStore {
       `INSERT INTO ${m.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
       [...values.values()],
     );
-    const key = w.desiredKey ?? String(res.insertId);
+    const key = explicitKey ?? String(res.insertId);
     for (const v of m.eav) {
       const value = w.patch[v.field.name];
       if (value === undefined) continue;

@@ -96,6 +96,14 @@ function canonical(entity: EntitySpec, name: string, raw: unknown): FieldValue {
   return normalizeValue({ ...f, nullable: true }, raw);
 }
 
+/** A decimal as the service holds it (its own text), or `canonical` when that loses nothing. */
+function decimalAsHeld(raw: unknown, canonical: FieldValue): FieldValue {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
+  if (text === undefined || /e/i.test(text)) return canonical;
+  const digits = (t: string) => (/\.(\d*)$/.exec(t)?.[1] ?? '').replace(/0+$/, '').length;
+  return digits(text) > digits(String(canonical)) ? text : canonical;
+}
+
 /**
  * Translates one stream record. Returns null for a record to drop (a sync write, or nothing
  * mapped changed).
@@ -130,8 +138,12 @@ export function captureServiceChange(entity: EntitySpec, record: ServiceStreamRe
     const isCounter = fieldPolicy(entity, f) === 'sum';
     if (!(f.name in img) && !(old && f.name in old)) continue;
     const now = canonical(entity, f.name, img[f.name]);
+    // Compared in canonical form; carried as the service holds it where rounding would change it:
+    // a decimal with more digits than the field's scale is left for the reverse sync to find
+    // against the column (`unstorableReason`), not rounded away here.
+    const sent = f.type === 'decimal' && now !== null ? decimalAsHeld(img[f.name], now) : now;
     if (!old) {
-      if (now !== null || f.name in img) data[f.name] = now;
+      if (now !== null || f.name in img) data[f.name] = sent;
       continue;
     }
     const before = canonical(entity, f.name, old[f.name]);
@@ -139,7 +151,7 @@ export function captureServiceChange(entity: EntitySpec, record: ServiceStreamRe
       const d = Number(now ?? 0) - Number(before ?? 0);
       if (d !== 0) deltas[f.name] = d;
     } else if (!sameValue(now, before)) {
-      data[f.name] = now;
+      data[f.name] = sent;
     }
   }
   if (!Object.keys(data).length && !Object.keys(deltas).length) return null;

@@ -134,6 +134,12 @@ export function addRowHash(sum: number, hash: RowHash): number {
   return s >= HASH_RANGE ? s - HASH_RANGE : s;
 }
 
+/** A chunk's running checksum minus one row hash it holds (mod 2^52): the row moved away. */
+export function removeRowHash(sum: number, hash: RowHash): number {
+  const s = sum - hash;
+  return s < 0 ? s + HASH_RANGE : s;
+}
+
 /** The checksum of rows given by their hashes. */
 export function checksumOf(hashes: Iterable<RowHash>): number {
   let sum = EMPTY_CHECKSUM;

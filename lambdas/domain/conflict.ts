@@ -20,6 +20,17 @@
  * already consumed. Counters (`sum`) move by deltas, applied once per eventId; absolute values
  * never overwrite them. A delete is the pseudo-field `$exists` = false and conflicts with any
  * unsynced change on the target.
+ *
+ * Clocks. A change dated more than `maxClockSkewMs` ahead of the receiving clock (`now`) is
+ * rejected (`ClockSkewError`): accepted, it would become that side's newest change and every
+ * later real edit of its fields would look stale. For the same reason a target record whose own
+ * change time is that far ahead has no usable time (it loses every timestamp comparison), and a
+ * stamp that far ahead already in the stored state (recorded before this check existed) is
+ * forgotten.
+ *
+ * Values the target cannot store (`unstorable`: an emoji for a utf8mb3 column, a string longer
+ * than the column…) are never written: each is parked for a person with both values and the
+ * reason, like a true conflict under `admin`.
  */
 import type { ConflictPolicy, EntitySpec, FieldSpec } from '../../lib/spec/schema.js';
 import { type ChangeEvent, ContractError, type FieldValue, type Origin } from './events.js';
@@ -42,6 +53,13 @@ export interface FieldSyncState {
 /** The sync state of one record (shared by both directions). */
 export interface SyncState {
   readonly fields: Readonly<Record<string, FieldSyncState>>;
+  /**
+   * Where the record was born, as the sync first met it: `legacy` when the forward sync brought
+   * a legacy row over under its own key, `service` when it was created in the service (its
+   * legacy key then comes only from the key map). Never inferred from the shape of a key.
+   * @default - unknown: a state written before provenance was recorded (see `provenanceOf`)
+   */
+  readonly bornOn?: Origin;
 }
 
 export const EMPTY_SYNC_STATE: SyncState = { fields: {} };
@@ -82,6 +100,33 @@ export interface DecideInput {
   readonly key?: string;
   /** Whether this eventId's counter deltas were already applied on the target. */
   readonly deltasApplied?: boolean;
+  /** The receiving side's clock (ms since the epoch). */
+  readonly now: number;
+  /** How far a change may be dated ahead of `now` (ms): `sync.maxClockSkewSeconds`. */
+  readonly maxClockSkewMs: number;
+  /**
+   * Fields of the event whose value the target cannot store, with the reason and the value as
+   * the source holds it (before canonical rounding): parked, never written.
+   */
+  readonly unstorable?: Readonly<Record<string, Unstorable>>;
+}
+
+/** A value the target side cannot store, and why. */
+export interface Unstorable {
+  /** Why, naming the column and its limit (no value: it may be personal data). */
+  readonly reason: string;
+  /** The value as the source holds it. */
+  readonly value: FieldValue;
+}
+
+/** A change dated further ahead of the receiving clock than the spec allows: a bad record. */
+export class ClockSkewError extends ContractError {
+  constructor(changedAt: string, aheadMs: number, maxClockSkewMs: number) {
+    super([
+      `detail.changedAt ${changedAt} is ${Math.round(aheadMs / 1000)} s ahead of the receiving clock (at most ${maxClockSkewMs / 1000} s is accepted: sync.maxClockSkewSeconds)`,
+    ]);
+    this.name = 'ClockSkewError';
+  }
 }
 
 export type FieldOutcome =
@@ -107,6 +152,11 @@ export interface ParkedConflict {
   readonly legacy: { readonly value: FieldValue; readonly at?: number };
   readonly service: { readonly value: FieldValue; readonly at?: number };
   readonly eventId: string;
+  /**
+   * Why a person must decide, when it is not a true conflict under `admin`: the value the target
+   * cannot store and the column's limit.
+   */
+  readonly reason?: string;
 }
 
 export type Outcome =
@@ -206,13 +256,16 @@ export function decide(input: DecideInput): Decision {
   const recordKey = input.key ?? event.key;
   const source = event.origin;
   const sE = stampOf(event);
+  const horizon = input.now + input.maxClockSkewMs;
+  if (sE.at > horizon) throw new ClockSkewError(event.changedAt, sE.at - input.now, input.maxClockSkewMs);
   // The target's own last change. Legacy rows carry no sequence: every change of that tick counts.
+  // A time beyond the horizon comes from a wrong clock: unknown, so it wins no comparison.
   const sY: Stamp | undefined =
-    record.changedAt === undefined
+    record.changedAt === undefined || record.changedAt > horizon
       ? undefined
       : { at: record.changedAt, origin: target, seq: record.version ?? (target === 'legacy' ? SEQ_ALL : 0) };
 
-  const state: Record<string, FieldSyncState> = { ...input.state.fields };
+  const state: Record<string, FieldSyncState> = withinHorizon(input.state.fields, horizon);
   const patch: Record<string, FieldValue> = {};
   const deltas: Record<string, number> = {};
   const pushBack: Record<string, FieldValue> = {};
@@ -249,9 +302,37 @@ export function decide(input: DecideInput): Decision {
     return Object.keys(rest).length ? { ...s, lost: rest } : { value: s.value, seen: s.seen };
   };
 
+  // Nothing is decided until a person resolves it; a redelivery of this change is stale.
+  const park = (name: string, sourceValue: FieldValue, reason?: string) => {
+    const agreed = state[name];
+    const c = current(name);
+    state[name] = { ...(agreed ?? { value: null }), seen: seenWith(agreed, source, sE) };
+    fields[name] = 'park';
+    const legacyValue = source === 'legacy' ? sourceValue : c;
+    const serviceValue = source === 'service' ? sourceValue : c;
+    parked.push({
+      conflictId: conflictIdOf(entity.name, recordKey, name, legacyValue, serviceValue),
+      entity: entity.name,
+      key: recordKey,
+      field: name,
+      legacy: { value: legacyValue, at: source === 'legacy' ? sE.at : sY?.at },
+      service: { value: serviceValue, at: source === 'service' ? sE.at : sY?.at },
+      eventId: event.eventId,
+      ...(reason === undefined ? {} : { reason }),
+    });
+  };
+
   const resolveField = (name: string, v: FieldValue, policy: ConflictPolicy) => {
     const agreed = state[name];
     const c = current(name);
+    const unstorable = input.unstorable?.[name];
+    if (unstorable) {
+      // Never written. A change already accounted for is stale; a new one waits for a person.
+      const seen = agreed?.seen[source];
+      if (seen && compareStamps(sE, seen, order) <= 0) fields[name] = 'stale';
+      else park(name, unstorable.value, unstorable.reason);
+      return;
+    }
     // The target still holds a value that already lost a conflict: it gives way to the winner.
     const holdsLoser = agreed?.lost?.[target] !== undefined && sameValue(c, agreed.lost[target]);
     if (agreed && sameValue(v, agreed.value)) {
@@ -294,23 +375,7 @@ export function decide(input: DecideInput): Decision {
     conflicts.push({ field: name, policy, winner });
     // The target's own change lost: its event, when it arrives on the other side, is stale.
     if (winner === source) return settle('apply');
-    if (winner === 'admin') {
-      // Nothing is decided until a person resolves it; a redelivery of this change is stale.
-      state[name] = { ...(agreed ?? { value: null }), seen: seenWith(agreed, source, sE) };
-      fields[name] = 'park';
-      const legacyValue = source === 'legacy' ? v : c;
-      const serviceValue = source === 'service' ? v : c;
-      parked.push({
-        conflictId: conflictIdOf(entity.name, recordKey, name, legacyValue, serviceValue),
-        entity: entity.name,
-        key: recordKey,
-        field: name,
-        legacy: { value: legacyValue, at: source === 'legacy' ? sE.at : sY?.at },
-        service: { value: serviceValue, at: source === 'service' ? sE.at : sY?.at },
-        eventId: event.eventId,
-      });
-      return;
-    }
+    if (winner === 'admin') return park(name, v);
     // The target's value won. The agreed value stays as it was, so the target's change still
     // counts as a change (a later concurrent change of the source conflicts with it again); the
     // source's value is marked as lost there, to give way to whatever the target sends next.
@@ -388,7 +453,7 @@ export function decide(input: DecideInput): Decision {
     deltas,
     create: create && (hasPatch || hasDeltas),
     delete: isDelete,
-    state: { fields: state },
+    state: { ...input.state, fields: state },
     ...(hasPushBack
       ? {
           pushBack: {
@@ -403,6 +468,37 @@ export function decide(input: DecideInput): Decision {
     conflicts,
     fields,
   };
+}
+
+/**
+ * The stored field states without the stamps dated beyond `horizon`: such a stamp was recorded
+ * from a wrong clock before changes that far ahead were rejected, and kept, it would make every
+ * later real change of its side look stale for good.
+ */
+function withinHorizon(
+  fields: Readonly<Record<string, FieldSyncState>>,
+  horizon: number,
+): Record<string, FieldSyncState> {
+  const out: Record<string, FieldSyncState> = { ...fields };
+  for (const [name, s] of Object.entries(fields)) {
+    const ahead = (Object.keys(s.seen) as Origin[]).filter((o) => (s.seen[o]?.at ?? 0) > horizon);
+    if (!ahead.length) continue;
+    const seen = { ...s.seen };
+    for (const o of ahead) delete seen[o];
+    out[name] = { ...s, seen };
+  }
+  return out;
+}
+
+/**
+ * Where a record was born (see `SyncState.bornOn`). A state written before provenance was
+ * recorded knows it only from what it saw: legacy changes seen on a record without a key-map
+ * entry mean the forward sync brought a legacy row over under its own key (a record born in the
+ * service reaches the legacy side only through the key map).
+ */
+export function provenanceOf(state: SyncState): Origin | undefined {
+  if (state.bornOn) return state.bornOn;
+  return Object.values(state.fields).some((f) => f.seen.legacy !== undefined) ? 'legacy' : undefined;
 }
 
 /** The side an event is applied to. */

@@ -27,6 +27,7 @@ import {
   hashRowText,
   type RowHash,
   recordHash,
+  removeRowHash,
 } from './checksum.js';
 import { chunkOfKey } from './chunks.js';
 import type { FieldSyncState } from './conflict.js';
@@ -40,7 +41,6 @@ import type {
   SyncStateStore,
 } from './ports.js';
 import { referencesToService } from './references.js';
-import { isOwnLegacyKey } from './sync.js';
 
 /** The chunk of a legacy key: key range for unsigned integers, else a hash bucket (chunks.ts). */
 export function chunkOf(legacyKey: string, chunkSize: number): number {
@@ -121,10 +121,12 @@ export async function checkConsistency(
   const maxReported = options.maxReported ?? 1000;
 
   // The legacy side's SQL checksums and the service scan run at once; pages are hashed as they
-  // arrive. Placing a row needs its legacy key: the key map is read only for the keys of a page
-  // that may be mapped (on Magento, service-born keys; see isOwnLegacyKey), by key, so the check
-  // costs the same however many records the sync table holds (a scan of the key map would read
-  // every sync state too).
+  // arrive, each row placed under its own key first. A record born in the service sits under
+  // another legacy key (the key map's); where it was placed wrongly, both the chunk of its own key
+  // and the chunk of its legacy key differ, so only the rows of differing chunks are looked up in
+  // the key map (by key) and moved. A consistent entity so costs no key-map read at all, and the
+  // check never reads the sync states (a key's shape says nothing: a service may number its
+  // records like Magento does).
   const legacySide = Promise.all([
     deps.legacy.count(entity),
     deps.legacy.chunkChecksums(entity, { chunkSize }),
@@ -133,51 +135,71 @@ export async function checkConsistency(
   legacySide.catch(() => {});
 
   // Service side: the same checksums in JS. Held per row: its legacy key and row hash (one Map
-  // entry in its chunk; the key string is the scan's), plus its service key only where that
-  // differs from the legacy key. No values: the few rows of differing chunks that differ are
-  // read again by key below.
+  // entry in its chunk; the key string is the scan's), plus its service key where that differs
+  // from the legacy key. No values: the few rows that differ are read again by key below.
   const serviceChunks = new Map<number, ServiceChunk>();
   const serviceKeys = new Map<string, string>();
+  const place = (legacyKey: string, hash: RowHash) => {
+    const chunk = chunkOf(legacyKey, chunkSize);
+    let c = serviceChunks.get(chunk);
+    if (!c) {
+      c = { count: 0, checksum: EMPTY_CHECKSUM, rows: new Map() };
+      serviceChunks.set(chunk, c);
+    }
+    c.count++;
+    c.checksum = addRowHash(c.checksum, hash);
+    c.rows.set(legacyKey, hash);
+  };
   let serviceCount = 0;
   const scan = deps.service.scan(entity, { segments: options.segments ?? 16 });
   for await (const page of scan) {
-    const keyMap = await mappedLegacyKeys(
-      deps,
-      entity,
-      page.map((r) => r.key),
-    );
     for (const r of page) {
       serviceCount++;
-      const legacyKey = keyMap.get(r.key) ?? r.key;
-      // A service-born record not yet synced (no mapped key) lands in its key's chunk and is
-      // reported missing in legacy by the row diff.
-      const chunk = chunkOf(legacyKey, chunkSize);
-      // rowHash(legacyKey, values): the scan gives the `|v1|v2…` part as text.
-      const hash = hashRowText(legacyKey + r.text);
-      let c = serviceChunks.get(chunk);
-      if (!c) {
-        c = { count: 0, checksum: EMPTY_CHECKSUM, rows: new Map() };
-        serviceChunks.set(chunk, c);
-      }
-      c.count++;
-      c.checksum = addRowHash(c.checksum, hash);
-      c.rows.set(legacyKey, hash);
-      if (legacyKey !== r.key) serviceKeys.set(legacyKey, r.key);
-      else if (serviceKeys.size) serviceKeys.delete(legacyKey);
+      // rowHash(key, values): the scan gives the `|v1|v2…` part as text.
+      place(r.key, hashRowText(r.key + r.text));
     }
   }
   const [legacyCount, legacyChunks] = await legacySide;
-  const serviceKeyOf = (legacyKey: string) => serviceKeys.get(legacyKey) ?? legacyKey;
-
   const legacyByChunk = new Map(legacyChunks.map((c) => [c.chunk, c]));
+  const differingChunks = () =>
+    [...new Set([...legacyByChunk.keys(), ...serviceChunks.keys()])]
+      .filter((c) => {
+        const l = legacyByChunk.get(c);
+        const s = serviceChunks.get(c);
+        return !l || !s || l.count !== s.count || l.checksum !== s.checksum;
+      })
+      .sort((a, b) => a - b);
+
+  // Rows of differing chunks that are records born in the service move to their mapped legacy
+  // key (read again by key: only hashes were kept); a record not synced yet stays where it is and
+  // is reported missing in legacy by the row diff.
+  const placed = differingChunks().flatMap((c) => [...(serviceChunks.get(c)?.rows.keys() ?? [])]);
+  const moves = [...(await mappedLegacyKeys(deps, entity, placed))].filter(([s, l]) => s !== l);
+  if (moves.length) {
+    const moved = await readServiceRecords(
+      deps.service,
+      entity,
+      moves.map(([s]) => s),
+    );
+    for (const [serviceKey, legacyKey] of moves) {
+      const chunk = chunkOf(serviceKey, chunkSize);
+      const c = serviceChunks.get(chunk)!;
+      c.count--;
+      c.checksum = removeRowHash(c.checksum, c.rows.get(serviceKey)!);
+      c.rows.delete(serviceKey);
+      if (!c.count) serviceChunks.delete(chunk);
+      const record = moved.get(serviceKey);
+      if (!record?.exists) {
+        serviceCount--; // deleted since the scan
+        continue;
+      }
+      place(legacyKey, recordHash(entity, legacyKey, record.data));
+      serviceKeys.set(legacyKey, serviceKey);
+    }
+  }
+  const serviceKeyOf = (legacyKey: string) => serviceKeys.get(legacyKey) ?? legacyKey;
   const all = new Set([...legacyByChunk.keys(), ...serviceChunks.keys()]);
-  const differing = [...all]
-    .filter((c) => {
-      const l = legacyByChunk.get(c);
-      const s = serviceChunks.get(c);
-      return !l || !s || l.count !== s.count || l.checksum !== s.checksum;
-    })
-    .sort((a, b) => a - b);
+  const differing = differingChunks();
 
   // Row-level reads of the differing chunks only, a few at a time; results kept in chunk order.
   const legacyRows = await mapLimit(differing, 4, (chunk) =>
@@ -213,6 +235,21 @@ export async function checkConsistency(
         found.push({ kind: 'missing-in-legacy', legacyKey, serviceKey: serviceKeyOf(legacyKey) });
     }
   });
+  // A legacy row missing where its key says may still be there under a service key of its
+  // record's own that was placed in a chunk that happened to agree: compared with that record.
+  const missing = found.flatMap((f, i) => (f.kind === 'missing-in-service' ? [[f.legacy, i] as const] : []));
+  if (missing.length) {
+    const elsewhere = await mappedServiceKeys(
+      deps,
+      entity,
+      missing.map(([l]) => l.key),
+    );
+    for (const [legacy, i] of missing) {
+      const serviceKey = elsewhere.get(legacy.key);
+      if (serviceKey !== undefined && serviceKey !== legacy.key)
+        found[i] = { kind: 'different', legacy, serviceKey };
+    }
+  }
   const { mismatches, repaired } = await settleRows(deps, entity, found, {
     repair: options.repair ?? false,
     dataOf,
@@ -232,26 +269,50 @@ export async function checkConsistency(
 }
 
 /**
- * The legacy keys of service keys that may be mapped (on Magento, service-born keys; see
- * isOwnLegacyKey), read by key from the key map: a page of a scan costs the same however many
- * records the sync table holds (a scan of the key map would read every sync state too).
+ * The key map read by key (`toLegacy`: service keys -> legacy keys, else the reverse), batched
+ * where the store can, a few thousand keys at a time; an entity keyed by another's (stock by
+ * product) is in that entity's map. Any key may be mapped: its shape says nothing.
  */
-export async function mappedLegacyKeys(
+async function readKeyMap(
   deps: Pick<ConsistencyDeps, 'spec' | 'state'>,
   entity: EntitySpec,
   keys: readonly string[],
+  direction: 'toLegacy' | 'toService',
 ): Promise<Map<string, string>> {
-  const lookup = keys.filter((k) => !isOwnLegacyKey(deps.spec, k));
-  if (!lookup.length) return new Map();
-  // Keys of an entity keyed by another's (stock by product) are in that entity's key map.
+  if (!keys.length) return new Map();
+  const st = deps.state;
   const keyMap = keyMapEntity(deps.spec, entity);
-  if (deps.state.legacyKeysOf) return deps.state.legacyKeysOf(keyMap, lookup);
+  const batched = direction === 'toLegacy' ? st.legacyKeysOf?.bind(st) : st.serviceKeysOf?.bind(st);
+  if (batched) {
+    const parts: string[][] = [];
+    for (let i = 0; i < keys.length; i += 2000) parts.push(keys.slice(i, i + 2000));
+    return new Map((await mapLimit(parts, 4, (part) => batched(keyMap, part))).flatMap((m) => [...m]));
+  }
+  const one = direction === 'toLegacy' ? st.legacyKeyOf.bind(st) : st.serviceKeyOf.bind(st);
   const found = new Map<string, string>();
-  for (const k of lookup) {
-    const legacyKey = await deps.state.legacyKeyOf(keyMap, k);
-    if (legacyKey !== undefined) found.set(k, legacyKey);
+  for (const k of keys) {
+    const other = await one(keyMap, k);
+    if (other !== undefined) found.set(k, other);
   }
   return found;
+}
+
+/** The legacy keys the key map holds for service keys (records born in the service). */
+export function mappedLegacyKeys(
+  deps: Pick<ConsistencyDeps, 'spec' | 'state'>,
+  entity: EntitySpec,
+  serviceKeys: readonly string[],
+): Promise<Map<string, string>> {
+  return readKeyMap(deps, entity, serviceKeys, 'toLegacy');
+}
+
+/** The service keys the key map holds for legacy keys. */
+function mappedServiceKeys(
+  deps: Pick<ConsistencyDeps, 'spec' | 'state'>,
+  entity: EntitySpec,
+  legacyKeys: readonly string[],
+): Promise<Map<string, string>> {
+  return readKeyMap(deps, entity, legacyKeys, 'toService');
 }
 
 /**
@@ -393,7 +454,8 @@ async function repair(
       }
       fields['$exists'] = { value: true, seen: stored.state.fields['$exists']?.seen ?? {} };
       const ok = await deps.state.put(entity, serviceKey, {
-        next: { fields },
+        // Re-baselined values; the record's provenance stays.
+        next: { ...stored.state, fields },
         expectedRevision: stored.revision,
       });
       if (!ok) continue; // the record is being synced right now; the next check looks again

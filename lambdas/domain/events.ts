@@ -17,13 +17,44 @@ export type Origin = z.infer<typeof OriginSchema>;
 export const FieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export type FieldValue = z.infer<typeof FieldValueSchema>;
 
+const ISO_TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Milliseconds since the epoch of an ISO-8601 timestamp with a zone, or undefined when it is not
+ * one or names a time that does not exist. Strict where `Date.parse` is lenient: `Date.parse`
+ * rolls `2026-02-30` over to March 2 and accepts hour 24; here every component must be in range
+ * and the calendar date must round-trip (the day exists in that month of that year).
+ */
+export function parseIsoTimestamp(s: string): number | undefined {
+  const m = ISO_TIMESTAMP.exec(s);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const offsetHours = m[9] === undefined ? 0 : Number(m[9]);
+  const offsetMinutes = m[10] === undefined ? 0 : Number(m[10]);
+  if (year < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const date = new Date(0);
+  // setUTCFullYear, not Date.UTC: Date.UTC maps the years 0-99 to 1900-1999.
+  date.setUTCFullYear(year, month - 1, day);
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day)
+    return undefined;
+  const millis = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const offset = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  return date.getTime() + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offset;
+}
+
 const IsoTimestamp = z
   .string()
-  .regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/,
-    'must be an ISO-8601 timestamp with a zone, e.g. 2026-11-22T10:00:00.123Z',
-  )
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a valid date');
+  .regex(ISO_TIMESTAMP, 'must be an ISO-8601 timestamp with a zone, e.g. 2026-11-22T10:00:00.123Z')
+  .refine((s) => parseIsoTimestamp(s) !== undefined, 'is not a valid date');
 
 export const ChangeEventSchema = z
   .object({

@@ -7,6 +7,7 @@
 import type { EntitySpec } from '../../lib/spec/schema.js';
 import type { ParkedConflict, SyncState } from './conflict.js';
 import type { FieldValue } from './events.js';
+import type { ColumnLimits } from './values.js';
 
 /** Canonical field values (see values.ts) keyed by field name. */
 export type Row = Record<string, FieldValue>;
@@ -47,7 +48,13 @@ export interface LegacyWrite {
    * in the same transaction, so that a retried create finds the row instead of inserting another.
    */
   readonly createToken?: string;
-  /** For creates: the key to insert with (a service key shaped like a legacy key, e.g. stock's product id). */
+  /**
+   * For creates: the service key, used as the row's key only where the store does not generate
+   * keys (a key column without AUTO_INCREMENT, such as stock's `product_id`, its product's id). A
+   * key the store generates is always its own: a record born in the service never chooses its
+   * legacy id (a numeric service key would otherwise move Magento's AUTO_INCREMENT), and the key
+   * map is the only link.
+   */
   readonly desiredKey?: string;
   /** The change's time: a created row's `updated_at`. */
   readonly changedAt?: string;
@@ -129,6 +136,11 @@ export interface LegacyStore {
   keyBounds?(
     entity: EntitySpec,
   ): Promise<{ readonly count: number; readonly min?: number; readonly max?: number }>;
+  /**
+   * What each mapped field's column can hold (field name -> limits), from the database's own
+   * column definitions, read once per table and kept. Fields without a limit are absent.
+   */
+  columnLimits?(entity: EntitySpec): Promise<ReadonlyMap<string, ColumnLimits>>;
   /**
    * Set-based compare-and-set for a batch of existing records: in one transaction, reads the
    * rows of `keys` with row locks, asks `plan` for each record's patch (decided on exactly the

@@ -15,7 +15,7 @@
  * the single-record path, so the guarantees are those of sync.ts.
  */
 import { type EntitySpec, hasReferences } from '../../lib/spec/schema.js';
-import { type Decision, decide } from './conflict.js';
+import { type Decision, decide, provenanceOf } from './conflict.js';
 import type { ChangeEvent } from './events.js';
 import type { Row, StoredRecord, StoredSyncState } from './ports.js';
 import {
@@ -23,9 +23,11 @@ import {
   applyToLegacy,
   applyToService,
   canonicalEvent,
-  isOwnLegacyKey,
+  clockOf,
+  forwardProvenance,
   type SyncDeps,
   unchangedState,
+  unstorableFields,
 } from './sync.js';
 
 export interface BatchItemResult {
@@ -137,8 +139,9 @@ export async function applyBatchToService(
         entity,
         target: 'service',
         precisionMs: deps.spec.legacy.timestampPrecisionMs,
+        ...clockOf(deps),
         record,
-        state: stored.state,
+        state: forwardProvenance(deps.spec, entity, e.key, mapped.has(e.key), stored.state),
         event: e,
       });
     } catch (error) {
@@ -208,22 +211,32 @@ export async function applyBatchToLegacy(
     return fallback(deps, entity, events, applyToLegacy);
   }
   const { valid, results } = canonicalEvents(entity, events);
-  const { first, rest } = firstPerKey(valid);
-  // The key map only for keys that may be mapped: on Magento an entity_id-shaped service key is
-  // its own row's key (isOwnLegacyKey), so a batch of such keys reads only its states.
-  const [mapped, states] = await Promise.all([
-    state.legacyKeysOf(
-      entity,
-      first.map((e) => e.key).filter((k) => !isOwnLegacyKey(deps.spec, k)),
-    ),
+  const { first: candidates, rest } = firstPerKey(valid);
+  // The states first: a record the forward sync brought over from the legacy side is its legacy
+  // row under the same key (its provenance says so), so the key map is read only for the others.
+  // A record born in the service and not mapped yet is created on the single path.
+  const [states, limits] = await Promise.all([
     state.getMany(
       entity,
-      first.map((e) => e.key),
+      candidates.map((e) => e.key),
     ),
+    legacy.columnLimits?.(entity),
   ]);
-  const legacyKeyOf = (e: ChangeEvent) => mapped.get(e.key) ?? e.key;
-  const decisions = new Map<string, { event: ChangeEvent; decision: Decision }>();
+  const fromLegacy = (key: string) => provenanceOf((states.get(key) ?? EMPTY).state) === 'legacy';
+  const lookup = candidates.map((e) => e.key).filter((k) => !fromLegacy(k));
+  const mapped = lookup.length ? await state.legacyKeysOf(entity, lookup) : new Map<string, string>();
   const slow: ChangeEvent[] = [...rest];
+  const first = candidates.filter((e) => {
+    const known = fromLegacy(e.key) || mapped.has(e.key);
+    if (!known) slow.push(e);
+    return known;
+  });
+  const legacyKeyOf = (e: ChangeEvent) => mapped.get(e.key) ?? e.key;
+  // Column limits are checked on the values as sent (before canonical rounding): the single path
+  // gets the events as sent too.
+  const rawById = new Map(events.map((e) => [e.eventId, e]));
+  const asSent = (e: ChangeEvent) => rawById.get(e.eventId) ?? e;
+  const decisions = new Map<string, { event: ChangeEvent; decision: Decision }>();
   const errors: BatchItemResult[] = [];
   // Decided inside the store's transaction, on the locked rows.
   const applyBatch = legacy.applyBatch.bind(legacy);
@@ -239,14 +252,18 @@ export async function applyBatchToLegacy(
         }
         let decision: Decision;
         try {
+          const clock = clockOf(deps);
+          const unstorable = unstorableFields(entity, limits, asSent(e));
           decision = decide({
             entity,
             target: 'legacy',
             precisionMs: deps.spec.legacy.timestampPrecisionMs,
+            ...clock,
             // The rows are locked: now is after every legacy change this write can see.
-            record: { ...record, version: Date.now() },
+            record: { ...record, version: clock.now },
             state: (states.get(e.key) ?? EMPTY).state,
             event: e,
+            ...(unstorable ? { unstorable } : {}),
           });
         } catch (error) {
           errors.push({ eventId: e.eventId, error, batched: false });
@@ -287,6 +304,6 @@ export async function applyBatchToLegacy(
       slow.push(event);
     }
   }
-  results.push(...(await fallback(deps, entity, slow, applyToLegacy)));
+  results.push(...(await fallback(deps, entity, slow.map(asSent), applyToLegacy)));
   return results;
 }

@@ -11,7 +11,7 @@
  * them and the commit repeats them harmlessly instead of losing them.
  */
 import { type EntitySpec, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
-import { type Decision, decide, type SyncState } from './conflict.js';
+import { type Decision, decide, provenanceOf, type SyncState, type Unstorable } from './conflict.js';
 import { type ChangeEvent, ContractError, type FieldValue, type Origin, toBusEntry } from './events.js';
 import type {
   BusEvent,
@@ -29,7 +29,7 @@ import {
   referencesToLegacy,
   referencesToService,
 } from './references.js';
-import { normalizeValue, ValueError } from './values.js';
+import { type ColumnLimits, normalizeValue, unstorableReason, ValueError } from './values.js';
 
 export interface SyncDeps {
   readonly spec: MigrationSpec;
@@ -38,7 +38,7 @@ export interface SyncDeps {
   readonly state: SyncStateStore;
   readonly conflicts: ConflictStore;
   readonly publisher: EventPublisher;
-  /** @default Date.now */
+  /** The receiving clock: changes dated too far ahead of it are rejected. @default Date.now */
   readonly now?: () => number;
   /** Compare-and-set attempts before giving up (the message is then redelivered). @default 10 */
   readonly maxAttempts?: number;
@@ -69,6 +69,67 @@ export const SYNC_EVENT_SOURCE = 'cutover.sync';
 
 function precisionOf(spec: MigrationSpec): number {
   return spec.legacy.timestampPrecisionMs;
+}
+
+/** The receiving clock and the skew allowed ahead of it, as `decide` takes them. */
+export function clockOf(deps: Pick<SyncDeps, 'now' | 'spec'>): { now: number; maxClockSkewMs: number } {
+  return { now: (deps.now ?? Date.now)(), maxClockSkewMs: deps.spec.sync.maxClockSkewSeconds * 1000 };
+}
+
+/**
+ * A legacy row cannot be brought over under its own key: the service item under that key was
+ * born in the service (its legacy row, if any, is another one, found through the key map).
+ */
+export class KeyCollisionError extends Error {
+  constructor(entity: string, key: string) {
+    super(
+      `${entity}: legacy key ${key} cannot be synced to service item ${key}: that item was created in the service (a different record)`,
+    );
+    this.name = 'KeyCollisionError';
+  }
+}
+
+/**
+ * The provenance the forward sync records for the service item a legacy change lands on: a
+ * mapped key is a record born in the service; an unmapped one is the legacy row brought over
+ * under its own key, unless the item under that key was itself born in the service. An entity
+ * keyed by another's key (stock by product) has no provenance of its own: its key is that record's.
+ * @throws KeyCollisionError in that last case
+ */
+export function forwardProvenance(
+  spec: MigrationSpec,
+  entity: EntitySpec,
+  legacyKey: string,
+  mapped: boolean,
+  state: SyncState,
+): SyncState {
+  if (keyMapEntity(spec, entity) !== entity) return state;
+  const born = provenanceOf(state);
+  if (!mapped && born === 'service') throw new KeyCollisionError(entity.name, legacyKey);
+  const bornOn = born ?? (mapped ? 'service' : 'legacy');
+  return state.bornOn === bornOn ? state : { ...state, bornOn };
+}
+
+/**
+ * The fields of an event whose raw value the legacy column cannot hold (`limits` from the legacy
+ * store: the database's own column definitions), with the reason. Checked on the value as the
+ * service sent it, before canonical rounding, so that digits beyond the column's scale count.
+ * References are left out: the column gets the referenced record's legacy key, not this value.
+ */
+export function unstorableFields(
+  entity: EntitySpec,
+  limits: ReadonlyMap<string, ColumnLimits> | undefined,
+  event: ChangeEvent,
+): Record<string, Unstorable> | undefined {
+  if (!limits) return undefined;
+  const out: Record<string, Unstorable> = {};
+  for (const [name, raw] of Object.entries(event.data)) {
+    const limit = limits.get(name);
+    if (!limit || entity.fields.find((f) => f.name === name)?.references) continue;
+    const reason = unstorableReason(limit, raw);
+    if (reason !== undefined) out[name] = { reason: `${entity.name}.${name}: ${reason}`, value: raw };
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 const jitter = (attempt: number) =>
@@ -176,6 +237,7 @@ export async function applyToService(
   const serviceKey = first
     ? (first.mappedServiceKey ?? event.key)
     : ((await deps.state.serviceKeyOf(keyMap, event.key)) ?? event.key);
+  const mapped = serviceKey !== event.key || first?.mappedServiceKey !== undefined;
   let prefetched: Awaited<ReturnType<typeof readAll>> | undefined =
     first && serviceKey === event.key ? [first.record, first.stored, first.applied] : undefined;
   const max = deps.maxAttempts ?? 10;
@@ -186,8 +248,9 @@ export async function applyToService(
       entity,
       target: 'service',
       precisionMs: precisionOf(deps.spec),
+      ...clockOf(deps),
       record,
-      state: stored.state,
+      state: forwardProvenance(deps.spec, entity, event.key, mapped, stored.state),
       event,
       key: serviceKey,
       deltasApplied: applied,
@@ -257,10 +320,12 @@ export async function applyToLegacy(
   const readAll = (key: string | undefined) =>
     Promise.all([readRecord(key), deps.state.get(entity, serviceKey), readApplied()] as const);
   // First round, all at once: the key map and the sync state (one request where the store can
-  // read both), the legacy row under the same key, and the applied marker. The state is keyed by
-  // the service key, so only the row is read again when the map names another legacy key.
-  const sameKey = keyedBy ?? (isLegacyKeyShaped(deps.spec, serviceKey) ? serviceKey : undefined);
-  const [first, speculative, applied0] = await Promise.all([
+  // read both), the legacy row under the same key (used only if the record turns out to be a
+  // legacy row brought over under its own key), the applied marker and the column limits. The
+  // state is keyed by the service key, so only the row is read again when the map names another
+  // legacy key.
+  const sameKey = keyedBy ?? (couldBeLegacyKey(deps.spec, serviceKey) ? serviceKey : undefined);
+  const [first, speculative, applied0, limits] = await Promise.all([
     keyedBy !== undefined
       ? deps.state.get(entity, serviceKey).then((stored) => ({ legacyKey: keyedBy, stored }))
       : deps.state.getWithLegacyKey
@@ -270,14 +335,27 @@ export async function applyToLegacy(
           ),
     readRecord(sameKey),
     readApplied(),
+    deps.legacy.columnLimits?.(entity),
   ] as const);
-  const mapped = first.legacyKey;
-  // No mapping: the same key if that legacy row exists, else a service-born record (create).
-  let legacyKey = mapped ?? (speculative.exists ? sameKey : undefined);
-  let prefetched: Awaited<ReturnType<typeof readAll>> | undefined =
-    legacyKey === sameKey || legacyKey === undefined
-      ? [speculative, first.stored, applied0]
-      : [await readRecord(legacyKey), first.stored, applied0];
+  const unstorable = unstorableFields(entity, limits, input);
+  // Provenance, never the key's shape: a record is its legacy row under the same key only when
+  // the forward sync brought it over so; a record born in the service reaches the legacy side
+  // only through the key map (unmapped: not there yet, so it is created and the store gives it
+  // its key). An entity keyed by another's key is under that record's legacy key (`keyedBy`).
+  const born = keyedBy !== undefined ? undefined : provenanceOf(first.stored.state);
+  let legacyKey = first.legacyKey ?? (born === 'legacy' ? serviceKey : undefined);
+  const bornOn = keyedBy !== undefined ? undefined : (born ?? 'service');
+  const withProvenance = (state: SyncState): SyncState =>
+    bornOn === undefined || state.bornOn === bornOn ? state : { ...state, bornOn };
+  let prefetched: Awaited<ReturnType<typeof readAll>> | undefined = [
+    legacyKey === undefined
+      ? await readRecord(undefined)
+      : legacyKey === sameKey
+        ? speculative
+        : await readRecord(legacyKey),
+    first.stored,
+    applied0,
+  ];
   const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; attempt <= max; attempt++) {
     const [record, stored, applied] = prefetched ?? (await readAll(legacyKey));
@@ -291,18 +369,21 @@ export async function applyToLegacy(
           ),
         }
       : record;
+    const clock = clockOf(deps);
     const decision = decide({
       entity,
       target: 'legacy',
       precisionMs: precisionOf(deps.spec),
+      ...clock,
       // Magento rows carry no version; their position is the read time on the wall clock, the
       // scale of the poller's observation times and Debezium's ts_ms: a legacy change observed
       // before this write is older than it, a later one (even within the same second) is not.
-      record: { ...view, version: Date.now() },
-      state: stored.state,
+      record: { ...view, version: clock.now },
+      state: withProvenance(stored.state),
       event,
       key: serviceKey,
       deltasApplied: applied,
+      ...(unstorable ? { unstorable } : {}),
     });
     if (decision.create) assertLegacyCreate(entity, serviceKey, decision.patch);
     // Waits (throws) while a referenced record has no legacy key yet: nothing is written.
@@ -331,11 +412,8 @@ export async function applyToLegacy(
         ...(decision.create
           ? {
               createToken: `create:${entity.name}:${serviceKey}`,
-              ...(keyedBy !== undefined
-                ? { desiredKey: keyedBy }
-                : isLegacyKeyShaped(deps.spec, serviceKey)
-                  ? { desiredKey: serviceKey }
-                  : {}),
+              // Used only where the database does not generate the key (LegacyWrite.desiredKey).
+              desiredKey: keyedBy ?? serviceKey,
             }
           : {}),
       });
@@ -345,8 +423,6 @@ export async function applyToLegacy(
       }
       if (res.outcome !== 'written') {
         // conflict / duplicate / exists (an earlier attempt created it): re-read, re-decide.
-        // A create that lost the race for its key finds the row under that key next time.
-        if (legacyKey === undefined && sameKey !== undefined) legacyKey = sameKey;
         await jitter(attempt);
         continue;
       }
@@ -383,19 +459,21 @@ function referenceResolver(deps: SyncDeps, entity: EntitySpec, key: string): Leg
 /**
  * The legacy key of a record known by its service key: the one the key map holds (the
  * referenced entity's map for an entity keyed by another's), else the service key itself when the
- * legacy side has a row under it; undefined while the record has not reached the legacy side.
+ * record is a legacy row the forward sync brought over under its own key (its provenance);
+ * undefined while the record has not reached the legacy side.
  */
 export async function legacyKeyOfRecord(
   deps: Pick<SyncDeps, 'spec' | 'state' | 'legacy'>,
   entity: EntitySpec,
   serviceKey: string,
 ): Promise<string | undefined> {
-  const mapped = await deps.state.legacyKeyOf(keyMapEntity(deps.spec, entity), serviceKey);
+  const owner = keyMapEntity(deps.spec, entity);
+  const [mapped, stored] = await Promise.all([
+    deps.state.legacyKeyOf(owner, serviceKey),
+    deps.state.get(owner, serviceKey),
+  ]);
   if (mapped !== undefined) return mapped;
-  if (isLegacyKeyShaped(deps.spec, serviceKey) && (await deps.legacy.read(entity, serviceKey)).exists) {
-    return serviceKey;
-  }
-  return undefined;
+  return provenanceOf(stored.state) === 'legacy' ? serviceKey : undefined;
 }
 
 /**
@@ -412,20 +490,13 @@ function withLegacyPushBack(decision: Decision, view: StoredRecord, record: Stor
   return { ...decision, pushBack: { ...pb, data } };
 }
 
-/** Magento keys are unsigned integers; a service key of another shape is a service-born record. */
-function isLegacyKeyShaped(spec: MigrationSpec, key: string): boolean {
-  return spec.legacy.kind === 'http' || MAGENTO_KEY.test(key);
-}
-const MAGENTO_KEY = /^[1-9]\d{0,18}$/;
-
 /**
- * Whether a service key is its own legacy key, without a look at the key map: on Magento, a
- * service key shaped like a Magento key names the same row (`applyToLegacy` creates a missing
- * row under that very key), so only service-born keys of other shapes are mapped. A legacy API
- * may give a created record its own id, so there every key is looked up.
+ * Whether reading the legacy row under a service key could find anything: Magento keys are
+ * unsigned integers, a legacy API's ids can be anything. Only spares a read that cannot succeed;
+ * whether such a row IS the record is the sync state's provenance (`provenanceOf`).
  */
-export function isOwnLegacyKey(spec: MigrationSpec, serviceKey: string): boolean {
-  return spec.legacy.kind === 'mysql' && MAGENTO_KEY.test(serviceKey);
+function couldBeLegacyKey(spec: MigrationSpec, key: string): boolean {
+  return spec.legacy.kind === 'http' || /^[1-9]\d{0,18}$/.test(key);
 }
 
 /**

@@ -104,3 +104,76 @@ export function normalizeValue(field: FieldSpec, raw: unknown): FieldValue {
 export function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
   return (a ?? null) === (b ?? null);
 }
+
+/**
+ * What one legacy column can hold, as the database defines it (MySQL/MariaDB: read from
+ * `information_schema.COLUMNS`). Only the limits a value can break are kept.
+ */
+export interface ColumnLimits {
+  /** `table.column`, for the reason given. */
+  readonly column: string;
+  /** The column's type as the database reports it, e.g. `smallint(5) unsigned`, for the reason. */
+  readonly type: string;
+  readonly nullable: boolean;
+  /** Text columns: characters (`maxChars`), bytes of the encoding (`maxBytes`) and its range. */
+  readonly text?: {
+    readonly maxChars: number;
+    readonly maxBytes: number;
+    /** Highest code point the character set stores: 0xFFFF for utf8mb3, 0x7F for ascii. */
+    readonly maxCodePoint: number;
+  };
+  /** Integer columns: the range (bigint: `bigint unsigned` reaches 2^64 - 1). */
+  readonly integer?: { readonly min: bigint; readonly max: bigint };
+  /** DECIMAL(precision, scale) columns. */
+  readonly decimal?: { readonly precision: number; readonly scale: number; readonly unsigned: boolean };
+}
+
+/**
+ * Why a column cannot hold a value (undefined when it can). `raw` is the value as the source
+ * sent it: a decimal's digits beyond the column's scale would be rounded away by MySQL (and by
+ * canonical rounding), so they count. The reason names the column and its limit, never the value
+ * (it may be personal data).
+ */
+export function unstorableReason(limits: ColumnLimits, raw: FieldValue): string | undefined {
+  const where = `${limits.column} (${limits.type})`;
+  if (raw === null) return limits.nullable ? undefined : `${where} does not take NULL`;
+  if (limits.text && typeof raw === 'string') {
+    const t = limits.text;
+    let chars = 0;
+    for (const ch of raw) {
+      chars++;
+      if (ch.codePointAt(0)! > t.maxCodePoint) {
+        return t.maxCodePoint === 0xffff
+          ? `${where} cannot store 4-byte characters such as emoji (its character set is utf8mb3)`
+          : `${where} cannot store characters above U+${t.maxCodePoint.toString(16).toUpperCase().padStart(4, '0')}`;
+      }
+    }
+    if (chars > t.maxChars) return `${where} holds at most ${t.maxChars} characters (the value has ${chars})`;
+    const bytes = Buffer.byteLength(raw, 'utf8');
+    if (bytes > t.maxBytes) return `${where} holds at most ${t.maxBytes} bytes (the value has ${bytes})`;
+    return undefined;
+  }
+  if (limits.integer && (typeof raw === 'number' || typeof raw === 'string' || typeof raw === 'boolean')) {
+    const text =
+      typeof raw === 'boolean' ? (raw ? '1' : '0') : typeof raw === 'number' ? numberToPlain(raw) : raw;
+    if (!/^[+-]?\d+$/.test(text.trim())) return undefined; // not an integer: the contract says so
+    const n = BigInt(text.trim());
+    if (n < limits.integer.min) return `${where} is at least ${limits.integer.min}`;
+    if (n > limits.integer.max) return `${where} is at most ${limits.integer.max}`;
+    return undefined;
+  }
+  if (limits.decimal && (typeof raw === 'number' || typeof raw === 'string')) {
+    const d = limits.decimal;
+    const m = /^([+-]?)0*(\d*)(?:\.(\d*))?$/.exec(typeof raw === 'number' ? numberToPlain(raw) : raw.trim());
+    if (!m) return undefined; // not a decimal: the contract says so
+    const intDigits = m[2]!.length;
+    const fracDigits = (m[3] ?? '').replace(/0+$/, '').length;
+    const negative = m[1] === '-' && /[1-9]/.test(`${m[2]}${m[3] ?? ''}`);
+    if (negative && d.unsigned) return `${where} does not take negative numbers`;
+    if (fracDigits > d.scale) return `${where} keeps ${d.scale} decimal places (the value has ${fracDigits})`;
+    if (intDigits > d.precision - d.scale)
+      return `${where} holds at most ${d.precision - d.scale} digits before the point (the value has ${intDigits})`;
+    return undefined;
+  }
+  return undefined;
+}

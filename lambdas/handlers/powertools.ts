@@ -69,8 +69,15 @@ export function countContractViolation(service: string, entity: string): void {
   m.addMetric(METRIC.serviceContractViolation, MetricUnit.Count, 1);
 }
 
-/** The processing status a decision counts as. */
+/** `unstorable_value_total{service}`: values parked because the legacy column cannot hold them. */
+export function countUnstorable(service: string, decision: Decision): void {
+  const n = decision.parked.filter((p) => p.reason !== undefined).length;
+  if (!n) return;
+  metricsFor(service).addMetric(METRIC.unstorableValues, MetricUnit.Count, n);
+}
+
+/** The processing status a decision counts as (a parked value waits for a person: a conflict). */
 export function statusOf(decision: Decision): ProcessingStatus {
-  if (decision.conflicts.length) return 'conflict';
+  if (decision.conflicts.length || decision.parked.length) return 'conflict';
   return decision.outcome === 'skip-duplicate' || decision.outcome === 'skip-stale' ? 'skipped' : 'applied';
 }

@@ -10,7 +10,7 @@ import { type ChangeEvent, parseBusEvent } from '../domain/events.js';
 import { type Outcome, perTurn } from '../domain/per-turn.js';
 import { type ApplyResult, applyToLegacy, applyToService, type SyncDeps } from '../domain/sync.js';
 import { applyBatchToLegacy, applyBatchToService } from '../domain/sync-batch.js';
-import { countConflicts, countEvent, logger, recordLag, statusOf } from './powertools.js';
+import { countConflicts, countEvent, countUnstorable, logger, recordLag, statusOf } from './powertools.js';
 import { runtime } from './runtime.js';
 import { sqsBatchHandler } from './sqs-batch.js';
 
@@ -84,6 +84,7 @@ export function syncHandler(direction: 'forward' | 'reverse') {
       const status = statusOf(result.decision);
       countEvent(service, direction, status);
       countConflicts(service, result.decision);
+      countUnstorable(service, result.decision);
       if (status !== 'skipped') {
         recordLag(service, found.entity.consistency, (Date.now() - Date.parse(event.changedAt)) / 1000);
       }

@@ -61,7 +61,8 @@ export interface SyncChannelProps {
 /**
  * One direction of the two-way sync: an EventBridge rule on the channel's detail types, an
  * encrypted SQS queue with a DLQ, and the sync function consuming it with partial batch
- * responses. Alarms: DLQ depth > 0 and age of the oldest message.
+ * responses. Alarms: DLQ depth > 0 and age of the oldest message; on the reverse channel also
+ * any service value the legacy database cannot store (parked for a person, see docs/sync.md).
  *
  * The consistency-lag alarm (5 s strong / 300 s eventual) is a service monitor
  * (`ServiceMonitors`), because AppConfig must watch it; {@link metricConsistencyLag} is here.
@@ -74,6 +75,11 @@ export class SyncChannel extends Construct {
   readonly eventSource: SqsEventSource;
   readonly dlqDepthAlarm: cloudwatch.Alarm;
   readonly oldestMessageAlarm: cloudwatch.Alarm;
+  /**
+   * Reverse channel only: ALARM when a service value was parked because the legacy column cannot
+   * hold it (`unstorable_value_total` > 0 in a minute). The sides differ until a person decides.
+   */
+  readonly unstorableValuesAlarm?: cloudwatch.Alarm;
   private readonly service: string;
   private readonly direction: SyncDirection;
 
@@ -159,6 +165,23 @@ export class SyncChannel extends Construct {
       datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    if (props.direction === 'reverse') {
+      this.unstorableValuesAlarm = new cloudwatch.Alarm(this, 'UnstorableValuesAlarm', {
+        alarmName: name('unstorable-values'),
+        alarmDescription: `${props.service}: a service value the legacy database cannot store was parked in the conflicts table for a person`,
+        metric: this.metricUnstorableValues(),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+  }
+
+  /** `unstorable_value_total` of the service (sum per minute). */
+  metricUnstorableValues(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return cutoverMetric(METRIC.unstorableValues, { service: this.service }, { statistic: 'Sum', ...props });
   }
 
   metricDlqDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {

@@ -21,6 +21,11 @@ export const METRIC = {
    * Dimensions `{ service, entity }`.
    */
   serviceContractViolation: 'service_contract_violation_total',
+  /**
+   * Count of service values the legacy database cannot store (parked for a person instead of
+   * written). Dimensions `{ service }`.
+   */
+  unstorableValues: 'unstorable_value_total',
   /** Seconds from the alarm's state change to the rollback deployment started. `{ service }`. */
   rollbackDuration: 'rollback_duration_seconds',
   /** Count (the gateway router). Dimensions `{ service, target, outcome }`. */

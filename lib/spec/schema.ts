@@ -415,6 +415,13 @@ export const SyncSettingsSchema = z
      * while it checksums its key range: this protects the legacy database). @default 10
      */
     validationConcurrency: z.number().int().min(1).max(1000).default(10),
+    /**
+     * How far a change's `changedAt` may be ahead of the receiving sync's clock (seconds). A
+     * change dated further ahead is rejected with its reason (to the DLQ): accepted, it would
+     * count as that side's newest change and make every later real edit of its fields look
+     * stale. A record's own change time further ahead counts as unknown. @default 300
+     */
+    maxClockSkewSeconds: z.number().int().min(0).max(86_400).default(300),
   })
   .strict();
 export type SyncSettings = z.infer<typeof SyncSettingsSchema>;

@@ -338,6 +338,14 @@ describe('App: the spec drives the stacks', () => {
             strong ? undefined : m.sync.eventualBatchingWindowSeconds,
           );
         }
+        // a parked value the legacy database cannot store alarms, on the service's own metric
+        const unstorable = Object.values(t.Resources).filter(
+          (r) =>
+            r.Type === 'AWS::CloudWatch::Alarm' && r.Properties!['MetricName'] === 'unstorable_value_total',
+        );
+        expect(unstorable.map((r) => [r.Properties!['Dimensions'], r.Properties!['Threshold']])).toEqual([
+          [[{ Name: 'service', Value: s.name }], 0],
+        ]);
         // one change-capture pipe per service table
         expect(Object.values(t.Resources).filter((r) => r.Type === 'AWS::Pipes::Pipe')).toHaveLength(
           s.entities.length,

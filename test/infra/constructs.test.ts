@@ -245,6 +245,36 @@ describe('Construct: SyncChannel', () => {
     expect(c.metricConsistencyLag('strong').metricName).toBe('data_consistency_lag_seconds');
   });
 
+  it('alarms on a service value the legacy database cannot store (reverse channel only)', () => {
+    const { t, c } = channel();
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'ops-catalog-reverse-unstorable-values',
+      Namespace: 'Cutover',
+      MetricName: 'unstorable_value_total',
+      Dimensions: [{ Name: 'service', Value: 'catalog' }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(c.unstorableValuesAlarm).toBeDefined();
+    const forward = channel({
+      direction: 'forward',
+      consistency: 'strong',
+      maxBatchingWindow: undefined,
+      maxConcurrency: undefined,
+      alarmNamePrefix: 'ops-catalog-forward',
+    });
+    expect(forward.c.unstorableValuesAlarm).toBeUndefined();
+    forward.t.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'unstorable_value_total' },
+      0,
+    );
+  });
+
   it('rejects conflicting props', () => {
     expect(() => channel({ consistency: 'strong' })).toThrow('strong channel cannot have a batching window');
     expect(() => channel({ visibilityTimeout: Duration.seconds(100) })).toThrow(

@@ -16,6 +16,7 @@ import {
   nextSecond,
   pollNow,
   type SyncEnv,
+  seededCustomer,
   seedFromLegacy,
   serviceChange,
   setupSyncEnv,
@@ -36,17 +37,6 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
     expect((await invokeSqs(handler, sqsEvent(entries))).failedIndexes).toEqual([]);
   const row = async (sql: string, params: unknown[]) =>
     (await env.db.query<RowDataPacket[]>(sql, params))[0][0] as Record<string, unknown> | undefined;
-
-  async function customer(first: string): Promise<string> {
-    const [r] = await env.db.query<ResultSetHeader>(
-      `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname, is_active, updated_at)
-       VALUES (1, ?, 1, 1, ?, 'Initial', 1, NOW() - INTERVAL 60 SECOND)`,
-      [`${first.toLowerCase()}.${Math.random().toString(36).slice(2, 8)}@example.com`, first],
-    );
-    const id = String(r.insertId);
-    await seedFromLegacy(env, 'customer', id);
-    return id;
-  }
   const attr = async (code: string) =>
     Number(
       (await row('SELECT attribute_id FROM eav_attribute WHERE entity_type_id = 4 AND attribute_code = ?', [
@@ -57,7 +47,7 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
   it('edits on both sides within the same second converge to the tie-break side, in either order', async () => {
     const second = Math.floor(Date.now() / 1000) - 5;
     for (const order of ['legacy-first', 'service-first'] as const) {
-      const id = await customer(`Tie${order === 'legacy-first' ? 'A' : 'B'}`);
+      const id = await seededCustomer(env, `Tie${order === 'legacy-first' ? 'A' : 'B'}`);
       const fromService = await serviceChange(
         env,
         'customer',
@@ -88,7 +78,7 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
   });
 
   it('duplicate delivery applies once', async () => {
-    const id = await customer('Dup');
+    const id = await seededCustomer(env, 'Dup');
     await env.db.query('UPDATE customer_entity SET lastname = ? WHERE entity_id = ?', ['Twice', id]);
     const event = sqsEvent([await legacyEvent(env, 'customer', id)]);
     const before = await getItem(env, 'customer', id);
@@ -100,7 +90,7 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
   });
 
   it('out-of-order delivery keeps the newest change', async () => {
-    const id = await customer('Order');
+    const id = await seededCustomer(env, 'Order');
     const base = Date.now() - 30_000;
     const older = legacyEntry(
       changeEvent({
@@ -131,7 +121,7 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
     );
     const coupon = String(c.insertId);
     await seedFromLegacy(env, 'coupon', coupon);
-    const ids = [await customer('CrashA'), await customer('CrashB')];
+    const ids = [await seededCustomer(env, 'CrashA'), await seededCustomer(env, 'CrashB')];
     const entries = [
       ...Array.from({ length: 12 }, (_, i) =>
         legacyEntry(
@@ -160,7 +150,7 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
   });
 
   it('a poison record fails alone; the rest of the batch is applied', async () => {
-    const ids = [await customer('GoodA'), await customer('GoodB')];
+    const ids = [await seededCustomer(env, 'GoodA'), await seededCustomer(env, 'GoodB')];
     const good = (id: string) =>
       legacyEntry(
         changeEvent({ entity: 'customer', key: id, origin: 'legacy', data: { lastName: 'Applied' } }),
@@ -193,7 +183,7 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
   });
 
   it('an echo stops after one hop (Debezium sees the reverse sync write; the forward sync drops it)', async () => {
-    const id = await customer('Echo');
+    const id = await seededCustomer(env, 'Echo');
     await nextSecond();
     await pollNow(['customer']); // the watermark passes every existing row
     env.publisher.take();

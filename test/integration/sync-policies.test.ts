@@ -11,6 +11,7 @@ import {
   magentoForPolling,
   pollNow,
   type SyncEnv,
+  seededCustomer,
   seedFromLegacy,
   serviceChange,
   setupSyncEnv,
@@ -31,17 +32,6 @@ describe('Function: sync (conflict policies)', () => {
 
   const ok = async (handler: unknown, entries: Parameters<typeof sqsEvent>[0]) =>
     expect((await invokeSqs(handler, sqsEvent(entries))).failedIndexes).toEqual([]);
-
-  async function customer(first: string): Promise<string> {
-    const [r] = await env.db.query<ResultSetHeader>(
-      `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname, is_active, updated_at)
-       VALUES (1, ?, 1, 1, ?, 'Initial', 1, NOW() - INTERVAL 60 SECOND)`,
-      [`${first.toLowerCase()}@example.com`, first],
-    );
-    const id = String(r.insertId);
-    await seedFromLegacy(env, 'customer', id);
-    return id;
-  }
   const lastname = async (id: string) =>
     (
       await env.db.query<RowDataPacket[]>('SELECT lastname FROM customer_entity WHERE entity_id = ?', [id])
@@ -49,7 +39,7 @@ describe('Function: sync (conflict policies)', () => {
 
   it('customer (timestamp): the newer change wins on both sides, whichever arrives first', async () => {
     // Legacy newer: the service changed 5 s ago, Magento now.
-    const a = await customer('Alan');
+    const a = await seededCustomer(env, 'Alan');
     const fromService = await serviceChange(
       env,
       'customer',
@@ -67,7 +57,7 @@ describe('Function: sync (conflict policies)', () => {
 
     // Service newer: synced a minute ago; Magento changed 10 s ago, the service now. The forward sync keeps the
     // service value and pushes it back; the reverse sync applies the push-back.
-    const b = await customer('Barbara');
+    const b = await seededCustomer(env, 'Barbara');
     await env.db.query(
       'UPDATE customer_entity SET lastname = ?, updated_at = NOW() - INTERVAL 10 SECOND WHERE entity_id = ?',
       ['LegacyOld', b],

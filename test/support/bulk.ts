@@ -75,6 +75,24 @@ export async function putCustomerItems(
 }
 
 /**
+ * The sync states the backfill leaves for customers [from, to): each record brought over from
+ * Magento under its own key (`bornOn: 'legacy'`), so the reverse sync writes to that row rather
+ * than creating one (a key's shape never says so).
+ */
+export async function putBackfilledStates(
+  client: DynamoDBDocumentClient,
+  syncTable: string,
+  from: number,
+  to: number,
+  concurrency = 12,
+): Promise<void> {
+  const items: Record<string, unknown>[] = [];
+  const state = JSON.stringify({ fields: {}, bornOn: 'legacy' });
+  for (let id = from; id < to; id++) items.push({ pk: `state#customer#${id}`, state, revision: 1 });
+  await batchWriteItems(client, syncTable, items, concurrency);
+}
+
+/**
  * Unconditional BatchWriteItem of `items` into `table`: 25 items a request, `concurrency`
  * requests in flight, the items DynamoDB leaves unprocessed sent again.
  */

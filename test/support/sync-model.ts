@@ -7,13 +7,25 @@
  * legacy times have one-second precision; the legacy side emits whole rows (as the watermark
  * poller does), the service side emits only changed fields (as the stream capture does), and
  * counters travel as deltas applied once per eventId.
+ *
+ * Clocks: an edit may be made on a host whose clock is off (`skewMs`): its time, on the record
+ * and in its event, is the skewed one. Events are decided against the model's true clock; one
+ * dated more than `MAX_CLOCK_SKEW_MS` ahead is rejected (the DLQ) and kept in `rejected`.
  */
 
-import { type Decision, decide, EMPTY_SYNC_STATE, type SyncState } from '../../lambdas/domain/conflict.js';
+import {
+  ClockSkewError,
+  type Decision,
+  decide,
+  EMPTY_SYNC_STATE,
+  type SyncState,
+} from '../../lambdas/domain/conflict.js';
 import type { ChangeEvent, FieldValue, Origin } from '../../lambdas/domain/events.js';
 import type { EntitySpec } from '../../lib/spec/schema.js';
 
 export const PRECISION_MS = 1000;
+/** The receiving sync's allowance for clocks ahead of its own (the spec's default, 300 s). */
+export const MAX_CLOCK_SKEW_MS = 300_000;
 
 export interface Side {
   exists: boolean;
@@ -33,6 +45,10 @@ export interface Edit {
   seq: number;
   values: Record<string, FieldValue>;
   deltas: Record<string, number>;
+  /** How far the editing host's clock was off (ms; 0: a good clock). */
+  skewMs: number;
+  /** The event that carried the edit (none when it changed nothing). */
+  eventId?: string;
 }
 
 export class SyncModel {
@@ -43,6 +59,8 @@ export class SyncModel {
   private ids = 0;
   readonly pending: ChangeEvent[] = [];
   readonly delivered: ChangeEvent[] = [];
+  /** Events the sync rejected (to the DLQ), with the reason and the receiving clock then. */
+  readonly rejected: { event: ChangeEvent; reason: string; clock: number }[] = [];
   readonly edits: Edit[] = [];
   readonly decisions: Decision[] = [];
   readonly parked = new Map<string, { field: string; legacy: FieldValue; service: FieldValue }>();
@@ -75,13 +93,21 @@ export class SyncModel {
     return this.entity.fields.filter((f) => (f.policy ?? this.entity.policy) === 'sum').map((f) => f.name);
   }
 
-  /** A local write on one side; it is captured as an event for the other side. */
-  edit(origin: Origin, values: Record<string, FieldValue>, deltas: Record<string, number> = {}): void {
+  /**
+   * A local write on one side; it is captured as an event for the other side. `skewMs`: how far
+   * the clock of the host making it is off (its time is recorded on the record and the event).
+   */
+  edit(
+    origin: Origin,
+    values: Record<string, FieldValue>,
+    deltas: Record<string, number> = {},
+    skewMs = 0,
+  ): void {
     const side = this.sides[origin];
     const before = { ...side.data };
     Object.assign(side.data, values);
     for (const [k, d] of Object.entries(deltas)) side.data[k] = Number(side.data[k] ?? 0) + d;
-    const at = origin === 'legacy' ? this.floor(this.clock) : this.clock;
+    const at = origin === 'legacy' ? this.floor(this.clock + skewMs) : this.clock + skewMs;
     side.changedAt = at;
     let seq: number;
     if (origin === 'service') {
@@ -90,7 +116,8 @@ export class SyncModel {
     } else {
       seq = ++this.obs;
     }
-    this.edits.push({ origin, at, seq, values: { ...values }, deltas: { ...deltas } });
+    const edit: Edit = { origin, at, seq, values: { ...values }, deltas: { ...deltas }, skewMs };
+    this.edits.push(edit);
     const counters = new Set(this.counterFields());
     const data: Record<string, FieldValue> = {};
     for (const f of this.entity.fields) {
@@ -100,7 +127,9 @@ export class SyncModel {
         data[f.name] = side.data[f.name] ?? null;
     }
     if (Object.keys(data).length === 0 && Object.keys(deltas).length === 0) return;
-    this.pending.push(this.event(origin, at, seq, data, deltas));
+    const event = this.event(origin, at, seq, data, deltas);
+    edit.eventId = event.eventId;
+    this.pending.push(event);
   }
 
   private event(
@@ -151,13 +180,23 @@ export class SyncModel {
       state: this.state,
       event,
       deltasApplied: side.applied.has(event.eventId),
+      now: this.clock,
+      maxClockSkewMs: MAX_CLOCK_SKEW_MS,
     });
   }
 
-  deliver(event: ChangeEvent): Decision {
+  /** Delivers one event; undefined when the sync rejected it (it is in `rejected`). */
+  deliver(event: ChangeEvent): Decision | undefined {
     const target: Origin = event.origin === 'legacy' ? 'service' : 'legacy';
     const side = this.sides[target];
-    const decision = this.decideFor(event);
+    let decision: Decision;
+    try {
+      decision = this.decideFor(event);
+    } catch (e) {
+      if (!(e instanceof ClockSkewError)) throw e;
+      this.rejected.push({ event, reason: e.message, clock: this.clock });
+      return undefined;
+    }
     this.decisions.push(decision);
     this.delivered.push(event);
     if (decision.delete) {
@@ -191,7 +230,7 @@ export class SyncModel {
   }
 
   /** Delivers the pending event at index i (removing it). */
-  deliverAt(i: number): Decision {
+  deliverAt(i: number): Decision | undefined {
     const [event] = this.pending.splice(i, 1);
     return this.deliver(event!);
   }

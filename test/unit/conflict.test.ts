@@ -3,7 +3,14 @@
  * the cases the seed's resolver gets wrong: equal timestamps, duplicates, stale deliveries.
  */
 import { describe, expect, it } from 'vitest';
-import { type DecideInput, decide, EMPTY_SYNC_STATE, type SyncState } from '../../lambdas/domain/conflict.js';
+import {
+  ClockSkewError,
+  type DecideInput,
+  decide,
+  EMPTY_SYNC_STATE,
+  provenanceOf,
+  type SyncState,
+} from '../../lambdas/domain/conflict.js';
 import type { ChangeEvent, FieldValue, Origin } from '../../lambdas/domain/events.js';
 import { entityByName } from '../../lib/spec/schema.js';
 import { magento } from '../../migrations/index.js';
@@ -37,8 +44,15 @@ function change(
   };
 }
 
-function run(entityName: string, input: Omit<DecideInput, 'entity' | 'precisionMs'>) {
-  return decide({ entity: entityByName(magento, entityName).entity, precisionMs: 1000, ...input });
+/** The receiving clock of these examples: an hour after T0, 5 min of skew allowed (the default). */
+const CLOCK = { now: T0 + 3_600_000, maxClockSkewMs: 300_000 };
+
+function run(
+  entityName: string,
+  input: Omit<DecideInput, 'entity' | 'precisionMs' | 'now' | 'maxClockSkewMs'> &
+    Partial<Pick<DecideInput, 'now' | 'maxClockSkewMs'>>,
+) {
+  return decide({ entity: entityByName(magento, entityName).entity, precisionMs: 1000, ...CLOCK, ...input });
 }
 
 describe('Function: decide — the seed’s policy table', () => {
@@ -316,5 +330,115 @@ describe('Function: decide — legacy changes in the second of a sync write', ()
     // A read of Magento from before the sync write (05.300) is older than it: stale.
     const earlier = magentoRead('old@example.com', T0 + 5300);
     expect(earlier.patch).not.toHaveProperty('email');
+  });
+});
+
+describe('Function: decide — clocks and values the target cannot store', () => {
+  const base = { email: 'old@example.com', firstName: 'Ada' };
+
+  it('rejects a change dated more than the allowance ahead of the receiving clock, naming the field', () => {
+    const input = {
+      target: 'service' as const,
+      record: { exists: true, data: base, changedAt: T0, version: 1 },
+      state: agreed(base),
+      event: change('customer', 'legacy', Date.parse('9999-12-31T23:59:59Z'), { ...base, firstName: 'F' }),
+    };
+    expect(() => run('customer', input)).toThrow(ClockSkewError);
+    expect(() => run('customer', input)).toThrow(
+      /detail\.changedAt 9999-12-31T23:59:59\.000Z is \d+ s ahead/,
+    );
+    // Within the allowance it is an ordinary change.
+    const soon = run('customer', {
+      ...input,
+      event: change('customer', 'legacy', CLOCK.now + 299_000, { ...base, firstName: 'F' }),
+    });
+    expect(soon.patch).toEqual({ firstName: 'F' });
+  });
+
+  it('a target record dated beyond the allowance has no usable time: a real change wins over it', () => {
+    const d = run('customer', {
+      target: 'service',
+      // The service wrote this on a host whose clock was a day ahead.
+      record: {
+        exists: true,
+        data: { ...base, firstName: 'Ahead' },
+        changedAt: CLOCK.now + 86_400_000,
+        version: 2,
+      },
+      state: agreed(base),
+      event: change('customer', 'legacy', T0 + 60_000, { ...base, firstName: 'Magento' }),
+    });
+    expect(d.patch).toEqual({ firstName: 'Magento' });
+    expect(d.conflicts).toEqual([{ field: 'firstName', policy: 'timestamp', winner: 'legacy' }]);
+    expect(d.state.fields['firstName']!.seen.service).toBeUndefined();
+  });
+
+  it('forgets a stamp beyond the allowance stored before the check existed (the field is no longer frozen)', () => {
+    const frozen: SyncState = {
+      fields: {
+        $exists: { value: true, seen: {} },
+        email: { value: base.email, seen: {} },
+        firstName: {
+          value: 'Ada',
+          seen: { legacy: { at: Date.parse('9999-01-01T00:00:00Z'), origin: 'legacy', seq: 1 } },
+        },
+      },
+    };
+    const d = run('customer', {
+      target: 'service',
+      record: { exists: true, data: base, changedAt: T0, version: 1 },
+      state: frozen,
+      event: change('customer', 'legacy', T0 + 60_000, { ...base, firstName: 'Unfrozen' }),
+    });
+    expect(d.patch).toEqual({ firstName: 'Unfrozen' });
+    expect(d.state.fields['firstName']!.seen.legacy?.at).toBe(T0 + 60_000);
+  });
+
+  it('parks a value the target cannot store, with both values and the reason; nothing is written', () => {
+    const input = {
+      target: 'legacy' as const,
+      record: { exists: true, data: base, changedAt: T0 },
+      state: agreed(base),
+      event: change('customer', 'service', T0 + 2000, {
+        firstName: 'Ada \u{1F600}',
+        email: 'new@example.com',
+      }),
+      unstorable: { firstName: { reason: 'customer.firstName: no emoji here', value: 'Ada \u{1F600}' } },
+    };
+    const d = run('customer', input);
+    expect(d.patch).toEqual({ email: 'new@example.com' });
+    expect(d.fields['firstName']).toBe('park');
+    expect(d.conflicts).toEqual([]);
+    expect(d.parked).toEqual([
+      expect.objectContaining({
+        field: 'firstName',
+        legacy: expect.objectContaining({ value: 'Ada' }),
+        service: expect.objectContaining({ value: 'Ada \u{1F600}' }),
+        reason: 'customer.firstName: no emoji here',
+      }),
+    ]);
+    // The agreed value stays; the same change again is stale, a later one is parked anew.
+    expect(d.state.fields['firstName']!.value).toBe('Ada');
+    expect(run('customer', { ...input, state: d.state }).fields['firstName']).toBe('stale');
+    const later = run('customer', {
+      ...input,
+      state: d.state,
+      event: change('customer', 'service', T0 + 3000, { firstName: 'Ada L.' }),
+      unstorable: {},
+    });
+    expect(later.patch).toEqual({ firstName: 'Ada L.' });
+  });
+
+  it('records provenance: carried through decisions; a state without it is legacy-born if it saw legacy changes', () => {
+    const d = run('customer', {
+      target: 'service',
+      record: { exists: false, data: {} },
+      state: { ...EMPTY_SYNC_STATE, bornOn: 'legacy' },
+      event: change('customer', 'legacy', T0, base),
+    });
+    expect(d.state.bornOn).toBe('legacy');
+    expect(provenanceOf({ fields: d.state.fields })).toBe('legacy');
+    expect(provenanceOf(EMPTY_SYNC_STATE)).toBeUndefined();
+    expect(provenanceOf({ fields: {}, bornOn: 'service' })).toBe('service');
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ContractError, parseBusEvent, parseChangeEvent, toBusEntry } from '../../lambdas/domain/events.js';
+import {
+  ContractError,
+  parseBusEvent,
+  parseChangeEvent,
+  parseIsoTimestamp,
+  toBusEntry,
+} from '../../lambdas/domain/events.js';
 
 const good = () => ({
   schemaVersion: 1,
@@ -49,6 +55,19 @@ describe('Function: parseChangeEvent', () => {
       (d) => ({ ...d, changedAt: '2026-13-45T10:00:00Z' }),
       /changedAt is not a valid date/,
     ],
+    [
+      'a day the month does not have (Date.parse reads 2026-02-30 as March 2)',
+      (d) => ({ ...d, changedAt: '2026-02-30T10:00:00Z' }),
+      /changedAt is not a valid date/,
+    ],
+    [
+      'February 29 of a common year',
+      (d) => ({ ...d, changedAt: '2025-02-29T10:00:00Z' }),
+      /not a valid date/,
+    ],
+    ['hour 24', (d) => ({ ...d, changedAt: '2026-11-22T24:00:00Z' }), /changedAt is not a valid date/],
+    ['second 60', (d) => ({ ...d, changedAt: '2026-11-22T10:00:60Z' }), /changedAt is not a valid date/],
+    ['an offset of 24 hours', (d) => ({ ...d, changedAt: '2026-11-22T10:00:00+24:00' }), /not a valid date/],
     ['an unknown origin', (d) => ({ ...d, origin: 'kafka' }), /origin/],
     ['an object as a field value', (d) => ({ ...d, data: { email: { nested: true } } }), /data\.email/],
     [
@@ -99,5 +118,15 @@ describe('Function: parseBusEvent', () => {
         detail: JSON.parse(entry.Detail),
       }).event,
     ).toEqual(parseChangeEvent(good()));
+  });
+
+  it('reads a valid timestamp to the millisecond, in any zone, leap days included', () => {
+    expect(parseIsoTimestamp('2024-02-29T23:59:59.999+02:00')).toBe(Date.parse('2024-02-29T21:59:59.999Z'));
+    expect(parseIsoTimestamp('2026-11-22T10:00:00.123456789-05:30')).toBe(
+      Date.parse('2026-11-22T15:30:00.123Z'),
+    );
+    expect(parseIsoTimestamp('0099-01-01T00:00:00Z')).toBe(Date.parse('0099-01-01T00:00:00Z'));
+    expect(parseIsoTimestamp('2026-02-30T00:00:00Z')).toBeUndefined();
+    expect(parseIsoTimestamp('2026-11-22 10:00:00Z')).toBeUndefined();
   });
 });

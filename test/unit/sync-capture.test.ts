@@ -163,6 +163,23 @@ describe('Function: captureServiceChange', () => {
     expect(serviceDetailTypeOf(coupon)).toBe('coupon.used');
   });
 
+  it('carries a decimal as the service holds it when rounding to the field scale would change it', () => {
+    const change = (grandTotal: unknown) =>
+      captureServiceChange(order, {
+        ...base,
+        eventName: 'MODIFY',
+        keys: { orderId: '9' },
+        oldImage: { orderId: '9', grandTotal: '10.0000', version: 1 },
+        newImage: { orderId: '9', grandTotal, version: 2 },
+      })?.data['grandTotal'];
+    // More digits than the scale (4): left for the reverse sync to check against the column.
+    expect(change('12.34567')).toBe('12.34567');
+    expect(change(12.34567)).toBe('12.34567');
+    // Nothing lost by rounding: canonical.
+    expect(change('12.5')).toBe('12.5000');
+    expect(change('12.50000000')).toBe('12.5000');
+  });
+
   it('returns null when no mapped field changed', () => {
     const img = { customerId: 'c1', lastName: 'A', version: 2, unrelated: 1 };
     expect(
