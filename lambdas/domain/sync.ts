@@ -103,7 +103,10 @@ export function forwardProvenance(
   mapped: boolean,
   state: SyncState,
 ): SyncState {
-  if (keyMapEntity(spec, entity) !== entity) return state;
+  if (keyMapEntity(spec, entity) !== entity) {
+    // Keyed by another's key: brought over under that key when the other's map had no entry.
+    return mapped || state.bornOn === 'legacy' ? state : { ...state, bornOn: 'legacy' };
+  }
   const born = provenanceOf(state);
   if (!mapped && born === 'service') throw new KeyCollisionError(entity.name, legacyKey);
   const bornOn = born ?? (mapped ? 'service' : 'legacy');
@@ -308,8 +311,15 @@ export async function applyToLegacy(
   const resolve = referenceResolver(deps, entity, serviceKey);
   const keyMap = keyMapEntity(deps.spec, entity);
   // An entity keyed by another's key (stock by product) is written under that record's legacy
-  // key, once it has one.
-  const keyedBy = keyMap !== entity ? await resolve(keyMap, serviceKey, 'key') : undefined;
+  // key, once it has one: the one its map holds, or its own when that record, or this one, is a
+  // legacy row the forward sync brought over under its key.
+  const keyedBy =
+    keyMap !== entity
+      ? ((await legacyKeyOfRecord(deps, keyMap, serviceKey)) ??
+        (provenanceOf((await deps.state.get(entity, serviceKey)).state) === 'legacy'
+          ? serviceKey
+          : await resolve(keyMap, serviceKey, 'key')))
+      : undefined;
   const hasDeltas = Object.keys(event.deltas ?? {}).length > 0;
   const readRecord = (key: string | undefined) =>
     key === undefined
