@@ -4,6 +4,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusEvent } from '../../lambdas/domain/ports.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
+import { emfOf } from '../support/emf.js';
 import {
   getItem,
   invokeSqs,
@@ -222,38 +223,23 @@ describe('Function: reverse-sync (values Magento cannot store)', () => {
     // Metrics are off in the sync tests (quiet-powertools); on for the `order` service (first used
     // here: each service's Metrics reads the switch once), its EMF output captured.
     process.env['POWERTOOLS_METRICS_DISABLED'] = 'false';
-    const lines: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((chunk: string | Uint8Array) => {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      return true;
-    }) as typeof process.stdout.write;
-    try {
+    const { docs } = await emfOf(async () => {
       await seedFromLegacy(env, 'order', id);
       const change = await serviceChange(env, 'order', id, {
         grandTotal: '12345678901234567.5',
         incrementId: 'X'.repeat(51),
       });
       expect((await invokeSqs(reverse, sqsEvent(change))).failedIndexes).toEqual([]);
-    } finally {
-      process.stdout.write = write;
+    }).finally(() => {
       process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
-    }
-    const emf = lines
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      })
-      .filter((d) => 'unstorable_value_total' in d);
+    });
+    const emf = docs.filter((d) => 'unstorable_value_total' in d);
     expect(emf).toHaveLength(1);
     expect(emf[0]).toMatchObject({ service: 'order', unstorable_value_total: 2 });
-    expect(
-      (emf[0] as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } })._aws
-        .CloudWatchMetrics[0],
-    ).toMatchObject({ Namespace: 'Cutover', Dimensions: [['service']] });
+    expect(emf[0]!._aws!.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'Cutover',
+      Dimensions: [['service']],
+    });
     const order = await one<{ grand_total: string; increment_id: string }>(
       'SELECT grand_total, increment_id FROM sales_order WHERE entity_id = ?',
       [id],

@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEBEZIUM_TOMBSTONE_BODY } from '../support/debezium.js';
+import { emfOf } from '../support/emf.js';
 import { invokeSqs, sqsEvent } from '../support/sqs.js';
 
 let handler: unknown;
@@ -15,36 +16,6 @@ beforeAll(async () => {
   process.env['POWERTOOLS_LOG_LEVEL'] = 'ERROR';
   ({ handler } = await import('../../lambdas/handlers/debezium-ingest.js'));
 });
-
-type Emf = {
-  _aws?: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
-} & Record<string, unknown>;
-
-/** Runs `fn` with stdout captured; returns the EMF documents written. */
-async function emfOf<T>(fn: () => Promise<T>): Promise<{ result: T; docs: Emf[] }> {
-  const lines: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const result = await fn();
-    return {
-      result,
-      docs: lines.flatMap((l) => {
-        try {
-          const doc = JSON.parse(l) as Emf;
-          return doc._aws ? [doc] : [];
-        } catch {
-          return [];
-        }
-      }),
-    };
-  } finally {
-    process.stdout.write = write;
-  }
-}
 
 describe('Handler: debezium-ingest (tombstones)', () => {
   it('skips the tombstone after each delete without failing it, and counts it', async () => {
