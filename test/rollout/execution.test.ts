@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArchiveManifest } from '../../lambdas/domain/archive.js';
 import { type ServiceFlags, withServiceFlags } from '../../lambdas/domain/flags.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
@@ -235,6 +235,34 @@ describe('Rollout: the synthesized state machine, executed', () => {
     // Read-only flags (0 %, legacy) were the last good state: nothing left to undo.
     expect(w.deployedFlags('customer')).toEqual(on(0, 'legacy'));
     expect(w.deploymentHistory('customer').some((h) => h.deployment.strategy === 'rollback')).toBe(false);
+  });
+
+  it('a backfill chunk and a validation map that run for minutes are not timed out (Step Functions sets no task timeout the definition does not)', async () => {
+    // Virtual timers: a chunk copy and the compare workers each take three minutes, past the
+    // 60 s aws-local-stepfunctions gives a Task state without TimeoutSeconds (Step Functions
+    // gives it none: a Lambda task ends with the function's own timeout, a Map state has none).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const w = world();
+      const slow = <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+        async (...a: A): Promise<R> => {
+          await new Promise((r) => setTimeout(r, 180_000));
+          return f(...a);
+        };
+      w.sync.copyChunk = slow(w.sync.copyChunk.bind(w.sync));
+      w.sync.compare = slow(w.sync.compare.bind(w.sync));
+      let out: Awaited<ReturnType<RolloutWorld['run']>> | undefined;
+      void w.run('customer').then((o) => {
+        out = o;
+      });
+      for (let minutes = 0; !out && minutes < 60; minutes++) await vi.advanceTimersByTimeAsync(60_000);
+
+      expect(out?.status, out?.cause).toBe('SUCCEEDED');
+      expect(w.sync.copied).toHaveLength(3);
+      expect(w.trace).toContain('customer:ValidateCompare');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('missing data extends the bake up to maxBakeExtensions, then fails naming the missing metric', async () => {

@@ -16,7 +16,8 @@
  * virtual clock by the step's bake time (the traffic model emits metrics for that interval), so
  * windows, baselines and timeouts are those of the spec. A deployment advances one state
  * (DEPLOYING -> BAKING -> COMPLETE) per AwaitDeployment poll, unless the test makes an
- * environment monitor fire (`alarmOn`).
+ * environment monitor fire (`alarmOn`). Task states keep the timeouts Step Functions gives them
+ * (none unless the definition sets one), not aws-local-stepfunctions' 60 s default.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -585,7 +586,7 @@ export class RolloutWorld {
       status: 'RUNNING',
     };
     this.executions.executions.push(record);
-    const { definition, maps } = withLocalDistributedMaps(m.definition);
+    const { definition, maps } = withLocalDistributedMaps(withStepFunctionsTaskTimeouts(m.definition));
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
     const waits: Record<string, number> = {};
     const handlers: Record<string, (input: unknown) => Promise<never>> = {};
@@ -784,6 +785,28 @@ function resolvePath(input: unknown, path: string): unknown {
 }
 
 /**
+ * The longest timer Node runs (2^31 - 1 ms, 24.8 days; a longer one fires at once): a local
+ * Task state's timeout when Step Functions would give it none.
+ */
+const NO_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * The definition with the task timeouts Step Functions applies: a Task state without
+ * `TimeoutSeconds` (or `TimeoutSecondsPath`) has none there (a Lambda task ends when the function
+ * times out; https://docs.aws.amazon.com/step-functions/latest/dg/sfn-stuck-execution.html), but
+ * aws-local-stepfunctions gives it 60 s, so a backfill chunk or a validation worker slower than a
+ * minute on a loaded machine would fail with States.Timeout and roll the rollout back.
+ */
+function withStepFunctionsTaskTimeouts(def: AslDefinition): AslDefinition {
+  const copy = structuredClone(def);
+  for (const [, state] of allStates(copy)) {
+    if (state.Type !== 'Task' || 'TimeoutSeconds' in state || 'TimeoutSecondsPath' in state) continue;
+    (state as { TimeoutSeconds?: number }).TimeoutSeconds = NO_TIMEOUT_SECONDS;
+  }
+  return copy;
+}
+
+/**
  * The definition with each Distributed Map that has an ItemReader replaced by a Task state of the
  * same name (same Next/End, ResultPath, Retry, Catch), which the world runs itself.
  */
@@ -809,6 +832,8 @@ function withLocalDistributedMaps(def: AslDefinition): {
         ...rest,
         Type: 'Task',
         Resource: `arn:aws:states:${REGION}:${ACCOUNT}:activity:${name}`,
+        // A Map state has no timeout: it runs as long as its items take.
+        TimeoutSeconds: NO_TIMEOUT_SECONDS,
       };
     } else States[name] = state;
   }
