@@ -103,9 +103,12 @@ describe('Function: consistency-check (menu migration, HTTP legacy side)', () =>
     );
     expect(first.consistent).toBe(false);
     expect(first.ratio).toBeCloseTo(298 / 300, 6);
-    // Count, checksums and the two differing chunks' rows came from one listing (300 items, one
-    // page of 500 and the empty page that ends it), with the API token.
-    expect(server.listings()).toHaveLength(2);
+    // Nothing is cached (memory must not grow with the collection): the count, the checksums and
+    // each of the two differing chunks' rows came from a listing of their own, each one page of
+    // 500 (300 items) and the empty page that ends it, with the API token.
+    expect(server.listings()).toHaveLength(4 * 2);
+    expect(server.listings().every((r) => r.query.get('limit') === '500')).toBe(true);
+    expect(server.listings().filter((r) => !r.query.has('afterId'))).toHaveLength(4);
     expect(server.listings().every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expect(publisher.published).toEqual([]);
 
