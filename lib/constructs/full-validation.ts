@@ -18,6 +18,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
@@ -269,9 +270,10 @@ export class FullValidation extends Construct {
 
   /**
    * The scheduled reconciliation: a state machine that runs the chain (input `{ repair? }`,
-   * default no repair) and a rule that starts it every `every`.
+   * default no repair) and a rule that starts it every `every`; a start that still fails after
+   * the rule's retries (throttled, not permitted) lands in `deadLetterQueue` instead of being lost.
    */
-  scheduleReconciliation(every: Duration): sfn.StateMachine {
+  scheduleReconciliation(every: Duration, deadLetterQueue: sqs.IQueue): sfn.StateMachine {
     const name = reconciliationStateMachineName(
       this.props.stage,
       this.props.spec.name,
@@ -309,7 +311,12 @@ export class FullValidation extends Construct {
     new events.Rule(this, 'ReconciliationSchedule', {
       schedule: events.Schedule.rate(every),
       targets: [
-        new targets.SfnStateMachine(machine, { input: events.RuleTargetInput.fromObject({ repair: false }) }),
+        new targets.SfnStateMachine(machine, {
+          input: events.RuleTargetInput.fromObject({ repair: false }),
+          deadLetterQueue,
+          retryAttempts: 2,
+          maxEventAge: every.toSeconds() > 120 ? every : Duration.minutes(2),
+        }),
       ],
     });
     return machine;

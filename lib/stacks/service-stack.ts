@@ -287,6 +287,7 @@ export class ServiceStack extends Stack {
     });
     this.reconciliation = this.validation.scheduleReconciliation(
       props.consistencyCheckInterval ?? Duration.minutes(15),
+      this.targetDeadLetterQueue,
     );
 
     this.rollout = {

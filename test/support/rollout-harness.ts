@@ -77,6 +77,7 @@ import {
   validationReportTask,
 } from '../../lambdas/domain/validation.js';
 import { reconciliationStateMachineName } from '../../lib/constructs/full-validation.js';
+import { deadLetterQueue } from '../../lib/constructs/queues.js';
 import { MigrationFlags } from '../../lib/constructs/migration-flags.js';
 import { MigrationTables } from '../../lib/constructs/migration-tables.js';
 import { type RolloutFunctions, RolloutStateMachine } from '../../lib/constructs/rollout-state-machine.js';
@@ -150,7 +151,7 @@ export function synthesizeRollouts(
     });
     // The scheduled reconciliation as the service stack schedules it (same FullValidation).
     const reconciliation = options.reconciliation
-      ? rollout.validation.scheduleReconciliation(Duration.minutes(15))
+      ? rollout.validation.scheduleReconciliation(Duration.minutes(15), deadLetterQueue(stack, 'TargetDlq'))
       : undefined;
     return { service, stack, rollout, reconciliation };
   });
