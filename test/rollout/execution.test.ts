@@ -244,7 +244,8 @@ describe('Rollout: the synthesized state machine, executed', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
       const w = world();
-      const slow = <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+      const slow =
+        <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
         async (...a: A): Promise<R> => {
           await new Promise((r) => setTimeout(r, 180_000));
           return f(...a);

@@ -77,9 +77,9 @@ import {
   validationReportTask,
 } from '../../lambdas/domain/validation.js';
 import { reconciliationStateMachineName } from '../../lib/constructs/full-validation.js';
-import { deadLetterQueue } from '../../lib/constructs/queues.js';
 import { MigrationFlags } from '../../lib/constructs/migration-flags.js';
 import { MigrationTables } from '../../lib/constructs/migration-tables.js';
+import { deadLetterQueue } from '../../lib/constructs/queues.js';
 import { type RolloutFunctions, RolloutStateMachine } from '../../lib/constructs/rollout-state-machine.js';
 import {
   ACCOUNT,
