@@ -52,6 +52,7 @@ describe('App: environments', () => {
         region: 'eu-central-1',
         logRetentionDays: 7,
         archiveRetentionDays: 3,
+        decommissionArchiveDays: 7,
         createVpc: true,
       },
     };
