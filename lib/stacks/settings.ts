@@ -30,6 +30,7 @@ export interface EnvironmentSettings {
   /**
    * Days the decommission archive (phase 5) is locked (S3 Object Lock, governance) and kept,
    * then expired. It may be the last copy of the legacy data.
+   * @default 2557 (7 years)
    */
   readonly decommissionArchiveDays: number;
   /** Create a VPC for the functions that reach Magento (dev only: others name the network). */
@@ -46,6 +47,9 @@ export interface EnvironmentSettings {
   /** Stream ARNs of service tables imported by name (`target.tableName`), by table name. */
   readonly importedStreamArns?: Readonly<Record<string, string>>;
 }
+
+/** The decommission archive's lock and retention when an environment does not set it (7 years). */
+export const DEFAULT_DECOMMISSION_ARCHIVE_DAYS = 2557;
 
 /** Retention periods CloudWatch Logs accepts (days). */
 export const LOG_RETENTION_DAYS: readonly number[] = [
@@ -79,6 +83,7 @@ export function environmentSettings(environments: unknown, env: string): Environ
     );
   }
   for (const key of ['logRetentionDays', 'archiveRetentionDays', 'decommissionArchiveDays'] as const) {
+    if (key === 'decommissionArchiveDays' && s[key] === undefined) continue;
     if (typeof s[key] !== 'number' || s[key]! < 1) {
       throw new EnvironmentSettingsError(`context.environments.${env}.${key} must be a positive number`);
     }
@@ -95,6 +100,7 @@ export function environmentSettings(environments: unknown, env: string): Environ
   }
   return {
     createVpc: false,
+    decommissionArchiveDays: DEFAULT_DECOMMISSION_ARCHIVE_DAYS,
     ...s,
     protectData: s.protectData ?? env === 'prod',
   } as EnvironmentSettings;
