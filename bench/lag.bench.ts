@@ -23,16 +23,16 @@ import type { BusEvent } from '../lambdas/domain/ports.js';
 import { handler as forwardHandler } from '../lambdas/handlers/forward-sync.js';
 import { type PollerResponse, handler as pollerHandler } from '../lambdas/handlers/legacy-poller.js';
 import { closeRuntime, configureRuntime } from '../lambdas/handlers/runtime.js';
-import { RUNTIME_ENV } from '../lib/spec/runtime.js';
-import { pollerLagBoundSeconds } from '../lib/spec/schema.js';
-import magento from '../migrations/magento.js';
-import { insertCustomers } from '../test/support/bulk.js';
 import {
   createMagentoDatabase,
   createServiceTables,
   findOrStartMariaDb,
   startDynamoLocal,
-} from '../test/support/databases.js';
+} from '../lib/local/databases.js';
+import { RUNTIME_ENV } from '../lib/spec/runtime.js';
+import { pollerLagBoundSeconds } from '../lib/spec/schema.js';
+import magento from '../migrations/magento.js';
+import { insertCustomers } from '../test/support/bulk.js';
 import { InMemoryPublisher } from '../test/support/in-memory-publisher.js';
 import { fakeContext, sqsEvent } from '../test/support/sqs.js';
 import type { Bench, BenchRow } from './types.js';

@@ -26,6 +26,13 @@ import { applyBatchToLegacy, applyBatchToService } from '../lambdas/domain/sync-
 import { handler as forwardHandler } from '../lambdas/handlers/forward-sync.js';
 import { handler as reverseHandler } from '../lambdas/handlers/reverse-sync.js';
 import { closeRuntime, configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
+import {
+  createMagentoDatabase,
+  createServiceTables,
+  dynamoClient,
+  findOrStartMariaDb,
+  startDynamoLocal,
+} from '../lib/local/databases.js';
 import { RUNTIME_ENV } from '../lib/spec/runtime.js';
 import magento from '../migrations/magento.js';
 import {
@@ -34,13 +41,6 @@ import {
   putBackfilledStates,
   putCustomerItems,
 } from '../test/support/bulk.js';
-import {
-  createMagentoDatabase,
-  createServiceTables,
-  dynamoClient,
-  findOrStartMariaDb,
-  startDynamoLocal,
-} from '../test/support/databases.js';
 import { InMemoryPublisher } from '../test/support/in-memory-publisher.js';
 import { fakeContext, sqsEvent } from '../test/support/sqs.js';
 import type { Bench, BenchRow } from './types.js';

@@ -22,11 +22,11 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { buildApp } from '../lib/app.js';
 import { registerPreflightCommand } from '../lib/cli/preflight-command.js';
+import { findOrStartMariaDb, startDynamoLocal } from '../lib/local/databases.js';
 import { readAssembly } from '../lib/rehearse/assembly.js';
 import { DATASET_SIZES, type DatasetSize, type Progress, rehearse } from '../lib/rehearse/rehearsal.js';
 import { progressLine, reportMarkdown } from '../lib/rehearse/report.js';
 import { migrations } from '../migrations/index.js';
-import { findOrStartMariaDb, startDynamoLocal } from '../test/support/databases.js';
 
 /** `2m`, `90s`, `1500ms`, or seconds as a plain number. */
 export function parseDuration(text: string): number {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): lint, types, then every test. The test run finds or
-# starts MariaDB and DynamoDB Local itself (test/support/databases.ts); as root on a fresh
+# starts MariaDB and DynamoDB Local itself (lib/local/databases.ts); as root on a fresh
 # Debian machine it installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

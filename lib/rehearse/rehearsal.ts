@@ -434,7 +434,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     output.start();
     const setupOk = await phase('setup', async () => {
       // Databases: a Magento database with a generated dataset, the tables from the templates.
-      const { createMagentoDatabase } = await import('../../test/support/databases.js');
+      const { createMagentoDatabase } = await import('../local/databases.js');
       const mysqlUrl = await createMagentoDatabase(
         options.mysqlServerUrl,
         `cutover_rehearsal_${runId.replace(/-/g, '_')}`,

@@ -55,7 +55,7 @@ function reportedDefault(
   return { kind: 'value', value: quoted ? quoted[1]!.replace(/''/g, "'") : raw };
 }
 
-describe('Magento fixture (test/support/magento-fixture.sql) against db_schema.xml facts', () => {
+describe('Magento fixture (lib/local/magento-fixture.sql) against db_schema.xml facts', () => {
   let conn: Connection;
   let db: string;
   beforeAll(async () => {

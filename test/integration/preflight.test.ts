@@ -1,5 +1,5 @@
 /**
- * `cutover preflight` on real MariaDB with the Magento fixture (test/support/magento-fixture.sql,
+ * `cutover preflight` on real MariaDB with the Magento fixture (lib/local/magento-fixture.sql,
  * Magento 2.4's db_schema.xml) and on DynamoDB Local: the bundled spec passes; each broken
  * variant (a database change, a spec typo, a restricted user) gives its finding. Server variables
  * that cannot be changed safely on the shared test server (binlog_format is global) are taken

@@ -21,7 +21,7 @@ import {
 
 // References between entities (migrations/magento.ts): stock is keyed by its product, an order
 // points at its customer, a coupon belongs to a Magento rule. Records created in the services,
-// applied to the Magento schema (test/support/magento-fixture.sql: real NOT NULL columns and
+// applied to the Magento schema (lib/local/magento-fixture.sql: real NOT NULL columns and
 // foreign keys) through the handlers.
 describe('Function: sync (references between entities)', () => {
   let env: SyncEnv;

@@ -9,7 +9,7 @@
  *
  * The shape (envelope fields, `source` block, column schemas) follows the recorded events in
  * test/contracts/debezium/ (test/unit/debezium-contracts.test.ts holds the two side by side).
- * Tables come from test/support/magento-fixture.sql, the DDL the integration databases use, or
+ * Tables come from lib/local/magento-fixture.sql, the DDL the integration databases use, or
  * from column lists. No test framework imports here.
  */
 import { readFileSync } from 'node:fs';
@@ -63,9 +63,9 @@ export interface DebeziumOptions {
 
 let fixture: string | undefined;
 
-/** A table of the Magento fixture (test/support/magento-fixture.sql), its columns as declared. */
+/** A table of the Magento fixture (lib/local/magento-fixture.sql), its columns as declared. */
 export function magentoTable(table: string, db = 'magento'): MysqlTable {
-  fixture ??= readFileSync(new URL('./magento-fixture.sql', import.meta.url), 'utf8');
+  fixture ??= readFileSync(new URL('../../lib/local/magento-fixture.sql', import.meta.url), 'utf8');
   const block = new RegExp(`CREATE TABLE ${table} \\(\\n([\\s\\S]*?)\\n\\) ENGINE`).exec(fixture);
   if (!block) throw new Error(`magento-fixture.sql has no table ${table}`);
   const columns = block[1]!

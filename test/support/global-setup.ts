@@ -2,7 +2,7 @@
  * Vitest global setup. The database harness (MariaDB as the Magento database, DynamoDB Local)
  * is started here once per run and its endpoints are passed to the test files through
  * `project.provide` (read them with `inject('mysqlUrl')` / `inject('dynamoEndpoint')`).
- * See test/support/databases.ts for how each is found, started or installed.
+ * See lib/local/databases.ts for how each is found, started or installed.
  */
 import type { TestProject } from 'vitest/node';
 import { findOrStartMariaDb, startDynamoLocal } from './databases.js';

@@ -6,7 +6,7 @@
 -- name/price/status attributes, one cart price rule). The facts, with their sources, are in
 -- test/contracts/magento/db_schema.json (explained in docs/magento-schema.md);
 -- test/integration/magento-fixture-schema.test.ts checks this file against them.
--- Statements are separated by ";\n" (test/support/databases.ts splits on it).
+-- Statements are separated by ";\n" (lib/local/databases.ts splits on it).
 
 SET FOREIGN_KEY_CHECKS = 0;
 
