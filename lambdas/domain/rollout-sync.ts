@@ -10,10 +10,17 @@
  */
 import { createHash } from 'node:crypto';
 import { entityByName, fieldPolicy } from '../../lib/spec/schema.js';
-import { type ConsistencyDeps, checkConsistency } from './consistency.js';
+import { type ConsistencyDeps, checkConsistency, mapLimit } from './consistency.js';
 import type { ChangeEvent, FieldValue } from './events.js';
 import type { BackfillChunk, BackfillPort, ConsistencyCheckPort, ConsistencyReport } from './rollout.js';
 import { applyToService, type SyncDeps } from './sync.js';
+
+/**
+ * Rows of a chunk applied at once: as many as the forward-sync handler has records in flight
+ * (an SQS batch of the default 10). Each row waits on a read and a conditional write; one at a
+ * time, a chunk of 5,000 took minutes, and the backfill of 10 M rows days.
+ */
+export const BACKFILL_ROWS_IN_FLIGHT = 10;
 
 /** A backfill chunk of the sync engine: the chunk number and its size. */
 export interface SyncBackfillChunk extends BackfillChunk {
@@ -45,18 +52,14 @@ export class SyncEngineBackfill implements BackfillPort {
     const { entity } = entityByName(this.deps.spec, chunk.entity);
     const rows = await this.deps.legacy.readChunk(entity, chunk.chunk, { chunkSize: chunk.chunkSize });
     const now = (this.deps.now ?? Date.now)();
-    let copied = 0;
-    let skipped = 0;
-    for (const row of rows) {
-      if (!row.exists) continue;
+    // Rows of a chunk have distinct keys: applied concurrently, each under its own compare-and-set.
+    const outcomes = await mapLimit(rows, BACKFILL_ROWS_IN_FLIGHT, async (row) => {
+      if (!row.exists) return undefined;
       const data: Record<string, FieldValue> = {};
       for (const f of entity.fields) {
         if (fieldPolicy(entity, f) !== 'sum') data[f.name] = row.data[f.name] ?? null;
       }
-      if (Object.keys(data).length === 0) {
-        skipped++;
-        continue;
-      }
+      if (Object.keys(data).length === 0) return 'skipped';
       const at = row.changedAt ?? now;
       const digest = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16);
       const event: ChangeEvent = {
@@ -73,10 +76,12 @@ export class SyncEngineBackfill implements BackfillPort {
       };
       const result = await applyToService(this.deps, entity, event);
       const wrote = result.decision.outcome === 'apply' || result.decision.outcome === 'apply-delta';
-      if (wrote) copied++;
-      else skipped++;
-    }
-    return { copied, skipped };
+      return wrote ? 'copied' : 'skipped';
+    });
+    return {
+      copied: outcomes.filter((o) => o === 'copied').length,
+      skipped: outcomes.filter((o) => o === 'skipped').length,
+    };
   }
 }
 
