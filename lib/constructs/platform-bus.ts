@@ -11,6 +11,8 @@ export interface PlatformBusProps {
   readonly busName: string;
   /** How long the archive keeps events for replay. @default Duration.days(7) */
   readonly archiveRetention?: Duration;
+  /** Physical name of the archive (the replay commands name it). @default - generated */
+  readonly archiveName?: string;
   /** Keep no archive (tests only: replay is how a lost sync is recovered). @default false */
   readonly disableArchive?: boolean;
 }
@@ -23,6 +25,8 @@ export interface PlatformBusProps {
 export class PlatformBus extends Construct {
   readonly bus: events.EventBus;
   readonly archive?: events.Archive;
+  /** The archive's physical name, when one was given. */
+  readonly archiveName?: string;
   /** The bus's resource policy: `PutEvents` from this account only. */
   readonly policy: events.CfnEventBusPolicy;
   /** For targets of rules created in the same stack as the bus. */
@@ -55,7 +59,9 @@ export class PlatformBus extends Construct {
         description: `Every event on ${props.busName}, for replay`,
         eventPattern: { account: [account] },
         retention,
+        ...(props.archiveName ? { archiveName: props.archiveName } : {}),
       });
+      this.archiveName = props.archiveName;
     }
     this.targetDeadLetterQueue = deadLetterQueue(this, 'TargetDlq', `${props.busName}-targets-dlq`);
   }

@@ -22,6 +22,7 @@ import { ServiceMonitors } from '../constructs/service-monitors.js';
 import { busName, dlqName, migrationPrefix, rollbackAlarmPrefix, serviceDlqNames } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec } from '../spec/schema.js';
+import { platformOutputs } from './outputs.js';
 import type { EnvironmentSettings } from './settings.js';
 
 export interface PlatformStackProps extends StackProps {
@@ -54,6 +55,7 @@ export class PlatformStack extends Stack {
     this.platformBus = new PlatformBus(this, 'Bus', {
       busName: busName(props.stage),
       archiveRetention: Duration.days(props.settings.archiveRetentionDays),
+      archiveName: `${busName(props.stage)}-archive`,
     });
     Validations.of(this.platformBus.targetDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -71,6 +73,14 @@ export class PlatformStack extends Stack {
       migrations[spec.name] = new MigrationPlatform(this, pascal(spec.name), { spec, platform: this });
     }
     this.migrations = migrations;
+    platformOutputs(this, this, {
+      dashboard: (m) => migrationPrefix(props.stage, m),
+      queue: {
+        busTargetsDlq: `${busName(props.stage)}-targets-dlq`,
+        rollbackDlq: (m) => dlqName(`${migrationPrefix(props.stage, m)}-rollback`),
+        debezium: (m) => `${migrationPrefix(props.stage, m)}-debezium`,
+      },
+    });
   }
 
   /** CloudWatch cannot publish to a topic under the AWS-managed SNS key: a key of our own. */
@@ -136,6 +146,8 @@ export class MigrationPlatform extends Construct {
   /** The queue Debezium Server's SQS sink writes to (mysql legacy only). */
   readonly debeziumQueue?: sqs.Queue;
   readonly debeziumIngest?: CutoverFunction;
+  /** The Debezium intake queue's DLQ (mysql legacy only). */
+  readonly debeziumDeadLetterQueue?: sqs.Queue;
   /** The gateway router in front of the migration's routes (lib/constructs/gateway-api.ts). */
   readonly gateway: GatewayApi;
 
@@ -270,6 +282,6 @@ export class MigrationPlatform extends Construct {
       alarmDescription:
         'Debezium envelopes that failed translation (the reason is in the message attributes)',
     });
-    Object.assign(this, { debeziumQueue: queue, debeziumIngest: fn });
+    Object.assign(this, { debeziumQueue: queue, debeziumIngest: fn, debeziumDeadLetterQueue: dlq });
   }
 }

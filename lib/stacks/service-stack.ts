@@ -30,6 +30,7 @@ import {
   type ServiceSpec,
   serviceEventsOf,
 } from '../spec/schema.js';
+import { serviceOutputs } from './outputs.js';
 import type { MigrationPlatform, PlatformStack } from './platform-stack.js';
 import { pascal } from './platform-stack.js';
 
@@ -104,6 +105,8 @@ export class ServiceStack extends Stack {
   readonly forward: SyncChannel;
   readonly reverse: SyncChannel;
   readonly captures: readonly ServiceChangeCapture[];
+  /** The change-capture pipes' DLQs, by entity. */
+  readonly captureDeadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
   /** DLQ of the scheduled rules and the channels' rules (delivery failures). */
   readonly targetDeadLetterQueue: sqs.Queue;
   /** Full validation: the rollout's phase 1 and the scheduled reconciliation run it. */
@@ -216,6 +219,7 @@ export class ServiceStack extends Stack {
     });
     shared.tables.grantRead(serviceCapture, entities);
     const captures: ServiceChangeCapture[] = [];
+    const captureDlqs: Record<string, sqs.IQueue> = {};
     for (const entity of service.entities) {
       const table = shared.tables.serviceTable(entity.name);
       if (!table.tableStreamArn) {
@@ -241,8 +245,10 @@ export class ServiceStack extends Stack {
       });
       // Its contract-violation alarm notifies the alarm topic like every alarm (PlatformStack's aspect).
       captures.push(capture);
+      captureDlqs[entity.name] = capture.deadLetterQueue;
     }
     this.captures = captures;
+    this.captureDeadLetterQueues = captureDlqs;
 
     // Scheduled: the watermark poller and the consistency check. One poller invocation per
     // period polls continuously for it (poller-loop.ts): its timeout covers the period, the
@@ -310,6 +316,7 @@ export class ServiceStack extends Stack {
       ...this.rollout,
       archiveRetention: Duration.days(platform.settings.decommissionArchiveDays),
     });
+    serviceOutputs(this, this, names);
   }
 
   private schedule(
