@@ -19,14 +19,12 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import { buildApp } from '../lib/app.js';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { CliError } from '../lib/cli/errors.js';
+import { registerPlanCommand } from '../lib/cli/plan-command.js';
 import { registerPreflightCommand } from '../lib/cli/preflight-command.js';
-import { findOrStartMariaDb, startDynamoLocal } from '../lib/local/databases.js';
-import { readAssembly } from '../lib/rehearse/assembly.js';
-import { DATASET_SIZES, type DatasetSize, type Progress, rehearse } from '../lib/rehearse/rehearsal.js';
-import { progressLine, reportMarkdown } from '../lib/rehearse/report.js';
-import { migrations } from '../migrations/index.js';
+import { findMigration, loadMigrations } from '../lib/cli/specs.js';
+import { DATASET_SIZES, type DatasetSize, type Progress } from '../lib/rehearse/rehearsal.js';
 
 /** `2m`, `90s`, `1500ms`, or seconds as a plain number. */
 export function parseDuration(text: string): number {
@@ -92,11 +90,13 @@ async function rehearseCommand(o: {
   assembly: string;
   timeScale: number;
 }): Promise<number> {
-  const spec = migrations.find((m) => m.name === o.migration);
-  if (!spec)
-    throw new InvalidArgumentError(
-      `--migration ${o.migration}: not a bundled migration (${migrations.map((m) => m.name).join(', ')})`,
-    );
+  // Loaded here, not at start-up: the specs validate as they load (a bad one is a message).
+  const spec = findMigration(await loadMigrations(), o.migration);
+  const { buildApp } = await import('../lib/app.js');
+  const { readAssembly } = await import('../lib/rehearse/assembly.js');
+  const { rehearse } = await import('../lib/rehearse/rehearsal.js');
+  const { progressLine, reportMarkdown } = await import('../lib/rehearse/report.js');
+  const { findOrStartMariaDb, startDynamoLocal } = await import('../lib/local/databases.js');
   const service = o.service ?? spec.services[0]!.name;
   const rows = DATASET_SIZES[o.dataset as DatasetSize];
   if (!rows)
@@ -190,7 +190,8 @@ async function rehearseCommand(o: {
 }
 
 export function program(): Command {
-  const cmd = new Command('cutover').description('Strangler-fig migrations on AWS CDK');
+  // Set first, so every subcommand inherits it: commander's usage errors reach reportError.
+  const cmd = new Command('cutover').exitOverride().description('Strangler-fig migrations on AWS CDK');
   cmd
     .command('rehearse')
     .description('run a migration on this machine from the synthesized app, with traffic, and report')
@@ -217,15 +218,46 @@ export function program(): Command {
     .action(async (opts) => {
       process.exitCode = await rehearseCommand(opts);
     });
-  registerPreflightCommand(cmd, async () => migrations);
+  registerPreflightCommand(cmd, loadMigrations);
+  registerPlanCommand(cmd, print);
+  cmd.addHelpText('after', EXIT_CODES_HELP);
   return cmd;
+}
+
+const print = (text: string) => process.stdout.write(`${text}\n`);
+
+const EXIT_CODES_HELP = `
+Exit codes: 0 done (rollout wait: cut over); 1 bad outcome (rollout failed or rolled back, a check
+failed, messages left in a DLQ); 2 usage or configuration error; 3 AWS error (credentials, stack
+not deployed, call refused); 4 rollout wait --timeout elapsed.`;
+
+/** Prints an error the operator can act on as its message alone, with its exit code. */
+export function reportError(
+  e: unknown,
+  stderr: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): number {
+  if (e instanceof CliError) {
+    stderr(`cutover: ${e.message}`);
+    return e.exitCode;
+  }
+  if (e instanceof InvalidArgumentError) {
+    // Thrown by a command's action (commander prints only those it throws while parsing).
+    stderr(`cutover: ${e.message}`);
+    return 2;
+  }
+  if (e instanceof CommanderError) {
+    // commander printed it already (help and version end with code 0).
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  // A bug: keep the stack for the report.
+  stderr(`cutover: ${(e as Error)?.stack ?? String(e)}`);
+  return 70;
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cutover.ts')) {
   program()
     .parseAsync(process.argv)
-    .catch((e: Error) => {
-      process.stderr.write(`cutover: ${e.message}\n`);
-      process.exitCode = 2;
+    .catch((e: unknown) => {
+      process.exitCode = reportError(e);
     });
 }
