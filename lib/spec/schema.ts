@@ -341,6 +341,17 @@ export const MysqlLegacySchema = z
      * @default - the Amazon RDS CA bundle (RDS, Aurora, RDS Proxy)
      */
     tlsCaPem: z.string().includes('-----BEGIN CERTIFICATE-----').optional(),
+    /**
+     * ARN of the customer-managed KMS key the secret is encrypted with (the functions get
+     * `kms:Decrypt` on it through Secrets Manager). @default - the AWS managed key aws/secretsmanager
+     */
+    secretKeyArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/,
+        'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+      )
+      .optional(),
     /** Network of the database. @default - dev creates a VPC; other stages must name one */
     network: z
       .object({

@@ -222,6 +222,7 @@ export class MigrationPlatform extends Construct {
         secretName: spec.legacy.secretName,
         rdsProxyEndpoint: spec.legacy.rdsProxyEndpoint,
         tlsCaPem: spec.legacy.tlsCaPem,
+        secretKeyArn: spec.legacy.secretKeyArn,
         ...(network ? { network } : { createVpc: settings.createVpc }),
       });
       this.addDebeziumIntake(platform, this.databaseAccess);

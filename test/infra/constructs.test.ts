@@ -747,6 +747,46 @@ describe('Construct: LegacyDatabaseAccess', () => {
     expect(db.runtimeEnvironment()[RUNTIME_ENV.legacyEndpoint]).toBe('proxy.example');
   });
 
+  it("grants kms:Decrypt on the secret's own key (through Secrets Manager only), and none without one", () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const policies = (secretKeyArn?: string) => {
+      const s = stack();
+      const db = new LegacyDatabaseAccess(s, 'Db', {
+        migration: 'magento',
+        secretName: 'magento-db-creds',
+        createVpc: true,
+        ...(secretKeyArn ? { secretKeyArn } : {}),
+      });
+      const f = new CutoverFunction(s, 'Fn', {
+        handler: 'reverse-sync',
+        serviceName: 'customer',
+        migration: 'magento',
+        stage: 'prod',
+        ...db.functionNetwork(),
+      });
+      db.grantConnect(f);
+      return Template.fromStack(s);
+    };
+    policies(key).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'kms:Decrypt',
+            Resource: key,
+            Condition: {
+              StringEquals: {
+                'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com',
+              },
+            },
+          }),
+        ]),
+      },
+    });
+    const without = JSON.stringify(policies().findResources('AWS::IAM::Policy'));
+    expect(without).toContain('secretsmanager:GetSecretValue');
+    expect(without).not.toContain('kms:Decrypt');
+  });
+
   it('requires exactly one of network and createVpc', () => {
     expect(() => new LegacyDatabaseAccess(stack(), 'Db', { migration: 'shop', secretName: 's' })).toThrow(
       'Migration "shop": the legacy database network is not named',
