@@ -279,12 +279,13 @@ export async function applyBatchToLegacy(
       return patches;
     });
   } catch (error) {
-    // The batch transaction failed as a whole (rolled back): each event takes the single path.
+    // The batch transaction failed as a whole (rolled back): each event takes the single path,
+    // and the caller hears of it (a failing batch path would otherwise only show as slowness).
+    deps.onBatchFailed?.(entity, error, first.length);
     decisions.clear();
     errors.length = 0;
     slow.length = 0;
     slow.push(...valid);
-    void error;
   }
   results.push(...errors);
   const stateWrites = [...decisions].map(([key, { decision }]) => ({

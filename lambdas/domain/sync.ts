@@ -42,6 +42,12 @@ export interface SyncDeps {
   readonly now?: () => number;
   /** Compare-and-set attempts before giving up (the message is then redelivered). @default 10 */
   readonly maxAttempts?: number;
+  /**
+   * Told when the batched path's transaction failed as a whole (sync-batch.ts): its events take
+   * the single-record path, so nothing is lost, but the failure must not go unseen (the handler
+   * logs it, masked, and counts it). @default - nothing
+   */
+  readonly onBatchFailed?: (entity: EntitySpec, error: unknown, events: number) => void;
 }
 
 export interface ApplyResult {

@@ -76,6 +76,11 @@ export function countUnstorable(service: string, decision: Decision): void {
   metricsFor(service).addMetric(METRIC.unstorableValues, MetricUnit.Count, n);
 }
 
+/** `sync_batch_failure_total{service}`: a batched transaction failed as a whole (sync-batch.ts). */
+export function countBatchFailure(service: string): void {
+  metricsFor(service).addMetric(METRIC.syncBatchFailures, MetricUnit.Count, 1);
+}
+
 /** The processing status a decision counts as (a parked value waits for a person: a conflict). */
 export function statusOf(decision: Decision): ProcessingStatus {
   if (decision.conflicts.length || decision.parked.length) return 'conflict';

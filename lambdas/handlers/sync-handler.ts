@@ -5,12 +5,21 @@
  * alone and is retried by redelivery.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
+import { type EntitySpec, entityByName, type MigrationSpec } from '../../lib/spec/schema.js';
 import { type ChangeEvent, parseBusEvent } from '../domain/events.js';
+import { describeError } from '../domain/masking.js';
 import { type Outcome, perTurn } from '../domain/per-turn.js';
 import { type ApplyResult, applyToLegacy, applyToService, type SyncDeps } from '../domain/sync.js';
 import { applyBatchToLegacy, applyBatchToService } from '../domain/sync-batch.js';
-import { countConflicts, countEvent, countUnstorable, logger, recordLag, statusOf } from './powertools.js';
+import {
+  countBatchFailure,
+  countConflicts,
+  countEvent,
+  countUnstorable,
+  logger,
+  recordLag,
+  statusOf,
+} from './powertools.js';
 import { runtime } from './runtime.js';
 import { sqsBatchHandler } from './sqs-batch.js';
 
@@ -33,6 +42,21 @@ function serialisedByKey() {
 }
 
 /**
+ * A batched transaction that failed as a whole: its events take the single path (nothing is
+ * lost), and the failure is logged (the masked reason, no values) and counted.
+ */
+function batchFailed(direction: 'forward' | 'reverse', spec: MigrationSpec) {
+  return (entity: EntitySpec, error: unknown, events: number): void => {
+    countBatchFailure(entityByName(spec, entity.name).service.name);
+    logger.warn(`${direction}-sync: batch transaction failed; its events take the single-record path`, {
+      entity: entity.name,
+      events,
+      reason: describeError(error),
+    });
+  };
+}
+
+/**
  * `eventual` entities take the batched path (sync-batch.ts): the records of one entity that a
  * batch (SQS with a batching window) delivers are started together, so the events asked for in
  * the same turn are applied with one set-based compare-and-set; each record still gets its own
@@ -48,8 +72,12 @@ function batchedByEntity(direction: 'forward' | 'reverse') {
       apply = perTurn(async (calls: readonly Call[]) => {
         // The calls of one turn come from one invocation, so from one runtime and spec.
         const events = calls.map((c) => c.event);
+        const deps: SyncDeps = {
+          ...calls[0]!.deps,
+          onBatchFailed: batchFailed(direction, calls[0]!.deps.spec),
+        };
         const results = new Map(
-          (await applyBatch(calls[0]!.deps, calls[0]!.entity, events)).map((r) => [r.eventId, r]),
+          (await applyBatch(deps, calls[0]!.entity, events)).map((r) => [r.eventId, r]),
         );
         return events.map((e): Outcome<ApplyResult> => {
           const r = results.get(e.eventId);

@@ -26,6 +26,11 @@ export const METRIC = {
    * written). Dimensions `{ service }`.
    */
   unstorableValues: 'unstorable_value_total',
+  /**
+   * Count of batched reverse-sync transactions that failed as a whole (their events then took the
+   * single-record path). Dimensions `{ service }`.
+   */
+  syncBatchFailures: 'sync_batch_failure_total',
   /** Seconds from the alarm's state change to the rollback deployment started. `{ service }`. */
   rollbackDuration: 'rollback_duration_seconds',
   /** Count (the gateway router). Dimensions `{ service, target, outcome }`. */

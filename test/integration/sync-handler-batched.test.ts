@@ -4,12 +4,16 @@
  * record fails alone, a key repeated in the batch is applied in delivery order.
  */
 import '../support/quiet-powertools.js';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangeEvent } from '../../lambdas/domain/events.js';
 import { applyBatchToLegacy, applyBatchToService } from '../../lambdas/domain/sync-batch.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
+import { logger } from '../../lambdas/handlers/powertools.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
+import { runtime } from '../../lambdas/handlers/runtime.js';
+import { METRIC } from '../../lib/spec/metrics.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import magento from '../../migrations/magento.js';
 import {
@@ -110,5 +114,44 @@ describe('Function: sync handlers, eventual entities (batched per SQS batch)', (
     )[0];
     expect(after.map((r) => r['firstname'])).toEqual(ids.slice(6, 8).map((id) => `R${id}`));
     expect(after.map((r) => r['u'])).toEqual(before.map((r) => r['u']));
+  });
+
+  it('reverse: a batch transaction failing as a whole is logged (masked) and counted; its events still apply', async () => {
+    const rt = await runtime();
+    const legacy = rt.legacy as unknown as { applyBatch: (...a: unknown[]) => Promise<unknown> };
+    const failure = Object.assign(
+      new Error("Deadlock found when trying to get lock; row of 'handler-batched6@example.com'"),
+      { code: 'ER_LOCK_DEADLOCK' },
+    );
+    const applyBatch = vi.spyOn(legacy, 'applyBatch').mockRejectedValueOnce(failure);
+    const warn = vi.spyOn(logger, 'warn');
+    const addMetric = vi.spyOn(Metrics.prototype, 'addMetric');
+    try {
+      const entries = [];
+      for (const id of ids.slice(6, 8))
+        entries.push(...(await serviceChange(env, 'customer', id, { firstName: `F${id}` })));
+      const { failedIndexes } = await invokeSqs(reverse, sqsEvent(entries));
+      expect(failedIndexes).toEqual([]);
+      expect(applyBatch).toHaveBeenCalledTimes(1);
+      const logged = warn.mock.calls.find(([m]) => String(m).includes('batch transaction failed'));
+      expect(logged?.[1]).toEqual({
+        entity: 'customer',
+        events: 2,
+        reason: expect.stringContaining('Deadlock'),
+      });
+      expect(JSON.stringify(logged)).not.toContain('handler-batched6@example.com');
+      expect(addMetric).toHaveBeenCalledWith(METRIC.syncBatchFailures, 'Count', 1);
+      const names = (
+        await env.db.query<RowDataPacket[]>(
+          'SELECT firstname FROM customer_entity WHERE entity_id IN (?) ORDER BY entity_id',
+          [ids.slice(6, 8)],
+        )
+      )[0].map((r) => r['firstname']);
+      expect(names).toEqual(ids.slice(6, 8).map((id) => `F${id}`));
+    } finally {
+      applyBatch.mockRestore();
+      warn.mockRestore();
+      addMetric.mockRestore();
+    }
   });
 });
