@@ -116,11 +116,21 @@ const logger = new Logger();
 const metrics = new Metrics({ namespace: process.env[RUNTIME_ENV.metricsNamespace] ?? METRICS_NAMESPACE });
 let core: ReturnType<typeof createGatewayHandler> | undefined;
 
-function build(): ReturnType<typeof createGatewayHandler> {
+/** What a local run (`cutover rehearse`) gives the gateway instead of AWS's. */
+export interface GatewayDependencies {
+  /** @default - AppConfig Data of the function's region */
+  readonly appConfigData?: AppConfigDataClient;
+  /** The flag reader's clock (the rehearsal scales it with its time scale). @default Date.now */
+  readonly clock?: () => number;
+}
+
+/** The gateway as the Lambda runs it, from the environment: flag reader, router, telemetry. */
+export function buildGateway(deps: GatewayDependencies = {}): ReturnType<typeof createGatewayHandler> {
   const spec = gatewaySpecFromEnv();
   const telemetry = new PowertoolsGatewayTelemetry(metrics, logger);
   const flags = new AppConfigFlagSource({
-    client: new AppConfigDataClient({ maxAttempts: 2 }),
+    client: deps.appConfigData ?? new AppConfigDataClient({ maxAttempts: 2 }),
+    ...(deps.clock ? { clock: deps.clock } : {}),
     applicationId: required(RUNTIME_ENV.appConfigApplicationId),
     environmentId: required(RUNTIME_ENV.appConfigEnvironmentId),
     profileId: required(RUNTIME_ENV.appConfigProfileId),
@@ -148,6 +158,6 @@ function required(name: string): string {
 }
 
 export const handler = middy(async (event: GatewayEvent) => {
-  core ??= build();
+  core ??= buildGateway();
   return core(event);
 }).use(injectLambdaContext(logger));

@@ -1,8 +1,9 @@
 /**
  * Runs the rollout state machines as synthesized, locally: the `DefinitionString` of each
  * service's `AWS::StepFunctions::StateMachine` is taken from the template, resolved to plain ASL
- * (`asl.ts`) and executed by aws-local-stepfunctions, every Task state bound to the use case of
- * the task Lambda it invokes (`lambdas/domain/rollout-tasks.ts`) with these ports:
+ * (lib/rehearse/cfn.ts) and executed by lib/rehearse/rollout-runner.ts (aws-local-stepfunctions;
+ * the runner `cutover rehearse` uses too), every Task state bound to the use case of the task
+ * Lambda it invokes (`lambdas/domain/rollout-tasks.ts`) with these ports:
  *
  * - AppConfig: {@link FakeAppConfig} (stateful: hosted versions, deployments and their states);
  * - CloudWatch: {@link FakeCloudWatch}, fed by a traffic model that emits the gateway's and the
@@ -25,15 +26,8 @@ import { App, type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib'
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import {
-  type ArchiveSourcePort,
-  type ArchiveStorePort,
-  type ArchiveTable,
-  archiveService,
-  type Row,
-} from '../../lambdas/domain/archive.js';
+import type { ArchiveSourcePort, ArchiveTable, Row } from '../../lambdas/domain/archive.js';
 import {
   effectiveFlags,
   type FlagDeployment,
@@ -49,22 +43,9 @@ import {
   type BackfillPort,
   type ConsistencyCheckPort,
   type ConsistencyReport,
-  type ExecutionsPort,
-  type RunningExecution,
   rolloutPlan,
 } from '../../lambdas/domain/rollout.js';
-import {
-  type ApprovalInput,
-  awaitDeployment,
-  copyBackfillChunk,
-  type GateInput,
-  planBackfill,
-  requestApproval,
-  rollback,
-  runGate,
-  setFlags,
-  startRollout,
-} from '../../lambdas/domain/rollout-tasks.js';
+import type { GateInput } from '../../lambdas/domain/rollout-tasks.js';
 import {
   type CompareItem,
   type GroupResult,
@@ -73,40 +54,37 @@ import {
   resultKey,
   runPrefix,
   type ValidationPort,
-  validationPlanTask,
-  validationReportTask,
 } from '../../lambdas/domain/validation.js';
 import { reconciliationStateMachineName } from '../../lib/constructs/full-validation.js';
 import { MigrationFlags } from '../../lib/constructs/migration-flags.js';
 import { MigrationTables } from '../../lib/constructs/migration-tables.js';
 import { deadLetterQueue } from '../../lib/constructs/queues.js';
-import { type RolloutFunctions, RolloutStateMachine } from '../../lib/constructs/rollout-state-machine.js';
+import { RolloutStateMachine } from '../../lib/constructs/rollout-state-machine.js';
+import { MemoryArchiveStore, MemoryObjectStore } from '../../lib/local/memory-objects.js';
 import {
   ACCOUNT,
   type AslDefinition,
-  type AslState,
-  allStates,
   type CfnTemplate,
   definitionOf,
-  invokedFunction,
   REGION,
 } from '../../lib/rehearse/cfn.js';
+import {
+  type ExecutionOutcome,
+  executeStateMachine,
+  LocalExecutions,
+  type RolloutPorts,
+  rolloutTask,
+  type TaskKind,
+} from '../../lib/rehearse/rollout-runner.js';
 import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { FakeAppConfig } from './fake-appconfig.js';
 import { FakeCloudWatch } from './fake-cloudwatch.js';
 import { InMemoryPublisher } from './in-memory-publisher.js';
-import { MemoryObjectStore } from './memory-objects.js';
 
 export const STAGE = 'test';
 
-/** The task a function runs: a rollout task, or one of full validation's. */
-export type TaskKind =
-  | keyof RolloutFunctions
-  | 'validationPlan'
-  | 'validationScan'
-  | 'validationCompare'
-  | 'validationReport';
+export type { ExecutionOutcome, TaskKind } from '../../lib/rehearse/rollout-runner.js';
 
 export interface SynthesizedRollout {
   readonly service: string;
@@ -197,20 +175,8 @@ export function synthesizeRollouts(
 
 // --- fakes ------------------------------------------------------------------------------------------
 
-/** Step Functions' execution list as the Start task sees it: the executions of this world. */
-export class FakeExecutions implements ExecutionsPort {
-  readonly executions: Array<{
-    stateMachineArn: string;
-    executionArn: string;
-    startedAt: number;
-    status: string;
-  }> = [];
-  async listRunning(stateMachineArn: string): Promise<RunningExecution[]> {
-    return this.executions
-      .filter((e) => e.stateMachineArn === stateMachineArn && e.status === 'RUNNING')
-      .map(({ executionArn, startedAt }) => ({ executionArn, startedAt }));
-  }
-}
+/** Step Functions' execution list as the Start task sees it (lib/rehearse/rollout-runner.ts). */
+export { LocalExecutions as FakeExecutions };
 
 type TableRow = Record<string, string | number>;
 
@@ -379,12 +345,8 @@ export class FakeSyncTables implements BackfillPort, ConsistencyCheckPort, Archi
   }
 }
 
-export class FakeObjectStore implements ArchiveStorePort {
-  readonly objects = new Map<string, { body: Uint8Array; contentType: string; contentEncoding?: string }>();
-  async put(key: string, body: Uint8Array, contentType: string, contentEncoding?: string): Promise<void> {
-    this.objects.set(key, { body, contentType, ...(contentEncoding ? { contentEncoding } : {}) });
-  }
-}
+/** The archive's bucket in memory (lib/local/memory-objects.ts). */
+export { MemoryArchiveStore as FakeObjectStore };
 
 // --- traffic ------------------------------------------------------------------------------------------
 
@@ -411,14 +373,6 @@ const REQUESTS_PER_INTERVAL = 10_000;
 const LATENCY_SAMPLES = 40;
 
 // --- the world ------------------------------------------------------------------------------------------
-
-export interface ExecutionOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED';
-  readonly output?: Record<string, unknown>;
-  readonly error?: string;
-  readonly cause?: string;
-  readonly executionArn: string;
-}
 
 export type Operator = (request: ApprovalRequest) => Promise<unknown>;
 
@@ -459,9 +413,9 @@ export class RolloutWorld {
   now = T0;
   readonly appConfig: FakeAppConfig;
   readonly cloudwatch = new FakeCloudWatch();
-  readonly executions = new FakeExecutions();
+  readonly executions = new LocalExecutions();
   readonly sync: FakeSyncTables;
-  readonly store = new FakeObjectStore();
+  readonly store = new MemoryArchiveStore();
   readonly approvals: ApprovalRequest[] = [];
   /** Local handler invocations, in order: `customer:Canary25Gate`. */
   readonly trace: string[] = [];
@@ -572,144 +526,82 @@ export class RolloutWorld {
   }
 
   /** Starts an execution of a service's synthesized state machine; resolves when it ends. */
-  run(
+  async run(
     service: string,
     name = `run-${++this.seq}`,
     input: Record<string, unknown> = {},
   ): Promise<ExecutionOutcome> {
     const m = this.machines[service];
     if (!m) throw new Error(`no state machine for ${service}`);
-    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${m.stateMachineName}:${name}`;
     const record = {
       stateMachineArn: m.stateMachineArn,
-      executionArn,
+      executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${m.stateMachineName}:${name}`,
       startedAt: Date.now(),
       status: 'RUNNING',
     };
     this.executions.executions.push(record);
-    const { definition, maps } = withLocalDistributedMaps(withStepFunctionsTaskTimeouts(m.definition));
-    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
-    const waits: Record<string, number> = {};
-    const handlers: Record<string, (input: unknown) => Promise<never>> = {};
-    // A Distributed Map with an ItemReader: its items from the store, its processor run per item.
-    for (const [stateName, state] of Object.entries(maps)) {
-      handlers[stateName] = async (input: unknown) => {
-        this.trace.push(`${service}:${stateName}`);
-        return (await this.runItems(state, input, {
-          taskResourceLocalHandlers: handlers,
-          waitTimeOverrides: waits,
-        })) as never;
-      };
-    }
-    for (const [stateName, state] of allStates(m.definition)) {
-      if (maps[stateName]) continue;
-      if (state.Type === 'Wait') waits[stateName] = 0;
-      if (state.Type !== 'Task') continue;
-      const fn = invokedFunction(state);
-      const kind = fn ? m.tasks[fn] : undefined;
-      if (!kind) throw new Error(`task ${stateName} invokes no rollout function (${state.Resource})`);
-      handlers[stateName] = async (input: unknown) => {
-        this.trace.push(`${service}:${stateName}`);
-        this.options.onTask?.(service, stateName, 'start');
+    const outcome = await executeStateMachine({
+      definition: m.definition,
+      stateMachineName: m.stateMachineName,
+      stateMachineArn: m.stateMachineArn,
+      executionName: name,
+      input,
+      tasks: m.tasks,
+      waitMs: () => 0,
+      objects: this.options.objects ?? this.sync.objects,
+      mapConcurrency: this.mapConcurrency,
+      onState: (state) => this.trace.push(`${service}:${state}`),
+      task: async (kind, taskInput, state) => {
+        this.options.onTask?.(service, state, 'start');
         try {
-          return (await this.task(m.service, kind, input as never)) as never;
+          return await this.task(m.service, kind, taskInput);
         } finally {
-          this.options.onTask?.(service, stateName, 'end');
+          this.options.onTask?.(service, state, 'end');
         }
-      };
-    }
-    const execution = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits },
-      context: {
-        Execution: { Id: executionArn, Name: name },
-        StateMachine: { Id: m.stateMachineArn, Name: m.stateMachineName },
-        Task: { Token: `token-${name}` },
-        // (Not filled in by aws-local-stepfunctions: the time the execution started stands in.)
-        State: { EnteredTime: new Date().toISOString(), Name: '', RetryCount: 0 },
       },
     });
-    return execution.result.then(
-      (output) => {
-        record.status = 'SUCCEEDED';
-        return { status: 'SUCCEEDED' as const, output: output as Record<string, unknown>, executionArn };
-      },
-      (e: unknown) => {
-        record.status = 'FAILED';
-        const failure = (e as { cause?: { name?: string; message?: string } }).cause ?? (e as Error);
-        return { status: 'FAILED' as const, error: failure.name, cause: failure.message, executionArn };
-      },
-    );
+    record.status = outcome.status;
+    return outcome;
   }
 
   /** The most child executions of a Distributed Map seen running at once (per map state). */
   readonly mapConcurrency: Record<string, number> = {};
 
-  /**
-   * A Distributed Map's ItemReader and item processor, as Step Functions runs them: the JSON
-   * array at `Parameters.Key` (resolved on the state's input) read from the bucket, one child
-   * execution of the processor per item, at most `MaxConcurrency` at once; the results in item
-   * order. (aws-local-stepfunctions runs inline Maps only.)
-   */
-  private async runItems(
-    state: AslState,
-    input: unknown,
-    overrides: {
-      taskResourceLocalHandlers: Record<string, unknown>;
-      waitTimeOverrides: Record<string, number>;
-    },
-  ): Promise<unknown[]> {
-    const reader = state['ItemReader'] as {
-      Parameters: Record<string, string>;
-      ReaderConfig?: { InputType?: string };
-    };
-    if (reader.ReaderConfig?.InputType !== 'JSON') throw new Error('only JSON item readers are run locally');
-    const key = resolvePath(input, reader.Parameters['Key.$']!) as string;
-    const store = this.options.objects ?? this.sync.objects;
-    const items = JSON.parse(await store.get(key)) as unknown[];
-    const processor = new StateMachine(state.ItemProcessor as never, {
-      validationOptions: { noValidate: true },
-    });
-    const limit = (state['MaxConcurrency'] as number | undefined) || 1000;
-    const out = new Array<unknown>(items.length);
-    let next = 0;
-    let running = 0;
-    const name = String(state['Label'] ?? 'map');
-    await Promise.all(
-      Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-          const i = next++;
-          running++;
-          this.mapConcurrency[name] = Math.max(this.mapConcurrency[name] ?? 0, running);
-          try {
-            out[i] = await processor.run(items[i] as never, { overrides: overrides as never }).result;
-          } finally {
-            running--;
-          }
-        }
-      }),
-    );
-    return out;
-  }
-
-  /** The use case of each task Lambda, with this world's ports. */
+  /** The use case of each task Lambda, with this world's ports (and its clock's hooks). */
   private async task(service: string, kind: TaskKind, input: never): Promise<unknown> {
-    const flags = this.appConfig;
-    const clock = () => this.now;
+    const ports: RolloutPorts = {
+      spec: this.spec,
+      flags: this.appConfig,
+      executions: this.executions,
+      metrics: this.cloudwatch,
+      consistency: this.consistency,
+      backfill: this.options.ports?.backfill ?? this.sync,
+      validation: this.validation,
+      archiveSource: this.options.ports?.archiveSource ?? this.sync,
+      archiveStore: this.store,
+      requestApproval: async (r) => void this.approvals.push(r),
+      operator: this.options.operator ?? (async () => ({ approved: true, by: 'test' })),
+      clock: () => this.now,
+      // An all-at-once, zero-bake deployment moves on each poll.
+      sleep: async (ms) => {
+        this.now += ms;
+        for (const d of this.appConfig.deployments) {
+          if (d.state === 'DEPLOYING' || d.state === 'BAKING') this.appConfig.advance(d.id);
+        }
+      },
+    };
     switch (kind) {
-      case 'start':
-        return startRollout({ flags, executions: this.executions }, input);
-      case 'setFlags':
-        return setFlags({ flags }, input);
       case 'awaitDeployment': {
-        const i = input as Parameters<typeof awaitDeployment>[1];
+        const i = input as { step: string; deployment: { id: string } };
         const d = this.appConfig.deployments.find((x) => x.id === i.deployment.id)!;
         if (d.state === 'DEPLOYING' || d.state === 'BAKING') {
           if (this.options.alarmOn?.includes(i.step)) this.appConfig.monitorAlarm(d.id);
           else this.appConfig.advance(d.id);
         }
-        return awaitDeployment({ flags }, i);
+        return rolloutTask(ports, kind, input);
       }
       case 'gate': {
+        // The bake: virtual time passes (the traffic model records its metrics) before the gate.
         const i = input as GateInput;
         const step = rolloutPlan(this.spec.services.find((s) => s.name === service)!).steps.find(
           (s) => s.gate?.id === i.gate.id,
@@ -717,126 +609,19 @@ export class RolloutWorld {
         this.advance(step.bakeSeconds * 1000);
         try {
           await this.options.duringBake?.(this, service, step.id);
-          return await runGate({ metrics: this.cloudwatch, consistency: this.consistency, flags, clock }, i);
+          return await rolloutTask(ports, kind, input);
         } catch (e) {
           this.options.onGateFailed?.(service);
           throw e;
         }
       }
-      case 'backfillPlan':
-        return planBackfill({ backfill: this.options.ports?.backfill ?? this.sync }, input);
-      case 'backfillChunk':
-        return copyBackfillChunk({ backfill: this.options.ports?.backfill ?? this.sync }, input);
-      case 'validationPlan':
-        return validationPlanTask(this.validation, input);
-      case 'validationScan':
-        return this.validation.scan(input);
-      case 'validationCompare':
-        return this.validation.compare(input);
-      case 'validationReport':
-        return validationReportTask(this.validation, input);
-      case 'requestApproval': {
-        // waitForTaskToken: the task's output is what the operator sends back.
-        const payload = (input as { Payload: ApprovalInput }).Payload;
-        await requestApproval(
-          { approvals: { requestApproval: async (r) => void this.approvals.push(r) }, clock },
-          payload,
-        );
-        const request = this.approvals[this.approvals.length - 1]!;
-        return (this.options.operator ?? (async () => ({ approved: true, by: 'test' })))(request);
-      }
       case 'rollback': {
-        const result = await rollback(
-          {
-            flags,
-            clock,
-            // An all-at-once, zero-bake deployment moves on each poll.
-            sleep: async (ms) => {
-              this.now += ms;
-              for (const d of this.appConfig.deployments) {
-                if (d.state === 'DEPLOYING' || d.state === 'BAKING') this.appConfig.advance(d.id);
-              }
-            },
-          },
-          input,
-        );
+        const result = await rolloutTask(ports, kind, input);
         this.options.onFlagsRestored?.(service);
         return result;
       }
-      case 'archive': {
-        const i = input as { service: string; executionName: string };
-        return archiveService(this.spec, i.service, {
-          source: this.options.ports?.archiveSource ?? this.sync,
-          store: this.store,
-          now: clock,
-          runId: i.executionName,
-        });
-      }
+      default:
+        return rolloutTask(ports, kind, input);
     }
   }
-}
-
-/** The value at a plain JSONPath (`$.a.b`) of `input`. */
-function resolvePath(input: unknown, path: string): unknown {
-  if (!/^\$(\.[A-Za-z0-9_]+)*$/.test(path)) throw new Error(`unsupported path ${path}`);
-  return path
-    .split('.')
-    .slice(1)
-    .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], input);
-}
-
-/**
- * The longest timer Node runs (2^31 - 1 ms, 24.8 days; a longer one fires at once): a local
- * Task state's timeout when Step Functions would give it none.
- */
-const NO_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
-
-/**
- * The definition with the task timeouts Step Functions applies: a Task state without
- * `TimeoutSeconds` (or `TimeoutSecondsPath`) has none there (a Lambda task ends when the function
- * times out; https://docs.aws.amazon.com/step-functions/latest/dg/sfn-stuck-execution.html), but
- * aws-local-stepfunctions gives it 60 s, so a backfill chunk or a validation worker slower than a
- * minute on a loaded machine would fail with States.Timeout and roll the rollout back.
- */
-function withStepFunctionsTaskTimeouts(def: AslDefinition): AslDefinition {
-  const copy = structuredClone(def);
-  for (const [, state] of allStates(copy)) {
-    if (state.Type !== 'Task' || 'TimeoutSeconds' in state || 'TimeoutSecondsPath' in state) continue;
-    (state as { TimeoutSeconds?: number }).TimeoutSeconds = NO_TIMEOUT_SECONDS;
-  }
-  return copy;
-}
-
-/**
- * The definition with each Distributed Map that has an ItemReader replaced by a Task state of the
- * same name (same Next/End, ResultPath, Retry, Catch), which the world runs itself.
- */
-function withLocalDistributedMaps(def: AslDefinition): {
-  definition: AslDefinition;
-  maps: Record<string, AslState>;
-} {
-  const maps: Record<string, AslState> = {};
-  const States: Record<string, AslState> = {};
-  for (const [name, state] of Object.entries(def.States)) {
-    if (state.Type === 'Map' && state['ItemReader']) {
-      maps[name] = state;
-      const {
-        Type: _t,
-        ItemReader: _r,
-        ItemProcessor: _p,
-        MaxConcurrency: _m,
-        Label: _l,
-        ItemSelector: _s,
-        ...rest
-      } = state;
-      States[name] = {
-        ...rest,
-        Type: 'Task',
-        Resource: `arn:aws:states:${REGION}:${ACCOUNT}:activity:${name}`,
-        // A Map state has no timeout: it runs as long as its items take.
-        TimeoutSeconds: NO_TIMEOUT_SECONDS,
-      };
-    } else States[name] = state;
-  }
-  return { definition: { ...def, States }, maps };
 }
