@@ -24,16 +24,8 @@ import { CliError } from '../lib/cli/errors.js';
 import { registerPlanCommand } from '../lib/cli/plan-command.js';
 import { registerPreflightCommand } from '../lib/cli/preflight-command.js';
 import { findMigration, loadMigrations } from '../lib/cli/specs.js';
+import { FaultSpecError, parseDuration, parseFaults } from '../lib/rehearse/faults.js';
 import { DATASET_SIZES, type DatasetSize, type Progress } from '../lib/rehearse/rehearsal.js';
-
-/** `2m`, `90s`, `1500ms`, or seconds as a plain number. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new InvalidArgumentError(`"${text}" is not a duration (e.g. 90s, 2m)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
-}
 
 const positive = (name: string) => (text: string) => {
   const n = Number(text);
@@ -41,41 +33,13 @@ const positive = (name: string) => (text: string) => {
   return n;
 };
 
-/** The faults this version injects, from `--fault` specs. */
-export interface FaultPlan {
-  readonly poisonEvents: number;
-  /** 0..1 */
-  readonly crashAfterWrite: number;
-  readonly mariadbRestartAtMs?: number;
-}
-
-/** Parses `--fault` specs; the kinds this version does not inject are refused by name. */
-export function parseFaults(specs: readonly string[], totalChanges: number): FaultPlan {
-  let poisonEvents = 0;
-  let crashAfterWrite = 0;
-  let mariadbRestartAtMs: number | undefined;
-  for (const spec of specs) {
-    const poison = /^poison=(\d+(?:\.\d+)?)(%)?$/.exec(spec);
-    const crash = /^crash-after-write=(\d+(?:\.\d+)?)%$/.exec(spec);
-    const restart = /^mariadb-restart@(.+)$/.exec(spec);
-    if (poison) {
-      const n = Number(poison[1]);
-      poisonEvents += poison[2] ? Math.max(1, Math.ceil((totalChanges * n) / 100)) : Math.round(n);
-    } else if (crash) {
-      crashAfterWrite = Math.min(1, Number(crash[1]) / 100);
-    } else if (restart) {
-      mariadbRestartAtMs = parseDuration(restart[1]!);
-    } else {
-      throw new InvalidArgumentError(
-        `--fault ${spec}: not supported by this version (supported: poison=<n>|<p>%, crash-after-write=<p>%, mariadb-restart@<time>)`,
-      );
-    }
+/** `2m`, `90s`, `1500ms`, or seconds as a plain number (an option's argument). */
+function durationArg(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
   }
-  return {
-    poisonEvents,
-    crashAfterWrite,
-    ...(mariadbRestartAtMs !== undefined ? { mariadbRestartAtMs } : {}),
-  };
 }
 
 async function rehearseCommand(o: {
@@ -89,6 +53,8 @@ async function rehearseCommand(o: {
   report?: string;
   assembly: string;
   timeScale: number;
+  rolloutTimeScale?: number;
+  rollout: boolean;
 }): Promise<number> {
   // Loaded here, not at start-up: the specs validate as they load (a bad one is a message).
   const spec = findMigration(await loadMigrations(), o.migration);
@@ -101,7 +67,13 @@ async function rehearseCommand(o: {
   const rows = DATASET_SIZES[o.dataset as DatasetSize];
   if (!rows)
     throw new InvalidArgumentError(`--dataset ${o.dataset}: one of ${Object.keys(DATASET_SIZES).join(', ')}`);
-  const faults = parseFaults(o.fault, Math.round((o.rate * o.duration) / 1000));
+  let faults: ReturnType<typeof parseFaults>;
+  try {
+    faults = parseFaults(o.fault, Math.round((o.rate * o.duration) / 1000));
+  } catch (e) {
+    if (e instanceof FaultSpecError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
   const tty = process.stderr.isTTY && !process.env['CI'];
   const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -149,6 +121,9 @@ async function rehearseCommand(o: {
       poisonEvents: faults.poisonEvents,
       crashAfterWrite: faults.crashAfterWrite,
       faultLabels: o.fault,
+      faults,
+      rollout: o.rollout,
+      ...(o.rolloutTimeScale !== undefined ? { rolloutTimeScale: o.rolloutTimeScale } : {}),
       ...(faults.mariadbRestartAtMs !== undefined
         ? {
             mariadbRestartAtMs: faults.mariadbRestartAtMs,
@@ -176,7 +151,13 @@ async function rehearseCommand(o: {
     writeFileSync(mdFile, reportMarkdown(report));
     writeFileSync(logFile, `${logLines.join('\n')}\n`);
     for (const p of report.phases)
-      say(`  ${p.outcome === 'succeeded' ? 'ok  ' : 'FAIL'} ${p.name}: ${p.detail ?? ''}`);
+      say(
+        `  ${p.outcome === 'succeeded' ? 'ok  ' : p.outcome === 'skipped' ? 'skip' : p.explainedBy ? 'RBK ' : 'FAIL'} ${p.name}: ${p.detail ?? ''}${p.explainedBy ? ` (fault ${p.explainedBy})` : ''}`,
+      );
+    for (const rb of report.rollbacks)
+      say(
+        `  rollback (${rb.fault ?? 'no fault'}): gate failed +${rb.gateFailedMs} ms, flags restored +${rb.flagsRestoredMs ?? '–'} ms, reads back on legacy +${rb.routingChangedMs ?? '–'} ms`,
+      );
     say(
       `${report.ok ? 'passed' : 'FAILED'}: ${report.events.applied} applied, ${report.events.dlq} in DLQs, ` +
         `lag p50 ${report.lag.p50Ms ?? '–'} ms p99 ${report.lag.p99Ms ?? '–'} ms, ` +
@@ -199,11 +180,12 @@ export function program(): Command {
     .option('--service <name>', 'service of the migration (default: the first)')
     .option('--env <stage>', 'environment of the assembly', 'dev')
     .option('--rate <n>', 'changes per second offered (both sides)', positive('--rate'), 50)
-    .option('--duration <d>', 'traffic phase length (90s, 2m)', parseDuration, 30_000)
+    .option('--duration <d>', 'traffic phase length (90s, 2m)', durationArg, 30_000)
     .option('--dataset <size>', `rows generated in Magento: ${Object.keys(DATASET_SIZES).join('|')}`, 'small')
     .option(
       '--fault <spec>',
-      'inject a fault (repeatable): poison=<n>|<p>%',
+      'inject a fault (repeatable): poison=<n>|<p>%, crash-after-write=<p>%, mariadb-restart@<time>, ' +
+        'service-errors=<p>%[@<time>|@<Step>], service-latency=<ms>ms[@<time>|@<Step>], dynamo-throttle=<p>%',
       (v, prev: string[]) => [...prev, v],
       [],
     )
@@ -214,6 +196,16 @@ export function program(): Command {
       'template durations (schedules, visibility) divided by this',
       positive('--time-scale'),
       60,
+    )
+    .option(
+      '--rollout-time-scale <n>',
+      "the rollout's durations (waits, bakes, AppConfig strategies, flag polls) divided by this (default: its bakes span the traffic)",
+      positive('--rollout-time-scale'),
+    )
+    .option(
+      '--rollout',
+      'run the rollout state machine during the traffic, users reading and writing through the gateway',
+      false,
     )
     .action(async (opts) => {
       process.exitCode = await rehearseCommand(opts);

@@ -50,6 +50,11 @@ export function reportMarkdown(r: RehearsalReport): string {
     `Conflicts by policy: ${fmt(r.conflicts.byPolicy)}; by winner: ${fmt(r.conflicts.byWinner)}.`,
     `Rows differing at the end: **${r.divergence.rows}**; parked conflicts: ${r.divergence.parked}.`,
     `Rollbacks: ${r.rollbacks.length}.`,
+    ...r.rollbacks.map(
+      (rb) =>
+        `- ${rb.fault ?? 'no fault'}: ${rb.cause}; from the fault: gate failed ${ms(rb.gateFailedMs)}, ` +
+        `flags restored ${ms(rb.flagsRestoredMs)}, reads back on legacy ${ms(rb.routingChangedMs)}`,
+    ),
     '',
     '## Wiring read from the templates',
     '',

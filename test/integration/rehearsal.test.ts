@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { type AssemblyModel, readAssembly } from '../../lib/rehearse/assembly.js';
+import { parseFaults } from '../../lib/rehearse/faults.js';
 import { type RehearsalOptions, type RehearsalReport, rehearse } from '../../lib/rehearse/rehearsal.js';
 import magento from '../../migrations/magento.js';
 import { startThrowawayMariaDb } from '../support/databases.js';
@@ -177,4 +178,14 @@ describe('rehearsal of magento/customer from the synthesized app', () => {
       await own.stop();
     }
   }, 180_000);
+
+  it("DynamoDB throttling 10 % of the functions' calls: retried, the sides end equal", async () => {
+    const report = await run(model, {
+      faults: parseFaults(['dynamo-throttle=10%'], 15),
+      faultLabels: ['dynamo-throttle=10%'],
+    });
+    expect(report.gateway.dynamoThrottled).toBeGreaterThan(0);
+    expect(report.divergence.rows).toBe(0);
+    expect(report.ok).toBe(true);
+  }, 120_000);
 });

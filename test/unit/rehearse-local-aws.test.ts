@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseFaults } from '../../bin/cutover.js';
 import type { MappingModel, QueueModel } from '../../lib/rehearse/assembly.js';
+import { parseDuration, parseFaults } from '../../lib/rehearse/faults.js';
 import { EventSourceMapping, LocalQueue, scheduledEvent, sleep } from '../../lib/rehearse/local-aws.js';
 import { contract } from '../support/contracts.js';
 
@@ -140,7 +140,24 @@ describe('cutover rehearse options', () => {
       crashAfterWrite: 0.01,
       mariadbRestartAtMs: 30_000,
     });
-    expect(() => parseFaults(['dynamo-throttle=10%'], 100)).toThrow(/dynamo-throttle=10%: not supported/);
+    expect(() => parseFaults(['disk-full=10%'], 100)).toThrow(
+      /disk-full=10%: not a fault this version injects/,
+    );
+  });
+  it('parses the service and DynamoDB faults, their start a time into the traffic or a rollout step', () => {
+    expect(
+      parseFaults(['service-errors=5%@40s', 'service-latency=400ms', 'dynamo-throttle=10%'], 100),
+    ).toEqual({
+      poisonEvents: 0,
+      crashAfterWrite: 0,
+      serviceErrors: { rate: 0.05, start: { atMs: 40_000 }, label: 'service-errors=5%@40s' },
+      serviceLatency: { ms: 400, start: { atMs: 0 }, label: 'service-latency=400ms' },
+      dynamoThrottle: 0.1,
+    });
+    expect(parseFaults(['service-errors=50%@Canary10'], 100).serviceErrors?.start).toEqual({
+      step: 'Canary10',
+    });
+    expect(() => parseFaults(['service-errors=150%'], 100)).toThrow(/0-100 %/);
   });
 });
 
