@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CliError } from '../lib/cli/errors.js';
+import { registerOperatorCommands } from '../lib/cli/operator-commands.js';
 import { registerPlanCommand } from '../lib/cli/plan-command.js';
 import { registerPreflightCommand } from '../lib/cli/preflight-command.js';
 import { findMigration, loadMigrations } from '../lib/cli/specs.js';
@@ -212,6 +213,7 @@ export function program(): Command {
     });
   registerPreflightCommand(cmd, loadMigrations);
   registerPlanCommand(cmd, print);
+  registerOperatorCommands(cmd, print);
   cmd.addHelpText('after', EXIT_CODES_HELP);
   return cmd;
 }

@@ -287,6 +287,40 @@ const ratio = (good: number | undefined, total: number): number | undefined =>
 const sum = (...xs: Array<number | undefined>) => xs.reduce<number>((a, x) => a + (x ?? 0), 0);
 
 /**
+ * The checks a gate measures from metric values alone (the ids of {@link gateQueries}): error
+ * rate, p95 latency, dual-write success and DLQ depth. The gate adds added write latency (it
+ * needs a baseline window) and consistency (the consistency check); `cutover status` shows these.
+ */
+export function metricMeasurements(
+  values: Readonly<Record<string, number | undefined>>,
+  names: ReadonlySet<string>,
+  dlqCount: number,
+): Measurements {
+  const m: Measurements = {};
+  if (names.has('errorRate')) {
+    m.errorRate = ratio(values['requests_error'], sum(values['requests_success'], values['requests_error']));
+  }
+  if (names.has('p95LatencyMs')) m.p95LatencyMs = values['latency_service_p95'];
+  if (names.has('dualWriteSuccess')) {
+    const failed = values['forward_failed'] ?? 0;
+    const total = sum(
+      values['forward_applied'],
+      values['forward_skipped'],
+      values['forward_conflict'],
+      failed,
+    );
+    m.dualWriteSuccess = ratio(total - failed, total);
+  }
+  if (names.has('dlqDepth')) {
+    // An idle SQS queue stops publishing metrics: no datapoint means nothing arrived, i.e. 0.
+    let depth = 0;
+    for (let i = 0; i < dlqCount; i++) depth += values[`dlq_${i}`] ?? 0;
+    m.dlqDepth = depth;
+  }
+  return m;
+}
+
+/**
  * Measures and decides a gate over its bake window: from the flags' deployment completing to
  * now. Added write latency compares the legacy path's p95 with a baseline window of the same
  * length that ends when the flags under test started deploying.
@@ -310,21 +344,7 @@ export async function runGate(
   const queries = gateQueries(input.service, input.gate, input.dlqNames);
   const values = queries.length ? await ports.metrics.measure(queries, { start, end }) : {};
   const names = new Set(input.gate.checks.map((c) => c.check));
-  const m: Measurements = {};
-  if (names.has('errorRate')) {
-    m.errorRate = ratio(values['requests_error'], sum(values['requests_success'], values['requests_error']));
-  }
-  if (names.has('p95LatencyMs')) m.p95LatencyMs = values['latency_service_p95'];
-  if (names.has('dualWriteSuccess')) {
-    const failed = values['forward_failed'] ?? 0;
-    const total = sum(
-      values['forward_applied'],
-      values['forward_skipped'],
-      values['forward_conflict'],
-      failed,
-    );
-    m.dualWriteSuccess = ratio(total - failed, total);
-  }
+  const m: Measurements = metricMeasurements(values, names, input.dlqNames.length);
   if (names.has('addedWriteLatencyMs')) {
     const baselineEnd = Date.parse(input.deployment.startedAt);
     const baseline = await ports.metrics.measure(
@@ -334,10 +354,6 @@ export async function runGate(
     const now = values['latency_legacy_p95'];
     const before = baseline['latency_legacy_p95'];
     m.addedWriteLatencyMs = now === undefined || before === undefined ? undefined : Math.max(0, now - before);
-  }
-  if (names.has('dlqDepth')) {
-    // An idle SQS queue stops publishing metrics: no datapoint means nothing arrived, i.e. 0.
-    m.dlqDepth = input.dlqNames.reduce((a, _n, i) => a + (values[`dlq_${i}`] ?? 0), 0);
   }
   if (names.has('consistency')) {
     const reports = await Promise.all(input.entities.map((e) => ports.consistency.check(e)));
