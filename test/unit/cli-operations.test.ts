@@ -7,6 +7,7 @@
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
+  type HistoryEvent,
   ListExecutionsCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
@@ -172,14 +173,14 @@ async function run(...args: string[]): Promise<{ out: string; err: string; code:
 const running = {
   executionArn: execArn,
   name: 'customer-1',
-  status: 'RUNNING',
+  status: 'RUNNING' as const,
   startDate: new Date('2026-11-30T10:15:00Z'),
   stateMachineArn: smArn('customer'),
 };
 const history = () =>
   contract<{ output: { events: Array<Record<string, unknown> & { timestamp: string }> } }>(
     'stepfunctions/get-execution-history.shape.json',
-  ).output.events.map((e) => ({ ...e, timestamp: new Date(e.timestamp) }));
+  ).output.events.map((e) => ({ ...e, timestamp: new Date(e.timestamp) }) as unknown as HistoryEvent);
 
 describe('cutover approve / reject', () => {
   beforeEach(() => {
@@ -243,7 +244,7 @@ describe('cutover rollout', () => {
   it('wait: exit 1 with the cause when the rollout failed', async () => {
     const failed = {
       ...running,
-      status: 'FAILED',
+      status: 'FAILED' as const,
       stopDate: new Date(),
       error: 'GateFailedError',
       cause: 'gate "canary-25" failed: error rate 0.4 % (must be below 0.1 %)',
@@ -372,13 +373,11 @@ describe('cutover dlq', () => {
       });
     const started = contract<{ output: Record<string, string> }>('sqs/start-message-move-task.json').output;
     sqs.on(StartMessageMoveTaskCommand).resolves(started);
-    sqs
-      .on(ListMessageMoveTasksCommand)
-      .resolves({
-        Results: [
-          { Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 7, ApproximateNumberOfMessagesToMove: 0 },
-        ],
-      });
+    sqs.on(ListMessageMoveTasksCommand).resolves({
+      Results: [
+        { Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 7, ApproximateNumberOfMessagesToMove: 0 },
+      ],
+    });
     const r = await run('dlq', 'redrive', forwardDlq, '--env', ENV, '--migration', 'magento', '--json');
     expect(r.code).toBe(0);
     expect(sqs.commandCalls(StartMessageMoveTaskCommand)[0]!.args[0].input).toEqual({
@@ -458,18 +457,16 @@ describe('cutover dlq', () => {
   });
 
   it('peek leaves messages visible and masks personal data in the preview', async () => {
-    sqs
-      .on(ReceiveMessageCommand)
-      .resolves({
-        Messages: [
-          {
-            MessageId: 'm1',
-            ReceiptHandle: 'r1',
-            Body: '{"email":"jane.doe@example.com"}',
-            Attributes: { ApproximateReceiveCount: '5' },
-          },
-        ],
-      });
+    sqs.on(ReceiveMessageCommand).resolves({
+      Messages: [
+        {
+          MessageId: 'm1',
+          ReceiptHandle: 'r1',
+          Body: '{"email":"jane.doe@example.com"}',
+          Attributes: { ApproximateReceiveCount: '5' },
+        },
+      ],
+    });
     const r = await run('dlq', 'peek', forwardDlq, '--env', ENV, '--migration', 'magento', '--json');
     expect(sqs.commandCalls(ReceiveMessageCommand)[0]!.args[0].input.VisibilityTimeout).toBe(0);
     expect(r.out).not.toContain('jane.doe@example.com');
@@ -482,23 +479,19 @@ describe('cutover status', () => {
     const bakeEntered = new Date('2026-11-30T12:00:00Z');
     sfn.on(ListExecutionsCommand).resolves({ executions: [running] });
     sfn.on(DescribeExecutionCommand).resolves(running);
-    sfn
-      .on(GetExecutionHistoryCommand)
-      .resolves({
-        events: [
-          {
-            id: 30,
-            type: 'WaitStateEntered',
-            timestamp: bakeEntered,
-            stateEnteredEventDetails: { name: 'Canary25Bake' },
-          },
-        ],
-      });
-    sqs
-      .on(GetQueueAttributesCommand)
-      .resolves({
-        Attributes: { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' },
-      });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 30,
+          type: 'WaitStateEntered',
+          timestamp: bakeEntered,
+          stateEnteredEventDetails: { name: 'Canary25Bake' },
+        },
+      ],
+    });
+    sqs.on(GetQueueAttributesCommand).resolves({
+      Attributes: { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' },
+    });
     const t = bakeEntered.getTime() + 60_000;
     metrics.put(
       'Cutover',
