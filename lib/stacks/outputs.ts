@@ -62,6 +62,7 @@ export interface PlatformOutputSource {
     readonly targetDeadLetterQueue: sqs.IQueue;
   };
   readonly alarmTopic: { readonly topicArn: string };
+  readonly notifications?: { readonly topic: { readonly topicArn: string } };
   readonly migrations: Readonly<Record<string, MigrationOutputSource>>;
 }
 
@@ -98,6 +99,14 @@ export function platformOutputs(
     output(stack, PLATFORM_OUTPUT.busArchiveName, p.platformBus.archiveName, "The bus's archive (replay)");
   }
   output(stack, PLATFORM_OUTPUT.alarmTopicArn, p.alarmTopic.topicArn, 'SNS topic every alarm notifies');
+  if (p.notifications) {
+    output(
+      stack,
+      PLATFORM_OUTPUT.notificationTopicArn,
+      p.notifications.topic.topicArn,
+      'SNS topic for people: approvals, rollbacks, parked conflicts, failed rollouts, DLQ alarms (subscribe email or AWS Chatbot)',
+    );
+  }
   const busTargets = names.queue.busTargetsDlq;
   queueOutput(stack, env, p.platformBus.targetDeadLetterQueue, busTargets, { kind: 'rule-target-dlq' });
   for (const m of Object.values(p.migrations)) {

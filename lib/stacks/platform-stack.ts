@@ -16,6 +16,7 @@ import { LegacyDatabaseAccess } from '../constructs/legacy-database-access.js';
 import { MigrationDashboard } from '../constructs/migration-dashboard.js';
 import { MigrationFlags } from '../constructs/migration-flags.js';
 import { MigrationTables } from '../constructs/migration-tables.js';
+import { OperatorNotifications } from '../constructs/operator-notifications.js';
 import { PlatformBus } from '../constructs/platform-bus.js';
 import { deadLetterQueue, dlqNotEmptyAlarm, encryptedQueue } from '../constructs/queues.js';
 import { ServiceMonitors } from '../constructs/service-monitors.js';
@@ -47,6 +48,8 @@ export class PlatformStack extends Stack {
    */
   readonly alarmTopic: sns.Topic;
   readonly migrations: Readonly<Record<string, MigrationPlatform>>;
+  /** The people's notifications, when the environment sets `notifications`. */
+  readonly notifications?: OperatorNotifications;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
@@ -67,7 +70,19 @@ export class PlatformStack extends Stack {
       enforceSSL: true,
       masterKey: this.alarmKey(),
     });
-    Aspects.of(scope).add(new NotifyAlarmTopic(this.alarmTopic));
+    if (props.settings.notifications) {
+      this.notifications = new OperatorNotifications(this, 'Notifications', {
+        stage: props.stage,
+        settings: props.settings.notifications,
+        bus: this.platformBus.bus,
+        migrations: props.migrations.map((m) => ({
+          name: m.name,
+          entities: m.services.flatMap((s) => s.entities.map((e) => e.name)),
+        })),
+        deadLetterQueue: this.platformBus.targetDeadLetterQueue,
+      });
+    }
+    Aspects.of(scope).add(new NotifyAlarmTopic(this.alarmTopic, this.notifications?.topic));
     const migrations: Record<string, MigrationPlatform> = {};
     for (const spec of props.migrations) {
       migrations[spec.name] = new MigrationPlatform(this, pascal(spec.name), { spec, platform: this });
@@ -110,13 +125,30 @@ export class PlatformStack extends Stack {
  * CT.CLOUDWATCH.PR.1: an alarm without an action is one nobody hears).
  */
 class NotifyAlarmTopic implements IAspect {
-  constructor(private readonly topic: sns.ITopic) {}
+  constructor(
+    private readonly topic: sns.ITopic,
+    /** People's notifications: the DLQ alarms notify them too. */
+    private readonly people?: sns.ITopic,
+  ) {}
 
   visit(node: IConstruct): void {
     if (node instanceof cloudwatch.Alarm || node instanceof cloudwatch.CompositeAlarm) {
       node.addAlarmAction(new cwActions.SnsAction(this.topic));
     }
+    if (this.people && node instanceof cloudwatch.Alarm && isDlqDepth(node)) {
+      node.addAlarmAction(new cwActions.SnsAction(this.people));
+    }
   }
+}
+
+/** A DLQ alarm (lib/constructs/queues.ts `dlqNotEmptyAlarm`): SQS visible messages of a `-dlq` queue. */
+function isDlqDepth(alarm: cloudwatch.Alarm): boolean {
+  const stat = alarm.metric.toMetricConfig().metricStat;
+  return (
+    stat?.namespace === 'AWS/SQS' &&
+    stat.metricName === 'ApproximateNumberOfMessagesVisible' &&
+    (stat.dimensions ?? []).some((d) => d.name === 'QueueName')
+  );
 }
 
 export function pascal(s: string): string {

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DatabaseNetwork } from '../constructs/legacy-database-access.js';
+import type { NotificationSettings } from '../constructs/operator-notifications.js';
 
 /**
  * An environment name: it becomes part of stack, table, queue and alarm names
@@ -44,6 +45,11 @@ export interface EnvironmentSettings {
   readonly consistencyCheckMinutes?: number;
   /** Legacy database network per migration (overrides the spec's `legacy.network`). */
   readonly networks?: Readonly<Record<string, DatabaseNetwork>>;
+  /**
+   * Notify people (approvals waiting, rollbacks, parked conflicts, failed rollouts, DLQ alarms)
+   * on an SNS topic `cutover-<env>-notifications`; `emails` are subscribed. @default - no topic
+   */
+  readonly notifications?: NotificationSettings;
   /** Stream ARNs of service tables imported by name (`target.tableName`), by table name. */
   readonly importedStreamArns?: Readonly<Record<string, string>>;
 }
@@ -91,6 +97,23 @@ export function environmentSettings(environments: unknown, env: string): Environ
   for (const key of ['account', 'region'] as const) {
     if (s[key] !== undefined && (typeof s[key] !== 'string' || s[key] === '')) {
       throw new EnvironmentSettingsError(`context.environments.${env}.${key} must be a non-empty string`);
+    }
+  }
+  if (s.notifications !== undefined) {
+    const n = s.notifications as { emails?: unknown };
+    if (typeof n !== 'object' || n === null || Array.isArray(n)) {
+      throw new EnvironmentSettingsError(
+        `context.environments.${env}.notifications must be an object ({ "emails": [...] })`,
+      );
+    }
+    const emails = n.emails ?? [];
+    if (
+      !Array.isArray(emails) ||
+      emails.some((e) => typeof e !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e))
+    ) {
+      throw new EnvironmentSettingsError(
+        `context.environments.${env}.notifications.emails must be a list of email addresses`,
+      );
     }
   }
   if (!LOG_RETENTION_DAYS.includes(s.logRetentionDays!)) {

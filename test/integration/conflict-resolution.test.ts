@@ -2,6 +2,7 @@ import '../support/quiet-powertools.js';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoConflictStore } from '../../lambdas/adapters/dynamodb-sync-state.js';
 import {
   ConflictResolutionError,
   listOpenConflicts,
@@ -12,6 +13,8 @@ import { CONFLICT_PARKED_DETAIL_TYPE } from '../../lambdas/domain/sync.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
 import { runtime } from '../../lambdas/handlers/runtime.js';
+import type { CliContext } from '../../lib/cli/operator-commands.js';
+import { deployedOutputs, runCli } from '../support/cli.js';
 import {
   getItem,
   invokeSqs,
@@ -177,5 +180,92 @@ describe('Use case: resolve a parked conflict', () => {
       resolveConflict(rt, { conflictId: other.conflictId, choice: 'value', value: 'cheap', by: 'ops' }),
     ).rejects.toThrow(/value: price/);
     expect(await conflictItem(other.conflictId)).toMatchObject({ status: 'open' });
+  });
+
+  it('through the cutover CLI: conflicts list shows it, resolve --keep service settles both sides, show reads it back', async () => {
+    const { id, conflictId } = await parkPriceConflict('RES-CLI');
+    const rt = await runtime();
+    const outputs = deployedOutputs('t', env.spec, { conflictsTable: env.tables.conflictsTable });
+    const context = (): CliContext => ({
+      stacks: { outputs: async (name) => outputs[name]! },
+      executions: undefined as never,
+      queues: undefined as never,
+      metrics: undefined as never,
+      flags: () => undefined as never,
+      publisher: () => env.publisher,
+      // The real adapter on DynamoDB Local; the sync engine as the handlers build it.
+      conflicts: (table) => new DynamoConflictStore(env.dynamo, table),
+      sync: async () => ({ ...rt, close: async () => {} }),
+      now: Date.now,
+      sleep: async () => {},
+    });
+    const list = await runCli(
+      context,
+      'conflicts',
+      'list',
+      '--env',
+      't',
+      '--migration',
+      'magento',
+      '--entity',
+      'product',
+      '--json',
+    );
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.out)).toContainEqual(
+      expect.objectContaining({
+        conflictId,
+        key: id,
+        field: 'price',
+        legacy: '"22.500000"',
+        service: '"24.990000"',
+        personal: false,
+      }),
+    );
+    const resolved = await runCli(
+      context,
+      'conflicts',
+      'resolve',
+      conflictId,
+      '--keep',
+      'service',
+      '--by',
+      'jane',
+      '--env',
+      't',
+      '--migration',
+      'magento',
+    );
+    expect(resolved.code).toBe(0);
+    expect(resolved.out).toContain('resolved');
+    expect(await magentoPrice(id)).toBe('24.990000');
+    expect((await getItem(env, 'product', id))?.['price']).toBe('24.990000');
+    const shown = await runCli(
+      context,
+      'conflicts',
+      'show',
+      conflictId,
+      '--env',
+      't',
+      '--migration',
+      'magento',
+      '--json',
+    );
+    expect(JSON.parse(shown.out)).toMatchObject({
+      status: 'resolved',
+      resolution: { choice: 'service', by: 'jane' },
+    });
+    const unknown = await runCli(
+      context,
+      'conflicts',
+      'show',
+      'no-such-id',
+      '--env',
+      't',
+      '--migration',
+      'magento',
+    );
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('no parked conflict no-such-id');
   });
 });

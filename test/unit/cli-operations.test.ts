@@ -24,89 +24,34 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reportError } from '../../bin/cutover.js';
 import {
   initialFlags,
   serviceFlagsOf,
   toFeatureFlagsDocument,
   withServiceFlags,
 } from '../../lambdas/domain/flags.js';
+import { maskPii } from '../../lambdas/domain/masking.js';
+import type { StoredConflict } from '../../lambdas/domain/ports.js';
 import { ROLLBACK_EVENT } from '../../lambdas/domain/rollback.js';
+import { conflictView, parseKeep } from '../../lib/cli/conflict-ops.js';
 import { SqsQueues, StepFunctionsControl } from '../../lib/cli/control-plane.js';
-import { type CliContext, registerOperatorCommands } from '../../lib/cli/operator-commands.js';
+import type { CliContext } from '../../lib/cli/operator-commands.js';
 import { positionOf } from '../../lib/cli/rollout-ops.js';
 import { renderStatus } from '../../lib/cli/status-view.js';
-import { rolloutStateMachineName } from '../../lib/constructs/rollout-state-machine.js';
 import { dlqName, serviceQueueNames } from '../../lib/spec/names.js';
-import {
-  PLATFORM_OUTPUT,
-  platformStackName,
-  type QueueOutput,
-  queueOutputKey,
-  SERVICE_OUTPUT,
-  serviceStackName,
-} from '../../lib/spec/outputs.js';
 import { magento } from '../../migrations/index.js';
+import { ACCOUNT, deployedOutputs, REGION, rolloutArn, runCli } from '../support/cli.js';
 import { contract } from '../support/contracts.js';
-import { FAKE_IDS, FakeAppConfig } from '../support/fake-appconfig.js';
+import { FakeAppConfig } from '../support/fake-appconfig.js';
 import { FakeCloudWatch } from '../support/fake-cloudwatch.js';
 import { InMemoryPublisher } from '../support/in-memory-publisher.js';
 import { MemoryOutbox } from '../support/memory-stores.js';
 
 const ENV = 'staging';
-const ACCOUNT = '123456789012';
-const REGION = 'eu-west-1';
 const customer = magento.services.find((s) => s.name === 'customer')!;
-const smArn = (service: string) =>
-  `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${rolloutStateMachineName(ENV, 'magento', service)}`;
-const execArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${rolloutStateMachineName(ENV, 'magento', 'customer')}:customer-1`;
-const queue = (name: string, info: Omit<QueueOutput, 'name' | 'url' | 'arn'>): [string, string] => [
-  queueOutputKey(ENV, name),
-  JSON.stringify({
-    name,
-    url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`,
-    arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`,
-    ...info,
-  }),
-];
-
-/** The outputs the stacks write (lib/stacks/outputs.ts), for a deployed staging. */
-function outputs(): Record<string, Record<string, string>> {
-  const platform: Record<string, string> = {
-    [PLATFORM_OUTPUT.busName]: `cutover-${ENV}`,
-    [PLATFORM_OUTPUT.gatewayUrl('magento')]: 'https://abc.execute-api.eu-west-1.amazonaws.com/',
-    [PLATFORM_OUTPUT.dashboardUrl('magento')]: 'https://console/dash',
-    [PLATFORM_OUTPUT.conflictsTable('magento')]: 'conflicts',
-    [PLATFORM_OUTPUT.syncStateTable('magento')]: 'sync',
-    [PLATFORM_OUTPUT.appConfigApplicationId('magento')]: FAKE_IDS.application,
-    [PLATFORM_OUTPUT.appConfigEnvironmentId('magento')]: FAKE_IDS.environment,
-    [PLATFORM_OUTPUT.appConfigProfileId('magento')]: FAKE_IDS.profile,
-    [PLATFORM_OUTPUT.gradualStrategyId('magento')]: FAKE_IDS.strategies.gradual,
-    [PLATFORM_OUTPUT.rollbackStrategyId('magento')]: FAKE_IDS.strategies.rollback,
-    ...Object.fromEntries([queue(`cutover-${ENV}-targets-dlq`, { kind: 'rule-target-dlq' })]),
-  };
-  const out: Record<string, Record<string, string>> = { [platformStackName(ENV)]: platform };
-  for (const s of magento.services) {
-    const n = serviceQueueNames(ENV, magento, s);
-    const who = { migration: 'magento', service: s.name };
-    out[serviceStackName(ENV, 'magento', s.name)] = {
-      [SERVICE_OUTPUT.rolloutStateMachineArn]: smArn(s.name),
-      [SERVICE_OUTPUT.validationStateMachineArn]: `${smArn(s.name)}-validation`,
-      ...Object.fromEntries(s.entities.map((e) => [SERVICE_OUTPUT.serviceTable(e.name), `${e.name}-table`])),
-      ...Object.fromEntries([
-        queue(n.forward, { kind: 'sync', ...who }),
-        queue(dlqName(n.forward), { kind: 'source-dlq', source: n.forward, ...who }),
-        queue(dlqName(n.targets), { kind: 'rule-target-dlq', ...who }),
-        ...s.entities.map((e) =>
-          queue(dlqName(n.capture[e.name]!), { kind: 'capture-dlq', entity: e.name, ...who }),
-        ),
-      ]),
-    };
-  }
-  return out;
-}
+const smArn = (service: string) => rolloutArn(ENV, 'magento', service);
+const execArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:cutover-${ENV}-magento-customer-rollout:customer-1`;
 
 const sfn = mockClient(SFNClient);
 const sqs = mockClient(SQSClient);
@@ -130,7 +75,7 @@ afterEach(() => {
 });
 
 function context(): CliContext {
-  const all = outputs();
+  const all = deployedOutputs(ENV, magento);
   return {
     stacks: { outputs: async (name) => all[name]! },
     executions: new StepFunctionsControl(new SFNClient({ region: REGION })),
@@ -149,26 +94,7 @@ function context(): CliContext {
   };
 }
 
-/** Runs `cutover <args>` on the test context; returns stdout, stderr and the exit code. */
-async function run(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const program = new Command('cutover')
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => err.push(s), writeOut: (s) => out.push(s) });
-  registerOperatorCommands(program, (t) => out.push(t), context);
-  process.exitCode = 0;
-  let code = 0;
-  try {
-    await program.parseAsync(['node', 'cutover', ...args]);
-    code = Number(process.exitCode ?? 0);
-  } catch (e) {
-    code = reportError(e, (l) => err.push(l));
-  } finally {
-    process.exitCode = 0;
-  }
-  return { out: out.join('\n'), err: err.join('\n'), code };
-}
+const run = (...args: string[]) => runCli(context, ...args);
 
 const running = {
   executionArn: execArn,
@@ -539,5 +465,39 @@ describe('cutover status', () => {
     expect(at('ApproveCutover')).toMatchObject({ phase: 'cutover-writes', approval: 'cutover-writes' });
     expect(at('BackfillPlan').phase).toBe('read-only-sync');
     expect(at('RolledBack').phase).toBe('rolling-back');
+  });
+});
+
+describe('cutover conflicts: what a person sees', () => {
+  const stored = (field: string, legacy: string, service: string): StoredConflict => ({
+    conflictId: 'c1',
+    entity: 'customer',
+    key: '42',
+    field,
+    legacy: { value: legacy },
+    service: { value: service },
+    eventId: 'e1',
+    parkedAt: '2026-11-30T12:00:00Z',
+    status: 'open',
+  });
+
+  it('withholds personal fields (pii in the spec) unless --reveal; other values pass the masking function', () => {
+    const pii = conflictView(magento, stored('email', 'jane@example.com', 'j.doe@example.com'), false);
+    expect(pii).toMatchObject({ personal: true });
+    expect(JSON.stringify(pii)).not.toContain('example.com');
+    expect(conflictView(magento, stored('email', 'jane@example.com', 'x@example.com'), true).legacy).toBe(
+      '"jane@example.com"',
+    );
+    // A non-personal field whose value happens to hold an address is still masked.
+    const other = conflictView(magento, stored('group', 'jane@example.com', '2'), false);
+    expect(other.legacy).toBe(maskPii(JSON.stringify('jane@example.com')));
+    expect(other.legacy).not.toContain('jane@');
+  });
+
+  it('--keep parses legacy, service and value=<v> (JSON when it parses)', () => {
+    expect(parseKeep('legacy')).toEqual({ choice: 'legacy' });
+    expect(parseKeep('value=23.75')).toEqual({ choice: 'value', value: 23.75 });
+    expect(parseKeep('value=gold')).toEqual({ choice: 'value', value: 'gold' });
+    expect(() => parseKeep('mine')).toThrow('--keep mine: one of legacy, service, value=<value>');
   });
 });
