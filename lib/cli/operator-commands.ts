@@ -9,18 +9,7 @@
  * a context whose clients answer with recorded responses.
  */
 
-import { AppConfigClient } from '@aws-sdk/client-appconfig';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
-import { AppConfigFlagStore } from '../../lambdas/adapters/appconfig.js';
-import { CloudWatchMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
-import { documentClient } from '../../lambdas/adapters/dynamodb-service.js';
-import { DynamoConflictStore } from '../../lambdas/adapters/dynamodb-sync-state.js';
-import { EventBridgePublisher } from '../../lambdas/adapters/eventbridge-publisher.js';
 import type { FlagDeploymentPort } from '../../lambdas/domain/flags.js';
 import type { ConflictStore, EventPublisher } from '../../lambdas/domain/ports.js';
 import type { MetricsPort } from '../../lambdas/domain/rollout.js';
@@ -28,14 +17,7 @@ import type { SyncDeps } from '../../lambdas/domain/sync.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
 import { listConflicts, resolve as resolveConflictCommand, showConflict } from './conflict-ops.js';
-import {
-  CloudFormationStacks,
-  type ExecutionsPort,
-  type QueuesPort,
-  SqsQueues,
-  type StacksPort,
-  StepFunctionsControl,
-} from './control-plane.js';
+import type { ExecutionsPort, QueuesPort, StacksPort } from './control-plane.js';
 import { findQueue, listDlqs, peekDlq, redriveDlq } from './dlq-ops.js';
 import { type DeployedMigration, deployedMigration, deployedService } from './environment.js';
 import { CliError, EXIT } from './errors.js';
@@ -80,8 +62,38 @@ export interface LegacyAccessOptions {
   readonly secretArn?: string;
 }
 
-/** The real adapters (credentials and region from the AWS SDK's default chain). */
-export function awsContext(): CliContext {
+/**
+ * The real adapters (credentials and region from the AWS SDK's default chain), loaded when a
+ * command runs: `--help` and `plan` load no SDK.
+ */
+export async function awsContext(): Promise<CliContext> {
+  const [
+    { CloudFormationClient },
+    { AppConfigClient },
+    { CloudWatchClient },
+    { EventBridgeClient },
+    { SFNClient },
+    { SQSClient },
+    { AppConfigFlagStore },
+    { CloudWatchMetrics },
+    { documentClient },
+    { DynamoConflictStore },
+    { EventBridgePublisher },
+    { CloudFormationStacks, SqsQueues, StepFunctionsControl },
+  ] = await Promise.all([
+    import('@aws-sdk/client-cloudformation'),
+    import('@aws-sdk/client-appconfig'),
+    import('@aws-sdk/client-cloudwatch'),
+    import('@aws-sdk/client-eventbridge'),
+    import('@aws-sdk/client-sfn'),
+    import('@aws-sdk/client-sqs'),
+    import('../../lambdas/adapters/appconfig.js'),
+    import('../../lambdas/adapters/cloudwatch-metrics.js'),
+    import('../../lambdas/adapters/dynamodb-service.js'),
+    import('../../lambdas/adapters/dynamodb-sync-state.js'),
+    import('../../lambdas/adapters/eventbridge-publisher.js'),
+    import('./control-plane.js'),
+  ]);
   const region = process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
   const opts = region ? { region } : {};
   return {
@@ -165,7 +177,7 @@ function durationMs(v: string): number {
 export function registerOperatorCommands(
   program: Command,
   print: (text: string) => void,
-  context: () => CliContext = awsContext,
+  context: () => CliContext | Promise<CliContext> = awsContext,
   stdin: NodeJS.ReadStream = process.stdin,
 ): void {
   const common = (c: Command) =>
@@ -184,7 +196,7 @@ export function registerOperatorCommands(
     const specs = await loadMigrations();
     const spec = pickMigration(specs, o.migration, serviceName);
     const service = serviceName ? findService(spec, serviceName) : undefined;
-    const ctx = context();
+    const ctx = await context();
     const migration = await deployedMigration(ctx.stacks, o.env, spec);
     const deps: RolloutDeps = {
       executions: ctx.executions,

@@ -87,7 +87,7 @@ export function deployedOutputs(
 
 /** Runs `cutover <args>` with the operator commands on `context`. */
 export async function runCli(
-  context: () => CliContext,
+  context: () => CliContext | Promise<CliContext>,
   ...args: string[]
 ): Promise<{ out: string; err: string; code: number }> {
   const out: string[] = [];
