@@ -401,7 +401,11 @@ describe('App: the spec drives the stacks', () => {
       'subnet-0c1d2e3f4a5b60718',
       'subnet-0d1e2f3a4b5c60718',
     ]);
-    for (const env of ENVS) expect(count(env, 'AWS::SNS::Topic')).toBe(1);
+    // The alarm topic, and the people's topic where cdk.json sets `notifications` (prod).
+    for (const env of ENVS) {
+      expect(count(env, 'AWS::SNS::Topic')).toBe(built[env]!.app.settings.notifications ? 2 : 1);
+    }
+    expect(built['prod']!.app.settings.notifications).toBeDefined();
   });
 
   it('keeps the decommission archive under a key of its own, locked, readable by one role only', () => {
