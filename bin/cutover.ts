@@ -243,8 +243,16 @@ export function reportError(
     // commander printed it already (help and version end with code 0).
     return e.exitCode === 0 ? 0 : 2;
   }
-  // A bug: keep the stack for the report.
-  stderr(`cutover: ${(e as Error)?.stack ?? String(e)}`);
+  const err = e as { name?: string; message?: string; stack?: string; $metadata?: unknown };
+  if (err?.$metadata !== undefined) {
+    // An AWS SDK error the command did not word itself (AccessDenied, throttling, …).
+    stderr(`cutover: AWS: ${err.name}: ${err.message}`);
+    return 3;
+  }
+  // Anything else is a bug in cutover: its name and message; the stack with CUTOVER_DEBUG=1.
+  stderr(
+    `cutover: ${process.env['CUTOVER_DEBUG'] ? (err?.stack ?? String(e)) : `${err?.name ?? 'Error'}: ${err?.message ?? String(e)} (CUTOVER_DEBUG=1 shows the stack)`}`,
+  );
   return 70;
 }
 

@@ -142,3 +142,19 @@ describe('cutover plan', () => {
     }
   });
 });
+
+describe('cutover: errors', () => {
+  it('an AWS SDK error is an AWS error (exit 3) with its name and message; any other error has no stack trace unless CUTOVER_DEBUG', () => {
+    const lines: string[] = [];
+    const sdk = Object.assign(new Error('User is not authorized to perform: appconfig:ListDeployments'), {
+      name: 'AccessDeniedException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(reportError(sdk, (l) => lines.push(l))).toBe(3);
+    expect(lines.pop()).toBe(
+      'cutover: AWS: AccessDeniedException: User is not authorized to perform: appconfig:ListDeployments',
+    );
+    expect(reportError(new TypeError('x is undefined'), (l) => lines.push(l))).toBe(70);
+    expect(lines.pop()).not.toMatch(/\n\s+at /);
+  });
+});
