@@ -9,6 +9,7 @@
  * | 2 | usage or configuration: a bad option, an unknown migration/service/queue, an invalid spec |
  * | 3 | AWS: no credentials, a stack not deployed, an API refused the call |
  * | 4 | `rollout wait --timeout` elapsed with the rollout still running |
+ * | 70 | a bug in cutover (bin/cutover.ts `reportError`; `CUTOVER_DEBUG=1` prints the stack) |
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, aws: 3, timeout: 4 } as const;
 
