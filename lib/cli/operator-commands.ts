@@ -21,7 +21,6 @@ import type { ExecutionsPort, QueuesPort, StacksPort } from './control-plane.js'
 import { findQueue, listDlqs, peekDlq, redriveDlq } from './dlq-ops.js';
 import { type DeployedMigration, deployedMigration, deployedService } from './environment.js';
 import { CliError, EXIT } from './errors.js';
-import { formatDuration } from './plan.js';
 import {
   abortRollout,
   answerApproval,
@@ -643,5 +642,3 @@ export async function migrationStatus(
     at: new Date(ctx.now()).toISOString(),
   };
 }
-
-export { formatDuration };
