@@ -66,7 +66,8 @@ export interface MigrationPlan {
   readonly minimumSeconds: number;
 }
 
-const SYMBOL = { below: '<', atLeast: '>=', atMost: '<=' } as const;
+/** How a gate check's comparator reads in a terminal (`errorRate < 0.1 %`). */
+export const COMPARATOR_SYMBOL = { below: '<', atLeast: '>=', atMost: '<=' } as const;
 
 /** The plan of one service. */
 export function servicePlan(service: ServiceSpec, timing: FlagDeploymentTiming): ServicePlan {
@@ -97,7 +98,7 @@ export function servicePlan(service: ServiceSpec, timing: FlagDeploymentTiming):
               id: s.gate.id,
               checks: s.gate.checks.map((c) => ({
                 ...c,
-                text: `${c.check} ${SYMBOL[c.comparator]} ${formatMeasure(c.check, c.threshold)}`,
+                text: `${c.check} ${COMPARATOR_SYMBOL[c.comparator]} ${formatMeasure(c.check, c.threshold)}`,
               })),
             },
           }

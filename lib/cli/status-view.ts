@@ -4,9 +4,7 @@
  */
 import { formatMeasure } from '../../lambdas/domain/rollout.js';
 import type { MigrationStatus } from './operator-commands.js';
-import { formatDuration } from './plan.js';
-
-const SYMBOL: Record<string, string> = { below: '<', atLeast: '>=', atMost: '<=' };
+import { COMPARATOR_SYMBOL, formatDuration } from './plan.js';
 
 /** The status as text; `colour` adds ANSI colours (a TTY only, never in a pipe or CI log). */
 export function renderStatus(s: MigrationStatus, options: { colour: boolean; now: number }): string {
@@ -41,7 +39,7 @@ export function renderStatus(s: MigrationStatus, options: { colour: boolean; now
         const mark =
           k.outcome === 'pass' ? green('ok  ') : k.outcome === 'fail' ? red('FAIL') : yellow('--  ');
         lines.push(
-          `    ${mark} ${k.check.padEnd(20)} ${value.padEnd(22)} ${SYMBOL[k.comparator]} ${formatMeasure(k.check, k.threshold)}`,
+          `    ${mark} ${k.check.padEnd(20)} ${value.padEnd(22)} ${COMPARATOR_SYMBOL[k.comparator as keyof typeof COMPARATOR_SYMBOL]} ${formatMeasure(k.check, k.threshold)}`,
         );
       }
     }
