@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import type { FlagDeploymentPort } from '../../lambdas/domain/flags.js';
 import type { ConflictStore, EventPublisher } from '../../lambdas/domain/ports.js';
 import type { MetricsPort } from '../../lambdas/domain/rollout.js';
+import { describeFlags } from '../../lambdas/domain/rollout-tasks.js';
 import type { SyncDeps } from '../../lambdas/domain/sync.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
@@ -287,7 +288,7 @@ export function registerOperatorCommands(
         o.json,
         r,
         () =>
-          `stopped ${r.executionArn}\nflags ${r.rollback.action === 'deploy' ? 'rolled back to' : 'already at'} ${flagText(r.rollback.flags)}`,
+          `stopped ${r.executionArn}\nflags ${r.rollback.action === 'deploy' ? 'rolled back to' : 'already at'} ${describeFlags(r.rollback.flags)}`,
       );
     });
   common(
@@ -376,7 +377,7 @@ export function registerOperatorCommands(
         o.json,
         f,
         () =>
-          `${name}: ${flagText(f.flags)} (version ${f.version})${f.deploying ? `; deployment ${f.deploying.id} ${f.deploying.state}` : ''}`,
+          `${name}: ${describeFlags(f.flags)} (version ${f.version})${f.deploying ? `; deployment ${f.deploying.id} ${f.deploying.state}` : ''}`,
       );
     });
   common(
@@ -400,7 +401,7 @@ export function registerOperatorCommands(
       out(
         o.json,
         { service: name, flags: next, deployment: d },
-        () => `${name}: deploying ${flagText(next)} (deployment ${d.id}, version ${d.version})`,
+        () => `${name}: deploying ${describeFlags(next)} (deployment ${d.id}, version ${d.version})`,
       );
     });
   common(
@@ -422,7 +423,7 @@ export function registerOperatorCommands(
       const r = await rollbackService(deps, service!, o.by, o.reason);
       out(o.json, r, () =>
         r.action === 'deploy'
-          ? `${name}: rolled back to ${flagText(r.flags)} (deployment ${r.deploymentId})`
+          ? `${name}: rolled back to ${describeFlags(r.flags)} (deployment ${r.deploymentId})`
           : `${name}: nothing to do (${r.reason})`,
       );
     });
@@ -581,13 +582,6 @@ export function registerOperatorCommands(
       );
       if (r.after > 0 || r.left > 0) process.exitCode = EXIT.failed;
     });
-}
-
-function flagText(f: {
-  read: { enabled: boolean; percentage: number };
-  write: { enabled: boolean; mode: string };
-}): string {
-  return `read ${f.read.enabled ? f.read.percentage : 0} %, write ${f.write.enabled ? f.write.mode : 'legacy'}`;
 }
 
 export interface ServiceStatus extends RolloutView {
