@@ -29,7 +29,14 @@ export class CliError extends Error {
 export class AwsCallError extends CliError {
   constructor(what: string, cause: unknown) {
     const e = cause as { name?: string; message?: string };
-    super(`${what}: ${e?.name ?? 'Error'}: ${e?.message ?? String(cause)}`, EXIT.aws, { cause });
+    const message = e?.message ?? String(cause);
+    // The SDK's own words for a missing region or credentials do not say what to set.
+    const hint = /Region is missing/i.test(message)
+      ? ' (set AWS_REGION or a profile with a region)'
+      : /Could not load credentials/i.test(message)
+        ? ' (set AWS_PROFILE or AWS credentials)'
+        : '';
+    super(`${what}: ${e?.name ?? 'Error'}: ${message}${hint}`, EXIT.aws, { cause });
     this.name = 'AwsCallError';
   }
 }

@@ -167,3 +167,16 @@ describe('Adapter: StepFunctionsControl history and the pending approval', () =>
     expect(pendingApprovalIn(arn, answered)).toBeUndefined();
   });
 });
+
+describe('AWS errors', () => {
+  it('a missing region says what to set (exit 3)', async () => {
+    cfn.on(DescribeStacksCommand).rejects(new Error('Region is missing'));
+    const err = await new CloudFormationStacks(new CloudFormationClient({ region: 'eu-west-1' }))
+      .outputs('cutover-dev-platform')
+      .catch((x: unknown) => x);
+    expect((err as CliError).exitCode).toBe(3);
+    expect((err as CliError).message).toBe(
+      'DescribeStacks cutover-dev-platform: Error: Region is missing (set AWS_REGION or a profile with a region)',
+    );
+  });
+});
