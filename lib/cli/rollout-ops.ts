@@ -332,16 +332,23 @@ export function pendingApprovalIn(
   executionArn: string,
   history: readonly HistoryEntry[],
 ): PendingApproval | undefined {
-  const ended = new Set(
-    history.filter((e) => /^Task(Succeeded|Failed|TimedOut)$/.test(e.type)).map((e) => e.previousEventId),
-  );
-  // Newest first; a TaskStarted sits between TaskScheduled and its outcome.
-  const started = new Map(
-    history.filter((e) => e.type === 'TaskStarted').map((e) => [e.previousEventId, e.id]),
-  );
+  // An outcome names the event before it; for a `.waitForTaskToken` task AWS records
+  // TaskScheduled ← TaskStarted ← TaskSubmitted ← outcome (the recorded history in
+  // test/contracts/stepfunctions), so the chain is walked back to the scheduled task.
+  const byId = new Map(history.map((e) => [e.id, e]));
+  const ended = new Set<number>();
+  for (const e of history) {
+    if (!/^Task(Succeeded|Failed|TimedOut)$/.test(e.type)) continue;
+    let prev = e.previousEventId === undefined ? undefined : byId.get(e.previousEventId);
+    while (prev && (prev.type === 'TaskStarted' || prev.type === 'TaskSubmitted')) {
+      prev = prev.previousEventId === undefined ? undefined : byId.get(prev.previousEventId);
+    }
+    if (prev) ended.add(prev.id);
+    else if (e.previousEventId !== undefined) ended.add(e.previousEventId);
+  }
   for (const e of history) {
     if (e.type !== 'TaskScheduled' || e.task?.resource !== 'invoke.waitForTaskToken') continue;
-    if (ended.has(e.id) || ended.has(started.get(e.id))) return undefined;
+    if (ended.has(e.id)) return undefined;
     let payload: { taskToken?: unknown; step?: unknown; timeoutSeconds?: unknown } | undefined;
     try {
       payload = (JSON.parse(e.task.parameters ?? '{}') as { Payload?: typeof payload }).Payload;

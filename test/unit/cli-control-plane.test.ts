@@ -1,11 +1,11 @@
 /**
  * The CLI's AWS adapters (lib/cli/control-plane.ts) against recorded AWS responses
- * (test/contracts/cloudformation, sqs; stepfunctions is a documented shape, see its README):
+ * (test/contracts/cloudformation, sqs, stepfunctions; see test/contracts/stepfunctions/README.md):
  * the SDK clients are answered by aws-sdk-client-mock with exactly those payloads, and the
  * requests the adapters send are checked against the recorded requests.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import {
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
@@ -43,10 +43,11 @@ describe('Contracts: the recorded responses', () => {
       'sqs/list-message-move-tasks.json',
       'sqs/receive-message.json',
       'stepfunctions/get-execution-history.shape.json',
+      'stepfunctions/get-execution-history.callback.localstack.json',
     ]) {
       const c = contract<Recorded>(file);
       expect(c.source, file).toBeTruthy();
-      expect(JSON.stringify(c.source), file).toMatch(/aws-cli|docs\.aws\.amazon\.com/);
+      expect(JSON.stringify(c.source), file).toMatch(/aws-cli|docs\.aws\.amazon\.com|localstack/);
       expect(c.operation, file).toMatch(/^[A-Z][A-Za-z]+$/);
     }
   });
@@ -165,6 +166,93 @@ describe('Adapter: StepFunctionsControl history and the pending approval', () =>
       ...history,
     ];
     expect(pendingApprovalIn(arn, answered)).toBeUndefined();
+  });
+});
+
+/**
+ * The recorded history (LocalStack's snapshot of a real `.waitForTaskToken` execution), with its
+ * two snapshot normalisations undone as AWS sends them: a timestamp per event, and the JSON-text
+ * fields (`input`, `parameters`, `output`) as text.
+ */
+function recordedHistory(): HistoryEvent[] {
+  const h = contract<Recorded>('stepfunctions/get-execution-history.callback.localstack.json');
+  const t0 = Date.parse('2023-06-25T14:30:20Z');
+  const asText = (details: Record<string, unknown>) =>
+    Object.fromEntries(
+      Object.entries(details).map(([k, v]) =>
+        ['input', 'parameters', 'output'].includes(k) && typeof v !== 'string' ? [k, JSON.stringify(v)] : [k, v],
+      ),
+    );
+  return h.output.events.map((e: Record<string, unknown>) =>
+    Object.fromEntries(
+      Object.entries(e).map(([k, v]) => {
+        if (k === 'timestamp') return [k, new Date(t0 + (e['id'] as number) * 100)];
+        if (k.endsWith('EventDetails')) return [k, asText(v as Record<string, unknown>)];
+        return [k, v];
+      }),
+    ),
+  ) as HistoryEvent[];
+}
+
+describe('Adapter: StepFunctionsControl on the recorded callback history', () => {
+  it('maps every recorded event: id, type, previous event, state entered, task resource', async () => {
+    const recorded = recordedHistory();
+    // reverseOrder=true: AWS answers newest first.
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [...recorded].reverse() });
+    const history = await new StepFunctionsControl(new SFNClient({ region: 'eu-west-1' })).history('arn:x', 100);
+    expect(history.map((e) => [e.id, e.type, e.previousEventId])).toEqual([
+      [8, 'ExecutionSucceeded', 7],
+      [7, 'TaskStateExited', 6],
+      [6, 'TaskSucceeded', 5],
+      [5, 'TaskSubmitted', 4],
+      [4, 'TaskStarted', 3],
+      [3, 'TaskScheduled', 2],
+      [2, 'TaskStateEntered', 0],
+      [1, 'ExecutionStarted', 0],
+    ]);
+    expect(history.find((e) => e.id === 2)!.stateEntered).toBe('SendMessageWithWait');
+    const scheduled = history.find((e) => e.id === 3)!;
+    expect(scheduled.task).toMatchObject({ resourceType: 'sqs', resource: 'sendMessage.waitForTaskToken' });
+    expect(JSON.parse(scheduled.task!.parameters!).MessageBody.TaskToken).toBe('<<task_token>:1>');
+  });
+
+  it("the project's history shape carries the recorded detail fields of each event type", () => {
+    const recorded = recordedHistory();
+    const shape = contract<Recorded>('stepfunctions/get-execution-history.shape.json').output.events as Array<
+      Record<string, Record<string, unknown>>
+    >;
+    const details = (e: Record<string, unknown>) => Object.keys(e).filter((k) => k.endsWith('EventDetails'));
+    for (const s of shape) {
+      const r = recorded.find((x) => details(x as never)[0] === details(s)[0]) as never as Record<
+        string,
+        Record<string, unknown>
+      >;
+      if (!r) continue; // WaitStateEntered: its details are stateEnteredEventDetails too (checked below)
+      const key = details(s)[0]!;
+      // The shape may add optional fields (timeoutInSeconds), never rename or drop a recorded one.
+      for (const field of Object.keys(r[key]!)) expect(Object.keys(s[key]!), `${key}.${field}`).toContain(field);
+    }
+  });
+
+  it('an approval answered after its TaskSubmitted (as AWS records a .waitForTaskToken task) is no longer pending', () => {
+    // The recorded chain: TaskScheduled(3) ← TaskStarted(4) ← TaskSubmitted(5) ← TaskSucceeded(6).
+    // Only the scheduled task's details are this project's (the approval Lambda and its payload).
+    const ours = contract<Recorded>('stepfunctions/get-execution-history.shape.json').output.events.find(
+      (e: { type: string }) => e.type === 'TaskScheduled',
+    ).taskScheduledEventDetails;
+    const toEntry = (e: HistoryEvent) => ({
+      id: e.id!,
+      type: e.type!,
+      timestamp: e.timestamp!,
+      previousEventId: e.previousEventId!,
+      ...(e.type === 'TaskScheduled'
+        ? { task: { resourceType: ours.resourceType, resource: ours.resource, parameters: ours.parameters } }
+        : {}),
+    });
+    const newestFirst = recordedHistory().map(toEntry).reverse();
+    const waiting = newestFirst.filter((e) => e.id <= 5);
+    expect(pendingApprovalIn('arn:x', waiting)).toMatchObject({ step: 'cutover-writes' });
+    expect(pendingApprovalIn('arn:x', newestFirst)).toBeUndefined();
   });
 });
 
