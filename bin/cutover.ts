@@ -24,6 +24,7 @@ import { CliError } from '../lib/cli/errors.js';
 import { registerOperatorCommands } from '../lib/cli/operator-commands.js';
 import { registerPlanCommand } from '../lib/cli/plan-command.js';
 import { registerPreflightCommand } from '../lib/cli/preflight-command.js';
+import { progress } from '../lib/cli/progress.js';
 import { findMigration, loadMigrations } from '../lib/cli/specs.js';
 import { FaultSpecError, parseDuration, parseFaults } from '../lib/rehearse/faults.js';
 import { DATASET_SIZES, type DatasetSize, type Progress } from '../lib/rehearse/rehearsal.js';
@@ -75,7 +76,6 @@ async function rehearseCommand(o: {
     if (e instanceof FaultSpecError) throw new InvalidArgumentError(e.message);
     throw e;
   }
-  const tty = process.stderr.isTTY && !process.env['CI'];
   const say = (line: string) => process.stderr.write(`${line}\n`);
 
   let assemblyDir = o.assembly;
@@ -95,15 +95,9 @@ async function rehearseCommand(o: {
     `rehearsing ${spec.name}/${service} (${o.env}) from ${assemblyDir}: ${rows} rows, ${o.rate}/s for ${o.duration / 1000} s`,
   );
   const [maria, dynamo] = await Promise.all([findOrStartMariaDb(say), startDynamoLocal(say)]);
-  let lastPlain = 0;
-  const onProgress = (p: Progress) => {
-    const line = progressLine(p);
-    if (tty) process.stderr.write(`\r${line}\u001b[K`);
-    else if (p.elapsedMs - lastPlain >= 5000) {
-      lastPlain = p.elapsedMs;
-      say(line);
-    }
-  };
+  // A live line on a terminal; elsewhere a plain line at most every 5 s of the run.
+  const line = progress({ plainEveryMs: 5000 });
+  const onProgress = (p: Progress) => line.update(progressLine(p));
   const logFile = path.join('.cutover', `rehearsal-${spec.name}-${service}.log`);
   mkdirSync('.cutover', { recursive: true });
   const logLines: string[] = [];
@@ -144,7 +138,7 @@ async function rehearseCommand(o: {
         if (logLines.length < 200_000) logLines.push(line);
       },
     });
-    if (tty) process.stderr.write('\n');
+    line.stop();
     const jsonFile = o.report ?? path.join('.cutover', `rehearsal-${spec.name}-${service}.json`);
     mkdirSync(path.dirname(jsonFile), { recursive: true });
     const mdFile = jsonFile.replace(/\.json$/, '') + '.md';
@@ -167,6 +161,7 @@ async function rehearseCommand(o: {
     say(`report: ${mdFile} and ${jsonFile} (function logs: ${logFile})`);
     return report.ok ? 0 : 1;
   } finally {
+    line.stop();
     await Promise.allSettled([maria.stop(), dynamo.stop()]);
   }
 }

@@ -7,13 +7,18 @@
  * - `rule-target-dlq`: each message is an event EventBridge could not deliver; the bus's own
  *   events (`cutover.*` sources) are put on the bus again and deleted once accepted; others
  *   (scheduled events of the poller and the reconciliation) are left: the next schedule runs;
- * - `capture-dlq` and `rollback-dlq`: refused with what to do instead (see {@link redriveDlq}).
+ * - `capture-dlq`: each message points at a batch of a service table's stream; its keys are
+ *   re-read and their current state published through the capture's translation
+ *   (lib/cli/capture-redrive.ts); a batch whose stream records expired is left with what to do;
+ * - `rollback-dlq`: refused with what to do instead (see {@link redriveDlq}).
  *
  * Previews are masked with the one masking function (lambdas/domain/masking.ts).
  */
 import { maskPii } from '../../lambdas/domain/masking.js';
 import type { EventPublisher } from '../../lambdas/domain/ports.js';
 import type { QueueOutput } from '../spec/outputs.js';
+import { entityByName, type MigrationSpec } from '../spec/schema.js';
+import { type CaptureSourcePort, recapture } from './capture-redrive.js';
 import type { QueueDepth, QueueMessage, QueuesPort } from './control-plane.js';
 import { CliError } from './errors.js';
 
@@ -23,6 +28,10 @@ export interface DlqDeps {
   readonly bus: EventPublisher;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
+  /** A capture DLQ's stream and table (its redrive re-reads them), with the spec of its entity. */
+  readonly capture?: { readonly source: CaptureSourcePort; readonly spec: MigrationSpec };
+  /** Progress of a redrive, one line of text at a time. */
+  readonly onProgress?: (text: string) => void;
 }
 
 export interface DlqListing extends QueueOutput {
@@ -92,7 +101,7 @@ function previewOf(m: QueueMessage): PeekedMessage {
 export interface RedriveResult {
   readonly queue: string;
   readonly kind: QueueOutput['kind'];
-  readonly method: 'sqs-move-task' | 'republish';
+  readonly method: 'sqs-move-task' | 'republish' | 'recapture';
   readonly before: number;
   readonly after: number;
   /** Re-published (republish) or moved (move task). */
@@ -119,9 +128,7 @@ export async function redriveDlq(
         `${queue.name} holds alarms whose automatic rollback did not run; replaying them is not the fix: read them (cutover dlq peek ${queue.name}), then roll the service back with cutover rollback <service>`,
       );
     case 'capture-dlq':
-      throw new CliError(
-        `${queue.name} holds failed batches of the ${queue.entity} table's change capture: its records are re-read by key from the table; this version of the CLI does not do that yet: run the reconciliation with repair (docs/sync.md) to bring the sides together`,
-      );
+      return recaptureAll(deps, queue);
     case 'sync':
       throw new CliError(`${queue.name} is a sync queue, not a dead-letter queue`);
   }
@@ -155,6 +162,9 @@ async function moveBack(
     status = task?.status ?? status;
     moved = task?.moved ?? moved;
     if (task?.failureReason) notes.push(`move task failed: ${task.failureReason}`);
+    deps.onProgress?.(
+      `${queue.name}: move task ${status.toLowerCase()}, ${moved}${task?.toMove !== undefined ? ` moved, ${task.toMove} to move` : ' moved'}`,
+    );
     if (status !== 'RUNNING' || deps.now() >= until) break;
     await deps.sleep(options.pollMs);
   }
@@ -224,6 +234,7 @@ async function republish(deps: DlqDeps, queue: QueueOutput): Promise<RedriveResu
       // Deleted only once the bus accepted it: a failure leaves it for the next redrive.
       await deps.queues.delete(queue.url, m.receiptHandle);
       redriven++;
+      deps.onProgress?.(`${queue.name}: ${seen.size}/${before} read, ${redriven} re-published, ${left} left`);
     }
   }
   const after = (await deps.queues.depth(queue.url)).visible;
@@ -236,5 +247,61 @@ async function republish(deps: DlqDeps, queue: QueueOutput): Promise<RedriveResu
     redriven,
     left,
     notes: [...notes].map(([n, c]) => `${c} × ${n}`),
+  };
+}
+
+/**
+ * Each message of a capture DLQ: the keys of its stream batch re-read and their current state
+ * published (lib/cli/capture-redrive.ts), the message deleted once that is done. A batch whose
+ * stream records can no longer be read stays, with the reconciliation to run instead.
+ */
+async function recaptureAll(deps: DlqDeps, queue: QueueOutput): Promise<RedriveResult> {
+  if (!deps.capture || !queue.entity) {
+    throw new CliError(`${queue.name}: a capture DLQ's redrive needs its entity and the table's stream`);
+  }
+  const { entity } = entityByName(deps.capture.spec, queue.entity);
+  const before = (await deps.queues.depth(queue.url)).visible;
+  let redriven = 0;
+  let left = 0;
+  let published = 0;
+  const notes = new Map<string, number>();
+  const note = (n: string) => notes.set(n, (notes.get(n) ?? 0) + 1);
+  const seen = new Set<string>();
+  while (seen.size < before) {
+    const batch = await deps.queues.receive(queue.url, 10, 60);
+    if (batch.length === 0) break;
+    for (const m of batch) {
+      if (seen.has(m.messageId)) continue;
+      seen.add(m.messageId);
+      const r = await recapture({ source: deps.capture.source, bus: deps.bus }, entity, m.body);
+      if (r.outcome === 'republished') {
+        await deps.queues.delete(queue.url, m.receiptHandle);
+        redriven++;
+        published += r.published;
+        if (r.unchanged) note(`key(s) whose current item is the sync's own write (nothing to send)`);
+      } else {
+        left++;
+        note(
+          r.outcome === 'expired'
+            ? `batch(es) left: ${r.reason}; their keys are unknown: run the reconciliation with repair for ${queue.entity} (docs/sync.md), then purge them`
+            : `message(s) left: ${r.reason}`,
+        );
+      }
+      deps.onProgress?.(`${queue.name}: ${seen.size}/${before} read, ${redriven} redriven, ${left} left`);
+    }
+  }
+  const after = (await deps.queues.depth(queue.url)).visible;
+  return {
+    queue: queue.name,
+    kind: queue.kind,
+    method: 'recapture',
+    before,
+    after,
+    redriven,
+    left,
+    notes: [
+      `${published} event(s) published from the current items`,
+      ...[...notes].map(([n, c]) => `${c} × ${n}`),
+    ],
   };
 }

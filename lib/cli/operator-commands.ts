@@ -17,11 +17,13 @@ import { describeFlags } from '../../lambdas/domain/rollout-tasks.js';
 import type { SyncDeps } from '../../lambdas/domain/sync.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
+import type { CaptureSourcePort } from './capture-redrive.js';
 import { listConflicts, resolve as resolveConflictCommand, showConflict } from './conflict-ops.js';
 import type { ExecutionsPort, QueuesPort, StacksPort } from './control-plane.js';
 import { findQueue, listDlqs, peekDlq, redriveDlq } from './dlq-ops.js';
 import { type DeployedMigration, deployedMigration, deployedService } from './environment.js';
 import { CliError, EXIT } from './errors.js';
+import { type ProgressStream, progress } from './progress.js';
 import {
   abortRollout,
   answerApproval,
@@ -53,6 +55,8 @@ export interface CliContext {
     serviceTables: Record<string, string>,
     legacy: LegacyAccessOptions,
   ): Promise<SyncDeps & { close(): Promise<void> }>;
+  /** A capture DLQ's redrive reads the service tables' streams and items (DynamoDB). */
+  captureSource(): Promise<CaptureSourcePort>;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
 }
@@ -126,6 +130,14 @@ export async function awsContext(): Promise<CliContext> {
       };
       return { ...(await runtime(env)), close: closeRuntime };
     },
+    captureSource: async () => {
+      const [{ DynamoDBClient }, { DynamoDBStreamsClient }, { DynamoCaptureSource }] = await Promise.all([
+        import('@aws-sdk/client-dynamodb'),
+        import('@aws-sdk/client-dynamodb-streams'),
+        import('./capture-redrive.js'),
+      ]);
+      return new DynamoCaptureSource(new DynamoDBStreamsClient(opts), new DynamoDBClient(opts));
+    },
     now: Date.now,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   };
@@ -179,6 +191,8 @@ export function registerOperatorCommands(
   print: (text: string) => void,
   context: () => CliContext | Promise<CliContext> = awsContext,
   stdin: NodeJS.ReadStream = process.stdin,
+  /** Where long commands show progress (a live line on a terminal, plain lines elsewhere). */
+  progressStream: ProgressStream = process.stderr,
 ): void {
   const common = (c: Command) =>
     c
@@ -308,16 +322,18 @@ export function registerOperatorCommands(
     .action(async (name: string, o: Common & { timeout: number; poll: number }) => {
       const { service, deps, ...t } = await target(o, name);
       const arn = (await deployedService(t.ctx.stacks, o.env, t.spec, service!)).rolloutStateMachineArn;
-      let last = '';
-      const r = await waitRollout(deps, service!, arn, {
-        timeoutMs: o.timeout,
-        pollMs: o.poll,
-        onPoll: (p) => {
-          const now = `${p.phase ?? '?'} ${p.state ?? ''}`;
-          if (!o.json && now !== last) process.stderr.write(`${name}: ${now}\n`);
-          last = now;
-        },
-      });
+      // Progress on stderr, also with --json (stdout stays the one JSON document).
+      const line = progress({ stream: progressStream });
+      let r: Awaited<ReturnType<typeof waitRollout>>;
+      try {
+        r = await waitRollout(deps, service!, arn, {
+          timeoutMs: o.timeout,
+          pollMs: o.poll,
+          onPoll: (p) => line.update(`${name}: ${p.phase ?? '?'} ${p.state ?? ''}`.trimEnd()),
+        });
+      } finally {
+        line.stop();
+      }
       out(o.json, r, () =>
         r.outcome === 'cut-over'
           ? `${name} is cut over (${r.state})`
@@ -565,15 +581,31 @@ export function registerOperatorCommands(
     .description('redrive a DLQ the way its kind allows; prints the depth before and after')
     .addHelpText(
       'after',
-      '\nKinds: source-dlq → SQS move task to the source queue; rule-target-dlq → events re-published to the bus;\ncapture-dlq and rollback-dlq are not replayed (the command says what to do).\n\nExample:\n  cutover dlq redrive magento-customer-forward-dlq --env prod --migration magento',
+      '\nKinds: source-dlq → SQS move task to the source queue; rule-target-dlq → events re-published to the bus;\ncapture-dlq → the keys of each failed stream batch re-read and their current items published\n(a batch past the 24-hour stream retention is left: run the reconciliation with repair);\nrollback-dlq is not replayed (the command says what to do).\n\nExample:\n  cutover dlq redrive magento-customer-forward-dlq --env prod --migration magento',
     )
     .action(async (name: string, o: Common & { wait: number }) => {
       const { ctx, migration, all } = await queuesOf(o);
-      const r = await redriveDlq(
-        { queues: ctx.queues, bus: ctx.publisher(migration.busName), now: ctx.now, sleep: ctx.sleep },
-        findQueue(all, name, o.env),
-        { waitMs: o.wait, pollMs: 5000 },
-      );
+      const queue = findQueue(all, name, o.env);
+      const line = progress({ stream: progressStream });
+      let r: Awaited<ReturnType<typeof redriveDlq>>;
+      try {
+        r = await redriveDlq(
+          {
+            queues: ctx.queues,
+            bus: ctx.publisher(migration.busName),
+            now: ctx.now,
+            sleep: ctx.sleep,
+            ...(queue.kind === 'capture-dlq'
+              ? { capture: { source: await ctx.captureSource(), spec: migration.spec } }
+              : {}),
+            onProgress: (t) => line.update(t),
+          },
+          queue,
+          { waitMs: o.wait, pollMs: 5000 },
+        );
+      } finally {
+        line.stop();
+      }
       out(
         o.json,
         r,

@@ -196,6 +196,7 @@ describe('Use case: resolve a parked conflict', () => {
       // The real adapter on DynamoDB Local; the sync engine as the handlers build it.
       conflicts: (table) => new DynamoConflictStore(env.dynamo, table),
       sync: async () => ({ ...rt, close: async () => {} }),
+      captureSource: async () => undefined as never,
       now: Date.now,
       sleep: async () => {},
     });

@@ -72,6 +72,9 @@ registerOperatorCommands(
     sync: async () => {
       throw new Error('not in the fixture');
     },
+    captureSource: async () => {
+      throw new Error('not in the fixture');
+    },
     now: Date.now,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   }),

@@ -95,7 +95,9 @@ export async function runCli(
   const program = new Command('cutover')
     .exitOverride()
     .configureOutput({ writeErr: (s) => err.push(s), writeOut: (s) => out.push(s) });
-  registerOperatorCommands(program, (t) => out.push(t), context);
+  // Progress as a pipe or CI log sees it (plain lines), with the error output.
+  const progress = { isTTY: false, write: (t: string) => err.push(t.replace(/\n$/, '')) };
+  registerOperatorCommands(program, (t) => out.push(t), context, process.stdin, progress);
   process.exitCode = 0;
   let code = 0;
   try {

@@ -34,6 +34,7 @@ import {
 import { maskPii } from '../../lambdas/domain/masking.js';
 import type { StoredConflict } from '../../lambdas/domain/ports.js';
 import { ROLLBACK_EVENT } from '../../lambdas/domain/rollback.js';
+import { type CaptureSourcePort, StreamPositionGoneError } from '../../lib/cli/capture-redrive.js';
 import { conflictView, parseKeep } from '../../lib/cli/conflict-ops.js';
 import { SqsQueues, StepFunctionsControl } from '../../lib/cli/control-plane.js';
 import type { CliContext } from '../../lib/cli/operator-commands.js';
@@ -59,6 +60,13 @@ let appconfig: FakeAppConfig;
 let bus: InMemoryPublisher;
 let metrics: FakeCloudWatch;
 let now: number;
+/** The capture DLQ's stream and table: its ranges have expired (the real adapter runs in test/integration). */
+const captureSource: CaptureSourcePort = {
+  records: async (p) => {
+    throw new StreamPositionGoneError(`TrimmedDataAccessException: shard ${p.shardId} can no longer be read`);
+  },
+  currentItem: async () => undefined,
+};
 
 beforeEach(() => {
   now = Date.parse('2026-11-30T12:10:00Z');
@@ -87,6 +95,7 @@ function context(): CliContext {
     sync: async () => {
       throw new Error('not in this test');
     },
+    captureSource: async () => captureSource,
     now: () => now,
     sleep: async (ms) => {
       now += ms;
@@ -165,6 +174,12 @@ describe('cutover rollout', () => {
     const r = await run('rollout', 'wait', 'customer', '--env', ENV, '--poll', '30s', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ outcome: 'cut-over', state: 'ApproveDecommission' });
+    // Not a terminal: progress as plain lines on stderr, one per change, no control characters.
+    const lines = r.err.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines.every((l) => l.startsWith('customer: '))).toBe(true);
+    expect(new Set(lines).size).toBe(lines.length);
+    expect(r.err.includes('\r') || r.err.includes('\u001b')).toBe(false);
   });
 
   it('wait: exit 1 with the cause when the rollout failed', async () => {
@@ -372,11 +387,23 @@ describe('cutover dlq', () => {
     expect(r.code).toBe(1); // a message is left
   });
 
-  it('refuses to replay a capture DLQ and says what to do; an unknown queue names the DLQs', async () => {
+  it('a capture DLQ whose stream range expired: the message stays, with the reconciliation to run; an unknown queue names the DLQs', async () => {
     const capture = dlqName(serviceQueueNames(ENV, magento, customer).capture['customer']!);
+    const message = contract<{ pipesMessage: unknown }>('pipes/dlq-dynamodb-stream.json').pipesMessage;
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: 'm1', ReceiptHandle: 'r1', Body: JSON.stringify(message) }] })
+      .resolves({ Messages: [] });
     const r = await run('dlq', 'redrive', capture, '--env', ENV, '--migration', 'magento');
-    expect(r.code).toBe(2);
-    expect(r.err).toContain('change capture');
+    expect(r.code).toBe(1);
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+    expect(bus.published).toEqual([]);
+    expect(r.out).toContain('(capture-dlq, recapture): 1 before, 1 after; 0 redriven, 1 left');
+    expect(r.out).toContain('shardId-00000001573689847184-864758bb can no longer be read');
+    expect(r.out).toContain('run the reconciliation with repair for customer');
+    // Progress, plain (not a terminal).
+    expect(r.err).toContain(`${capture}: 1/1 read, 0 redriven, 1 left`);
     const u = await run('dlq', 'peek', 'nope', '--env', ENV, '--migration', 'magento');
     expect(u.code).toBe(2);
     expect(u.err).toContain(forwardDlq);
