@@ -193,77 +193,23 @@ interface DeadEvent {
   readonly detail?: unknown;
 }
 
-async function republish(deps: DlqDeps, queue: QueueOutput): Promise<RedriveResult> {
-  const before = (await deps.queues.depth(queue.url)).visible;
-  let redriven = 0;
-  let left = 0;
-  const notes = new Map<string, number>();
-  const note = (n: string) => notes.set(n, (notes.get(n) ?? 0) + 1);
-  const seen = new Set<string>();
-  // Each message read is hidden for 60 s: one pass over the queue, no message read twice.
-  while (seen.size < before) {
-    const batch = await deps.queues.receive(queue.url, 10, 60);
-    if (batch.length === 0) break;
-    for (const m of batch) {
-      if (seen.has(m.messageId)) continue;
-      seen.add(m.messageId);
-      let e: DeadEvent;
-      try {
-        e = JSON.parse(m.body) as DeadEvent;
-      } catch {
-        left++;
-        note('not an event (left in the queue)');
-        continue;
-      }
-      if (
-        typeof e.source !== 'string' ||
-        typeof e['detail-type'] !== 'string' ||
-        !e.source.startsWith('cutover.')
-      ) {
-        left++;
-        note(`${String(e.source)} events left (a schedule's: its next run does the work)`);
-        continue;
-      }
-      await deps.bus.publish([
-        {
-          Source: e.source,
-          DetailType: e['detail-type'],
-          Detail: JSON.stringify(e.detail ?? {}),
-        },
-      ]);
-      // Deleted only once the bus accepted it: a failure leaves it for the next redrive.
-      await deps.queues.delete(queue.url, m.receiptHandle);
-      redriven++;
-      deps.onProgress?.(`${queue.name}: ${seen.size}/${before} read, ${redriven} re-published, ${left} left`);
-    }
-  }
-  const after = (await deps.queues.depth(queue.url)).visible;
-  return {
-    queue: queue.name,
-    kind: queue.kind,
-    method: 'republish',
-    before,
-    after,
-    redriven,
-    left,
-    notes: [...notes].map(([n, c]) => `${c} × ${n}`),
-  };
-}
+/** What redriving one message came to: done (the message is then deleted), or left with why. */
+type MessageOutcome = { readonly done: true; readonly note?: string } | { readonly left: string };
 
 /**
- * Each message of a capture DLQ: the keys of its stream batch re-read and their current state
- * published (lib/cli/capture-redrive.ts), the message deleted once that is done. A batch whose
- * stream records can no longer be read stays, with the reconciliation to run instead.
+ * One pass over a DLQ: each message read once (hidden for 60 s as it is read), handed to
+ * `handle`, deleted only once it is done (a failure leaves it for the next redrive); the depth
+ * before and after, and why messages were left, counted by reason.
  */
-async function recaptureAll(deps: DlqDeps, queue: QueueOutput): Promise<RedriveResult> {
-  if (!deps.capture || !queue.entity) {
-    throw new CliError(`${queue.name}: a capture DLQ's redrive needs its entity and the table's stream`);
-  }
-  const { entity } = entityByName(deps.capture.spec, queue.entity);
+async function onePass(
+  deps: DlqDeps,
+  queue: QueueOutput,
+  method: RedriveResult['method'],
+  handle: (m: QueueMessage) => Promise<MessageOutcome>,
+): Promise<RedriveResult> {
   const before = (await deps.queues.depth(queue.url)).visible;
   let redriven = 0;
   let left = 0;
-  let published = 0;
   const notes = new Map<string, number>();
   const note = (n: string) => notes.set(n, (notes.get(n) ?? 0) + 1);
   const seen = new Set<string>();
@@ -273,19 +219,14 @@ async function recaptureAll(deps: DlqDeps, queue: QueueOutput): Promise<RedriveR
     for (const m of batch) {
       if (seen.has(m.messageId)) continue;
       seen.add(m.messageId);
-      const r = await recapture({ source: deps.capture.source, bus: deps.bus }, entity, m.body);
-      if (r.outcome === 'republished') {
+      const r = await handle(m);
+      if ('done' in r) {
         await deps.queues.delete(queue.url, m.receiptHandle);
         redriven++;
-        published += r.published;
-        if (r.unchanged) note(`key(s) whose current item is the sync's own write (nothing to send)`);
+        if (r.note) note(r.note);
       } else {
         left++;
-        note(
-          r.outcome === 'expired'
-            ? `batch(es) left: ${r.reason}; their keys are unknown: run the reconciliation with repair for ${queue.entity} (docs/sync.md), then purge them`
-            : `message(s) left: ${r.reason}`,
-        );
+        note(r.left);
       }
       deps.onProgress?.(`${queue.name}: ${seen.size}/${before} read, ${redriven} redriven, ${left} left`);
     }
@@ -294,14 +235,66 @@ async function recaptureAll(deps: DlqDeps, queue: QueueOutput): Promise<RedriveR
   return {
     queue: queue.name,
     kind: queue.kind,
-    method: 'recapture',
+    method,
     before,
     after,
     redriven,
     left,
-    notes: [
-      `${published} event(s) published from the current items`,
-      ...[...notes].map(([n, c]) => `${c} × ${n}`),
-    ],
+    notes: [...notes].map(([n, c]) => `${c} × ${n}`),
   };
+}
+
+function republish(deps: DlqDeps, queue: QueueOutput): Promise<RedriveResult> {
+  return onePass(deps, queue, 'republish', async (m) => {
+    let e: DeadEvent;
+    try {
+      e = JSON.parse(m.body) as DeadEvent;
+    } catch {
+      return { left: 'not an event (left in the queue)' };
+    }
+    if (
+      typeof e.source !== 'string' ||
+      typeof e['detail-type'] !== 'string' ||
+      !e.source.startsWith('cutover.')
+    ) {
+      return { left: `${String(e.source)} events left (a schedule's: its next run does the work)` };
+    }
+    await deps.bus.publish([
+      { Source: e.source, DetailType: e['detail-type'], Detail: JSON.stringify(e.detail ?? {}) },
+    ]);
+    return { done: true };
+  });
+}
+
+/**
+ * Each message of a capture DLQ: the keys of its stream batch re-read and their current state
+ * published (lib/cli/capture-redrive.ts), the message deleted once that is done. A batch whose
+ * stream records can no longer be read stays, with the reconciliation to run instead.
+ */
+async function recaptureAll(deps: DlqDeps, queue: QueueOutput): Promise<RedriveResult> {
+  const capture = deps.capture;
+  if (!capture || !queue.entity) {
+    throw new CliError(`${queue.name}: a capture DLQ's redrive needs its entity and the table's stream`);
+  }
+  const { entity } = entityByName(capture.spec, queue.entity);
+  let published = 0;
+  const r = await onePass(deps, queue, 'recapture', async (m) => {
+    const o = await recapture({ source: capture.source, bus: deps.bus }, entity, m.body);
+    if (o.outcome === 'republished') {
+      published += o.published;
+      return o.unchanged
+        ? {
+            done: true,
+            note: "batch(es) with a key whose current item is the sync's own write (nothing to send)",
+          }
+        : { done: true };
+    }
+    return {
+      left:
+        o.outcome === 'expired'
+          ? `batch(es) left: ${o.reason}; their keys are unknown: run the reconciliation with repair for ${queue.entity} (docs/sync.md), then purge them`
+          : `message(s) left: ${o.reason}`,
+    };
+  });
+  return { ...r, notes: [`${published} event(s) published from the current items`, ...r.notes] };
 }
