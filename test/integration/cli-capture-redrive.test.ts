@@ -220,7 +220,9 @@ describe('cutover dlq redrive: a capture DLQ (DynamoDB Local)', () => {
       ['cutover.service', 'customer.updated'],
     ]);
     expect(r).toMatchObject({ method: 'recapture', before: 2, redriven: 1, left: 1 });
-    expect(r.notes.join('\n')).toContain("1 × batch(es) with a key whose current item is the sync's own write");
+    expect(r.notes.join('\n')).toContain(
+      "1 × batch(es) with a key whose current item is the sync's own write",
+    );
     expect(r.notes.join('\n')).toMatch(
       /can no longer be read \(stream records are kept 24 hours\); their keys are unknown: run the reconciliation with repair for customer/,
     );
