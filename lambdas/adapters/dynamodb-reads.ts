@@ -2,7 +2,7 @@
  * Consistent point reads on DynamoDB, as few requests as possible.
  *
  * - `batchGetTables`: BatchGetItem over several tables, at most 100 keys a request, retrying
- *   only the keys DynamoDB left unprocessed (with jittered backoff).
+ *   only the keys DynamoDB left unprocessed (with jittered backoff, a bounded number of times).
  * - `pointReads(client)`: reads asked for in the same turn of the event loop wait for one
  *   BatchGetItem (a lone read is a GetItem). The sync handlers apply the records of an SQS batch
  *   in parallel, so the sync state, key map and item reads of the whole batch become one request
@@ -12,6 +12,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { backoff } from '../domain/backoff.js';
 import { type Outcome, perTurn } from '../domain/per-turn.js';
 
 type Item = Record<string, unknown>;
@@ -19,10 +20,29 @@ type Item = Record<string, unknown>;
 /** BatchGetItem's limit of keys per request (over all tables). */
 const MAX_KEYS = 100;
 
-/** Consistent BatchGetItem of `keys` per table; the items found, per table. */
+/** BatchGetItem requests per 100 keys, the first included, before giving up on unprocessed keys. */
+export const BATCH_GET_MAX_ATTEMPTS = 8;
+
+/**
+ * DynamoDB left keys unprocessed (throttling) at every one of the attempts: the read fails (the
+ * SQS record is redelivered later) instead of retrying for ever within the invocation.
+ */
+export class UnprocessedKeysError extends Error {
+  constructor(tables: readonly string[], keys: number, attempts: number) {
+    super(`BatchGetItem left ${keys} key(s) of ${tables.join(', ')} unprocessed after ${attempts} attempts`);
+    this.name = 'UnprocessedKeysError';
+  }
+}
+
+/**
+ * Consistent BatchGetItem of `keys` per table; the items found, per table. Unprocessed keys are
+ * retried with backoff, at most `maxAttempts` requests per 100 keys.
+ * @throws UnprocessedKeysError when keys are still unprocessed after them
+ */
 export async function batchGetTables(
   client: DynamoDBDocumentClient,
   keys: ReadonlyMap<string, readonly Item[]>,
+  maxAttempts = BATCH_GET_MAX_ATTEMPTS,
 ): Promise<Map<string, Item[]>> {
   const found = new Map<string, Item[]>([...keys.keys()].map((t) => [t, []]));
   const all = [...keys].flatMap(([table, ks]) => ks.map((key) => ({ table, key })));
@@ -37,8 +57,11 @@ export async function batchGetTables(
         pending[table] = list;
       }
       for (let attempt = 0; Object.keys(pending).length; attempt++) {
-        if (attempt > 0)
-          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * Math.random()));
+        if (attempt >= maxAttempts) {
+          const left = Object.values(pending).reduce((n, ks) => n + ks.length, 0);
+          throw new UnprocessedKeysError(Object.keys(pending), left, attempt);
+        }
+        if (attempt > 0) await backoff(attempt - 1, { baseMs: 40, maxMs: 1000 });
         const res = await client.send(
           new BatchGetCommand({
             RequestItems: Object.fromEntries(

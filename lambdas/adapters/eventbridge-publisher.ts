@@ -3,6 +3,7 @@
  * entries that failed (FailedEntryCount), a bounded number of times with jittered backoff.
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { backoff } from '../domain/backoff.js';
 import type { BusEvent, EventPublisher } from '../domain/ports.js';
 
 export class PublishError extends Error {
@@ -58,8 +59,7 @@ export class EventBridgePublisher implements EventPublisher {
         .filter((f) => f.code !== undefined);
       if (attempt >= max) throw new PublishError(failed);
       pending = failed.map((f) => f.entry);
-      const delay = (this.options.baseDelayMs ?? 50) * 2 ** attempt;
-      await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * delay));
+      await backoff(attempt, { baseMs: this.options.baseDelayMs ?? 50 });
     }
   }
 }

@@ -25,6 +25,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { EntitySpec, HttpEntityLegacy } from '../../lib/spec/schema.js';
+import { backoff } from '../domain/backoff.js';
 import { addRowHash, EMPTY_CHECKSUM, recordHash } from '../domain/checksum.js';
 import { chunkOfKey } from '../domain/chunks.js';
 import type { FieldValue } from '../domain/events.js';
@@ -144,8 +145,7 @@ export class HttpLegacyStore implements LegacyStore {
           { cause: error },
         );
       }
-      const cap = (this.options.baseDelayMs ?? 100) * 2 ** attempt;
-      await new Promise((r) => setTimeout(r, Math.random() * cap));
+      await backoff(attempt, { baseMs: this.options.baseDelayMs ?? 100 });
     }
   }
 

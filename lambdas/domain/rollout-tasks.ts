@@ -69,6 +69,14 @@ export class DeploymentRolledBackError extends RolloutError {
     this.name = 'DeploymentRolledBackError';
   }
 }
+/** A flag deployment did not finish within the polls its strategy's time allows. */
+export class DeploymentWaitExceededError extends RolloutError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeploymentWaitExceededError';
+  }
+}
+
 export class GateFailedError extends RolloutError {
   constructor(message: string) {
     super(message);
@@ -155,6 +163,8 @@ export interface DeploymentRef {
   readonly done: boolean;
   readonly startedAt: string;
   readonly completedAt?: string;
+  /** AwaitDeployment polls of this deployment so far (the loop's bound counts them). */
+  readonly polls?: number;
 }
 
 export function describeFlags(f: ServiceFlags): string {
@@ -198,10 +208,19 @@ function toRef(d: Awaited<ReturnType<FlagDeploymentPort['getDeployment']>>): Dep
   };
 }
 
-/** The deployment's state; `ROLLED_BACK` (or `REVERTED`) is a failed gate. */
+/**
+ * The deployment's state; `ROLLED_BACK` (or `REVERTED`) is a failed gate. The state machine
+ * polls until it is done, at most `maxPolls` times: a deployment still in progress at the last
+ * poll fails the step ({@link DeploymentWaitExceededError}) instead of being polled for ever.
+ */
 export async function awaitDeployment(
   ports: { flags: FlagDeploymentPort },
-  input: { readonly service: string; readonly step: string; readonly deployment: { readonly id: string } },
+  input: {
+    readonly service: string;
+    readonly step: string;
+    readonly deployment: { readonly id: string; readonly polls?: number };
+    readonly maxPolls?: number;
+  },
 ): Promise<DeploymentRef> {
   const d = await ports.flags.getDeployment(input.deployment.id);
   if (d.state === 'ROLLED_BACK' || d.state === 'REVERTED') {
@@ -209,7 +228,13 @@ export async function awaitDeployment(
       `gate "appconfig-monitors" failed at step ${input.step}: AppConfig deployment ${d.id} (version ${d.version}) ended ${d.state}: an environment monitor alarm fired during deployment or bake`,
     );
   }
-  return toRef(d);
+  const ref = { ...toRef(d), polls: (input.deployment.polls ?? 0) + 1 };
+  if (!ref.done && input.maxPolls !== undefined && ref.polls >= input.maxPolls) {
+    throw new DeploymentWaitExceededError(
+      `step ${input.step}: AppConfig deployment ${d.id} (version ${d.version}) is still ${d.state} after ${ref.polls} polls (the most its deployment and bake time allow)`,
+    );
+  }
+  return ref;
 }
 
 // --- Gate -----------------------------------------------------------------------------------------

@@ -272,8 +272,14 @@ export class FullValidation extends Construct {
    * The scheduled reconciliation: a state machine that runs the chain (input `{ repair? }`,
    * default no repair) and a rule that starts it every `every`; a start that still fails after
    * the rule's retries (throttled, not permitted) lands in `deadLetterQueue` instead of being lost.
+   * A run that takes longer than `timeout` fails (States.Timeout; the next scheduled run starts
+   * anyway) — the same allowance the rollout gives its backfill and validation.
    */
-  scheduleReconciliation(every: Duration, deadLetterQueue: sqs.IQueue): sfn.StateMachine {
+  scheduleReconciliation(
+    every: Duration,
+    deadLetterQueue: sqs.IQueue,
+    timeout: Duration = Duration.hours(24),
+  ): sfn.StateMachine {
     const name = reconciliationStateMachineName(
       this.props.stage,
       this.props.spec.name,
@@ -304,6 +310,7 @@ export class FullValidation extends Construct {
       comment: `Full reconciliation of ${this.props.spec.name}/${this.props.service.name}: both sides compared in bounded workers, report to S3 and the bus`,
       definitionBody: sfn.DefinitionBody.fromChainable(hasRepair),
       stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });

@@ -67,6 +67,8 @@ export class MigrationFlags extends Construct {
   readonly profileId: string;
   readonly gradualStrategyId: string;
   readonly rollbackStrategyId: string;
+  /** The gradual strategy's deployment time plus its final bake: the longest a rollout step waits. */
+  readonly gradualDeploymentTime: Duration;
 
   constructor(scope: Construct, id: string, props: MigrationFlagsProps) {
     super(scope, id);
@@ -84,6 +86,7 @@ export class MigrationFlags extends Construct {
     if (duration.toMinutes() > 1440 || bake.toMinutes() > 1440) {
       throw new Error('MigrationFlags: AppConfig allows at most 24 h of deployment and bake time');
     }
+    this.gradualDeploymentTime = duration.plus(bake);
     const prefix = `cutover-${props.stage}-${props.spec.name}`;
 
     this.application = new appconfig.CfnApplication(this, 'Application', {

@@ -39,6 +39,11 @@ import { acknowledgeWildcards, FullValidation, VALIDATION_WILDCARD_REASONS } fro
 export interface RolloutFlags {
   readonly environmentArn: string;
   readonly profileArn: string;
+  /**
+   * The longest a gradual flag deployment takes (deployment time + final bake): it bounds the
+   * AwaitDeployment loop. @default 12 minutes (MigrationFlags' defaults: 2 min + 10 min bake)
+   */
+  readonly gradualDeploymentTime?: Duration;
   runtimeEnvironment(): Record<string, string>;
   grantDeploy(grantee: iam.IGrantable): iam.Grant;
 }
@@ -86,6 +91,11 @@ export interface RolloutStateMachineProps {
   readonly dlqNames?: readonly string[];
   /** How often a flag deployment is polled. @default Duration.seconds(15) */
   readonly deploymentPollInterval?: Duration;
+  /**
+   * Time allowed for phase 1's backfill and full validation together (they scale with the data;
+   * the execution's timeout adds it to the bakes and approval windows). @default Duration.hours(24)
+   */
+  readonly dataPhaseAllowance?: Duration;
   /** @default - functionDefaults.logRetention, else logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** The service stack's function defaults; only `logRetention` is used. @default - none */
@@ -97,6 +107,37 @@ export interface RolloutStateMachineProps {
 }
 
 /** Physical name of a service's rollout state machine (deterministic, see the module doc). */
+/**
+ * The most AwaitDeployment polls of one flag deployment: twice the deployment time over the
+ * poll interval, plus 4 (a deployment AppConfig has not finished by then is stuck; the step
+ * fails and the rollout rolls back).
+ */
+export function awaitDeploymentMaxPolls(deploymentTime: Duration, pollInterval: Duration): number {
+  return Math.ceil((2 * deploymentTime.toSeconds()) / pollInterval.toSeconds()) + 4;
+}
+
+/**
+ * The rollout execution's timeout, from the plan's phases: per flag step the deployment time
+ * (twice, as the AwaitDeployment bound), the bake and every bake extension it may take; both
+ * approval windows; the backfill and validation allowance; and 10 % (at least one hour) margin.
+ */
+export function rolloutTimeout(
+  plan: RolloutPlan,
+  options: { readonly deploymentTime: Duration; readonly dataPhase: Duration },
+): Duration {
+  const steps = plan.steps.reduce(
+    (s, step) =>
+      s +
+      2 * options.deploymentTime.toSeconds() +
+      step.bakeSeconds +
+      (step.gate ? plan.maxBakeExtensions * Math.max(60, step.bakeSeconds) : 0),
+    0,
+  );
+  const approvals = 2 * plan.approvalTimeoutSeconds;
+  const total = steps + approvals + options.dataPhase.toSeconds();
+  return Duration.seconds(Math.ceil(total + Math.max(3600, total * 0.1)));
+}
+
 export function rolloutStateMachineName(stage: string, migration: string, service: string): string {
   return `${migrationPrefix(stage, migration)}-${service}-rollout`;
 }
@@ -266,6 +307,8 @@ export class RolloutStateMachine extends Construct {
 
     // --- definition ----------------------------------------------------------------------------
     const pollInterval = props.deploymentPollInterval ?? Duration.seconds(15);
+    const deploymentTime = props.flags.gradualDeploymentTime ?? Duration.minutes(12);
+    const maxPolls = awaitDeploymentMaxPolls(deploymentTime, pollInterval);
     const rollback = new tasks.LambdaInvoke(this, 'Rollback', {
       lambdaFunction: functions.rollback,
       payloadResponseOnly: true,
@@ -384,9 +427,14 @@ export class RolloutStateMachine extends Construct {
       const awaitDeployment = invoke(
         `${step.id}AwaitDeployment`,
         functions.awaitDeployment,
-        { service: service.name, step: step.id, deployment: sfn.JsonPath.objectAt('$.deployment') },
+        {
+          service: service.name,
+          step: step.id,
+          deployment: sfn.JsonPath.objectAt('$.deployment'),
+          maxPolls,
+        },
         '$.deployment',
-        'ROLLED_BACK (an environment monitor fired) fails the gate',
+        `ROLLED_BACK (an environment monitor fired) fails the gate; more than ${maxPolls} polls fail the step`,
       );
       const poll = new sfn.Wait(this, `${step.id}PollWait`, { time: sfn.WaitTime.duration(pollInterval) });
       const deployed = new sfn.Choice(this, `${step.id}Deployed`);
@@ -536,6 +584,12 @@ export class RolloutStateMachine extends Construct {
       comment: `Phased rollout of ${props.spec.name}/${service.name}: read-only sync, shadow writes, switch reads (${service.rollout.canarySteps.join('/')} %), cutover writes, decommission`,
       definitionBody: sfn.DefinitionBody.fromChainable(start.next(phase1)),
       stateMachineType: sfn.StateMachineType.STANDARD,
+      // Past this the execution fails with States.Timeout (flags stay at the last state set;
+      // docs/rollout.md says what to do): no execution runs on for a year.
+      timeout: rolloutTimeout(plan, {
+        deploymentTime,
+        dataPhase: props.dataPhaseAllowance ?? Duration.hours(24),
+      }),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });

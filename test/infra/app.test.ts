@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
 import { buildApp, type CutoverApp } from '../../lib/app.js';
 import { DISABLED_CONTROLS } from '../../lib/control-tower.js';
+import { type CfnTemplate, definitionOf } from '../../lib/rehearse/cfn.js';
 import { rollbackAlarmName } from '../../lib/spec/names.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import { legacyEventOf, serviceEventsOf } from '../../lib/spec/schema.js';
@@ -90,6 +91,20 @@ describe('App: all environments', () => {
     const violations = r.pluginReports.flatMap((p) => p.violations ?? []);
     expect(violations.filter((v) => v.severity !== 'warning')).toEqual([]);
   });
+
+  it.each(ENVS)(
+    '%s: every state machine has an execution timeout (TimeoutSeconds), at most one year',
+    (env) => {
+      const machines = resources(env, 'AWS::StepFunctions::StateMachine');
+      expect(machines.length).toBeGreaterThan(0);
+      for (const [stack, id] of machines) {
+        const definition = definitionOf(built[env]!.templates[stack] as unknown as CfnTemplate, id);
+        expect(definition['TimeoutSeconds'], `${stack}/${id}`).toEqual(expect.any(Number));
+        expect(definition['TimeoutSeconds'] as number, `${stack}/${id}`).toBeGreaterThan(0);
+        expect(definition['TimeoutSeconds'] as number, `${stack}/${id}`).toBeLessThanOrEqual(365 * 86_400);
+      }
+    },
+  );
 
   it('every acknowledgement carries a reason a reviewer can check', () => {
     const acks: { path: string; id: string; reason: string }[] = [];

@@ -5,7 +5,7 @@
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { batchGetTables, PointReads } from '../../lambdas/adapters/dynamodb-reads.js';
+import { batchGetTables, PointReads, UnprocessedKeysError } from '../../lambdas/adapters/dynamodb-reads.js';
 import { documentClient } from '../../lambdas/adapters/dynamodb-service.js';
 import magento from '../../migrations/magento.js';
 import { createServiceTables } from '../support/databases.js';
@@ -110,5 +110,48 @@ describe('Class: PointReads', () => {
     ).toEqual(Array.from({ length: 150 }, (_, i) => i));
     expect(found.get(customerTable)).toEqual([{ customerId: '7', email: 'c7@example.com' }]);
     expect(sent).toEqual(['BatchGetCommand', 'BatchGetCommand']);
+  });
+
+  it('batchGetTables retries unprocessed keys a bounded number of times, then fails naming the table', async () => {
+    // DynamoDB Local never throttles: a client whose answers DynamoDB Local gives, with the
+    // first `throttled` answers' items moved to UnprocessedKeys (the request's own key form, as
+    // the BatchGetItem API returns them under sustained throttling).
+    const throttling = (throttled: number) => {
+      const c = documentClient({ endpoint: inject('dynamoEndpoint') });
+      let calls = 0;
+      c.middlewareStack.add(
+        (next, context) => async (args) => {
+          const out = await next(args);
+          if (!String(context.commandName).startsWith('BatchGet')) return out;
+          if (calls++ >= throttled) return out;
+          const input = args.input as { RequestItems: Record<string, { Keys: unknown[] }> };
+          const output = out.output as { Responses?: Record<string, unknown[]>; UnprocessedKeys?: unknown };
+          output.Responses = Object.fromEntries(Object.keys(input.RequestItems).map((t) => [t, []]));
+          output.UnprocessedKeys = input.RequestItems;
+          return out;
+        },
+        { step: 'initialize', name: 'throttleAll' },
+      );
+      return { client: c, calls: () => calls };
+    };
+    const keys = new Map<string, Record<string, unknown>[]>([
+      [syncTable, [{ pk: 'item#1' }, { pk: 'item#2' }]],
+    ]);
+
+    const always = throttling(Number.POSITIVE_INFINITY);
+    const error = await batchGetTables(always.client, keys, 3).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnprocessedKeysError);
+    expect(String(error)).toContain(`2 key(s) of ${syncTable} unprocessed after 3 attempts`);
+    expect(always.calls()).toBe(3);
+
+    const twice = throttling(2);
+    const found = await batchGetTables(twice.client, keys, 3);
+    expect(
+      found
+        .get(syncTable)!
+        .map((it) => it['n'])
+        .sort(),
+    ).toEqual([1, 2]);
+    expect(twice.calls()).toBe(3);
   });
 });

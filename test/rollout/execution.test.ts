@@ -202,6 +202,20 @@ describe('Rollout: the synthesized state machine, executed', () => {
     expect(w.trace).not.toContain('customer:Canary50Gate');
   });
 
+  it('a deployment AppConfig never finishes is polled a bounded number of times, then the step fails and rolls back', async () => {
+    const w = world({ stuckOn: ['Canary25'] });
+    const out = await w.run('customer');
+
+    expect(out.status).toBe('FAILED');
+    expect(out.error).toBe('DeploymentWaitExceededError');
+    expect(out.cause).toMatch(
+      /step Canary25: AppConfig deployment \d+ \(version \d+\) is still DEPLOYING after 100 polls/,
+    );
+    expect(w.trace.filter((t) => t === 'customer:Canary25AwaitDeployment')).toHaveLength(100);
+    expect(w.trace).not.toContain('customer:Canary25Gate');
+    expect(w.trace).toContain('customer:Rollback');
+  });
+
   it('flags changed during the bake (the alarm-rollback rule) fail the gate instead of passing it', async () => {
     const w = world({
       duringBake: async (world, service, step) => {

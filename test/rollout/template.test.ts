@@ -2,7 +2,11 @@
  * The rollout state machines in the synthesized templates: one per service, logging of every
  * event (encrypted) and X-Ray, the structure the spec asks for, least-privilege IAM and cdk-nag.
  */
+
+import { Duration } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { rolloutPlan } from '../../lambdas/domain/rollout.js';
+import { awaitDeploymentMaxPolls, rolloutTimeout } from '../../lib/constructs/rollout-state-machine.js';
 import { allStates, type CfnTemplate } from '../../lib/rehearse/cfn.js';
 import magento from '../../migrations/magento.js';
 import menu from '../../migrations/menu.js';
@@ -117,6 +121,30 @@ describe('Construct: RolloutStateMachine', () => {
       const processor = s.ItemProcessor as unknown as { ProcessorConfig: unknown; StartAt: string };
       expect(processor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
       expect(processor.StartAt).toBe(worker);
+    }
+  });
+
+  it('bounds every execution and every AwaitDeployment loop, sized from the spec (bakes, extensions, approvals, data phase)', () => {
+    const specs = [...magento.services, ...menu.services];
+    for (const r of rollouts) {
+      const plan = rolloutPlan(specs.find((s) => s.name === r.service)!);
+      const expected = rolloutTimeout(plan, {
+        deploymentTime: Duration.minutes(12),
+        dataPhase: Duration.hours(24),
+      });
+      expect(r.definition['TimeoutSeconds']).toBe(expected.toSeconds());
+      // More than the approvals and bakes alone (canary 10 % bakes a day), less than AWS's one year.
+      const bakes = plan.steps.reduce((n, s) => n + s.bakeSeconds, 0);
+      expect(expected.toSeconds()).toBeGreaterThan(bakes + 2 * plan.approvalTimeoutSeconds);
+      expect(expected.toSeconds()).toBeLessThan(365 * 86_400);
+      const awaits = allStates(r.definition).filter(([n]) => n.endsWith('AwaitDeployment'));
+      expect(awaits.length).toBe(plan.steps.length);
+      for (const [, state] of awaits) {
+        const payload = state['Parameters'] as Record<string, unknown>;
+        // 2 × (2 min deployment + 10 min bake) / 15 s polls + 4
+        expect(payload['maxPolls']).toBe(awaitDeploymentMaxPolls(Duration.minutes(12), Duration.seconds(15)));
+        expect(payload['maxPolls']).toBe(100);
+      }
     }
   });
 

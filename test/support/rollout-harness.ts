@@ -397,6 +397,8 @@ export interface WorldOptions {
   readonly operator?: Operator;
   /** Step ids (`Canary50`) whose deployment an environment monitor rolls back. */
   readonly alarmOn?: readonly string[];
+  /** Steps whose flag deployment AppConfig never finishes (stays DEPLOYING at every poll). */
+  readonly stuckOn?: readonly string[];
   /** Called during each bake, after the traffic of the bake was recorded (e.g. to change flags). */
   readonly duringBake?: (world: RolloutWorld, service: string, step: string) => void | Promise<void>;
   /** Called when a task state starts and ends (the bench's marks). */
@@ -594,7 +596,9 @@ export class RolloutWorld {
       case 'awaitDeployment': {
         const i = input as { step: string; deployment: { id: string } };
         const d = this.appConfig.deployments.find((x) => x.id === i.deployment.id)!;
-        if (d.state === 'DEPLOYING' || d.state === 'BAKING') {
+        if (this.options.stuckOn?.includes(i.step)) {
+          // AppConfig does not move this deployment on: only the poll bound ends the wait.
+        } else if (d.state === 'DEPLOYING' || d.state === 'BAKING') {
           if (this.options.alarmOn?.includes(i.step)) this.appConfig.monitorAlarm(d.id);
           else this.appConfig.advance(d.id);
         }
