@@ -19,7 +19,7 @@
  *    re-emitted as a change event; the forward sync then sees a change on the legacy side only and
  *    applies it, whatever the field's conflict policy.
  */
-import { type EntitySpec, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
+import { type EntitySpec, entityByName, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
 import {
   addRowHash,
   canonicalText,
@@ -32,6 +32,7 @@ import {
 import { chunkOfKey } from './chunks.js';
 import type { FieldSyncState } from './conflict.js';
 import { type ChangeEvent, toBusEntry } from './events.js';
+import type { WriteMode } from './flags.js';
 import type {
   EventPublisher,
   LegacyStore,
@@ -78,6 +79,37 @@ export interface ConsistencyDeps {
   readonly state: SyncStateStore;
   readonly publisher: EventPublisher;
   readonly now?: () => number;
+  /**
+   * The write mode in force for a service (the deployed `<service>_write` flag). Repair asks it
+   * before re-emitting anything and refuses once writes are cut over ({@link RepairAfterCutoverError}).
+   * The deployed functions read AppConfig; without it (local runs, tests) repair is not guarded.
+   */
+  readonly writeModeOf?: (service: string) => Promise<WriteMode>;
+}
+
+/**
+ * Repair re-emits Magento's rows as legacy changes: the legacy side wins. Once a service's
+ * writes are cut over (write mode `primary`) the service is the source of truth, so a repair
+ * would overwrite its newer data with Magento's: it is refused, naming the entity and service.
+ */
+export class RepairAfterCutoverError extends Error {
+  constructor(entity: string, service: string) {
+    super(
+      `repair of ${entity} refused: ${service} writes are cut over (write mode primary), and repair would make Magento's rows win over the service's; compare without repair and settle the differences from the service side`,
+    );
+    this.name = 'RepairAfterCutoverError';
+  }
+}
+
+/** @throws RepairAfterCutoverError when the entity's service has its writes cut over */
+export async function assertRepairAllowed(
+  deps: Pick<ConsistencyDeps, 'spec' | 'writeModeOf'>,
+  entity: EntitySpec,
+): Promise<void> {
+  if (!deps.writeModeOf) return;
+  const service = entityByName(deps.spec, entity.name).service.name;
+  if ((await deps.writeModeOf(service)) === 'primary')
+    throw new RepairAfterCutoverError(entity.name, service);
 }
 
 export interface ConsistencyOptions {
@@ -115,6 +147,8 @@ export async function checkConsistency(
   entity: EntitySpec,
   options: ConsistencyOptions = {},
 ): Promise<ConsistencyReport> {
+  // Refused before the scan, not after it.
+  if (options.repair) await assertRepairAllowed(deps, entity);
   const now = deps.now ?? Date.now;
   const started = now();
   const chunkSize = options.chunkSize ?? 1000;
@@ -350,6 +384,7 @@ export async function settleRows(
     readonly dataOf?: (r: StoredRecord) => Row;
   },
 ): Promise<{ mismatches: Mismatch[]; repaired: number }> {
+  if (options.repair) await assertRepairAllowed(deps, entity);
   const dataOf = options.dataOf ?? ((r: StoredRecord) => r.data);
   const now = deps.now ?? Date.now;
   const records = await readServiceRecords(

@@ -1,13 +1,15 @@
 /**
  * The consistency check (lambdas/domain/consistency.ts): counts, per-chunk checksums, row diff
  * of differing chunks, a report of mismatching keys, and with `repair: true` change events
- * re-emitted for them. Called by the rollout (validation gates) and a schedule.
+ * re-emitted for them — refused once the service's writes are cut over (`RepairAfterCutoverError`).
+ * Called by an operator (on demand; the scheduled reconciliation is full validation).
  *
  * Input: `{ entities?: string[], repair?: boolean, chunkSize?: number }`.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { entityByName } from '../../lib/spec/schema.js';
+import { writeModeFromEnv } from '../adapters/appconfig-write-mode.js';
 import { type ConsistencyReport, checkConsistency } from '../domain/consistency.js';
 import { logger } from './powertools.js';
 import { runtime } from './runtime.js';
@@ -26,16 +28,21 @@ export interface ConsistencyCheckResponse {
   readonly reports: readonly ConsistencyReport[];
 }
 
+let writeModeOf: ReturnType<typeof writeModeFromEnv> | null | undefined;
+
 export const handler = middy(
   async (event: ConsistencyCheckEvent | undefined): Promise<ConsistencyCheckResponse> => {
     const rt = await runtime();
+    // A repair is refused once the service's writes are cut over (the deployed write mode).
+    writeModeOf ??= writeModeFromEnv(rt.spec) ?? null;
+    const deps = writeModeOf ? { ...rt, writeModeOf } : rt;
     const names =
       event?.entities ??
       rt.spec.services.flatMap((s) => s.entities.map((e) => e.name)).filter((n) => n in rt.serviceTables);
     const reports: ConsistencyReport[] = [];
     for (const name of names) {
       const { entity } = entityByName(rt.spec, name);
-      const report = await checkConsistency(rt, entity, {
+      const report = await checkConsistency(deps, entity, {
         repair: event?.repair ?? false,
         ...(event?.chunkSize ? { chunkSize: event.chunkSize } : {}),
       });

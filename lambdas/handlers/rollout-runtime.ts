@@ -13,6 +13,7 @@ import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { migrations } from '../../migrations/index.js';
 import { appConfigPortFromEnv } from '../adapters/appconfig.js';
+import { writeModeFromEnv } from '../adapters/appconfig-write-mode.js';
 import { S3ObjectStore } from '../adapters/s3-objects.js';
 import type { FlagDeploymentPort } from '../domain/flags.js';
 import type { BackfillPort, ConsistencyCheckPort } from '../domain/rollout.js';
@@ -98,12 +99,14 @@ async function syncPortsFromEnv(): Promise<{ consistency: ConsistencyCheckPort; 
 let validationPort: Promise<ValidationPort> | undefined;
 /** Full validation on the sync engine, its objects in the bucket `CUTOVER_VALIDATION_BUCKET`. */
 export function validationFromEnv(): Promise<ValidationPort> {
-  validationPort ??= runtime().then(
-    (rt) =>
-      new SyncEngineValidation({
-        ...rt,
-        store: new S3ObjectStore(requiredEnv(RUNTIME_ENV.validationBucket)),
-      }),
-  );
+  validationPort ??= runtime().then((rt) => {
+    // Repair is refused once writes are cut over; the compare workers have the flag ids.
+    const writeModeOf = writeModeFromEnv(rt.spec);
+    return new SyncEngineValidation({
+      ...rt,
+      store: new S3ObjectStore(requiredEnv(RUNTIME_ENV.validationBucket)),
+      ...(writeModeOf ? { writeModeOf } : {}),
+    });
+  });
   return validationPort;
 }

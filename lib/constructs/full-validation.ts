@@ -43,6 +43,17 @@ export interface FullValidationProps {
   readonly logRetention?: logs.RetentionDays;
   /** Days the runs' work lists and partial results are kept (`runs/`); reports are kept. @default 7 */
   readonly runRetentionDays?: number;
+  /**
+   * The migration's flags (`MigrationFlags`): the compare workers read the deployed write mode
+   * and refuse a repair once writes are cut over. @default - no guard (tests of the construct)
+   */
+  readonly flags?: ValidationFlags;
+}
+
+/** What the compare workers need of the flags: their ids and the AppConfig Data read. */
+export interface ValidationFlags {
+  runtimeEnvironment(): Record<string, string>;
+  grantRead(grantee: iam.IGrantable): iam.Grant;
 }
 
 /** The validation task Lambdas. */
@@ -147,8 +158,12 @@ export class FullValidation extends Construct {
     });
     props.tables.grantRead(f.plan, entities);
     props.tables.grantRead(f.scan, entities);
-    // Repair re-baselines sync state and re-emits changes.
+    // Repair re-baselines sync state and re-emits changes, after reading the write mode.
     props.tables.grantSync(f.compare, entities);
+    if (props.flags) {
+      for (const [k, v] of Object.entries(props.flags.runtimeEnvironment())) f.compare.addEnvironment(k, v);
+      props.flags.grantRead(f.compare);
+    }
     props.bus.grantPutEventsTo(f.compare);
     props.bus.grantPutEventsTo(f.report);
   }

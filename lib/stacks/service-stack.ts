@@ -271,8 +271,12 @@ export class ServiceStack extends Stack {
       description: `${service.name}: compares counts and checksums of both sides`,
     });
     shared.tables.grantRead(consistencyCheck, entities);
-    // A repair run (`{ repair: true }`, by an operator or the rollout) resets sync state.
+    // A repair run (`{ repair: true }`, by an operator or the rollout) resets sync state, after
+    // reading the deployed write mode (refused once writes are cut over).
     shared.tables.syncTable.grantReadWriteData(consistencyCheck);
+    for (const [k, v] of Object.entries(shared.flags.runtimeEnvironment()))
+      consistencyCheck.addEnvironment(k, v);
+    shared.flags.grantRead(consistencyCheck);
     platform.platformBus.grantPublish(consistencyCheck);
     this.schedule(
       'PollerSchedule',
@@ -290,6 +294,7 @@ export class ServiceStack extends Stack {
       tables: shared.tables,
       legacyAccess: legacy,
       logRetention: platform.logRetention,
+      flags: shared.flags,
     });
     this.reconciliation = this.validation.scheduleReconciliation(
       props.consistencyCheckInterval ?? Duration.minutes(15),

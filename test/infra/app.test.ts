@@ -466,6 +466,40 @@ describe('App: the spec drives the stacks', () => {
     }
   });
 
+  it('the functions that can repair (consistency check, validation compare) read the deployed write mode through AppConfig Data', () => {
+    for (const m of migrations) {
+      for (const s of m.services) {
+        const t = built['dev']!.templates[`cutover-dev-${m.name}-${s.name.replace(/_/g, '-')}`]!;
+        const repairing = Object.entries(t.Resources).filter(
+          ([, r]) =>
+            r.Type === 'AWS::Lambda::Function' &&
+            (String(r.Properties!['Description']).startsWith(`${s.name}: compares counts and checksums`) ||
+              String(r.Properties!['Description']).startsWith('cutover validation-compare')),
+        );
+        expect(repairing).toHaveLength(2);
+        for (const [, fn] of repairing) {
+          const vars = fn.Properties!['Environment'].Variables;
+          for (const name of [
+            RUNTIME_ENV.appConfigApplicationId,
+            RUNTIME_ENV.appConfigEnvironmentId,
+            RUNTIME_ENV.appConfigProfileId,
+          ])
+            expect(vars[name], name).toBeDefined();
+          const role = fn.Properties!['Role']['Fn::GetAtt'][0];
+          const policies = Object.values(t.Resources).filter(
+            (r) => r.Type === 'AWS::IAM::Policy' && r.Properties!['Roles'].some((x: any) => x.Ref === role),
+          );
+          expect(
+            statements(policies).some(
+              (st) =>
+                [st.Action].flat().includes('appconfig:GetLatestConfiguration') && st.Effect === 'Allow',
+            ),
+          ).toBe(true);
+        }
+      }
+    }
+  });
+
   it('runs one continuous poller per service: timeout = period + handover + safety, at most two at once, the schedule asks for continuous polling', () => {
     for (const m of migrations) {
       const timing = pollerTiming(m.sync);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { fromItem, nativeItem, scanText } from '../../lambdas/adapters/dynamodb-service.js';
 import { checksumOf, hashRowText, recordHash, rowHash } from '../../lambdas/domain/checksum.js';
 import { chunkOfKey } from '../../lambdas/domain/chunks.js';
-import { checkConsistency } from '../../lambdas/domain/consistency.js';
+import { checkConsistency, RepairAfterCutoverError, settleRows } from '../../lambdas/domain/consistency.js';
 import type {
   ChunkChecksum,
   LegacyStore,
@@ -267,6 +267,53 @@ describe('Function: checkConsistency (in-memory stores)', () => {
       expect(asked.length).toBeLessThan(50); // the rows of a handful of chunks of 10
     }
     expect(publisher.changeEvents().map((e) => e.event.key)).toEqual(['30', '42', '55']);
+  });
+
+  it("repair refuses to make legacy win once the service's writes are cut over (write mode primary)", async () => {
+    const legacy = new Map<string, Data>();
+    for (let id = 1; id <= 20; id++) legacy.set(String(id), data(id));
+    const service = new Map(legacy);
+    service.set('7', data(7, { lastName: 'Newer in the service' }));
+    const publisher = new InMemoryPublisher();
+    const asked: string[] = [];
+    let mode: 'legacy' | 'shadow' | 'primary' = 'primary';
+    const deps = {
+      spec,
+      legacy: legacyStore(legacy, chunkSize),
+      service: serviceStore(service),
+      state: stateStore(new Map()),
+      publisher,
+      writeModeOf: async (s: string) => {
+        asked.push(s);
+        return mode;
+      },
+    };
+    const refused = await checkConsistency(deps, customer, { chunkSize, repair: true }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(RepairAfterCutoverError);
+    expect(String(refused)).toContain(
+      'repair of customer refused: customer writes are cut over (write mode primary)',
+    );
+    expect(asked).toEqual(['customer']);
+    // Full validation's compare settles rows through the same guard.
+    await expect(
+      settleRows(
+        deps,
+        customer,
+        [{ kind: 'missing-in-service', legacy: { key: '7', exists: true, data: data(7) } }],
+        {
+          repair: true,
+        },
+      ),
+    ).rejects.toThrow(RepairAfterCutoverError);
+    expect(publisher.changeEvents()).toEqual([]);
+
+    // A check without repair still reports; before the cutover the repair runs.
+    expect((await checkConsistency(deps, customer, { chunkSize })).mismatchesTotal).toBe(1);
+    mode = 'shadow';
+    expect((await checkConsistency(deps, customer, { chunkSize, repair: true })).repaired).toBe(1);
+    expect(publisher.changeEvents().map((e) => e.event.key)).toEqual(['7']);
   });
 
   it('settles a differing row on the record as it is now: synced since the scan, or deleted', async () => {
