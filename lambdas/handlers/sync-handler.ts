@@ -1,12 +1,13 @@
 /**
  * Forward and reverse sync share one record handler: parse the bus event (SQS body) -> the
- * sync use case -> metrics. A record the contract rejects fails alone (to the DLQ after
- * `maxReceiveCount`); a record that hit a transient failure (database down, lost races) fails
- * alone and is retried by redelivery.
+ * sync use case -> metrics. A record the contract rejects fails alone and goes to the DLQ at its
+ * first delivery, with its reason; a record that hit a transient failure (database down, lost
+ * races) fails alone and is retried by redelivery (to the DLQ after `maxReceiveCount`).
  */
 import type { SQSRecord } from 'aws-lambda';
 import { type EntitySpec, entityByName, type MigrationSpec } from '../../lib/spec/schema.js';
-import { type ChangeEvent, parseBusEvent } from '../domain/events.js';
+import { ClockSkewError } from '../domain/conflict.js';
+import { type ChangeEvent, ContractError, parseBusEvent } from '../domain/events.js';
 import { describeError } from '../domain/masking.js';
 import { type Outcome, perTurn } from '../domain/per-turn.js';
 import { type ApplyResult, applyToLegacy, applyToService, type SyncDeps } from '../domain/sync.js';
@@ -92,40 +93,53 @@ function batchedByEntity(direction: 'forward' | 'reverse') {
   };
 }
 
+/**
+ * A record the contract rejects (malformed event, a value of the wrong type) fails the same way
+ * at every delivery: it goes to the DLQ at once, with its reason (sqs-batch.ts). Not a change
+ * dated ahead of this clock (`ClockSkewError`): by a later delivery the clocks may agree.
+ */
+const PERMANENT = {
+  permanent: (e: unknown) => e instanceof ContractError && !(e instanceof ClockSkewError),
+};
+
 export function syncHandler(direction: 'forward' | 'reverse') {
   const serialise = serialisedByKey();
   const batched = batchedByEntity(direction);
-  return sqsBatchHandler(`${direction}-sync`, async (record: SQSRecord) => {
-    const rt = await runtime();
-    let service = 'unknown';
-    try {
-      const { event } = parseBusEvent(record.body);
-      const found = entityByName(rt.spec, event.entity);
-      service = found.service.name;
-      const apply =
-        found.entity.consistency === 'eventual'
-          ? batched
-          : direction === 'forward'
-            ? applyToService
-            : applyToLegacy;
-      const result = await serialise(`${event.entity}#${event.key}`, () => apply(rt, found.entity, event));
-      const status = statusOf(result.decision);
-      countEvent(service, direction, status);
-      countConflicts(service, result.decision);
-      countUnstorable(service, result.decision);
-      if (status !== 'skipped') {
-        recordLag(service, found.entity.consistency, (Date.now() - Date.parse(event.changedAt)) / 1000);
+  return sqsBatchHandler(
+    `${direction}-sync`,
+    async (record: SQSRecord) => {
+      const rt = await runtime();
+      let service = 'unknown';
+      try {
+        const { event } = parseBusEvent(record.body);
+        const found = entityByName(rt.spec, event.entity);
+        service = found.service.name;
+        const apply =
+          found.entity.consistency === 'eventual'
+            ? batched
+            : direction === 'forward'
+              ? applyToService
+              : applyToLegacy;
+        const result = await serialise(`${event.entity}#${event.key}`, () => apply(rt, found.entity, event));
+        const status = statusOf(result.decision);
+        countEvent(service, direction, status);
+        countConflicts(service, result.decision);
+        countUnstorable(service, result.decision);
+        if (status !== 'skipped') {
+          recordLag(service, found.entity.consistency, (Date.now() - Date.parse(event.changedAt)) / 1000);
+        }
+        logger.debug('applied', {
+          entity: event.entity,
+          key: event.key,
+          eventId: event.eventId,
+          outcome: result.decision.outcome,
+          attempts: result.attempts,
+        });
+      } catch (e) {
+        countEvent(service, direction, 'failed');
+        throw e;
       }
-      logger.debug('applied', {
-        entity: event.entity,
-        key: event.key,
-        eventId: event.eventId,
-        outcome: result.decision.outcome,
-        attempts: result.attempts,
-      });
-    } catch (e) {
-      countEvent(service, direction, 'failed');
-      throw e;
-    }
-  });
+    },
+    PERMANENT,
+  );
 }

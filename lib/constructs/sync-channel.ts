@@ -3,12 +3,13 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC } from '../spec/metrics.js';
 import { dlqName } from '../spec/names.js';
+import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { Consistency } from '../spec/schema.js';
 import { cutoverMetric } from './metrics.js';
 import { deadLetterQueue, dlqNotEmptyAlarm, encryptedQueue, metricDlqDepth } from './queues.js';
@@ -119,6 +120,12 @@ export class SyncChannel extends Construct {
       props.queueName && dlqName(props.queueName),
       props.queueName,
     );
+    // A record the contract rejects is sent here by the function at its first delivery
+    // (lambdas/handlers/sqs-batch.ts), not after maxReceiveCount visibility timeouts.
+    this.deadLetterQueue.grantSendMessages(props.handler);
+    if (props.handler instanceof lambda.Function) {
+      props.handler.addEnvironment(RUNTIME_ENV.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
+    }
     this.queue = encryptedQueue(this, 'Queue', {
       queueName: props.queueName,
       visibilityTimeout: visibility,

@@ -11,6 +11,11 @@ export const RUNTIME_ENV = {
   service: 'CUTOVER_SERVICE',
   /** Name of the platform EventBridge bus. */
   busName: 'CUTOVER_BUS_NAME',
+  /**
+   * URL of the dead-letter queue of the SQS queue a sync function consumes: a record the
+   * contract rejects is sent there at its first delivery (lambdas/handlers/sqs-batch.ts).
+   */
+  deadLetterQueueUrl: 'CUTOVER_DLQ_URL',
   syncTable: 'CUTOVER_SYNC_TABLE',
   conflictsTable: 'CUTOVER_CONFLICTS_TABLE',
   /** JSON object: entity name -> service table name. */

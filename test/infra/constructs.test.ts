@@ -1,7 +1,7 @@
 /**
  * Template tests of the L3 constructs, each in a small stack of its own (bundling skipped).
  */
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -196,6 +196,24 @@ describe('Construct: SyncChannel', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('lets its function send a record the contract rejects to the DLQ directly: the DLQ URL in its environment, sqs:SendMessage on it', () => {
+    const { s, c, t } = channel();
+    const dlqId = s.getLogicalId(c.deadLetterQueue.node.defaultChild as CfnElement);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [RUNTIME_ENV.deadLetterQueueUrl]: { Ref: dlqId } }) },
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Resource: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+          }),
         ]),
       },
     });

@@ -2,9 +2,11 @@ import '../support/quiet-powertools.js';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeadLetterReason } from '../../lambdas/adapters/sqs-dead-letter.js';
 import { handler as debeziumIngest } from '../../lambdas/handlers/debezium-ingest.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
+import { configureDeadLetter } from '../../lambdas/handlers/sqs-batch.js';
 import { debeziumBody, magentoTable } from '../support/debezium.js';
 import {
   changeEvent,
@@ -180,6 +182,55 @@ describe('Function: sync (delivery: same second, duplicates, order, crashes, poi
     const res = await invokeSqs(forward, sqsEvent(bodies));
     expect(res.failedIndexes).toEqual([1, 2, 3, 4, 5]);
     for (const id of ids) expect((await getItem(env, 'customer', id))?.['lastName']).toBe('Applied');
+  });
+
+  it('a contract violation goes to the DLQ at its first delivery, with its reason; a DLQ that cannot be written leaves it for redelivery', async () => {
+    const id = await seededCustomer(env, 'DlqGood');
+    const event = sqsEvent([
+      legacyEntry(
+        changeEvent({ entity: 'customer', key: id, origin: 'legacy', data: { lastName: 'Applied' } }),
+      ),
+      'not json at all {',
+      legacyEntry(changeEvent({ entity: 'customer', key: id, origin: 'legacy', data: { shoeSize: 44 } })),
+      // Not in this migration: may be a deployment in progress, so redelivered, not dead-lettered.
+      legacyEntry(changeEvent({ entity: 'warehouse', key: '1', origin: 'legacy', data: { name: 'x' } })),
+      legacyEntry(
+        changeEvent({
+          entity: 'customer',
+          key: id,
+          origin: 'legacy',
+          data: { websiteId: 'not-a-number' as unknown as number },
+        }),
+      ),
+    ]);
+    const sent: { body: string; why: DeadLetterReason }[] = [];
+    configureDeadLetter({
+      send: async (record, why) => {
+        sent.push({ body: record.body, why });
+      },
+    });
+    try {
+      const res = await invokeSqs(forward, event);
+      // Only the unknown entity is left for redelivery; the contract violations are acknowledged…
+      expect(res.failedIndexes).toEqual([3]);
+      // …because the DLQ has them, as delivered, with why.
+      expect(sent.map((s) => s.body)).toEqual([1, 2, 4].map((i) => event.Records[i]!.body));
+      for (const s of sent) expect(s.why).toMatchObject({ error: 'ContractError', source: 'forward-sync' });
+      expect(sent[2]!.why.reason).toContain('websiteId');
+      expect((await getItem(env, 'customer', id))?.['lastName']).toBe('Applied');
+
+      // The DLQ refuses the message: nothing is acknowledged that is not kept.
+      sent.length = 0;
+      configureDeadLetter({
+        send: async () => {
+          throw new Error('AccessDenied: not authorized to perform sqs:SendMessage');
+        },
+      });
+      const again = await invokeSqs(forward, event);
+      expect(again.failedIndexes).toEqual([1, 2, 3, 4]);
+    } finally {
+      configureDeadLetter(undefined);
+    }
   });
 
   it('an echo stops after one hop (Debezium sees the reverse sync write; the forward sync drops it)', async () => {
