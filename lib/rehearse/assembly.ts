@@ -13,7 +13,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HANDLER_METADATA } from '../constructs/cutover-function.js';
-import { type AslDefinition, type CfnTemplate, definitionOf, type Json, resolveIntrinsics } from './cfn.js';
+import {
+  type AslDefinition,
+  allStates,
+  type CfnTemplate,
+  definitionOf,
+  type Json,
+  resolveIntrinsics,
+} from './cfn.js';
 
 /** The assembly is missing a part the rehearsal needs, or a part is malformed. */
 export class AssemblyError extends Error {
@@ -508,4 +515,31 @@ function scheduleEvery(expression: string): { everyMs?: number } {
   if (!m) return {};
   const unit = m[2]!.startsWith('minute') ? 60_000 : m[2]!.startsWith('hour') ? 3_600_000 : 86_400_000;
   return { everyMs: Number(m[1]) * unit };
+}
+
+/**
+ * A copy of the model whose rollout gates check `checks` against `threshold` instead (a
+ * rehearsal of other thresholds, as a changed spec would synthesize them). Used where a run is
+ * about something else than these checks: the tests and the rollback benchmark raise the latency
+ * checks, which on a loaded machine measure the machine. Throws when no gate has such a check.
+ */
+export function withGateThreshold(
+  model: AssemblyModel,
+  checks: readonly string[],
+  threshold: number,
+): AssemblyModel {
+  const copy = structuredClone(model);
+  let changed = 0;
+  for (const def of Object.values(copy.stateMachines))
+    for (const [, state] of allStates(def)) {
+      const gate = (state['Parameters'] as { gate?: { checks?: { check: string; threshold: number }[] } })
+        ?.gate;
+      for (const c of gate?.checks ?? [])
+        if (checks.includes(c.check)) {
+          c.threshold = threshold;
+          changed++;
+        }
+    }
+  if (!changed) throw new RangeError(`no rollout gate of the assembly checks ${checks.join(' or ')}`);
+  return copy;
 }

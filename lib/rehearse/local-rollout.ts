@@ -22,12 +22,17 @@ import {
   serviceFlagsOf,
 } from '../../lambdas/domain/flags.js';
 import type { BackfillPort, ConsistencyCheckPort, MetricsPort } from '../../lambdas/domain/rollout.js';
-import { causeText, type RollbackInput, type RollbackResult } from '../../lambdas/domain/rollout-tasks.js';
+import {
+  causeText,
+  type Progress,
+  type RollbackInput,
+  type RollbackResult,
+} from '../../lambdas/domain/rollout-tasks.js';
 import type { ValidationPort } from '../../lambdas/domain/validation.js';
 import { MemoryArchiveStore, type MemoryObjectStore } from '../local/memory-objects.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import type { AssemblyModel } from './assembly.js';
-import { ACCOUNT, REGION } from './cfn.js';
+import { ACCOUNT, type AslDefinition, REGION } from './cfn.js';
 import { LocalAppConfig, retrievedForm, type StrategyTiming } from './local-appconfig.js';
 import { type FakeAppConfigData, startAppConfigData } from './local-appconfig-data.js';
 import {
@@ -72,6 +77,11 @@ export interface LocalRolloutOptions {
   readonly stack: string;
   /** Template durations (waits, bakes, deployment strategies, the gateway's flag poll) ÷ this. */
   readonly timeScale: number;
+  /**
+   * The clock of the gateway's flag poll (and the AppConfig Data API) runs this many times
+   * faster than real time; 1 polls at the template's interval. @default timeScale
+   */
+  readonly flagPollTimeScale?: number;
   /** No bake is shorter than this (ms): a gate's window must hold some traffic. */
   readonly minBakeMs: number;
   readonly metrics: MetricsPort;
@@ -81,6 +91,11 @@ export interface LocalRolloutOptions {
   /** The validation's bucket (its Distributed Maps read their work lists there). */
   readonly objects: MemoryObjectStore;
   readonly archiveSource: ArchiveSourcePort;
+  /**
+   * Called before a step's flags are set (its `SetFlags` task), which waits for it: the
+   * rehearsal holds the shadow step until its edits have flowed for a gate window.
+   */
+  readonly beforeStep?: (step: string) => Promise<void>;
 }
 
 export interface RollbackRecord {
@@ -102,6 +117,8 @@ export class LocalRollout {
   /** Step id (`Canary25`) -> when its flags were deployed (the deployment COMPLETE). */
   readonly deployed = new Map<string, number>();
   readonly rollbacks: RollbackRecord[] = [];
+  /** The gates decided (passed or extended), in order, with what they measured. */
+  readonly gates: NonNullable<Progress['lastGate']>[] = [];
   readonly archive = new MemoryArchiveStore();
   private readonly executions = new LocalExecutions();
   private readonly t0 = Date.now();
@@ -129,9 +146,11 @@ export class LocalRollout {
 
   /**
    * The clock of the gateway's flag reader and of the AppConfig Data API: time since the start
-   * runs `timeScale` times faster, so the spec's flag poll interval is scaled like the rest.
+   * runs `flagPollTimeScale` (by default `timeScale`) times faster, so the spec's flag poll
+   * interval is scaled like the rest.
    */
-  readonly scaledClock = (): number => this.t0 + (Date.now() - this.t0) * this.o.timeScale;
+  readonly scaledClock = (): number =>
+    this.t0 + (Date.now() - this.t0) * (this.o.flagPollTimeScale ?? this.o.timeScale);
 
   /** The AppConfig Data API serving what is deployed (for the gateway's flag reader). */
   async dataPlane(): Promise<FakeAppConfigData> {
@@ -146,11 +165,29 @@ export class LocalRollout {
     await this.data?.close();
   }
 
-  /** Runs one execution of the service's rollout state machine to its end. */
-  async run(executionName = 'rehearsal', signal?: AbortSignal): Promise<ExecutionOutcome> {
+  /** How long the bake of a step (`Shadow`, `Canary10`) lasts here (ms), from the definition. */
+  bakeMs(step: string): number {
+    const def = this.definition();
+    const seconds = Number(def.definition.States[`${step}Bake`]?.['Seconds'] ?? 0);
+    return this.waitMs(`${step}Bake`, seconds);
+  }
+
+  private waitMs(state: string, seconds: number | undefined): number {
+    const ms = ((seconds ?? 0) * 1000) / this.o.timeScale;
+    return /Bake$/.test(state) ? Math.max(this.o.minBakeMs, ms) : ms;
+  }
+
+  private definition(): { smId: string; definition: AslDefinition } {
     const { model, stack } = this.o;
     const smId = Object.keys(model.stateMachines).find((id) => id.startsWith(`${stack}/Rollout`));
     if (!smId) throw new LocalRolloutError(`${stack} has no rollout state machine`);
+    return { smId, definition: model.stateMachines[smId]! };
+  }
+
+  /** Runs one execution of the service's rollout state machine to its end. */
+  async run(executionName = 'rehearsal', signal?: AbortSignal): Promise<ExecutionOutcome> {
+    const { model, stack } = this.o;
+    const { smId, definition } = this.definition();
     const logicalId = smId.split('/')[1]!;
     const tasks: Record<string, TaskKind> = {};
     for (const f of Object.values(model.functions)) {
@@ -182,21 +219,21 @@ export class LocalRollout {
       sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(5, ms / this.o.timeScale))),
     };
     const outcome = await executeStateMachine({
-      definition: model.stateMachines[smId]!,
+      definition,
       stateMachineName: logicalId,
       stateMachineArn,
       executionName,
       tasks,
       objects: this.o.objects,
       ...(signal ? { signal } : {}),
-      waitMs: (state, seconds) => {
-        const ms = ((seconds ?? 0) * 1000) / this.o.timeScale;
-        return /Bake$/.test(state) ? Math.max(this.o.minBakeMs, ms) : ms;
-      },
+      waitMs: (state, seconds) => this.waitMs(state, seconds),
       onState: (state) => this.trace.push({ state, at: Date.now() }),
       task: async (kind, input) => {
+        if (kind === 'setFlags') await this.o.beforeStep?.((input as { step: string }).step);
         if (kind !== 'rollback') {
           const out = await rolloutTask(ports, kind, input);
+          const gate = kind === 'gate' ? (out as Progress).lastGate : undefined;
+          if (gate) this.gates.push(gate);
           if (kind === 'awaitDeployment') {
             const i = input as { step: string };
             const d = out as { state?: string };

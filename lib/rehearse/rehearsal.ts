@@ -20,8 +20,9 @@ import {
 import mysql, { type Pool } from 'mysql2/promise';
 import { MysqlArchiveSource } from '../../lambdas/adapters/mysql-archive-source.js';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
-import type { ConsistencyCheckPort } from '../../lambdas/domain/rollout.js';
+import { type ConsistencyCheckPort, formatMeasure } from '../../lambdas/domain/rollout.js';
 import { SyncEngineBackfill, SyncEngineConsistencyCheck } from '../../lambdas/domain/rollout-sync.js';
+import type { Progress as RolloutProgress } from '../../lambdas/domain/rollout-tasks.js';
 import { bucketOf, inCohort } from '../../lambdas/domain/routing.js';
 import { SyncEngineValidation } from '../../lambdas/domain/validation.js';
 import type { ConsistencyCheckResponse } from '../../lambdas/handlers/consistency-check.js';
@@ -118,6 +119,12 @@ export interface RehearsalOptions {
    * poll) are divided by this. @default - so that the rollout's bakes span the traffic phase
    */
   readonly rolloutTimeScale?: number;
+  /**
+   * The gateway's flag poll runs this many times faster than the template's interval; 1 is real
+   * time (the rollback benchmark: the time for reads to return to Magento includes the whole
+   * poll interval, as on AWS). @default the rollout's time scale
+   */
+  readonly flagPollTimeScale?: number;
   /** No bake is shorter than this (ms), so that each gate's window holds traffic. @default 1500 */
   readonly minBakeMs?: number;
   /** Gateway requests per second (users' reads and writes). @default the rate */
@@ -279,10 +286,15 @@ function lambdaContext(fn: FunctionModel, budgetMs = fn.timeoutSeconds * 1000) {
   };
 }
 
-/** Captures what the in-process functions print: EMF metrics are summed, log lines passed on. */
+/**
+ * Captures what the in-process functions print: EMF metrics are summed, log lines passed on.
+ * Powertools prints INFO and below to stdout and WARN/ERROR to stderr (console.warn/error): both
+ * are captured, so the functions' warnings land in the log sink, not in the terminal. What else
+ * goes to stderr (the CLI's progress, anything not a JSON line) passes through.
+ */
 class FunctionOutput {
   readonly metrics = new Map<string, number>();
-  private original?: typeof process.stdout.write;
+  private restore: (() => void)[] = [];
 
   constructor(
     private readonly log?: (line: string) => void,
@@ -291,31 +303,41 @@ class FunctionOutput {
   ) {}
 
   start(): void {
-    const original = process.stdout.write.bind(process.stdout);
-    this.original = process.stdout.write;
+    this.capture(process.stdout, () => true);
+    // stderr: only JSON lines (a function's log record); a chunk that does not start one, such
+    // as the CLI's `\r`-refreshed progress line, is written through at once.
+    this.capture(process.stderr, (chunk) => chunk.trimStart().startsWith('{'));
+  }
+
+  stop(): void {
+    for (const r of this.restore.splice(0)) r();
+  }
+
+  private capture(stream: NodeJS.WriteStream, isLog: (chunk: string) => boolean): void {
+    const original = stream.write;
+    const through = original.bind(stream) as (chunk: string) => boolean;
     let buffer = '';
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      buffer += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      if (!buffer && !isLog(text)) {
+        const ok = through(text);
+        cb?.();
+        return ok;
+      }
+      buffer += text;
       let nl = buffer.indexOf('\n');
       while (nl >= 0) {
         this.line(buffer.slice(0, nl));
         buffer = buffer.slice(nl + 1);
         nl = buffer.indexOf('\n');
       }
-      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
       cb?.();
       return true;
-    }) as typeof process.stdout.write;
-    void original;
-  }
-
-  stop(): void {
-    if (this.original) process.stdout.write = this.original;
-  }
-
-  /** Writes to the terminal past the capture. */
-  static write(text: string): void {
-    process.stderr.write(text);
+    }) as typeof stream.write;
+    this.restore.push(() => {
+      stream.write = original;
+    });
   }
 
   private line(text: string): void {
@@ -415,6 +437,21 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   let routingChangedAt: number | undefined;
   let rolloutOutcome: ExecutionOutcome | undefined;
   let probeKey = '1';
+  /** When the Magento and service edits began (with `--rollout`: when phase 1 was validated). */
+  let editsStartedAt: number | undefined;
+  const rolloutRef = () => {
+    if (!rollout) throw new RehearsalError('no rollout');
+    return rollout;
+  };
+  /**
+   * How long after its last edit a row counts as in flight for the gates' consistency check:
+   * the sync's p99 lag so far, at least {@link IN_FLIGHT_MS} (a loaded machine's lag exceeds a
+   * fixed window, and a row still in flight is not a divergence).
+   */
+  const inFlightMs = () => {
+    const all = [...lags['forward']!, ...lags['reverse']!].sort((a, b) => a - b);
+    return Math.max(IN_FLIGHT_MS, percentile(all, 99) ?? 0);
+  };
   /** When each key was last edited by the rehearsal (a mismatch on it may be in flight). */
   const lastEditAt = new Map<string, number>();
   const savedEnv = { ...process.env };
@@ -540,7 +577,19 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         read: (key) => serviceRecord(doc, table, entity, key),
         write: async (key, value) => {
           lastEditAt.set(key, Date.now());
-          await serviceEdit(doc, table, entity, key, value);
+          // A user's PUT is last-writer-wins: the service stand-in retries its optimistic write
+          // when the sync or another edit moved the version between its read and its write, as
+          // a service does, rather than failing the user's request (which the gates would count
+          // as a service error: on 12 rows at the tests' rates such races are frequent).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await serviceEdit(doc, table, entity, key, value);
+              return;
+            } catch (e) {
+              if ((e as Error).name !== 'ConditionalCheckFailedException' || attempt >= VERSION_RACE_RETRIES)
+                throw e;
+            }
+          }
         },
       },
     );
@@ -570,16 +619,27 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       service: options.service,
       stack,
       timeScale: rolloutScale,
+      ...(options.flagPollTimeScale !== undefined ? { flagPollTimeScale: options.flagPollTimeScale } : {}),
       minBakeMs,
       metrics: cloudwatch,
       consistency: inFlightTolerant(new SyncEngineConsistencyCheck(rt), (key) => {
         const t = lastEditAt.get(key);
-        return t !== undefined && Date.now() - t < IN_FLIGHT_MS;
+        return t !== undefined && Date.now() - t < inFlightMs();
       }),
       backfill: new SyncEngineBackfill(rt),
       validation: new SyncEngineValidation({ ...rt, store: objects }),
       objects,
       archiveSource: new MysqlArchiveSource(pool),
+      beforeStep: async (step) => {
+        if (step !== 'Shadow' || editsStartedAt !== undefined) return;
+        // Phase 1 is validated on a quiet system; the edits start now. The shadow gate compares
+        // the legacy path's p95 with a baseline window of its own length that ends when the
+        // shadow flags start deploying: held back until the edits (and the users' writes) have
+        // flowed that long and more, the baseline sees the same load as the shadow window,
+        // as it does in production, where the traffic never stopped (docs/rehearsal.md).
+        editsStartedAt = Date.now();
+        await sleep(WARM_UP_BAKES * rolloutRef().bakeMs('Shadow'));
+      },
     });
     const r = rollout;
     const data = await r.dataPlane();
@@ -671,6 +731,17 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
    * sends them to legacy again (probes are never faulted, so where one is served is where the
    * gateway routed it).
    */
+  /**
+   * Whether a read rollback's routing change is still being awaited: the traffic may end with
+   * the rollout, before the gateway has read the restored flags.
+   */
+  function probing(): boolean {
+    const rb = rollout?.rollbacks[0];
+    if (!rb || routingChangedAt !== undefined || !(rb.readPercentage.from > rb.readPercentage.to))
+      return false;
+    return Date.now() - (rb.flagsRestoredAt ?? Date.now()) < ROUTING_PROBE_MS;
+  }
+
   async function serviceFaults(t0: number, stop: () => boolean): Promise<void> {
     const started = (start: FaultStart) =>
       'atMs' in start ? Date.now() - t0 >= start.atMs : (rollout?.deployed.has(start.step) ?? false);
@@ -906,18 +977,25 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const rolloutRun = rollout?.run('rehearsal', rolloutAbort.signal).then((o) => {
         rolloutOutcome = o;
       });
-      // Phase 1 validates with zero mismatches on a quiet system: edits begin once the rollout
-      // has left read-only-sync (users' reads through the gateway flow from the start).
-      const editsAllowed = () =>
-        !rollout || rolloutOutcome !== undefined || rollout.trace.some((t) => /^Shadow/.test(t.state));
+      // Phase 1 validates with zero mismatches on a quiet system: edits begin when its
+      // validation passed, before the shadow step (users' reads through the gateway flow from
+      // the start).
+      const editsAllowed = () => !rollout || rolloutOutcome !== undefined || editsStartedAt !== undefined;
       if (rollout && gateway) {
         background.push(gatewayUsers(keys, () => trafficDone || rolloutOutcome !== undefined, editsAllowed));
-        background.push(serviceFaults(t0, () => trafficDone && rolloutOutcome !== undefined));
+        background.push(serviceFaults(t0, () => trafficDone && rolloutOutcome !== undefined && !probing()));
         background.push(queueMetrics(() => trafficDone && rolloutOutcome !== undefined));
       }
       while (!editsAllowed()) await sleep(20);
       const tEdits = Date.now();
-      while (seq < total) {
+      // With a rollout, the edits go on until it ends: its gates judge windows of traffic, and
+      // the shadow gate's baseline must see the same load as its bake (docs/rehearsal.md).
+      const rolloutRunning = () => rolloutRun !== undefined && rolloutOutcome === undefined;
+      let abortTimer: NodeJS.Timeout | undefined;
+      while (seq < total || rolloutRunning()) {
+        // Past the traffic's duration the rollout may still be baking, for a bounded time.
+        if (rolloutRun && !abortTimer && Date.now() - tEdits >= durationMs)
+          abortTimer = setTimeout(() => rolloutAbort.abort(), options.rolloutTimeoutMs ?? 60_000);
         if (
           !restart &&
           options.restartMariaDb &&
@@ -927,7 +1005,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
           injected.mariadbRestarts++;
           restart = options.restartMariaDb();
         }
-        const due = Math.min(total, Math.floor(((Date.now() - tEdits) / 1000) * rate) + 1);
+        const dueNow = Math.floor(((Date.now() - tEdits) / 1000) * rate) + 1;
+        const due = rolloutRunning() ? dueNow : Math.min(total, dueNow);
         // At most MAX_IN_FLIGHT changes outstanding: past what the machine holds, the offered
         // rate falls behind (reported in the phase's detail) instead of queueing without bound.
         while (seq < due && inFlight.size < MAX_IN_FLIGHT) {
@@ -961,11 +1040,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       await Promise.allSettled(inFlight);
       await restart;
       const seconds = (Date.now() - tEdits) / 1000;
-      // The rollout may still be baking: the gateway's users keep coming until it ends.
       if (rolloutRun) {
-        const timer = setTimeout(() => rolloutAbort.abort(), options.rolloutTimeoutMs ?? 60_000);
         await rolloutRun;
-        clearTimeout(timer);
+        clearTimeout(abortTimer);
       }
       trafficDone = true;
       await Promise.allSettled(background);
@@ -1376,6 +1453,15 @@ function poisonEntry(entity: EntitySpec) {
  * the sync has not delivered yet, not a divergence.
  */
 const IN_FLIGHT_MS = 3000;
+/** Attempts of the service stand-in's optimistic write of a user's PUT. */
+const VERSION_RACE_RETRIES = 5;
+/**
+ * The shadow step waits this many of its bakes after the edits began: its gate's baseline
+ * window (as long as the bake and the gate's own time) then lies wholly inside the edits.
+ */
+const WARM_UP_BAKES = 2;
+/** How long after a rollback's flags were restored the probe may wait for the routing to change. */
+const ROUTING_PROBE_MS = 30_000;
 
 /**
  * The gates' consistency check over the sync engine's, not counting rows the rehearsal edited
@@ -1437,6 +1523,20 @@ async function serviceRecord(
   };
 }
 
+/** Which rollout phase a gate (`shadow`, `canary-25`, `cutover`) belongs to. */
+function phaseOfGate(gate: string): string | undefined {
+  return phaseOfState(gate.replace(/^canary-/, 'Canary').replace(/^./, (c) => c.toUpperCase()));
+}
+
+/** `gate "canary-10" passed: error rate 0 % (below 0.1 %), …`: what a passed gate measured. */
+function gateText(g: NonNullable<RolloutProgress['lastGate']>): string {
+  const checks = g.checks.map(
+    (c) =>
+      `${c.check} ${c.measured === undefined ? 'no data' : formatMeasure(c.check, c.measured)} (${c.comparator} ${formatMeasure(c.check, c.threshold)})`,
+  );
+  return `gate "${g.gate}" passed: ${checks.join(', ')}`;
+}
+
 /** Which rollout phase a state of the rollout state machine belongs to (by its step's id). */
 function phaseOfState(state: string): string | undefined {
   if (/^(ReadOnly|Backfill|Validate)/.test(state)) return 'read-only-sync';
@@ -1476,7 +1576,15 @@ function rolloutPhaseReports(
     if (!span)
       return { name: label, outcome: 'skipped', durationMs, ...(outcome ? {} : { detail: 'not run' }) };
     const failedHere = name === last && outcome?.status !== 'SUCCEEDED';
-    if (!failedHere) return { name: label, outcome: 'succeeded', durationMs };
+    if (!failedHere) {
+      const passed = rollout.gates.filter((g) => g.verdict === 'pass' && phaseOfGate(g.gate) === name);
+      return {
+        name: label,
+        outcome: 'succeeded',
+        durationMs,
+        ...(passed.length ? { detail: passed.map(gateText).join('; ') } : {}),
+      };
+    }
     // A fault explains a failure it preceded; the sync faults (poison, crashes, restarts) too:
     // they fail dual writes and fill the DLQs the gates read.
     const active = [...faultStarted.entries()].filter(([, at]) => !rb || at <= rb.startedAt).map(([l]) => l);
