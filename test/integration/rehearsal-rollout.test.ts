@@ -82,11 +82,11 @@ describe('rehearsal --rollout of magento/customer', () => {
         faults: parseFaults([spec], 30),
         faultLabels: [spec],
         functionLog: (line) => logged.push(line),
-        // The gateway polls its flags every second (5 s ÷ 5), so it reads the restored flags
+        // The gateway polls its flags every 2.5 s (5 s ÷ 2), so it reads the restored flags
         // after the rollout has ended with the traffic: the probe must outlast both. Bakes of
-        // 3 s hold a second or more of the canary's faulted requests.
-        flagPollTimeScale: 5,
-        minBakeMs: 3000,
+        // 4 s hold 1.5 s or more of the canary's faulted requests.
+        flagPollTimeScale: 2,
+        minBakeMs: 4000,
       });
     } finally {
       process.stderr.write = write;
