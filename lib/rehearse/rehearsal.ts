@@ -235,6 +235,8 @@ export interface RehearsalReport {
     readonly faultsStarted: Record<string, number>;
     /** When each rollout step's flags were deployed, ms from the rehearsal's start. */
     readonly stepsDeployed: Record<string, number>;
+    /** When the Magento and service edits began, ms from the rehearsal's start. */
+    readonly editsStartedMs: number | null;
   };
   readonly divergence: {
     readonly rows: number;
@@ -988,6 +990,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       }
       while (!editsAllowed()) await sleep(20);
       const tEdits = Date.now();
+      editsStartedAt ??= tEdits;
       // With a rollout, the edits go on until it ends: its gates judge windows of traffic, and
       // the shadow gate's baseline must see the same load as its bake (docs/rehearsal.md).
       const rolloutRunning = () => rolloutRun !== undefined && rolloutOutcome === undefined;
@@ -1254,6 +1257,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       dynamoThrottled: throttle?.stats.throttled ?? 0,
       faultsStarted: Object.fromEntries([...faultStarted].map(([l, at]) => [l, at - started])),
       stepsDeployed: Object.fromEntries([...(rollout?.deployed ?? [])].map(([st, at]) => [st, at - started])),
+      editsStartedMs: editsStartedAt !== undefined ? editsStartedAt - started : null,
     },
     divergence,
     metrics,

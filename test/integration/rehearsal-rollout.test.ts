@@ -129,5 +129,10 @@ describe('rehearsal --rollout of magento/customer', () => {
     ]);
     expect(report.divergence.rows).toBe(0);
     expect(report.ok).toBe(true);
+    // The shadow gate's latency baseline (a bake long, ending when the shadow flags deploy)
+    // lies inside the edit traffic: the shadow step waited two bakes after the edits began.
+    expect(report.gateway.stepsDeployed['Shadow']! - report.gateway.editsStartedMs!).toBeGreaterThanOrEqual(
+      2 * 1500,
+    );
   }, 180_000);
 });
