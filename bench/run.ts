@@ -42,6 +42,45 @@ function render(name: string, s: BenchSection, when: string): string {
   return lines.join('\n');
 }
 
+/** The metric of a rendered table row (its first cell). */
+const metricOf = (line: string) => line.slice(2).split(' | ')[0];
+/** A note's lead-in: its text up to the first `:`. */
+const leadOf = (line: string) => line.slice(2).split(':')[0];
+
+/**
+ * A partial section's rows and notes merged into the section already in BENCHMARKS.md (see
+ * `BenchSection.partial`), with a note naming what was re-measured and when.
+ */
+export function merge(old: string, name: string, s: BenchSection, when: string): string {
+  const lines = old.split('\n');
+  const fresh = render(name, s, when).split('\n');
+  const rows = fresh.filter((l) => l.startsWith('| ') && !l.startsWith('| metric '));
+  const notes = [
+    ...fresh.filter((l) => l.startsWith('- ')),
+    `- Re-measured (${name} filter): ${when}, the rows ${rows.map((r) => `"${metricOf(r)}"`).join(', ')}; the other rows are from the date above.`,
+  ];
+  const out: string[] = [];
+  for (const l of lines) {
+    if (l.startsWith('| ')) {
+      const row = rows.find((r) => metricOf(r) === metricOf(l));
+      out.push(row ?? l);
+      if (row) rows.splice(rows.indexOf(row), 1);
+      continue;
+    }
+    if (l.startsWith('- ') && notes.some((n) => leadOf(n) === leadOf(l))) continue;
+    if (l.startsWith(`<!-- /bench:${name} -->`)) {
+      // Rows new to the section go after the table's last row; notes at the end.
+      const lastRow = out.map((x) => x.startsWith('| ')).lastIndexOf(true);
+      out.splice(lastRow + 1, 0, ...rows);
+      if (out.at(-1) === '') out.pop();
+      out.push(...notes, l);
+      continue;
+    }
+    out.push(l);
+  }
+  return out.join('\n');
+}
+
 const header = () =>
   [
     '# Benchmarks',
@@ -76,7 +115,8 @@ async function main() {
     const mod = (await import(pathToFileURL(path.join(here, f)).href)) as { default: Bench };
     const started = Date.now();
     const section = await mod.default((line) => console.log(`  ${line}`));
-    const md = render(name, section, new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC');
+    const when = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    const md = render(name, section, when);
     console.log(
       md
         .split('\n')
@@ -85,13 +125,16 @@ async function main() {
     );
     console.log(`  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     const re = new RegExp(`<!-- bench:${name} -->[\\s\\S]*?<!-- /bench:${name} -->`);
-    doc = re.test(doc) ? doc.replace(re, md) : `${doc.trimEnd()}\n\n${md}\n`;
+    const existing = re.exec(doc)?.[0];
+    if (existing && section.partial) doc = doc.replace(re, () => merge(existing, name, section, when));
+    else doc = existing ? doc.replace(re, () => md) : `${doc.trimEnd()}\n\n${md}\n`;
     writeFileSync(out, doc);
   }
   console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

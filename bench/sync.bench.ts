@@ -47,6 +47,13 @@ import type { Bench, BenchRow } from './types.js';
 
 const ROWS = 100_000;
 const EVENTS = Math.min(ROWS, Number(process.env['BENCH_SYNC_EVENTS'] ?? ROWS));
+/**
+ * `BENCH_SYNC_ONLY=consistency`: only the seed and the consistency check (a few minutes); their
+ * rows replace the same rows in BENCHMARKS.md, the others stay (`BenchSection.partial`).
+ */
+const ONLY = process.env['BENCH_SYNC_ONLY'];
+if (ONLY !== undefined && ONLY !== 'consistency')
+  throw new Error(`BENCH_SYNC_ONLY=${ONLY}: the only part that runs alone is "consistency"`);
 /** Records per SQS batch (the spec's default), applied in parallel by the handler. */
 const SQS_BATCH = magento.sync.batchSize;
 /** Parallel single-row writers of the raw baselines: as many as the handler's records in flight. */
@@ -270,6 +277,14 @@ const bench: Bench = async (log) => {
         `each after a raw Scan of ${list(scans)} rows/s; the warm-up scans before them: ${list(warmUp)} rows/s. ` +
         'The check reads the Magento checksums in SQL while it scans, and places and hashes every row in JS.',
     );
+    if (ONLY === 'consistency') {
+      notes.push(
+        `Consistency rows: \`BENCH_SYNC_ONLY=consistency npm run bench -- sync\` (seed and consistency check only).`,
+      );
+      await db.end();
+      ddb.destroy();
+      return { title: 'Two-way sync (issue 3)', rows, notes, partial: true };
+    }
 
     const lastName = (tag: string, i: number) => `${tag}${i}`;
     const rawUpdate = (tag: string, i: number) =>

@@ -17,6 +17,12 @@ export interface BenchSection {
   readonly title: string;
   readonly rows: readonly BenchRow[];
   readonly notes?: readonly string[];
+  /**
+   * Only some of the section's rows were measured (a bench's own filter): they replace the rows
+   * of the same metric in BENCHMARKS.md and the notes with the same lead-in (the text before the
+   * first `:`); the rest of the section stays as it was, under its own date.
+   */
+  readonly partial?: boolean;
 }
 
 export type Bench = (log: (line: string) => void) => Promise<BenchSection>;
