@@ -28,8 +28,9 @@ export interface StepResult {
 
 export interface SizeResult {
   readonly rows: number;
-  /** Absent when the service table was bulk-loaded instead (`bulkLoadSeconds`). */
-  readonly backfill?: StepResult;
+  /** Customers backfilled (the last ones); those before them were bulk-loaded (`bulkLoadSeconds`). */
+  readonly backfillRows: number;
+  readonly backfill: StepResult;
   readonly bulkLoadSeconds?: number;
   /** `os.loadavg()` (1, 5, 15 min) before and after this size: the machine is shared. */
   readonly loadAverage: {
@@ -55,6 +56,8 @@ export interface ScaleResults {
   readonly workers: number;
   readonly rowsPerWorker: number;
   readonly backfillChunkSize: number;
+  /** Customers each size backfills (the last ones); the rest are bulk-loaded. */
+  readonly backfillRows: number;
   readonly validationChunkSize: number;
   readonly sizes: readonly SizeResult[];
 }
@@ -71,7 +74,7 @@ interface Series {
 }
 
 const W = 900;
-const H = 380;
+const H = 400;
 const PANEL = { w: 360, h: 250, top: 70 };
 const LEFTS = [80, 530];
 
@@ -144,7 +147,6 @@ function panel(
 /** The SVG text for `results`. */
 export function plotSvg(results: ScaleResults): string {
   const sizes = results.sizes.map((s) => s.rows);
-  const backfilled = results.sizes.filter((s) => s.backfill);
   const throughput: Series[] = [
     {
       label: 'full validation (plan, scan, compare, report)',
@@ -152,18 +154,23 @@ export function plotSvg(results: ScaleResults): string {
       points: results.sizes.map((s) => [s.rows, s.validation.rowsPerSecond] as const),
     },
     {
-      label: 'backfill (through the forward-sync rules)',
+      label: `backfill of the last ${results.backfillRows.toLocaleString('en-US')} customers (forward-sync rules)`,
       color: '#d62728',
-      points: backfilled.map((s) => [s.rows, s.backfill!.rowsPerSecond] as const),
+      points: results.sizes.map((s) => [s.rows, s.backfill.rowsPerSecond] as const),
     },
   ];
   const memory: Series[] = [
     {
-      label: 'peak RSS of the most loaded worker',
+      label: 'peak RSS of the most loaded validation worker',
       color: '#2ca02c',
       points: results.sizes.map(
         (s) => [s.rows, Math.max(s.validation.scan.maxRssMb, s.validation.compare.maxRssMb)] as const,
       ),
+    },
+    {
+      label: 'peak RSS of the most loaded backfill worker',
+      color: '#ff7f0e',
+      points: results.sizes.map((s) => [s.rows, s.backfill.maxRssMb] as const),
     },
     {
       label: "validation item's peak heap above the worker's idle heap",

@@ -14,11 +14,14 @@
  * Run on AWS) is not part of the figures. The figures are written after every size, and past
  * BENCH_VALIDATION_BUDGET_MIN minutes no further item starts: what finished is reported.
  *
- * Above BENCH_VALIDATION_BACKFILL_MAX rows (default 100,000) the service table is bulk-loaded
- * with what the backfill leaves (items and sync states, BatchWriteItem) instead of backfilled:
- * the backfill writes each row through the forward-sync rules (a conditional transaction of
- * item + sync state), at the rate DynamoDB Local sustains for those, and a million of them
- * would take most of an hour here. Validation runs the same either way.
+ * Backfill: each size backfills its last BENCH_VALIDATION_BACKFILL_ROWS customers (default
+ * 10,000, i.e. all of the 10 k size) through the backfill itself, into a table that already holds
+ * the customers before them, bulk-loaded as the backfill leaves them (items and sync states,
+ * BatchWriteItem). The backfill applies every row through the forward-sync rules (reads, then a
+ * conditional transaction of item + sync state), which DynamoDB Local here sustains at a few
+ * dozen to a few hundred rows/s: backfilling 100 k would take most of an hour, 1 M most of a
+ * day. The same number of rows in the same chunk shape at every size shows whether the backfill's
+ * rate and memory depend on the table's size; validation then reads the whole table either way.
  *
  * Results: the section in BENCHMARKS.md, the figures as JSON in bench/results/validation.json,
  * and the plot docs/validation-scale.svg (bench/plot-validation.ts).
@@ -31,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import mysql from 'mysql2/promise';
 import { documentClient } from '../lambdas/adapters/dynamodb-service.js';
-import { SyncEngineBackfill } from '../lambdas/domain/rollout-sync.js';
+import { type SyncBackfillChunk, SyncEngineBackfill } from '../lambdas/domain/rollout-sync.js';
 import { planBackfill } from '../lambdas/domain/rollout-tasks.js';
 import {
   type CompareItem,
@@ -45,9 +48,6 @@ import {
   type WorkList,
 } from '../lambdas/domain/validation.js';
 import { closeRuntime, configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
-import { RUNTIME_ENV } from '../lib/spec/runtime.js';
-import magento from '../migrations/magento.js';
-import { insertCustomers, putBackfilledStates, putCustomerItems } from '../test/support/bulk.js';
 import {
   createMagentoDatabase,
   createServiceTables,
@@ -55,7 +55,10 @@ import {
   findOrStartMariaDb,
   type ServiceTableNames,
   startDynamoLocal,
-} from '../test/support/databases.js';
+} from '../lib/local/databases.js';
+import { RUNTIME_ENV } from '../lib/spec/runtime.js';
+import magento from '../migrations/magento.js';
+import { insertCustomers, putBackfilledStates, putCustomerItems } from '../test/support/bulk.js';
 import { InMemoryPublisher } from '../test/support/in-memory-publisher.js';
 import { MemoryObjectStore } from '../test/support/memory-objects.js';
 import { type ScaleResults, type SizeResult, type StepResult, writePlot } from './plot-validation.js';
@@ -67,19 +70,23 @@ const SIZES = (process.env['BENCH_VALIDATION_SIZES'] ?? '10000,100000,1000000')
   .split(',')
   .map((s) => Number(s.trim()))
   .filter((n) => Number.isSafeInteger(n) && n > 0);
-const BACKFILL_MAX = Number(process.env['BENCH_VALIDATION_BACKFILL_MAX'] ?? 100_000);
+/** Customers (the last ones) each size backfills; those below are bulk-loaded. */
+const BACKFILL_ROWS = Number(process.env['BENCH_VALIDATION_BACKFILL_ROWS'] ?? 10_000);
 /** Rows a validation worker may hold: small enough that 10,000 rows already need a whole worker. */
 const ROWS_PER_WORKER = Number(process.env['BENCH_VALIDATION_ROWS_PER_WORKER'] ?? 10_000);
 /** Worker processes: the spec's backfillConcurrency (4), also used as validationConcurrency. */
 const WORKERS = magento.services[0]!.rollout.backfillConcurrency;
 const CHUNK_SIZE = magento.services[0]!.rollout.backfillChunkSize;
 const MB = 2 ** 20;
+const fmtN = (n: number) => n.toLocaleString('en-US');
 /**
  * Minutes the whole run may take: past it no further item starts, the size under way fails and
  * the sizes that finished are reported (the 1 M size can take long on a loaded machine).
  */
 const BUDGET_MIN = Number(process.env['BENCH_VALIDATION_BUDGET_MIN'] ?? 60);
 const deadline = Date.now() + BUDGET_MIN * 60_000;
+/** Customers per slice of the bulk load (the budget is checked between slices). */
+const BULK_SLICE = 20_000;
 
 /** The run's time budget (BENCH_VALIDATION_BUDGET_MIN) ran out before a size finished. */
 class BenchBudgetError extends Error {
@@ -285,43 +292,65 @@ async function measureSize(
     log(`${n} customers: seeding MariaDB…`);
     await insertCustomers(db, 1, rows + 1);
 
-    let backfill: StepResult | undefined;
+    // Keys below `sampleFrom` are bulk-loaded as the backfill leaves them; the rest (the last
+    // BACKFILL_ROWS customers, a whole number of chunks) go through the backfill itself.
+    const sampleFrom = Math.max(1, rows - BACKFILL_ROWS);
+    if (sampleFrom > 1 && sampleFrom % CHUNK_SIZE !== 0)
+      throw new Error(
+        `customers − BENCH_VALIDATION_BACKFILL_ROWS (${sampleFrom}) must be a multiple of ${CHUNK_SIZE}`,
+      );
     let bulkLoadSeconds: number | undefined;
-    if (rows <= BACKFILL_MAX) {
-      log(`${n}: backfill (${WORKERS} workers, chunks of ${CHUNK_SIZE.toLocaleString('en-US')})…`);
-      const pool = await startPool();
-      const t = performance.now();
-      const planned = await planBackfill(
-        { backfill: new SyncEngineBackfill(rt) },
-        { entities: ['customer'], chunkSize: CHUNK_SIZE },
-      );
-      const copied = await pool.map<{ copied: number; skipped: number }>(
-        log,
-        'backfill',
-        planned.chunks.map((chunk) => ({ kind: 'backfill', input: { chunk } })),
-      );
-      await pool.close();
-      const total = copied.reduce((s, o) => s + o.result.copied, 0);
-      if (total !== rows) throw new Error(`backfill copied ${total} of ${rows} rows`);
-      // A chunk's rows are all in the worker at once (readChunk).
-      backfill = step(
-        (performance.now() - t) / 1000,
-        rows,
-        copied,
-        (o) => (o.result as { copied: number; skipped: number }).copied,
-      );
-      log(`${n}: backfill ${backfill.seconds.toFixed(1)} s, ${Math.round(backfill.rowsPerSecond)} rows/s`);
-    } else {
-      log(`${n}: bulk-loading the service table as the backfill leaves it…`);
+    if (sampleFrom > 1) {
+      log(`${n}: bulk-loading customers 1–${fmtN(sampleFrom - 1)} as the backfill leaves them…`);
       const t = performance.now();
       const ddb = documentClient({ endpoint: dynamoEndpoint });
-      await Promise.all([
-        putCustomerItems(ddb, tables.serviceTables['customer']!, 1, rows + 1, 8),
-        putBackfilledStates(ddb, tables.syncTable, 1, rows + 1, 8),
-      ]);
-      ddb.destroy();
+      try {
+        // In slices, so that a run out of time stops here too, saying how far it got.
+        for (let from = 1; from < sampleFrom; from += BULK_SLICE) {
+          if (Date.now() > deadline)
+            throw new BenchBudgetError(
+              `not finished within BENCH_VALIDATION_BUDGET_MIN=${BUDGET_MIN} min: the bulk load had written ${fmtN(from - 1)} of ${fmtN(sampleFrom - 1)} customers (items and sync states) in ${((performance.now() - t) / 60_000).toFixed(0)} min`,
+            );
+          const to = Math.min(sampleFrom, from + BULK_SLICE);
+          await Promise.all([
+            putCustomerItems(ddb, tables.serviceTables['customer']!, from, to, 8),
+            putBackfilledStates(ddb, tables.syncTable, from, to, 8),
+          ]);
+        }
+      } finally {
+        ddb.destroy();
+      }
       bulkLoadSeconds = (performance.now() - t) / 1000;
     }
+    const backfillRows = rows - sampleFrom + 1;
+    log(
+      `${n}: backfill of customers ${fmtN(sampleFrom)}–${n} (${WORKERS} workers, chunks of ${fmtN(CHUNK_SIZE)})…`,
+    );
+    const pool = await startPool();
+    const tBackfill = performance.now();
+    const planned = await planBackfill(
+      { backfill: new SyncEngineBackfill(rt) },
+      { entities: ['customer'], chunkSize: CHUNK_SIZE },
+    );
+    const chunks = planned.chunks.filter(
+      (c) => sampleFrom === 1 || (c as SyncBackfillChunk).chunk * CHUNK_SIZE >= sampleFrom,
+    );
+    const copied = await pool.map<{ copied: number; skipped: number }>(
+      log,
+      'backfill',
+      chunks.map((chunk) => ({ kind: 'backfill', input: { chunk } })),
+    );
+    await pool.close();
+    const total = copied.reduce((a, o) => a + o.result.copied, 0);
+    if (total !== backfillRows) throw new Error(`backfill copied ${total} of ${backfillRows} rows`);
+    // A chunk's rows are all in the worker at once (readChunk).
+    const backfill = step(
+      (performance.now() - tBackfill) / 1000,
+      backfillRows,
+      copied,
+      (o) => (o.result as { copied: number; skipped: number }).copied,
+    );
+    log(`${n}: backfill ${backfill.seconds.toFixed(1)} s, ${Math.round(backfill.rowsPerSecond)} rows/s`);
 
     log(`${n}: full validation (${ROWS_PER_WORKER.toLocaleString('en-US')} rows per worker)…`);
     const port = new SyncEngineValidation({ ...rt, store });
@@ -372,7 +401,9 @@ async function measureSize(
     const held = (o: ItemOutcome<unknown>) => (o.result as WorkerStats).maxRowsHeld;
     const result: SizeResult = {
       rows,
-      ...(backfill ? { backfill } : { bulkLoadSeconds: bulkLoadSeconds! }),
+      backfillRows,
+      backfill,
+      ...(bulkLoadSeconds !== undefined ? { bulkLoadSeconds } : {}),
       loadAverage: { before: loadBefore, after: loadAverage() },
       validation: {
         seconds,
@@ -424,7 +455,7 @@ const bench: Bench = async (log) => {
   const started = Date.now();
   const env = [
     'BENCH_VALIDATION_SIZES',
-    'BENCH_VALIDATION_BACKFILL_MAX',
+    'BENCH_VALIDATION_BACKFILL_ROWS',
     'BENCH_VALIDATION_ROWS_PER_WORKER',
     'BENCH_VALIDATION_BUDGET_MIN',
   ]
@@ -437,6 +468,7 @@ const bench: Bench = async (log) => {
     workers: WORKERS,
     rowsPerWorker: ROWS_PER_WORKER,
     backfillChunkSize: CHUNK_SIZE,
+    backfillRows: BACKFILL_ROWS,
     validationChunkSize: magento.sync.validationChunkSize,
     sizes,
   });
@@ -449,9 +481,18 @@ const bench: Bench = async (log) => {
     log(`wrote ${path.relative(process.cwd(), json)} and ${path.relative(process.cwd(), svg)}`);
   };
   try {
+    let last: { rows: number; seconds: number } | undefined;
     for (const [i, rows] of SIZES.entries()) {
       try {
+        // A size the previous one's rate says cannot finish in the budget is not started.
+        const predicted = last && (last.seconds * rows) / last.rows;
+        if (predicted !== undefined && Date.now() + predicted * 1000 > deadline)
+          throw new BenchBudgetError(
+            `not started: at the ${fmtN(last!.rows)} size's rate (${(last!.seconds / 60).toFixed(1)} min from seeding to report) it would take about ${(predicted / 60).toFixed(0)} min, beyond what is left of BENCH_VALIDATION_BUDGET_MIN=${BUDGET_MIN} min (${((deadline - Date.now()) / 60_000).toFixed(0)} min)`,
+          );
+        const t = performance.now();
         sizes.push(await measureSize(log, maria.url, dynamo.endpoint, rows, i));
+        last = { rows, seconds: (performance.now() - t) / 1000 };
         save();
       } catch (e) {
         log(`${rows}: ${(e as Error).message}`);
@@ -465,7 +506,6 @@ const bench: Bench = async (log) => {
 
   const rows: BenchRow[] = [];
   const first = sizes[0];
-  const fmtN = (n: number) => n.toLocaleString('en-US');
   const secs = (n: number) => `${n.toFixed(1)} s`;
   const holds = (value: number, base: number | undefined, baseRows: number) =>
     base === undefined
@@ -490,13 +530,12 @@ const bench: Bench = async (log) => {
     const base = s === first ? undefined : first;
     const v = s.validation;
     const N = fmtN(s.rows);
-    if (s.backfill)
-      rows.push({
-        metric: `${N}: backfill (plan + ${fmtN(s.backfill.items)} chunk items, ${secs(s.backfill.seconds)})`,
-        value: s.backfill.rowsPerSecond,
-        unit: 'rows/s',
-        ...holds(s.backfill.rowsPerSecond, base?.backfill?.rowsPerSecond, base?.rows ?? 0),
-      });
+    rows.push({
+      metric: `${N}: backfill of the last ${fmtN(s.backfillRows)} customers (plan + ${fmtN(s.backfill.items)} chunk items, ${secs(s.backfill.seconds)})`,
+      value: s.backfill.rowsPerSecond,
+      unit: 'rows/s',
+      ...holds(s.backfill.rowsPerSecond, base?.backfill?.rowsPerSecond, base?.rows ?? 0),
+    });
     rows.push({
       metric: `${N}: full validation, Plan ${secs(v.planSeconds)} → Scan ${fmtN(v.scan.items)} items ${secs(v.scan.seconds)} → PlanCompare ${secs(v.planCompareSeconds)} → Compare ${fmtN(v.compare.items)} items ${secs(v.compare.seconds)} → Report ${secs(v.reportSeconds)} = ${secs(v.seconds)}`,
       value: v.rowsPerSecond,
@@ -515,13 +554,12 @@ const bench: Bench = async (log) => {
       unit: 'rows/s',
       ...holds(v.compare.rowsPerSecond, base?.validation.compare.rowsPerSecond, base?.rows ?? 0),
     });
-    if (s.backfill)
-      rows.push({
-        metric: `${N}: peak RSS of the most loaded backfill worker`,
-        value: s.backfill.maxRssMb,
-        unit: 'MB',
-        ...flat(s.backfill.maxRssMb, base?.backfill?.maxRssMb, base?.rows ?? 0),
-      });
+    rows.push({
+      metric: `${N}: peak RSS of the most loaded backfill worker`,
+      value: s.backfill.maxRssMb,
+      unit: 'MB',
+      ...flat(s.backfill.maxRssMb, base?.backfill?.maxRssMb, base?.rows ?? 0),
+    });
     rows.push({
       metric: `${N}: peak RSS of the most loaded validation worker (scan ${v.scan.maxRssMb.toFixed(0)} MB, compare ${v.compare.maxRssMb.toFixed(0)} MB)`,
       value: rss(s),
@@ -549,12 +587,15 @@ const bench: Bench = async (log) => {
     `Load average (\`uptime\`: 1, 5, 15 min) on this 2-core machine, shared with other work while it ran: ${sizes.map((s) => `${fmtN(s.rows)}: ${load(s.loadAverage.before)} before, ${load(s.loadAverage.after)} after`).join('; ')}. MariaDB, DynamoDB Local (one JVM), the ${WORKERS} worker processes and this one share the same 2 cores, so rows/s are this machine's, not Lambda's.`,
     `${WORKERS} worker processes per step (the spec's backfillConcurrency; validationConcurrency set to the same), a fresh pool for each of backfill, Scan and Compare (separate functions on AWS), each process running one item at a time like a Lambda execution environment; backfill chunks of ${fmtN(CHUNK_SIZE)} keys; validation with ${fmtN(ROWS_PER_WORKER)} rows per worker (the default is 100,000: smaller here so that even 10,000 rows fill a worker and 1,000,000 need ${fmtN(1_000_000 / ROWS_PER_WORKER)} of them) and chunks of ${fmtN(magento.sync.validationChunkSize)} keys. Plan, PlanCompare and Report run in the bench process, which holds the object store (S3 on AWS; the workers reach it over IPC). Step Functions' own orchestration time is not included.`,
     'Rows/s = customers / wall time of the step; validation reads every row on both sides (SQL chunk checksums on MariaDB, a parallel scan of the service table). Memory per item: a full GC before it, process.memoryUsage() sampled every 5 ms while it runs; peak RSS is the worker process\'s over all its items (Lambda\'s "Max Memory Used" of a warm environment), heap above idle includes garbage not yet collected.',
-    ...sizes
+    `Backfill: every size backfills its last ${fmtN(BACKFILL_ROWS)} customers (the whole 10 k size) through the backfill itself, the same rows in the same chunk shape, into a table already holding the customers before them, which are bulk-loaded as the backfill leaves them (BatchWriteItem of items and sync states: ${sizes
       .filter((s) => s.bulkLoadSeconds !== undefined)
       .map(
         (s) =>
-          `${fmtN(s.rows)}: NOT backfilled. Above BENCH_VALIDATION_BACKFILL_MAX (${fmtN(BACKFILL_MAX)}) rows the service table is bulk-loaded instead (BatchWriteItem of the items and sync states the backfill leaves, ${s.bulkLoadSeconds!.toFixed(0)} s): the backfill applies every row through the forward-sync rules (reads, then a conditional transaction of item + sync state), which DynamoDB Local here sustains only at the backfill rates above, i.e. well over an hour for a million rows. Validation runs the same either way (and finds zero mismatches, so the bulk load equals what the backfill writes).`,
-      ),
+          `${fmtN(s.rows - s.backfillRows)} rows in ${s.bulkLoadSeconds!.toFixed(0)} s at ${fmtN(s.rows)}`,
+      )
+      .join(
+        ', ',
+      )}). The backfill applies every row through the forward-sync rules (reads, then a conditional transaction of item + sync state), which DynamoDB Local sustains here only at the rates above: a whole 1 M backfill would take ${sizes.length ? `about ${Math.round(1_000_000 / Math.min(...sizes.map((s) => s.backfill.rowsPerSecond)) / 3600)} h` : 'hours'} at the slowest of them. Validation then reads the whole table, and finds zero mismatches at every size, so the bulk-loaded rows equal what the backfill writes.`,
     ...skipped.map((s) => `Not measured: ${s}`),
   ];
   return { title: 'Backfill and full validation at 10 k, 100 k and 1 M customers (issue 13)', rows, notes };
