@@ -37,7 +37,7 @@
  * group's service rows (at most one per legacy key of the range: ≤ chunksPerGroup × chunkSize)
  * plus one chunk of legacy rows, which the layout keeps under `rowsPerWorker`. Keys that are
  * not unsigned integers sit in hash buckets (chunks.ts), grouped so that a group holds about
- * `rowsPerWorker / 2` rows of the expected count. The S3 objects written per run grow as
+ * `rowsPerWorker / 2` rows of the expected count (both sides together in listing mode). The S3 objects written per run grow as
  * (scan workers × groups), i.e. with the square of rows / rowsPerWorker: docs/capacity.md says
  * where that stops paying.
  */
@@ -101,9 +101,14 @@ export function validationLayout(options: {
     options.mode === 'sql'
       ? Math.max(1, Math.floor(budget / chunkSize) - 1)
       : Math.max(1, Math.floor(budget / (2 * chunkSize)));
+  // Hash buckets fill by chance, not by range: a group is sized to hold half the budget in
+  // expectation (one side's rows in SQL mode, both sides' in listing mode), so that a group the
+  // hash filled fuller than average still fits. Sized to the whole budget, groups of a listing run
+  // held up to a quarter more rows than allowed (test/integration/full-validation-listing.test.ts).
+  const sides = options.mode === 'listing' ? 2 : 1;
   const bucketsPerGroup = Math.min(
     HASH_BUCKETS,
-    Math.max(1, Math.floor((HASH_BUCKETS * budget) / (2 * Math.max(1, options.rows)))),
+    Math.max(1, Math.floor((HASH_BUCKETS * budget) / (2 * sides * Math.max(1, options.rows)))),
   );
   return { chunkSize, chunksPerGroup, bucketsPerGroup, rowsPerWorker: budget };
 }
