@@ -10,6 +10,8 @@
  * (sync-batch.ts). Every path and baseline runs on EVENTS events (100,000 unless
  * BENCH_SYNC_EVENTS says otherwise), over the same 100,000 seeded customers.
  */
+
+import os from 'node:os';
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
   PutCommand,
@@ -131,7 +133,15 @@ async function invokeHandler(handler: unknown, events: readonly ChangeEvent[]): 
   if (res.batchItemFailures.length) throw new Error(`${res.batchItemFailures.length} records failed`);
 }
 
+/** The 1-, 5- and 15-minute load averages (what `uptime` prints): the machine is shared. */
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+
 const bench: Bench = async (log) => {
+  const loadBefore = loadAverage();
   const [maria, dynamo] = await Promise.all([findOrStartMariaDb(log), startDynamoLocal(log)]);
   const rows: BenchRow[] = [];
   const notes: string[] = [];
@@ -279,7 +289,7 @@ const bench: Bench = async (log) => {
     );
     if (ONLY === 'consistency') {
       notes.push(
-        `Consistency rows: \`BENCH_SYNC_ONLY=consistency npm run bench -- sync\` (seed and consistency check only).`,
+        `Consistency rows: \`BENCH_SYNC_ONLY=consistency npm run bench -- sync\` (seed and consistency check only); load average (\`uptime\`: 1, 5, 15 min) ${loadBefore} before, ${loadAverage()} after.`,
       );
       await db.end();
       ddb.destroy();
@@ -595,6 +605,7 @@ const bench: Bench = async (log) => {
     }
 
     notes.push(
+      `Load average (\`uptime\`: 1, 5, 15 min) on this shared machine: ${loadBefore} before, ${loadAverage()} after.`,
       `Every path and baseline ran on ${count} events over ${ROWS.toLocaleString('en-US')} seeded customers; ` +
         `single-row baselines with ${PARALLEL} writers in parallel, as many as the handler has records in flight.`,
       `Single-record path = the Lambda handler (middy, Powertools, parse, conflict engine, ports) fed SQS batches of ${SQS_BATCH}; ` +
