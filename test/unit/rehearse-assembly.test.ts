@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
-import { type AssemblyModel, readAssembly } from '../../lib/rehearse/assembly.js';
+import { type AssemblyModel, readAssembly, withGateThreshold } from '../../lib/rehearse/assembly.js';
+import { allStates } from '../../lib/rehearse/cfn.js';
 
 let dir: string;
 let model: AssemblyModel;
@@ -107,5 +108,27 @@ describe('the cloud assembly read back (magento/customer, dev)', () => {
     const dlqAlarm = model.alarms.find((a) => a.name === `${stack}-forward-dlq-depth`)!;
     expect(dlqAlarm).toMatchObject({ threshold: 0, statistic: 'Maximum', evaluationPeriods: 1 });
     expect(dlqAlarm.metric?.dimensions['QueueName']).toBe(`${stack}-forward-dlq`);
+  });
+
+  it('withGateThreshold: the named checks of every rollout gate changed in a copy, the others and the model kept', () => {
+    type Check = { check: string; threshold: number };
+    const checks = (m: AssemblyModel) =>
+      Object.values(m.stateMachines).flatMap((def) =>
+        allStates(def).flatMap(
+          ([, st]) => (st['Parameters'] as { gate?: { checks: Check[] } } | undefined)?.gate?.checks ?? [],
+        ),
+      );
+    const raised = withGateThreshold(model, ['p95LatencyMs'], 9999);
+    const before = checks(model);
+    const after = checks(raised);
+    expect(after).toHaveLength(before.length);
+    expect(after.filter((c) => c.check === 'p95LatencyMs').length).toBeGreaterThan(0);
+    after.forEach((c, i) => {
+      expect(c.threshold).toBe(c.check === 'p95LatencyMs' ? 9999 : before[i]!.threshold);
+    });
+    expect(before.some((c) => c.check === 'p95LatencyMs' && c.threshold === 9999)).toBe(false);
+    expect(() => withGateThreshold(model, ['noSuchCheck'], 1)).toThrow(
+      /no rollout gate .* checks noSuchCheck/,
+    );
   });
 });
