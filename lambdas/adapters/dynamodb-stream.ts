@@ -33,6 +33,8 @@ export function unmarshallImage(
 
 /** The shape of one stream record (a subset of aws-lambda's DynamoDBRecord). */
 export interface RawStreamRecord {
+  /** The stream record's id (kept with a record the capture dead-letters). */
+  readonly eventID?: string;
   readonly eventName?: string;
   readonly eventSourceARN?: string;
   readonly dynamodb?: {

@@ -5,7 +5,7 @@
  */
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { captureDeadLetterVariable, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 
 /** Why a record was dead-lettered (masked: no personal data). */
 export interface DeadLetterReason {
@@ -17,10 +17,29 @@ export interface DeadLetterReason {
   readonly source: string;
 }
 
+/** What is kept of a record given up on. */
+export interface DeadLetterMessage {
+  /** The record as delivered (an SQS body, a stream record's JSON): a redrive replays it. */
+  readonly body: string;
+  /** Its id where it came from (SQS message id, stream record event id). */
+  readonly sourceId: string;
+  /** Deliveries so far. @default 1 */
+  readonly receiveCount?: number;
+}
+
 /** Where records a function gives up on are kept (port). */
 export interface DeadLetterPort {
   /** Resolves once the queue has the message (SQS acknowledged it); rejects otherwise. */
-  send(record: SQSRecord, why: DeadLetterReason): Promise<void>;
+  send(message: DeadLetterMessage, why: DeadLetterReason): Promise<void>;
+}
+
+/** An SQS record as a {@link DeadLetterMessage}. */
+export function sqsDeadLetterMessage(record: SQSRecord): DeadLetterMessage {
+  return {
+    body: record.body,
+    sourceId: record.messageId,
+    receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1),
+  };
 }
 
 /** The message attributes a dead-lettered record carries (names shared with the docs and tests). */
@@ -39,20 +58,20 @@ export class SqsDeadLetter implements DeadLetterPort {
     private readonly client: Pick<SQSClient, 'send'> = new SQSClient({}),
   ) {}
 
-  async send(record: SQSRecord, why: DeadLetterReason): Promise<void> {
+  async send(message: DeadLetterMessage, why: DeadLetterReason): Promise<void> {
     const text = (value: string) => ({ DataType: 'String', StringValue: value.slice(0, 1024) || '-' });
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: record.body,
+        MessageBody: message.body,
         MessageAttributes: {
           [DEAD_LETTER_ATTRIBUTES.error]: text(why.error),
           [DEAD_LETTER_ATTRIBUTES.reason]: text(why.reason),
           [DEAD_LETTER_ATTRIBUTES.source]: text(why.source),
-          [DEAD_LETTER_ATTRIBUTES.messageId]: text(record.messageId),
+          [DEAD_LETTER_ATTRIBUTES.messageId]: text(message.sourceId),
           [DEAD_LETTER_ATTRIBUTES.receiveCount]: {
             DataType: 'Number',
-            StringValue: String(Number(record.attributes?.ApproximateReceiveCount ?? 1)),
+            StringValue: String(message.receiveCount ?? 1),
           },
         },
       }),
@@ -66,6 +85,17 @@ export class SqsDeadLetter implements DeadLetterPort {
  * queues are in-process: there the record is redelivered and reaches the DLQ by redrive).
  */
 export function deadLetterFromEnv(env: NodeJS.ProcessEnv = process.env): DeadLetterPort | undefined {
-  const url = env[RUNTIME_ENV.deadLetterQueueUrl];
+  return fromUrl(env[RUNTIME_ENV.deadLetterQueueUrl]);
+}
+
+/** The DLQ of an entity's change capture (the pipe's), as {@link deadLetterFromEnv}. */
+export function captureDeadLetterFromEnv(
+  entity: string,
+  env: NodeJS.ProcessEnv = process.env,
+): DeadLetterPort | undefined {
+  return fromUrl(env[captureDeadLetterVariable(entity)]);
+}
+
+function fromUrl(url: string | undefined): DeadLetterPort | undefined {
   return url && /^https:\/\//.test(url) ? new SqsDeadLetter(url) : undefined;
 }

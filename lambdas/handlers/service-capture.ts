@@ -9,13 +9,17 @@
  * `service_contract_violation_total{service, entity}` (alarmed by the ServiceChangeCapture
  * construct) and logged with its reason, without values.
  *
- * A record that cannot be described by the contract is logged (masked) and counted as failed,
- * never allowed to block the shard: the consistency check reports the record.
+ * A record that cannot be described by the contract is counted as failed, logged (masked) and
+ * sent to its entity's capture DLQ (the pipe's, `CUTOVER_CAPTURE_DLQ_URL_<ENTITY>`) with its
+ * reason, where the DLQ's alarm shows it; it does not block the shard. Only if it cannot be kept
+ * there (no DLQ, SQS refused) does the batch fail, so the pipe retries it and, after its retries,
+ * puts it in the same DLQ: a record is never dropped.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
-import { type RawStreamRecord, toServiceStreamRecord } from '../adapters/dynamodb-stream.js';
+import { type RawStreamRecord, tableNameOf, toServiceStreamRecord } from '../adapters/dynamodb-stream.js';
+import { captureDeadLetterFromEnv, type DeadLetterPort } from '../adapters/sqs-dead-letter.js';
 import {
   type CapturedEvent,
   captureServiceChange,
@@ -66,10 +70,59 @@ export async function captureBatch(records: readonly RawStreamRecord[]): Promise
       countEvent(service, 'capture', 'applied');
     } catch (e) {
       countEvent(service, 'capture', 'failed');
-      logger.error('service-capture: record dropped', { reason: describeError(e) });
+      await deadLetter(raw, e, byTable);
     }
   }
   return out;
+}
+
+let deadLetterOverride: DeadLetterPort | null | undefined;
+
+/**
+ * Replaces the capture DLQs (tests; `null`: none); `undefined` restores those of the
+ * environment (`CUTOVER_CAPTURE_DLQ_URL_<ENTITY>`).
+ */
+export function configureCaptureDeadLetter(port: DeadLetterPort | null | undefined): void {
+  deadLetterOverride = port;
+}
+
+/** Keeps an untranslatable record in its entity's capture DLQ, or fails the batch (see above). */
+async function deadLetter(
+  raw: RawStreamRecord,
+  error: unknown,
+  byTable: ReadonlyMap<string, { entity: EntitySpec }>,
+): Promise<void> {
+  const reason = describeError(error);
+  let entity: string | undefined;
+  try {
+    entity = byTable.get(tableNameOf(raw.eventSourceARN))?.entity.name;
+  } catch {
+    entity = undefined;
+  }
+  const dlq =
+    deadLetterOverride !== undefined
+      ? (deadLetterOverride ?? undefined)
+      : entity
+        ? captureDeadLetterFromEnv(entity)
+        : undefined;
+  const where = { entity: entity ?? 'unknown', eventId: raw.eventID, reason };
+  if (dlq) {
+    try {
+      await dlq.send(
+        { body: JSON.stringify(raw), sourceId: raw.eventID ?? '' },
+        { error: (error as Error)?.name ?? 'Error', reason, source: 'service-capture' },
+      );
+      logger.error('service-capture: record cannot be translated; sent to the capture DLQ', where);
+      return;
+    } catch (sendError) {
+      logger.error('service-capture: the capture DLQ could not be written', {
+        ...where,
+        dlqError: describeError(sendError),
+      });
+    }
+  }
+  logger.error('service-capture: record cannot be translated and is not kept; the batch is retried', where);
+  throw error;
 }
 
 export const handler = middy(async (records: RawStreamRecord[]) =>

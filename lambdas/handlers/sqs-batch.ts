@@ -14,7 +14,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type DeadLetterPort, deadLetterFromEnv } from '../adapters/sqs-dead-letter.js';
+import { type DeadLetterPort, deadLetterFromEnv, sqsDeadLetterMessage } from '../adapters/sqs-dead-letter.js';
 import { describeError } from '../domain/masking.js';
 import { logger } from './powertools.js';
 
@@ -55,7 +55,11 @@ export function sqsBatchHandler(name: string, onRecord: RecordHandler, options: 
       const dlq = options.permanent?.(e) ? deadLetter() : undefined;
       if (dlq) {
         try {
-          await dlq.send(record, { error: (e as Error)?.name ?? 'Error', reason, source: name });
+          await dlq.send(sqsDeadLetterMessage(record), {
+            error: (e as Error)?.name ?? 'Error',
+            reason,
+            source: name,
+          });
           logger.warn(`${name}: record sent to the DLQ (permanent error)`, {
             messageId: record.messageId,
             reason,

@@ -3,15 +3,16 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as pipes from 'aws-cdk-lib/aws-pipes';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { serviceDetailType } from '../../lambdas/domain/events.js';
 import { METRIC } from '../spec/metrics.js';
+import { captureDeadLetterVariable } from '../spec/runtime.js';
 import type { EntitySpec } from '../spec/schema.js';
 import { cutoverMetric } from './metrics.js';
-import { deadLetterQueue, metricDlqDepth } from './queues.js';
+import { deadLetterQueue, dlqNotEmptyAlarm, metricDlqDepth } from './queues.js';
 
 export interface ServiceChangeCaptureProps {
   /** The service table (its stream must be on, NEW_AND_OLD_IMAGES). */
@@ -38,6 +39,8 @@ export interface ServiceChangeCaptureProps {
   readonly pipeName?: string;
   /** Name of the version-contract alarm. @default - generated */
   readonly contractAlarmName?: string;
+  /** Name of the DLQ alarm. @default - generated */
+  readonly deadLetterAlarmName?: string;
 }
 
 /**
@@ -55,8 +58,17 @@ export interface ServiceChangeCaptureProps {
 export class ServiceChangeCapture extends Construct {
   readonly pipe: pipes.CfnPipe;
   readonly role: iam.Role;
-  /** Records the pipe could not deliver after its retries. */
+  /**
+   * Records the pipe could not deliver after its retries, and records the enrichment could not
+   * translate into the contract (sent there by the enrichment with their reason as message
+   * attributes, `CUTOVER_CAPTURE_DLQ_URL_<ENTITY>`).
+   */
   readonly deadLetterQueue: sqs.Queue;
+  /**
+   * ALARM as soon as the DLQ holds a record: a committed service change has not reached the
+   * legacy side and waits for a person.
+   */
+  readonly deadLetterAlarm: cloudwatch.Alarm;
   /**
    * ALARM when a service write did not bump the item's version (the enrichment counts it as
    * `service_contract_violation_total`): the change was published anyway, but the service breaks
@@ -102,6 +114,14 @@ export class ServiceChangeCapture extends Construct {
       }),
     );
     this.deadLetterQueue.grantSendMessages(this.role);
+    // The enrichment keeps a record it cannot translate here, with its reason (service-capture.ts).
+    this.deadLetterQueue.grantSendMessages(props.enrichment);
+    if (props.enrichment instanceof lambda.Function) {
+      props.enrichment.addEnvironment(
+        captureDeadLetterVariable(props.entity.name),
+        this.deadLetterQueue.queueUrl,
+      );
+    }
 
     this.pipe = new pipes.CfnPipe(this, 'Pipe', {
       name: props.pipeName,
@@ -130,6 +150,12 @@ export class ServiceChangeCapture extends Construct {
 
     this.serviceName = props.serviceName;
     this.entityName = props.entity.name;
+    this.deadLetterAlarm = dlqNotEmptyAlarm(this, 'DlqAlarm', this.deadLetterQueue, {
+      alarmName: props.deadLetterAlarmName,
+      alarmDescription:
+        `${props.serviceName}/${props.entity.name}: a service change was not captured (the pipe gave up on it, or the ` +
+        'enrichment could not translate it; the reason is in the message attributes). It has not reached the legacy side: fix it and redrive.',
+    });
     this.contractViolationAlarm = new cloudwatch.Alarm(this, 'ContractViolationAlarm', {
       alarmName: props.contractAlarmName,
       alarmDescription:

@@ -16,6 +16,11 @@ export const RUNTIME_ENV = {
    * contract rejects is sent there at its first delivery (lambdas/handlers/sqs-batch.ts).
    */
   deadLetterQueueUrl: 'CUTOVER_DLQ_URL',
+  /**
+   * Prefix of the variables (`…<ENTITY>`) holding the DLQ URL of each entity's change capture: a
+   * stream record the capture cannot translate is sent there with its reason.
+   */
+  captureDeadLetterQueueUrlPrefix: 'CUTOVER_CAPTURE_DLQ_URL_',
   syncTable: 'CUTOVER_SYNC_TABLE',
   conflictsTable: 'CUTOVER_CONFLICTS_TABLE',
   /** JSON object: entity name -> service table name. */
@@ -60,3 +65,8 @@ export const RUNTIME_ENV = {
 } as const;
 
 export const METRICS_NAMESPACE = 'Cutover';
+
+/** The variable holding the DLQ URL of `entity`'s change capture (`CUTOVER_CAPTURE_DLQ_URL_<ENTITY>`). */
+export function captureDeadLetterVariable(entity: string): string {
+  return `${RUNTIME_ENV.captureDeadLetterQueueUrlPrefix}${entity.toUpperCase()}`;
+}

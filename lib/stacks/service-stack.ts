@@ -234,6 +234,7 @@ export class ServiceStack extends Stack {
         entity,
         serviceName: service.name,
         contractAlarmName: opsAlarmName(stage, spec.name, service.name, `${entity.name}-version-contract`),
+        deadLetterAlarmName: opsAlarmName(stage, spec.name, service.name, `${entity.name}-capture-dlq`),
         bus,
         enrichment: serviceCapture,
         deadLetterQueueName: dlqName(names.capture[entity.name]!),

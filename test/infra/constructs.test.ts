@@ -22,7 +22,7 @@ import { ServiceMonitors } from '../../lib/constructs/service-monitors.js';
 import { SyncChannel } from '../../lib/constructs/sync-channel.js';
 import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import { rollbackAlarmName, rollbackAlarmPrefix, serviceDlqNames } from '../../lib/spec/names.js';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { captureDeadLetterVariable, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import { physicalTableName, serviceTables, syncTables } from '../../lib/spec/tables.js';
 import { magento, menu } from '../../migrations/index.js';
 
@@ -308,6 +308,51 @@ describe('Construct: SyncChannel', () => {
 });
 
 describe('Construct: ServiceChangeCapture', () => {
+  it('lets the enrichment keep an untranslatable record in the DLQ (its URL in the environment, sqs:SendMessage) and alarms on the DLQ', () => {
+    const s = stack();
+    const table = new dynamodb.Table(s, 'Table', {
+      partitionKey: { name: 'customerId', type: dynamodb.AttributeType.STRING },
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    });
+    const enrichment = fn(s, 'CaptureFn');
+    const c = new ServiceChangeCapture(s, 'Capture', {
+      table,
+      entity: customer.entities[0]!,
+      serviceName: 'customer',
+      bus: new events.EventBus(s, 'Bus'),
+      enrichment,
+      deadLetterAlarmName: 'ops-customer-capture-dlq',
+    });
+    const t = Template.fromStack(s);
+    const dlqId = s.getLogicalId(c.deadLetterQueue.node.defaultChild as CfnElement);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ [captureDeadLetterVariable('customer')]: { Ref: dlqId } }),
+      },
+    });
+    expect(captureDeadLetterVariable('customer')).toBe('CUTOVER_CAPTURE_DLQ_URL_CUSTOMER');
+    const enrichmentRole = s.getLogicalId(enrichment.role!.node.defaultChild as CfnElement);
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: enrichmentRole }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Resource: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+          }),
+        ]),
+      },
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'ops-customer-capture-dlq',
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
   it('pipes the table stream through the enrichment onto the bus, with a DLQ on the source', () => {
     const s = stack();
     const table = new dynamodb.Table(s, 'Table', {

@@ -12,9 +12,10 @@ process.env['POWERTOOLS_LOG_LEVEL'] = 'WARN';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { DeadLetterMessage, DeadLetterReason } from '../../lambdas/adapters/sqs-dead-letter.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
-import { captureBatch } from '../../lambdas/handlers/service-capture.js';
+import { captureBatch, configureCaptureDeadLetter } from '../../lambdas/handlers/service-capture.js';
 import { METRIC } from '../../lib/spec/metrics.js';
 import { StreamReader, streamRecordShape } from '../support/stream-records.js';
 import {
@@ -150,5 +151,50 @@ describe('Function: service-capture (the version contract, on DynamoDB Local str
       [id],
     );
     expect(row).toMatchObject({ firstname: 'Own', lastname: 'NoBump' });
+  });
+
+  it('a service change the capture cannot translate goes to the capture DLQ with its reason; without a DLQ the batch fails and is retried, never dropped', async () => {
+    await stream.read(); // the earlier test's records
+    await serviceWrite(env, 'customer', 'svc-untranslatable', {
+      websiteId: 'not-a-number',
+      email: 'bad.type@example.com',
+    });
+    await serviceWrite(env, 'customer', 'svc-fine', { firstName: 'Fine', email: 'fine@example.com' });
+    const records = await stream.read();
+    expect(records).toHaveLength(2);
+
+    const kept: { message: DeadLetterMessage; why: DeadLetterReason }[] = [];
+    configureCaptureDeadLetter({
+      send: async (message, why) => {
+        kept.push({ message, why });
+      },
+    });
+    try {
+      const { result: captured, lines } = await captureOutput(() => captureBatch(records));
+      expect(captured.map((c) => c.detail.key)).toEqual(['svc-fine']);
+      expect(kept).toHaveLength(1);
+      expect(JSON.parse(kept[0]!.message.body)).toEqual(records[0]);
+      expect(kept[0]!.message.sourceId).toBe(records[0]!['eventID']);
+      expect(kept[0]!.why).toMatchObject({ error: 'ValueError', source: 'service-capture' });
+      expect(kept[0]!.why.reason).toContain('websiteId');
+      // Counted as failed, logged with the reason, without values.
+      const failed = lines.filter((l) => l[METRIC.eventProcessing] !== undefined && l['status'] === 'failed');
+      expect(failed).toHaveLength(1);
+      const log = lines.find((l) => String(l['message']).includes('sent to the capture DLQ'));
+      expect(log).toMatchObject({ entity: 'customer' });
+      expect(JSON.stringify(lines)).not.toContain('bad.type@example.com');
+
+      // No DLQ to keep it in (or SQS refuses): the batch fails, so the pipe retries it.
+      configureCaptureDeadLetter(null);
+      await expect(captureBatch(records)).rejects.toThrow(/websiteId/);
+      configureCaptureDeadLetter({
+        send: async () => {
+          throw new Error('AccessDenied');
+        },
+      });
+      await expect(captureBatch(records)).rejects.toThrow(/websiteId/);
+    } finally {
+      configureCaptureDeadLetter(undefined);
+    }
   });
 });

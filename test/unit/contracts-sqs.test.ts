@@ -13,6 +13,7 @@ import {
   DEAD_LETTER_ATTRIBUTES,
   deadLetterFromEnv,
   SqsDeadLetter,
+  sqsDeadLetterMessage,
 } from '../../lambdas/adapters/sqs-dead-letter.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import { contract } from '../support/contracts.js';
@@ -75,7 +76,7 @@ describe('Contract: SQS SendMessage (the dead-letter adapter)', () => {
     const sqs = documentedSqs();
     const dlq = new SqsDeadLetter(recorded.input.QueueUrl, sqs.client);
     const r = record(recorded.input.MessageBody);
-    await dlq.send(r, {
+    await dlq.send(sqsDeadLetterMessage(r), {
       error: 'ContractError',
       reason: 'invalid event: detail.data.websiteId: expected number',
       source: 'forward-sync',
@@ -106,7 +107,7 @@ describe('Contract: SQS SendMessage (the dead-letter adapter)', () => {
   it('an error answer rejects, so the caller does not acknowledge the record', async () => {
     const dlq = new SqsDeadLetter(recorded.input.QueueUrl, documentedSqs(400).client);
     await expect(
-      dlq.send(record('x'), { error: 'ContractError', reason: 'r', source: 's' }),
+      dlq.send(sqsDeadLetterMessage(record('x')), { error: 'ContractError', reason: 'r', source: 's' }),
     ).rejects.toMatchObject({
       name: 'QueueDoesNotExist',
     });
