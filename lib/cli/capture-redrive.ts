@@ -15,6 +15,11 @@
  * Stream records live 24 hours: when the range can no longer be read (trimmed, or the shard or
  * stream is gone) the keys are unknown and the message says exactly that; it stays in the queue
  * and the fix is a reconciliation run with repair.
+ *
+ * The enrichment puts a second kind of message there: a stream record it could not translate,
+ * as the record itself with the reason in the message attributes
+ * (lambdas/handlers/service-capture.ts). Its key is in it: steps 2 and 3 run on that key (an
+ * item still untranslatable leaves the message, with the reason).
  */
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -79,6 +84,24 @@ export function batchPositionOf(body: string): StreamBatchPosition {
     startSequenceNumber: info['startSequenceNumber'] as string,
     endSequenceNumber: info['endSequenceNumber'] as string,
   };
+}
+
+/**
+ * The other kind of capture DLQ message: a stream record the service-capture enrichment could
+ * not translate, kept as its JSON (the table in `eventSourceARN`); undefined for anything else.
+ */
+export function keptStreamRecordOf(body: string): (RawStreamRecord & { eventSourceARN: string }) | undefined {
+  try {
+    const r = JSON.parse(body) as RawStreamRecord;
+    return r &&
+      typeof r.eventSourceARN === 'string' &&
+      r.eventSourceARN.includes(':table/') &&
+      r.dynamodb?.Keys
+      ? (r as RawStreamRecord & { eventSourceARN: string })
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where a capture redrive reads: the service table's stream and the table itself. */
@@ -195,21 +218,29 @@ export async function recapture(
   entity: EntitySpec,
   body: string,
 ): Promise<RecaptureOutcome> {
-  let position: StreamBatchPosition;
-  try {
-    position = batchPositionOf(body);
-  } catch (e) {
-    if (e instanceof CaptureDlqMessageError) return { outcome: 'unreadable', reason: e.message };
-    throw e;
-  }
   let records: RawStreamRecord[];
-  try {
-    records = await deps.source.records(position);
-  } catch (e) {
-    if (e instanceof StreamPositionGoneError) return { outcome: 'expired', reason: e.message };
-    throw e;
+  let table: string;
+  const kept = keptStreamRecordOf(body);
+  if (kept) {
+    // The enrichment kept the record itself (it could not translate it): its key is known.
+    records = [kept];
+    table = tableNameOf(kept.eventSourceARN);
+  } else {
+    let position: StreamBatchPosition;
+    try {
+      position = batchPositionOf(body);
+    } catch (e) {
+      if (e instanceof CaptureDlqMessageError) return { outcome: 'unreadable', reason: e.message };
+      throw e;
+    }
+    try {
+      records = await deps.source.records(position);
+    } catch (e) {
+      if (e instanceof StreamPositionGoneError) return { outcome: 'expired', reason: e.message };
+      throw e;
+    }
+    table = tableNameOf(position.streamArn);
   }
-  const table = tableNameOf(position.streamArn);
   // The newest record of each key (the range is in stream order).
   const latest = new Map<string, ServiceStreamRecord>();
   const keysOf = new Map<string, Record<string, AttributeValue>>();

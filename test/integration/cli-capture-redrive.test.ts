@@ -234,6 +234,65 @@ describe('cutover dlq redrive: a capture DLQ (DynamoDB Local)', () => {
     );
   });
 
+  it('redrives a record the enrichment kept itself: its key re-read, the item as it is now published; still untranslatable, it stays', async () => {
+    // The enrichment could not translate k9's change (a websiteId that is no integer) and kept
+    // the stream record, as the pipe delivered it, in the capture DLQ (service-capture.ts).
+    await doc.send(new PutCommand({ TableName: table, Item: item('k9', 1, 'Bad', { websiteId: 'x' }) }));
+    const { streamArn } = (await streamPositions()).find((p) => p.key === 'k9')!;
+    const kept = (key: string) =>
+      JSON.stringify({
+        eventID: `id-${key}`,
+        eventName: 'INSERT',
+        eventSource: 'aws:dynamodb',
+        eventSourceARN: streamArn,
+        dynamodb: {
+          Keys: { customerId: { S: key } },
+          SequenceNumber: '1',
+          StreamViewType: 'NEW_AND_OLD_IMAGES',
+        },
+      });
+    const run = async (bodies: string[]) => {
+      const queue = new MemoryQueue(bodies);
+      const bus = new InMemoryPublisher();
+      const r = await redriveDlq(
+        {
+          queues: queue,
+          bus,
+          now: Date.now,
+          sleep: async () => {},
+          capture: { source: new DynamoCaptureSource(streams, dynamo), spec: magento },
+        },
+        {
+          name: 'cutover-t-magento-customer-capture-customer-dlq',
+          url: 'memory://capture-dlq',
+          arn: 'arn:aws:sqs:eu-west-1:123456789012:capture-dlq',
+          kind: 'capture-dlq',
+          entity: 'customer',
+          service: 'customer',
+          migration: 'magento',
+        },
+        { waitMs: 0, pollMs: 0 },
+      );
+      queue.expireVisibility();
+      return { r, bus, left: [...queue.messages.values()] };
+    };
+
+    // Not fixed yet: the item still cannot be translated, the message stays with the reason.
+    const before = await run([kept('k9')]);
+    expect(before.bus.published).toEqual([]);
+    expect(before.left).toEqual([kept('k9')]);
+    expect(before.r.notes.join('\n')).toContain('websiteId');
+
+    // The service fixed the item: the redrive publishes it as it is now, and the message goes.
+    await doc.send(new PutCommand({ TableName: table, Item: item('k9', 2, 'Fixed') }));
+    const after = await run([kept('k9')]);
+    const details = after.bus.published.map((e) => JSON.parse(e.Detail) as ChangeEvent);
+    expect(details.map((d) => [d.key, d.op, d.sequence, d.data['firstName']])).toEqual([
+      ['k9', 'upsert', 2, 'Fixed'],
+    ]);
+    expect(after.left).toEqual([]);
+  });
+
   it('reads the batch pointer of both documented forms and names a missing field', () => {
     const c = contract<DlqContract>('pipes/dlq-dynamodb-stream.json');
     const expected = {
