@@ -18,7 +18,7 @@ import { buildApp, type CutoverApp } from '../../lib/app.js';
 import { DISABLED_CONTROLS } from '../../lib/control-tower.js';
 import { type CfnTemplate, definitionOf } from '../../lib/rehearse/cfn.js';
 import { rollbackAlarmName } from '../../lib/spec/names.js';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { captureDeadLetterVariable, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import { legacyEventOf, serviceEventsOf } from '../../lib/spec/schema.js';
 import { physicalTableName, serviceTables, syncTables } from '../../lib/spec/tables.js';
 import { cdkJsonContext } from '../../lib/stacks/settings.js';
@@ -251,6 +251,10 @@ describe('App: all environments', () => {
   it.each(ENVS)('%s: Lambdas are arm64 on the latest Node.js and read only RUNTIME_ENV variables', (env) => {
     const known = new Set<string>([
       ...Object.values(RUNTIME_ENV),
+      // One capture DLQ variable per entity (ServiceChangeCapture).
+      ...migrations.flatMap((m) =>
+        m.services.flatMap((s) => s.entities.map((e) => captureDeadLetterVariable(e.name))),
+      ),
       'POWERTOOLS_SERVICE_NAME',
       'POWERTOOLS_LOG_LEVEL',
       'POWERTOOLS_LOGGER_LOG_EVENT',
