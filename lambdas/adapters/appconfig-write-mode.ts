@@ -26,13 +26,14 @@ export class WriteModeUnknownError extends Error {
 export function writeModeFromEnv(
   spec: MigrationSpec,
   env: NodeJS.ProcessEnv = process.env,
+  client: AppConfigDataClient = new AppConfigDataClient({ maxAttempts: 2 }),
 ): ((service: string) => Promise<WriteMode>) | undefined {
   const applicationId = env[RUNTIME_ENV.appConfigApplicationId];
   const environmentId = env[RUNTIME_ENV.appConfigEnvironmentId];
   const profileId = env[RUNTIME_ENV.appConfigProfileId];
   if (!applicationId || !environmentId || !profileId) return undefined;
   const source = new AppConfigFlagSource({
-    client: new AppConfigDataClient({ maxAttempts: 2 }),
+    client,
     applicationId,
     environmentId,
     profileId,
