@@ -61,6 +61,9 @@ export class AlarmRollback extends Construct {
         [RUNTIME_ENV.busName]: props.bus.eventBusName,
       },
     });
+    // Lambda sends failed asynchronous invocations with the function's role: under a
+    // customer-managed key that needs the key as well as sqs:SendMessage.
+    this.deadLetterQueue.encryptionMasterKey?.grant(this.function, 'kms:GenerateDataKey', 'kms:Decrypt');
     props.flags.grantDeploy(this.function);
     props.bus.grantPutEventsTo(this.function);
     this.rule = new events.Rule(this, 'Rule', {

@@ -12,8 +12,10 @@ import {
   syncTables,
   type TableDefinition,
 } from '../spec/tables.js';
+import { type CustomerManagedKeyProps, customerManagedKey } from './encryption.js';
 
-export interface MigrationTablesProps {
+/** Encryption (`CustomerManagedKeyProps`): AWS-managed unless a customer-managed key is asked for. */
+export interface MigrationTablesProps extends CustomerManagedKeyProps {
   readonly spec: MigrationSpec;
   readonly stage: string;
   /** Deletion protection and RETAIN (prod). @default false: tables are destroyed with the stack */
@@ -28,7 +30,8 @@ const keyType = (t: 'S' | 'N') => (t === 'N' ? dynamodb.AttributeType.NUMBER : d
  * The migration's DynamoDB tables, created from `lib/spec/tables.ts` (the same definitions the
  * test harness creates in DynamoDB Local): one service table per entity (stream on, for change
  * capture) unless the spec imports it by name, the sync-state table and the conflicts table.
- * On-demand, encrypted, point-in-time recovery on.
+ * On-demand, encrypted (AWS-managed key, or a customer-managed one: `CustomerManagedKeyProps`),
+ * point-in-time recovery on. The grants include the key's use.
  */
 export class MigrationTables extends Construct {
   /** Every table by definition id (`CustomerTable`, `SyncStateTable`, ...). */
@@ -41,6 +44,7 @@ export class MigrationTables extends Construct {
   constructor(scope: Construct, id: string, props: MigrationTablesProps) {
     super(scope, id);
     const tables: Record<string, dynamodb.ITable> = {};
+    const key = customerManagedKey(this, props);
     this.definitions = [...serviceTables(props.spec), ...syncTables()];
     for (const def of this.definitions) {
       const tableName = physicalTableName(props.stage, props.spec, def);
@@ -56,7 +60,9 @@ export class MigrationTables extends Construct {
           partitionKey: { name: def.partitionKey.name, type: keyType(def.partitionKey.type) },
           sortKey: def.sortKey && { name: def.sortKey.name, type: keyType(def.sortKey.type) },
           billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-          encryption: dynamodb.TableEncryption.AWS_MANAGED,
+          ...(key
+            ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }
+            : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
           pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
           stream: def.stream ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined,
           timeToLiveAttribute: def.ttlAttribute,

@@ -2,11 +2,14 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { type CustomerManagedKeyProps, customerManagedKey } from './encryption.js';
 import { deadLetterQueue } from './queues.js';
 
-export interface PlatformBusProps {
+/** Encryption (`CustomerManagedKeyProps`): the bus, its archive and its DLQ; AWS-owned/SQS-managed unless asked. */
+export interface PlatformBusProps extends CustomerManagedKeyProps {
   /** Physical name of the bus, e.g. `cutover-staging`. */
   readonly busName: string;
   /** How long the archive keeps events for replay. @default Duration.days(7) */
@@ -42,7 +45,10 @@ export class PlatformBus extends Construct {
       throw new Error('PlatformBus: archiveRetention must be at least one day');
     }
     const account = Stack.of(this).account;
-    this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName });
+    // Under a customer-managed key the bus adds the key policy statement EventBridge needs,
+    // scoped to this bus (aws:SourceArn and the encryption context name it).
+    const key = customerManagedKey(this, props);
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName, kmsKey: key });
     // The statement form of the policy (the principal/action properties are deprecated).
     this.policy = new events.CfnEventBusPolicy(this, 'Policy', {
       eventBusName: this.bus.eventBusName,
@@ -55,15 +61,53 @@ export class PlatformBus extends Construct {
       }).toStatementJson(),
     });
     if (!props.disableArchive) {
-      this.archive = this.bus.archive('Archive', {
+      // As `bus.archive()` builds it (same construct path).
+      this.archive = new events.Archive(this.bus, 'Archive', {
+        sourceEventBus: this.bus,
         description: `Every event on ${props.busName}, for replay`,
         eventPattern: { account: [account] },
         retention,
         ...(props.archiveName ? { archiveName: props.archiveName } : {}),
       });
       this.archiveName = props.archiveName;
+      if (key) this.encryptArchive(this.archive, key, props.busName);
     }
-    this.targetDeadLetterQueue = deadLetterQueue(this, 'TargetDlq', `${props.busName}-targets-dlq`);
+    this.targetDeadLetterQueue = deadLetterQueue(
+      this,
+      'TargetDlq',
+      `${props.busName}-targets-dlq`,
+      undefined,
+      {
+        encryptionKey: props.encryptionKey,
+        enableEncryptionWithCustomerManagedKey: props.enableEncryptionWithCustomerManagedKey,
+      },
+    );
+  }
+
+  /**
+   * Archived events are the bus's events: under the bus's key too. Not through the Archive's
+   * `kmsKey` prop: its key policy statement names the bus by its ARN attribute, and the bus
+   * names the key, a dependency cycle. The bus has a physical name, so its ARN is built here.
+   */
+  private encryptArchive(archive: events.Archive, key: kms.IKey, busName: string): void {
+    (archive.node.defaultChild as events.CfnArchive).kmsKeyIdentifier = key.keyArn;
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeArchivesThisBus',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:EncryptionContext:aws:events:event-bus:arn': Stack.of(this).formatArn({
+              service: 'events',
+              resource: 'event-bus',
+              resourceName: busName,
+            }),
+          },
+        },
+      }),
+    );
   }
 
   /** Lets a principal put events on the bus. */

@@ -2,23 +2,46 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { acknowledgeControl } from './encryption.js';
+import {
+  acknowledgeControl,
+  allowEventBridgeDelivery,
+  type CustomerManagedKeyProps,
+  customerManagedKey,
+} from './encryption.js';
 
 /** How long a DLQ keeps messages for inspection and redrive (SQS maximum). */
 export const DLQ_RETENTION = Duration.days(14);
 
+/** A queue's settings and its encryption: SQS-managed unless a customer-managed key is asked for. */
+export type EncryptedQueueProps = Omit<sqs.QueueProps, 'encryption' | 'encryptionMasterKey' | 'enforceSSL'> &
+  CustomerManagedKeyProps & {
+    /**
+     * EventBridge rules deliver to this queue (as a target or a target's DLQ): under a
+     * customer-managed key, the key policy lets EventBridge of this account use the key.
+     * @default false
+     */
+    readonly eventBridgeSource?: boolean;
+  };
+
 /**
- * The one queue shape: SQS-managed encryption (EventBridge and Pipes can deliver to it without
- * a key policy), TLS enforced, and long retention for dead-letter queues.
+ * The one queue shape: TLS enforced, and encrypted with SQS-managed keys (EventBridge and Pipes
+ * can deliver to it without a key policy) or, when the props or the stack ask for it
+ * (`CustomerManagedKeyProps`), with a customer-managed key.
  */
-export function encryptedQueue(
-  scope: Construct,
-  id: string,
-  props: Omit<sqs.QueueProps, 'encryption' | 'enforceSSL'> = {},
-): sqs.Queue {
+export function encryptedQueue(scope: Construct, id: string, props: EncryptedQueueProps = {}): sqs.Queue {
+  const {
+    encryptionKey: _k,
+    enableEncryptionWithCustomerManagedKey: _e,
+    eventBridgeSource,
+    ...queueProps
+  } = props;
+  const key = customerManagedKey(scope, props);
+  if (key && eventBridgeSource) allowEventBridgeDelivery(key);
   return new sqs.Queue(scope, id, {
-    ...props,
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    ...queueProps,
+    ...(key
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
     enforceSSL: true,
   });
 }
@@ -29,15 +52,21 @@ export function encryptedQueue(
  * CT.SQS.PR.1 reads a redrive allow policy as "this is a DLQ"); the ARN is built from the name,
  * because a reference to the source queue would be circular (the source names this queue).
  * Without one (the DLQ of EventBridge targets, Lambda asynchronous invocations or a Pipe, which
- * are not SQS redrives), the control is acknowledged on this queue with its reason.
+ * are not SQS redrives), the control is acknowledged on this queue with its reason, and under a
+ * customer-managed key EventBridge may use the key to deliver to it. `keyProps` chooses the
+ * encryption as for {@link encryptedQueue}.
  */
 export function deadLetterQueue(
   scope: Construct,
   id: string,
   queueName?: string,
   sourceQueueName?: string,
+  keyProps: CustomerManagedKeyProps = {},
 ): sqs.Queue {
   const queue = encryptedQueue(scope, id, {
+    ...keyProps,
+    // Not an SQS redrive: EventBridge (rule targets) may deliver to it.
+    eventBridgeSource: !sourceQueueName,
     queueName,
     retentionPeriod: DLQ_RETENTION,
     redriveAllowPolicy: sourceQueueName

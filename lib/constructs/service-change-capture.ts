@@ -105,6 +105,8 @@ export class ServiceChangeCapture extends Construct {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: [props.table.tableArn] }),
     );
+    // A table under a customer-managed key: its stream records are read with the key.
+    props.table.encryptionKey?.grantDecrypt(this.role);
     props.bus.grantPutEventsTo(this.role);
     // The function itself, not `:*` (versions and aliases) as grantInvoke would add.
     this.role.addToPrincipalPolicy(

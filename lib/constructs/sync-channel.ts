@@ -11,6 +11,7 @@ import { METRIC } from '../spec/metrics.js';
 import { dlqName } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { Consistency } from '../spec/schema.js';
+import type { CustomerManagedKeyProps } from './encryption.js';
 import { cutoverMetric } from './metrics.js';
 import { deadLetterQueue, dlqNotEmptyAlarm, encryptedQueue, metricDlqDepth } from './queues.js';
 
@@ -20,7 +21,8 @@ export type SyncDirection = 'forward' | 'reverse';
 /** Lambda needs the queue's visibility timeout to cover retries of a whole batch. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
-export interface SyncChannelProps {
+/** Encryption of the channel's queues (`CustomerManagedKeyProps`): SQS-managed unless asked. */
+export interface SyncChannelProps extends CustomerManagedKeyProps {
   readonly bus: events.IEventBus;
   readonly direction: SyncDirection;
   /** The service whose entities travel through the channel (metric dimension `service`). */
@@ -114,11 +116,16 @@ export class SyncChannel extends Construct {
     this.service = props.service;
     this.direction = props.direction;
 
+    const keyProps: CustomerManagedKeyProps = {
+      encryptionKey: props.encryptionKey,
+      enableEncryptionWithCustomerManagedKey: props.enableEncryptionWithCustomerManagedKey,
+    };
     this.deadLetterQueue = deadLetterQueue(
       this,
       'Dlq',
       props.queueName && dlqName(props.queueName),
       props.queueName,
+      keyProps,
     );
     // A record the contract rejects is sent here by the function at its first delivery
     // (lambdas/handlers/sqs-batch.ts), not after maxReceiveCount visibility timeouts.
@@ -127,6 +134,8 @@ export class SyncChannel extends Construct {
       props.handler.addEnvironment(RUNTIME_ENV.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
     }
     this.queue = encryptedQueue(this, 'Queue', {
+      ...keyProps,
+      eventBridgeSource: true,
       queueName: props.queueName,
       visibilityTimeout: visibility,
       retentionPeriod: Duration.days(4),
@@ -134,7 +143,13 @@ export class SyncChannel extends Construct {
     });
     this.ruleDeadLetterQueue =
       props.ruleDeadLetterQueue ??
-      deadLetterQueue(this, 'RuleDlq', props.queueName && dlqName(`${props.queueName}-rule`));
+      deadLetterQueue(
+        this,
+        'RuleDlq',
+        props.queueName && dlqName(`${props.queueName}-rule`),
+        undefined,
+        keyProps,
+      );
     this.rule = new events.Rule(this, 'Rule', {
       eventBus: props.bus,
       description: `${props.direction} sync of ${props.service}`,

@@ -10,7 +10,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { AlarmRollback } from '../constructs/alarm-rollback.js';
 import { CutoverFunction } from '../constructs/cutover-function.js';
-import { cutoverKey } from '../constructs/encryption.js';
+import { cutoverKey, enableCustomerManagedKeys } from '../constructs/encryption.js';
 import { GatewayApi } from '../constructs/gateway-api.js';
 import { LegacyDatabaseAccess } from '../constructs/legacy-database-access.js';
 import { MigrationDashboard } from '../constructs/migration-dashboard.js';
@@ -55,6 +55,7 @@ export class PlatformStack extends Stack {
     super(scope, id, props);
     this.stage = props.stage;
     this.settings = props.settings;
+    if (props.settings.customerManagedKeys) enableCustomerManagedKeys(this);
     this.platformBus = new PlatformBus(this, 'Bus', {
       busName: busName(props.stage),
       archiveRetention: Duration.days(props.settings.archiveRetentionDays),

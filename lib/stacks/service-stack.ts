@@ -13,6 +13,7 @@ import {
   type CutoverFunctionProps,
   type HandlerName,
 } from '../constructs/cutover-function.js';
+import { enableCustomerManagedKeys } from '../constructs/encryption.js';
 import { FullValidation } from '../constructs/full-validation.js';
 import type { MigrationFlags } from '../constructs/migration-flags.js';
 import type { MigrationTables } from '../constructs/migration-tables.js';
@@ -117,6 +118,7 @@ export class ServiceStack extends Stack {
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
     const { platform, spec, service } = props;
+    if (platform.settings.customerManagedKeys) enableCustomerManagedKeys(this);
     const stage = platform.stage;
     const shared: MigrationPlatform = platform.migrations[spec.name]!;
     const bus = platform.platformBus.bus;

@@ -50,6 +50,14 @@ export interface EnvironmentSettings {
    * on an SNS topic `cutover-<env>-notifications`; `emails` are subscribed. @default - no topic
    */
   readonly notifications?: NotificationSettings;
+  /**
+   * Encrypt the queues, tables, bus (and its archive) and log groups of every stack of the
+   * environment with a customer-managed KMS key of that stack (lib/constructs/encryption.ts
+   * `dataEncryptionKey`) instead of the AWS-managed/owned keys (SQS-managed queues, AWS-managed
+   * tables, an AWS-owned bus key) and the stack's log key.
+   * @default false
+   */
+  readonly customerManagedKeys?: boolean;
   /** Stream ARNs of service tables imported by name (`target.tableName`), by table name. */
   readonly importedStreamArns?: Readonly<Record<string, string>>;
 }
@@ -114,6 +122,11 @@ export function environmentSettings(environments: unknown, env: string): Environ
       throw new EnvironmentSettingsError(
         `context.environments.${env}.notifications.emails must be a list of email addresses`,
       );
+    }
+  }
+  for (const key of ['customerManagedKeys'] as const) {
+    if (s[key] !== undefined && typeof s[key] !== 'boolean') {
+      throw new EnvironmentSettingsError(`context.environments.${env}.${key} must be true or false`);
     }
   }
   if (!LOG_RETENTION_DAYS.includes(s.logRetentionDays!)) {
