@@ -17,6 +17,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import mysql from 'mysql2/promise';
 import { documentClient } from '../lambdas/adapters/dynamodb-service.js';
+import { EnvelopeCipher, LocalDataKeys } from '../lambdas/adapters/field-cipher.js';
 import type { ChangeEvent } from '../lambdas/domain/events.js';
 import { pollerTiming } from '../lambdas/domain/poller-loop.js';
 import type { BusEvent } from '../lambdas/domain/ports.js';
@@ -71,7 +72,7 @@ const bench: Bench = async (log) => {
       POWERTOOLS_LOG_LEVEL: 'WARN',
     });
     const publisher = new InMemoryPublisher();
-    await configureRuntime({ publisher });
+    await configureRuntime({ publisher, cipher: new EnvelopeCipher(new LocalDataKeys()) });
     const db = mysql.createPool({ uri: url, connectionLimit: 4, timezone: 'Z' });
     const ddb = documentClient({ endpoint: dynamo.endpoint });
 

@@ -22,6 +22,7 @@ import {
 import type { SQSBatchResponse } from 'aws-lambda';
 import mysql from 'mysql2/promise';
 import { documentClient } from '../lambdas/adapters/dynamodb-service.js';
+import { EnvelopeCipher, LocalDataKeys } from '../lambdas/adapters/field-cipher.js';
 import { checkConsistency } from '../lambdas/domain/consistency.js';
 import { type ChangeEvent, toBusEntry } from '../lambdas/domain/events.js';
 import { applyBatchToLegacy, applyBatchToService } from '../lambdas/domain/sync-batch.js';
@@ -161,7 +162,7 @@ const bench: Bench = async (log) => {
       POWERTOOLS_LOG_LEVEL: 'WARN',
     });
     const publisher = new InMemoryPublisher();
-    await configureRuntime({ publisher });
+    await configureRuntime({ publisher, cipher: new EnvelopeCipher(new LocalDataKeys()) });
     const rt = await runtime();
     const customer = magento.services[0]!.entities[0]!;
     const db = mysql.createPool({

@@ -12,6 +12,8 @@
  * item (garbage not yet collected included), and the process's peak RSS (what Lambda reports as
  * "Max Memory Used"); after it, another GC gives the heap it left behind.
  */
+
+import { EnvelopeCipher, LocalDataKeys } from '../lambdas/adapters/field-cipher.js';
 import type { ObjectStore } from '../lambdas/domain/ports.js';
 import type { BackfillChunk } from '../lambdas/domain/rollout.js';
 import { SyncEngineBackfill } from '../lambdas/domain/rollout-sync.js';
@@ -141,7 +143,11 @@ async function measured(
 }
 
 const store = new IpcObjectStore();
-await configureRuntime({ publisher: new InMemoryPublisher() });
+// One local key for the bench and its worker processes (they open each other's sync state).
+await configureRuntime({
+  publisher: new InMemoryPublisher(),
+  cipher: new EnvelopeCipher(new LocalDataKeys(Buffer.alloc(32, 7))),
+});
 const rt = await runtime();
 const backfill = new SyncEngineBackfill(rt);
 const validation = new SyncEngineValidation({ ...rt, store });

@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import mysql from 'mysql2/promise';
 import { documentClient } from '../lambdas/adapters/dynamodb-service.js';
+import { EnvelopeCipher, LocalDataKeys } from '../lambdas/adapters/field-cipher.js';
 import { type SyncBackfillChunk, SyncEngineBackfill } from '../lambdas/domain/rollout-sync.js';
 import { planBackfill } from '../lambdas/domain/rollout-tasks.js';
 import {
@@ -274,7 +275,11 @@ async function measureSize(
   };
   Object.assign(process.env, env);
   await closeRuntime();
-  await configureRuntime({ publisher: new InMemoryPublisher() });
+  // One local key for the bench and its worker processes (they open each other's sync state).
+  await configureRuntime({
+    publisher: new InMemoryPublisher(),
+    cipher: new EnvelopeCipher(new LocalDataKeys(Buffer.alloc(32, 7))),
+  });
   const rt = await runtime();
   const store = new MemoryObjectStore('bench-validation');
   const db = mysql.createPool({ uri: url, connectionLimit: 4, timezone: 'Z' });

@@ -23,6 +23,7 @@ import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.
 import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
 import { canonicalText, FIELD_SEPARATOR, NULL_MARK } from '../domain/checksum.js';
 import type { FieldValue } from '../domain/events.js';
+import type { PersonalDataSealer } from '../domain/personal-data.js';
 import type {
   Row,
   ScannedRow,
@@ -34,7 +35,14 @@ import type {
 } from '../domain/ports.js';
 import { normalizeValue } from '../domain/values.js';
 import { batchGetTables, pointReads } from './dynamodb-reads.js';
-import { legacyMapKey, stateItem, stateKey, storedStateOf } from './dynamodb-sync-state.js';
+import {
+  legacyMapKey,
+  openStoredState,
+  sealStateWrite,
+  stateItem,
+  stateKey,
+  storedStateOf,
+} from './dynamodb-sync-state.js';
 
 /** Applied-delta markers expire after this many days (redeliveries stop long before). */
 export const APPLIED_TTL_DAYS = 7;
@@ -66,6 +74,8 @@ export interface DynamoServiceStoreOptions {
   readonly tables: Readonly<Record<string, string>>;
   readonly syncTable: string;
   readonly now?: () => number;
+  /** Seals the personal fields of the sync state written with each item, opens them on read. */
+  readonly sealer?: PersonalDataSealer;
 }
 
 const readable = new WeakMap<EntitySpec, readonly FieldSpec[]>();
@@ -161,14 +171,14 @@ export class DynamoServiceStore implements ServiceStore {
     ]);
     return {
       record: fromItem(entity, item, key),
-      stored: storedStateOf(state),
+      stored: await openStoredState(this.options.sealer, entity, key, storedStateOf(state)),
       mappedServiceKey: map ? String(map['serviceKey']) : undefined,
       applied: applied !== undefined,
     };
   }
 
   /** The TransactWriteItems entries of one sync write (exposed for the batched path). */
-  transactItems(entity: EntitySpec, key: string, w: ServiceWrite): TransactItem[] {
+  async transactItems(entity: EntitySpec, key: string, w: ServiceWrite): Promise<TransactItem[]> {
     const table = this.tableOf(entity);
     const t = entity.target;
     const items: TransactItem[] = [];
@@ -242,7 +252,8 @@ export class DynamoServiceStore implements ServiceStore {
         },
       });
     }
-    items.push({ Put: stateItem(this.options.syncTable, stateKey(entity, key), w.state) });
+    const state = await sealStateWrite(this.options.sealer, entity, key, w.state);
+    items.push({ Put: stateItem(this.options.syncTable, stateKey(entity, key), state) });
     if (Object.keys(w.deltas).length > 0) {
       items.push({
         Put: {
@@ -261,7 +272,7 @@ export class DynamoServiceStore implements ServiceStore {
   }
 
   async write(entity: EntitySpec, key: string, w: ServiceWrite): Promise<WriteOutcome> {
-    const items = this.transactItems(entity, key, w);
+    const items = await this.transactItems(entity, key, w);
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
       return 'written';
@@ -295,7 +306,9 @@ export class DynamoServiceStore implements ServiceStore {
     for (let i = 0; i < writes.length; i += 50) chunks.push(writes.slice(i, i + 50));
     await Promise.all(
       chunks.map(async (chunk) => {
-        const items = chunk.flatMap((w) => this.transactItems(entity, w.key, w.write));
+        const items = (
+          await Promise.all(chunk.map((w) => this.transactItems(entity, w.key, w.write)))
+        ).flat();
         let outcome: WriteOutcome;
         try {
           await this.client.send(new TransactWriteCommand({ TransactItems: items }));

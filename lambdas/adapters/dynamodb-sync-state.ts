@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { EntitySpec } from '../../lib/spec/schema.js';
 import { EMPTY_SYNC_STATE, type SyncState } from '../domain/conflict.js';
+import type { PersonalDataSealer } from '../domain/personal-data.js';
 import type {
   ChunkSnapshot,
   ConflictPage,
@@ -47,6 +48,31 @@ export const legacyMapKey = (entity: EntitySpec, legacyKey: string) => `key#${en
 export function storedStateOf(item: Record<string, unknown> | undefined): StoredSyncState {
   if (!item) return { state: EMPTY_SYNC_STATE, revision: 0 };
   return { state: JSON.parse(String(item['state'])) as SyncState, revision: Number(item['revision']) };
+}
+
+/**
+ * A stored state as the engine reads it: personal values opened (`PersonalDataSealer`); as it is
+ * without a sealer (a spec without personal fields).
+ */
+export async function openStoredState(
+  sealer: PersonalDataSealer | undefined,
+  entity: EntitySpec,
+  serviceKey: string,
+  stored: StoredSyncState,
+): Promise<StoredSyncState> {
+  if (!sealer || stored.revision === 0) return stored;
+  return { ...stored, state: await sealer.openState(entity.name, serviceKey, stored.state) };
+}
+
+/** A state write as stored: personal values sealed. */
+export async function sealStateWrite(
+  sealer: PersonalDataSealer | undefined,
+  entity: EntitySpec,
+  serviceKey: string,
+  w: StateWrite,
+): Promise<StateWrite> {
+  if (!sealer) return w;
+  return { ...w, next: await sealer.sealState(entity.name, serviceKey, w.next) };
 }
 
 /** The conditional Put of a sync state (also used inside the service write's transaction). */
@@ -76,9 +102,11 @@ const isConditionFailure = (e: unknown) => {
 };
 
 export class DynamoSyncStateStore implements SyncStateStore {
+  /** `sealer`: seals the personal fields of every state written, opens them on read. */
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly sealer?: PersonalDataSealer,
   ) {}
 
   /** A consistent read, in one request with the other point reads of this turn (dynamodb-reads.ts). */
@@ -87,12 +115,14 @@ export class DynamoSyncStateStore implements SyncStateStore {
   }
 
   async get(entity: EntitySpec, serviceKey: string): Promise<StoredSyncState> {
-    return storedStateOf(await this.getItem(stateKey(entity, serviceKey)));
+    const stored = storedStateOf(await this.getItem(stateKey(entity, serviceKey)));
+    return openStoredState(this.sealer, entity, serviceKey, stored);
   }
 
   async put(entity: EntitySpec, serviceKey: string, write: StateWrite): Promise<boolean> {
+    const sealed = await sealStateWrite(this.sealer, entity, serviceKey, write);
     try {
-      await this.client.send(new PutCommand(stateItem(this.table, stateKey(entity, serviceKey), write)));
+      await this.client.send(new PutCommand(stateItem(this.table, stateKey(entity, serviceKey), sealed)));
       return true;
     } catch (e) {
       if (isConditionFailure(e)) return false;
@@ -108,10 +138,12 @@ export class DynamoSyncStateStore implements SyncStateStore {
       serviceKeys.map((k) => ({ pk: stateKey(entity, k) })),
     );
     return new Map(
-      items.map((it) => [
-        String(it['pk']).slice(prefix.length),
-        { state: JSON.parse(String(it['state'])) as SyncState, revision: Number(it['revision']) },
-      ]),
+      await Promise.all(
+        items.map(async (it): Promise<[string, StoredSyncState]> => {
+          const key = String(it['pk']).slice(prefix.length);
+          return [key, await openStoredState(this.sealer, entity, key, storedStateOf(it))];
+        }),
+      ),
     );
   }
 
@@ -124,11 +156,14 @@ export class DynamoSyncStateStore implements SyncStateStore {
     for (let i = 0; i < writes.length; i += 100) chunks.push(writes.slice(i, i + 100));
     await Promise.all(
       chunks.map(async (chunk) => {
+        const sealed = await Promise.all(
+          chunk.map((w) => sealStateWrite(this.sealer, entity, w.key, w.write)),
+        );
         try {
           await this.client.send(
             new TransactWriteCommand({
-              TransactItems: chunk.map((w) => ({
-                Put: stateItem(this.table, stateKey(entity, w.key), w.write),
+              TransactItems: chunk.map((w, i) => ({
+                Put: stateItem(this.table, stateKey(entity, w.key), sealed[i]!),
               })),
             }),
           );
@@ -177,7 +212,10 @@ export class DynamoSyncStateStore implements SyncStateStore {
       this.getItem(stateKey(entity, serviceKey)),
       this.getItem(serviceMapKey(entity, serviceKey)),
     ]);
-    return { stored: storedStateOf(state), legacyKey: map ? String(map['legacyKey']) : undefined };
+    return {
+      stored: await openStoredState(this.sealer, entity, serviceKey, storedStateOf(state)),
+      legacyKey: map ? String(map['legacyKey']) : undefined,
+    };
   }
 
   async legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined> {
@@ -298,17 +336,30 @@ export class DynamoSyncStateStore implements SyncStateStore {
  * `resolution` `{ choice, value, by, at }` and `resolvedAt`.
  */
 export class DynamoConflictStore implements ConflictStore {
+  /**
+   * `sealer`: the values of personal fields are stored sealed (purpose `conflicts`): parking
+   * seals them, reading opens them, which only a role whose key grant covers `conflicts` can.
+   */
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly sealer?: PersonalDataSealer,
   ) {}
 
+  private async opened(item: Record<string, unknown> | undefined): Promise<StoredConflict | undefined> {
+    if (!item) return undefined;
+    return this.sealer
+      ? this.sealer.openConflict(item as unknown as StoredConflict)
+      : (item as unknown as StoredConflict);
+  }
+
   async park(conflict: ParkedConflictRecord): Promise<boolean> {
+    const sealed = this.sealer ? await this.sealer.sealConflict(conflict) : conflict;
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...conflict, status: 'open', announcedAt: conflict.parkedAt },
+          Item: { ...sealed, status: 'open', announcedAt: conflict.parkedAt },
           ConditionExpression: 'attribute_not_exists(conflictId)',
         }),
       );
@@ -350,7 +401,7 @@ export class DynamoConflictStore implements ConflictStore {
     const res = await this.client.send(
       new GetCommand({ TableName: this.table, Key: { conflictId }, ConsistentRead: true }),
     );
-    return res.Item as StoredConflict | undefined;
+    return this.opened(res.Item);
   }
 
   async listOpen(
@@ -382,7 +433,7 @@ export class DynamoConflictStore implements ConflictStore {
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
-      items.push(...((res.Items ?? []) as StoredConflict[]));
+      for (const it of res.Items ?? []) items.push((await this.opened(it))!);
       start = res.LastEvaluatedKey;
     } while (start && items.length < limit);
     return {
@@ -392,6 +443,12 @@ export class DynamoConflictStore implements ConflictStore {
   }
 
   async claim(conflictId: string, resolution: ConflictResolution): Promise<StoredConflict | undefined> {
+    if (this.sealer) {
+      // The resolution's value is the chosen personal value: sealed like the parked ones.
+      const parked = await this.get(conflictId);
+      if (!parked) return undefined;
+      resolution = await this.sealer.sealResolution(parked, resolution);
+    }
     try {
       const res = await this.client.send(
         new UpdateCommand({
@@ -404,7 +461,7 @@ export class DynamoConflictStore implements ConflictStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return res.Attributes as StoredConflict;
+      return this.opened(res.Attributes);
     } catch (e) {
       if (isConditionFailure(e)) return this.get(conflictId);
       throw e;
@@ -428,7 +485,7 @@ export class DynamoConflictStore implements ConflictStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return res.Attributes as StoredConflict;
+      return this.opened(res.Attributes);
     } catch (e) {
       // Closed already (a resolve that finished twice): it keeps its first closing time.
       if (isConditionFailure(e)) return this.get(conflictId);

@@ -391,6 +391,32 @@ export interface ConflictStore {
   close(conflictId: string, resolvedAt: string): Promise<StoredConflict | undefined>;
 }
 
+/**
+ * What a sealed value is bound to: its purpose (the KMS encryption context, so that a key grant
+ * can name one purpose) and the record and field it belongs to (authenticated with the value, so
+ * a sealed value moved to another record or field does not open).
+ */
+export interface SealContext {
+  /** `sync-state`: the sync functions open it; `conflicts`: only the conflict resolver does. */
+  readonly purpose: 'sync-state' | 'conflicts';
+  readonly entity: string;
+  readonly key: string;
+  readonly field: string;
+}
+
+/**
+ * Field-level encryption of personal data at rest (envelope encryption: a data key from a
+ * customer-managed KMS key encrypts the value, and the data key, encrypted under the KMS key,
+ * travels with it). The real adapter uses KMS (lambdas/adapters/field-cipher.ts); tests and the
+ * local rehearsal use a local key behind the same port.
+ */
+export interface FieldCipher {
+  /** The sealed text of `plaintext` (opaque; safe to store). */
+  seal(plaintext: string, context: SealContext): Promise<string>;
+  /** @throws when `sealed` was not sealed for this context or the key may not be used */
+  open(sealed: string, context: SealContext): Promise<string>;
+}
+
 /** One EventBridge entry (the shape of a PutEvents entry). */
 export interface BusEvent {
   readonly Source: string;

@@ -13,11 +13,19 @@ import menu from '../../migrations/menu.js';
 import { DynamoServiceStore, documentClient } from '../adapters/dynamodb-service.js';
 import { DynamoConflictStore, DynamoSyncStateStore } from '../adapters/dynamodb-sync-state.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
+import { EnvelopeCipher, KmsDataKeys } from '../adapters/field-cipher.js';
 import { HttpLegacyStore, legacyTokenFromEnv } from '../adapters/http-legacy.js';
 import { MysqlLegacyStore } from '../adapters/mysql-legacy.js';
 import { legacyPoolFromEnv } from '../adapters/mysql-rotating-pool.js';
 import type { SecretSource } from '../adapters/secrets.js';
-import type { ConflictStore, EventPublisher, LegacyStore, SyncStateStore } from '../domain/ports.js';
+import { hasPersonalData, PersonalDataSealer } from '../domain/personal-data.js';
+import type {
+  ConflictStore,
+  EventPublisher,
+  FieldCipher,
+  LegacyStore,
+  SyncStateStore,
+} from '../domain/ports.js';
 
 /** The specs bundled with the functions, by `CUTOVER_MIGRATION`. */
 export const SPECS: Readonly<Record<string, MigrationSpec>> = { magento, menu };
@@ -36,6 +44,11 @@ export interface Runtime {
   readonly now?: () => number;
   /** Where the legacy database's secret is read. @default Secrets Manager */
   readonly secrets?: SecretSource;
+  /**
+   * Seals personal fields at rest (sync state, conflicts). @default - envelope encryption under
+   * the KMS key `CUTOVER_PERSONAL_DATA_KEY_ARN` (tests and the rehearsal inject a local key)
+   */
+  readonly cipher?: FieldCipher;
 }
 
 let overrides: Partial<Runtime> = {};
@@ -84,20 +97,34 @@ async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
       });
     }
   }
+  const sealer = personalDataSealer(spec, env);
   return {
     spec,
     legacy,
     dynamo,
     serviceTables,
     service:
-      overrides.service ?? new DynamoServiceStore({ client: dynamo, tables: serviceTables, syncTable }),
-    state: overrides.state ?? new DynamoSyncStateStore(dynamo, syncTable),
+      overrides.service ??
+      new DynamoServiceStore({ client: dynamo, tables: serviceTables, syncTable, sealer }),
+    state: overrides.state ?? new DynamoSyncStateStore(dynamo, syncTable, sealer),
     conflicts:
-      overrides.conflicts ?? new DynamoConflictStore(dynamo, required(env, RUNTIME_ENV.conflictsTable)),
+      overrides.conflicts ??
+      new DynamoConflictStore(dynamo, required(env, RUNTIME_ENV.conflictsTable), sealer),
     publisher:
       overrides.publisher ?? new EventBridgePublisher({ busName: required(env, RUNTIME_ENV.busName) }),
     ...(overrides.now ? { now: overrides.now } : {}),
   };
+}
+
+/**
+ * The sealer of the spec's personal fields, or none when it has none. Fails closed: a spec with
+ * personal fields and no key is a configuration error, never a clear write.
+ */
+function personalDataSealer(spec: MigrationSpec, env: NodeJS.ProcessEnv): PersonalDataSealer | undefined {
+  if (!hasPersonalData(spec)) return undefined;
+  const cipher =
+    overrides.cipher ?? new EnvelopeCipher(new KmsDataKeys(required(env, RUNTIME_ENV.personalDataKey)));
+  return new PersonalDataSealer(spec, cipher);
 }
 
 /** The runtime of this container (built on first use). */

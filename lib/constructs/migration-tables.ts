@@ -1,6 +1,7 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec } from '../spec/schema.js';
@@ -12,7 +13,7 @@ import {
   syncTables,
   type TableDefinition,
 } from '../spec/tables.js';
-import { type CustomerManagedKeyProps, customerManagedKey } from './encryption.js';
+import { type CustomerManagedKeyProps, customerManagedKey, cutoverKey } from './encryption.js';
 
 /** Encryption (`CustomerManagedKeyProps`): AWS-managed unless a customer-managed key is asked for. */
 export interface MigrationTablesProps extends CustomerManagedKeyProps {
@@ -39,6 +40,13 @@ export class MigrationTables extends Construct {
   readonly definitions: readonly TableDefinition[];
   readonly syncTable: dynamodb.ITable;
   readonly conflictsTable: dynamodb.ITable;
+  /**
+   * The customer-managed key that seals the spec's personal (`pii`) fields in the sync state and
+   * the conflicts table (lambdas/domain/personal-data.ts); absent when the spec has none. Its
+   * data keys carry the purpose as encryption context (`cutover:purpose` = `sync-state` |
+   * `conflicts`): the sync functions may open the sync state only, the conflict resolver both.
+   */
+  readonly personalDataKey?: kms.Key;
   private readonly byEntity: Record<string, dynamodb.ITable> = {};
 
   constructor(scope: Construct, id: string, props: MigrationTablesProps) {
@@ -76,6 +84,54 @@ export class MigrationTables extends Construct {
     this.tables = tables;
     this.syncTable = tables[SYNC_TABLE.id]!;
     this.conflictsTable = tables[CONFLICTS_TABLE.id]!;
+    if (props.spec.services.some((sv) => sv.entities.some((e) => e.fields.some((f) => f.pii)))) {
+      this.personalDataKey = cutoverKey(this, 'PersonalDataKey', {
+        description: `Seals the personal fields of ${props.spec.name} (${props.stage}) in the sync state and the conflicts table`,
+      });
+    }
+  }
+
+  /**
+   * Use of the personal-data key: new data keys for `seals` (encrypting), and decrypting the data
+   * keys of `opens` only (the condition names the encryption context of each purpose).
+   */
+  private grantPersonalData(
+    grantee: iam.IGrantable,
+    seals: readonly string[],
+    opens: readonly string[],
+  ): void {
+    const key = this.personalDataKey;
+    if (!key) return;
+    const purpose = 'kms:EncryptionContext:cutover:purpose';
+    if (seals.length) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:GenerateDataKey'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { [purpose]: [...seals] } },
+        }),
+      );
+    }
+    if (opens.length) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { [purpose]: [...opens] } },
+        }),
+      );
+    }
+  }
+
+  /**
+   * What the conflict resolver (lambdas/domain/conflict-resolution.ts) needs on the tables:
+   * the sync functions' access plus opening parked conflicts — the only grant that may.
+   */
+  grantResolveConflicts(grantee: iam.IGrantable, entities: readonly string[]): void {
+    this.syncTable.grantReadWriteData(grantee);
+    this.conflictsTable.grantReadWriteData(grantee);
+    for (const e of entities) this.serviceTable(e).grantReadWriteData(grantee);
+    this.grantPersonalData(grantee, ['sync-state', 'conflicts'], ['sync-state', 'conflicts']);
   }
 
   /** The service table of an entity. */
@@ -90,22 +146,29 @@ export class MigrationTables extends Construct {
     return {
       [RUNTIME_ENV.syncTable]: this.syncTable.tableName,
       [RUNTIME_ENV.conflictsTable]: this.conflictsTable.tableName,
+      ...(this.personalDataKey ? { [RUNTIME_ENV.personalDataKey]: this.personalDataKey.keyArn } : {}),
       [RUNTIME_ENV.serviceTables]: Stack.of(this).toJsonString(
         Object.fromEntries(entities.map((e) => [e, this.serviceTable(e).tableName])),
       ),
     };
   }
 
-  /** Read/write on the sync tables and the given entities' service tables (the sync functions). */
+  /**
+   * Read/write on the sync tables and the given entities' service tables (the sync functions):
+   * they seal and open the sync state's personal fields, and seal parked conflicts but cannot
+   * open them.
+   */
   grantSync(grantee: iam.IGrantable, entities: readonly string[]): void {
     this.syncTable.grantReadWriteData(grantee);
     this.conflictsTable.grantReadWriteData(grantee);
     for (const e of entities) this.serviceTable(e).grantReadWriteData(grantee);
+    this.grantPersonalData(grantee, ['sync-state', 'conflicts'], ['sync-state']);
   }
 
   /** Read on the given entities' service tables and the sync table (consistency checks). */
   grantRead(grantee: iam.IGrantable, entities: readonly string[]): void {
     this.syncTable.grantReadData(grantee);
     for (const e of entities) this.serviceTable(e).grantReadData(grantee);
+    this.grantPersonalData(grantee, [], ['sync-state']);
   }
 }

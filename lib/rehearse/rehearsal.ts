@@ -18,6 +18,7 @@ import {
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
 import mysql, { type Pool } from 'mysql2/promise';
+import { EnvelopeCipher, LocalDataKeys } from '../../lambdas/adapters/field-cipher.js';
 import { MysqlArchiveSource } from '../../lambdas/adapters/mysql-archive-source.js';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
 import { type ConsistencyCheckPort, formatMeasure } from '../../lambdas/domain/rollout.js';
@@ -870,6 +871,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         publisher: {
           publish: async (events) => bus.putEvents(busId, events),
         },
+        // No KMS here: personal fields are sealed under a key held in memory for the run.
+        cipher: new EnvelopeCipher(new LocalDataKeys()),
       });
       // Event source mappings of the service stack.
       for (const m of model.mappings.filter((x) => handlers.has(x.function))) {

@@ -25,6 +25,11 @@ export const RUNTIME_ENV = {
   conflictsTable: 'CUTOVER_CONFLICTS_TABLE',
   /** JSON object: entity name -> service table name. */
   serviceTables: 'CUTOVER_SERVICE_TABLES',
+  /**
+   * ARN of the customer-managed KMS key that seals personal (`pii`) fields in the sync state and
+   * the conflicts table (lambdas/adapters/field-cipher.ts). Required when the spec has any.
+   */
+  personalDataKey: 'CUTOVER_PERSONAL_DATA_KEY_ARN',
   /** ARN of the Secrets Manager secret with the legacy database credentials. */
   legacySecretArn: 'CUTOVER_LEGACY_SECRET_ARN',
   /** Host override, e.g. an RDS Proxy endpoint. */

@@ -61,7 +61,12 @@ export const FieldSchema = z
     scale: z.number().int().min(0).max(10).optional(),
     /** Whether the field may be null/absent. @default true */
     nullable: z.boolean().default(true),
-    /** Personal data: masked in logs. @default false */
+    /**
+     * Personal data: sealed (envelope encryption under the migration's personal-data KMS key) in
+     * the sync state and the conflicts table, where only the conflict resolver may open it; never
+     * written to logs (errors are masked: lambdas/domain/masking.ts). See docs/sync.md.
+     * @default false
+     */
     pii: z.boolean().default(false),
     /**
      * The field holds the key of another entity's record (an order's `customerId`, an order

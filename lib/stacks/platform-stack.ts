@@ -183,6 +183,11 @@ export class MigrationPlatform extends Construct {
   readonly debeziumDeadLetterQueue?: sqs.Queue;
   /** The gateway router in front of the migration's routes (lib/constructs/gateway-api.ts). */
   readonly gateway: GatewayApi;
+  /**
+   * The role an operator assumes to resolve parked conflicts: the sync tables and, alone, the
+   * decryption of conflicts' personal values (present when the spec has personal fields).
+   */
+  readonly conflictResolverRole?: iam.Role;
 
   constructor(scope: Construct, id: string, props: MigrationPlatformProps) {
     super(scope, id);
@@ -198,6 +203,18 @@ export class MigrationPlatform extends Construct {
       protect: settings.protectData,
       importedStreamArns: settings.importedStreamArns,
     });
+    if (this.tables.personalDataKey) {
+      // The one role that may open parked conflicts' personal values: an operator assumes it to
+      // list and resolve conflicts (lambdas/domain/conflict-resolution.ts).
+      this.conflictResolverRole = new iam.Role(this, 'ConflictResolverRole', {
+        assumedBy: new iam.AccountRootPrincipal(),
+        description: `Resolves ${spec.name} (${stage}) conflicts: the only role that may open their personal values`,
+      });
+      this.tables.grantResolveConflicts(
+        this.conflictResolverRole,
+        spec.services.flatMap((s) => s.entities.map((e) => e.name)),
+      );
+    }
 
     const monitors: Record<string, ServiceMonitors> = {};
     const dlqNames: Record<string, string[]> = {};
@@ -259,6 +276,8 @@ export class MigrationPlatform extends Construct {
         ...(network ? { network } : { createVpc: settings.createVpc }),
       });
       this.addDebeziumIntake(platform, this.databaseAccess);
+      // A resolution writes the chosen value to Magento through the sync engine.
+      if (this.conflictResolverRole) this.databaseAccess.grantConnect(this.conflictResolverRole);
     }
 
     // The router emits the gateway metrics the error-rate and latency monitors watch.

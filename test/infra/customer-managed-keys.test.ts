@@ -273,3 +273,54 @@ describe('Constructs: encryptionKey / enableEncryptionWithCustomerManagedKey', {
     });
   });
 });
+
+describe('App: the personal-data key (issue 17, item 3)', () => {
+  const purpose = 'kms:EncryptionContext:cutover:purpose';
+  /** Every KMS statement on the personal-data key, by the policy that holds it. */
+  function keyStatements() {
+    const out: { policy: string; action: string; purposes: string[] }[] = [];
+    for (const [stack, id, p] of ofType(off, 'AWS::IAM::Policy')) {
+      for (const s of p.Properties!['PolicyDocument'].Statement as Record<string, any>[]) {
+        if (!JSON.stringify(s.Resource).includes('PersonalDataKey')) continue;
+        const purposes = ([] as string[]).concat(s.Condition?.StringEquals?.[purpose] ?? []);
+        for (const action of ([] as string[]).concat(s.Action))
+          out.push({ policy: `${stack}/${id}`, action, purposes });
+      }
+    }
+    return out;
+  }
+
+  it('seals with a key of the migration; only the conflict resolver may open conflicts', () => {
+    expect(ofType(off, 'AWS::KMS::Key').filter(([, id]) => id.includes('PersonalDataKey'))).toHaveLength(1);
+    const statements = keyStatements();
+    // Every use of the key names its purposes (no unconditioned use).
+    for (const s of statements) expect(s.purposes.length, s.policy).toBeGreaterThan(0);
+    const opensConflicts = statements.filter(
+      (s) => s.action === 'kms:Decrypt' && s.purposes.includes('conflicts'),
+    );
+    expect(opensConflicts.map((s) => s.policy)).toEqual([expect.stringContaining('ConflictResolverRole')]);
+    const syncOpens = statements.filter(
+      (s) => s.policy.includes('ForwardSync') && s.policy.includes('customer') && s.action === 'kms:Decrypt',
+    );
+    expect(syncOpens.map((s) => s.purposes)).toEqual([['sync-state']]);
+    const syncSeals = statements.filter(
+      (s) =>
+        s.policy.includes('ForwardSync') &&
+        s.policy.includes('customer') &&
+        s.action === 'kms:GenerateDataKey',
+    );
+    expect(syncSeals.map((s) => s.purposes)).toEqual([['sync-state', 'conflicts']]);
+  });
+
+  it('tells the functions that use the sync state which key seals it', () => {
+    const fns = ofType(off, 'AWS::Lambda::Function').filter(([, id]) => /ForwardSync|ReverseSync/.test(id));
+    expect(fns.length).toBeGreaterThan(0);
+    for (const [stack, id, f] of fns) {
+      const env = f.Properties!['Environment'].Variables as Record<string, unknown>;
+      if (!stack.includes('magento')) continue; // menu has no personal fields
+      expect(JSON.stringify(env['CUTOVER_PERSONAL_DATA_KEY_ARN']), `${stack}/${id}`).toContain(
+        'PersonalDataKey',
+      );
+    }
+  });
+});

@@ -26,7 +26,7 @@ import {
   menuItems,
   startMenuLegacyServer,
 } from '../support/menu-legacy-server.js';
-import { fakeContext, invokeSqs, sqsEvent } from '../support/sync-env.js';
+import { fakeContext, invokeSqs, sqsEvent, TEST_CIPHER } from '../support/sync-env.js';
 
 const ITEMS = menuItems(300);
 const TOKEN = 'menu-test-token';
@@ -59,7 +59,7 @@ describe('Function: consistency-check (menu migration, HTTP legacy side)', () =>
       [RUNTIME_ENV.legacyToken]: TOKEN,
     });
     delete process.env[RUNTIME_ENV.legacySecretArn];
-    await configureRuntime({ publisher });
+    await configureRuntime({ cipher: TEST_CIPHER, publisher });
     // The service table holds the same items (as after the backfill), keyed by the legacy id…
     const table = tables.serviceTables['menu_item']!;
     const puts = ITEMS.filter((i) => i !== MISSING).map((i) => ({

@@ -23,6 +23,7 @@ import {
   seedFromLegacy,
   setupSyncEnv,
   sqsEvent,
+  TEST_CIPHER,
 } from '../support/sync-env.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:magento-sync-a1b2c3';
@@ -66,7 +67,7 @@ describe('Function: reverse-sync across a rotation of the database secret', () =
     delete process.env[RUNTIME_ENV.mysqlUrl];
     process.env[RUNTIME_ENV.legacySecretArn] = SECRET_ARN;
     process.env[RUNTIME_ENV.legacyCa] = server.ca!;
-    await configureRuntime({ publisher: env.publisher, secrets: secrets.source });
+    await configureRuntime({ cipher: TEST_CIPHER, publisher: env.publisher, secrets: secrets.source });
   }, 180_000);
 
   afterAll(async () => {

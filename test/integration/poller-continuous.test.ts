@@ -24,6 +24,7 @@ import {
   pollNow,
   type SyncEnv,
   setupSyncEnv,
+  TEST_CIPHER,
 } from '../support/sync-env.js';
 
 const timing = pollerTiming(magentoForPolling().sync);
@@ -189,7 +190,7 @@ describe('Function: legacy-poller (continuous)', () => {
   it('compares the snapshot of a strong entity (stock) at every interval, of an eventual one (product EAV) every pollerSnapshotIntervalSeconds', async () => {
     const spec = magentoForPolling();
     const slower = { ...spec, sync: { ...spec.sync, pollerSnapshotIntervalSeconds: 4 } };
-    await configureRuntime({ publisher: env.publisher, spec: slower });
+    await configureRuntime({ cipher: TEST_CIPHER, publisher: env.publisher, spec: slower });
     try {
       const [p] = await env.db.query<ResultSetHeader>(
         "INSERT INTO catalog_product_entity (attribute_set_id, type_id, sku, updated_at) VALUES (4, 'simple', ?, NOW() - INTERVAL 60 SECOND)",
@@ -234,7 +235,7 @@ describe('Function: legacy-poller (continuous)', () => {
       expect(product.at - run.startedAt).toBeLessThan(4000 + timing.intervalMs + 3000);
       expect(product.at).toBeGreaterThan(stock.at);
     } finally {
-      await configureRuntime({ publisher: env.publisher, spec });
+      await configureRuntime({ cipher: TEST_CIPHER, publisher: env.publisher, spec });
     }
   });
 

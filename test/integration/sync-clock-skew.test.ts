@@ -21,6 +21,7 @@ import {
   serviceChange,
   setupSyncEnv,
   sqsEvent,
+  TEST_CIPHER,
 } from '../support/sync-env.js';
 
 const HOUR = 3_600_000;
@@ -145,6 +146,7 @@ describe('Function: sync (clocks ahead of the receiving sync)', () => {
     try {
       // 900 s allowed: accepted.
       await configureRuntime({
+        cipher: TEST_CIPHER,
         publisher: env.publisher,
         spec: { ...spec, sync: { ...spec.sync, maxClockSkewSeconds: 900 } },
       });
@@ -152,11 +154,16 @@ describe('Function: sync (clocks ahead of the receiving sync)', () => {
       expect((await getItem(env, 'customer', id))?.['firstName']).toBe('Soon');
       // The receiving clock comes from the runtime: one an hour behind finds a change made now
       // too far ahead.
-      await configureRuntime({ publisher: env.publisher, spec, now: () => Date.now() - HOUR });
+      await configureRuntime({
+        cipher: TEST_CIPHER,
+        publisher: env.publisher,
+        spec,
+        now: () => Date.now() - HOUR,
+      });
       const now = await legacyChangeAt(id, new Date().toISOString(), { firstName: 'Now' });
       expect(await failed(forward, [now])).toEqual([0]);
     } finally {
-      await configureRuntime({ publisher: env.publisher, spec });
+      await configureRuntime({ cipher: TEST_CIPHER, publisher: env.publisher, spec });
     }
   });
 });

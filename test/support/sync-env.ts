@@ -9,10 +9,11 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import mysql, { type Pool } from 'mysql2/promise';
 import { inject } from 'vitest';
 import { documentClient } from '../../lambdas/adapters/dynamodb-service.js';
+import { EnvelopeCipher, LocalDataKeys } from '../../lambdas/adapters/field-cipher.js';
 import { createMysqlPool, MysqlLegacyStore } from '../../lambdas/adapters/mysql-legacy.js';
 import type { ChangeEvent } from '../../lambdas/domain/events.js';
 import { legacyDetailType, toBusEntry } from '../../lambdas/domain/events.js';
-import type { BusEvent } from '../../lambdas/domain/ports.js';
+import type { BusEvent, FieldCipher } from '../../lambdas/domain/ports.js';
 import { closeRuntime, configureRuntime } from '../../lambdas/handlers/runtime.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
@@ -37,9 +38,16 @@ export interface SyncEnv {
   close(): Promise<void>;
 }
 
+/**
+ * The field cipher of the sync tests: envelope encryption (lambdas/adapters/field-cipher.ts)
+ * under a key held in memory. One per process, so a test that reconfigures the runtime
+ * (`configureRuntime({ ..., cipher: TEST_CIPHER })`) still opens what was sealed before.
+ */
+export const TEST_CIPHER = new EnvelopeCipher(new LocalDataKeys());
+
 export async function setupSyncEnv(
   name: string,
-  options: { mysqlUrl?: string; now?: () => number; spec?: MigrationSpec } = {},
+  options: { mysqlUrl?: string; now?: () => number; spec?: MigrationSpec; cipher?: FieldCipher } = {},
 ): Promise<SyncEnv> {
   const spec = options.spec ?? magento;
   const server = options.mysqlUrl ?? inject('mysqlUrl');
@@ -59,6 +67,8 @@ export async function setupSyncEnv(
   const publisher = new InMemoryPublisher();
   await configureRuntime({
     publisher,
+    // KMS is not reachable here: the same envelope encryption under a key held in memory.
+    cipher: options.cipher ?? TEST_CIPHER,
     ...(options.now ? { now: options.now } : {}),
     ...(options.spec ? { spec } : {}),
   });

@@ -1,0 +1,213 @@
+import '../support/verbose-powertools.js';
+import '../support/quiet-powertools.js';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoConflictStore } from '../../lambdas/adapters/dynamodb-sync-state.js';
+import { EnvelopeCipher, LocalDataKeys } from '../../lambdas/adapters/field-cipher.js';
+import { listOpenConflicts, resolveConflict } from '../../lambdas/domain/conflict-resolution.js';
+import { PersonalDataSealer } from '../../lambdas/domain/personal-data.js';
+import type { BusEvent } from '../../lambdas/domain/ports.js';
+import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
+import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
+import { runtime } from '../../lambdas/handlers/runtime.js';
+import { LocalQueue } from '../../lib/rehearse/local-aws.js';
+import type { MigrationSpec } from '../../lib/spec/schema.js';
+import {
+  busEnvelope,
+  getItem,
+  invokeSqs,
+  magentoForPolling,
+  nextSecond,
+  pollNow,
+  type SyncEnv,
+  seedFromLegacy,
+  serviceChange,
+  setupSyncEnv,
+  splitByOrigin,
+  sqsEvent,
+} from '../support/sync-env.js';
+
+/**
+ * Issue 17, item 3: `pii: true` fields stay out of logs, DLQ reasons, the conflicts table and the
+ * sync state. A fixture customer with a unique probe email runs through the real sync against
+ * MariaDB and DynamoDB Local: backfill, a concurrent email change on both sides that the `admin`
+ * policy parks, two bad service events that go to a DLQ after their deliveries (one a contract
+ * violation, one that Magento refuses with an error quoting the email), and the conflict's
+ * resolution. Every Powertools log line, every DLQ reason (the logged reason of each failed
+ * delivery), every conflicts item and every sync-table item is searched for the probe: it is
+ * found only in the service table and the Magento table. The DLQ keeps each message as it was
+ * sent (the event itself, for redrive: what the bus carries, encrypted at rest by the queue).
+ */
+describe('Personal data: sealed at rest, masked in logs', () => {
+  const probe = `pii-probe-${Math.random().toString(36).slice(2, 10)}`;
+  const email = (tag: string) => `${probe}${tag}@example.com`;
+  const keys = new LocalDataKeys();
+  let env: SyncEnv;
+  const lines: string[] = [];
+  const restore: (() => void)[] = [];
+
+  /** The customer email policy `admin`: a concurrent edit is parked for a person. */
+  function specWithAdminEmail(): MigrationSpec {
+    const spec = structuredClone(magentoForPolling());
+    const customer = spec.services[0]!.entities.find((e) => e.name === 'customer')!;
+    const fields = customer.fields.map((f) => (f.name === 'email' ? { ...f, policy: 'admin' as const } : f));
+    (customer as { fields: typeof fields }).fields = fields;
+    return spec;
+  }
+
+  beforeAll(async () => {
+    env = await setupSyncEnv('pii-protection', {
+      spec: specWithAdminEmail(),
+      cipher: new EnvelopeCipher(keys),
+    });
+    // Every log line Powertools writes (JSON to stdout/stderr), at DEBUG (verbose-powertools).
+    for (const stream of [process.stdout, process.stderr]) {
+      const write = stream.write.bind(stream);
+      // Kept, not echoed: DEBUG lines would flood the run's output.
+      stream.write = ((chunk: string | Uint8Array) => {
+        lines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+        return true;
+      }) as typeof stream.write;
+      restore.push(() => {
+        stream.write = write as typeof stream.write;
+      });
+    }
+  });
+  afterAll(async () => {
+    for (const r of restore) r();
+    await env?.close();
+  });
+
+  const ok = async (handler: unknown, entries: BusEvent[]) =>
+    expect((await invokeSqs(handler, sqsEvent(entries))).failedIndexes).toEqual([]);
+
+  /** SQS with a redrive policy: deliveries until `maxReceiveCount`, then the DLQ. */
+  async function deliverUntilDlq(handler: unknown, bodies: string[]) {
+    const dlq = new LocalQueue({ id: 'dlq', name: 'dlq', visibilityTimeoutSeconds: 0 }, 1);
+    const queue = new LocalQueue(
+      {
+        id: 'q',
+        name: 'q',
+        visibilityTimeoutSeconds: 0,
+        redrive: { deadLetterQueue: 'dlq', maxReceiveCount: 3 },
+      },
+      1,
+      dlq,
+    );
+    for (const b of bodies) queue.send(b);
+    for (let round = 0; round < 10 && queue.depth > 0; round++) {
+      for (const m of queue.receive(10)) {
+        const res = await invokeSqs(handler, sqsEvent([m.body], m.receiveCount));
+        if (res.failedIndexes.length) queue.release(m.messageId);
+        else queue.delete(m.messageId);
+      }
+    }
+    return dlq;
+  }
+
+  it('finds the probe only in the service table and the Magento table', async () => {
+    // A Magento customer, brought over by the backfill (the forward sync).
+    const [r] = await env.db.query<ResultSetHeader>(
+      `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname, is_active, updated_at)
+       VALUES (1, ?, 1, 1, 'Probe', 'Person', 1, NOW() - INTERVAL 60 SECOND)`,
+      [email('')],
+    );
+    const id = String(r.insertId);
+    await seedFromLegacy(env, 'customer', id);
+    await pollNow(['customer']);
+    env.publisher.take();
+
+    // Both sides change the email since the last sync: the admin policy parks it.
+    const fromService = await serviceChange(env, 'customer', id, { email: email('+service') });
+    await nextSecond();
+    await env.db.query('UPDATE customer_entity SET email = ? WHERE entity_id = ?', [email('+legacy'), id]);
+    await nextSecond(); // the poller reads closed seconds
+    await pollNow(['customer']);
+    const { forward: fromLegacy } = splitByOrigin(env.publisher.take());
+    expect(fromLegacy.length).toBeGreaterThan(0);
+    await ok(forward, fromLegacy);
+    await ok(reverse, fromService);
+    const rt = await runtime();
+    const open = (await listOpenConflicts(rt, { entity: 'customer' })).items;
+    const parked = open.find((c) => c.key === id && c.field === 'email');
+    // The resolver opens the sealed values.
+    expect(parked).toMatchObject({
+      legacy: { value: email('+legacy') },
+      service: { value: email('+service') },
+    });
+
+    // Two bad service events of the customer, each to the DLQ after its deliveries: a contract
+    // violation, and a record Magento refuses (another customer with this email: the driver's
+    // "Duplicate entry '<email>-1'" message).
+    const bad = busEnvelope({
+      ...fromService[0]!,
+      Detail: JSON.stringify({
+        ...JSON.parse(fromService[0]!.Detail),
+        data: { email: email('+bad'), isActive: 'yes' },
+      }),
+    });
+    const twinKey = `svc-${probe}`;
+    const twin = (await serviceChange(env, 'customer', twinKey, {
+      email: email('+legacy'),
+      firstName: 'Twin',
+      lastName: 'Probe',
+      groupId: 1,
+      isActive: 1,
+      websiteId: 1,
+    })) as BusEvent[];
+    const bodies = [bad, busEnvelope(twin[0]!)];
+    const dlq = await deliverUntilDlq(reverse, bodies);
+    // Kept as sent, for redrive.
+    expect(dlq.bodies().sort()).toEqual([...bodies].sort());
+    const reasons = lines.filter((l) => l.includes('record failed'));
+    expect(reasons.length).toBeGreaterThanOrEqual(6);
+    expect(reasons.some((l) => l.includes('isActive'))).toBe(true);
+    expect(reasons.some((l) => l.includes('Duplicate entry'))).toBe(true);
+
+    // A person resolves the conflict: both sides get the service's value.
+    const result = await resolveConflict(rt, {
+      conflictId: parked!.conflictId,
+      choice: 'service',
+      by: 'ops',
+    });
+    expect(result.outcome).toBe('resolved');
+
+    // Where the probe is intended: the two record stores.
+    const [[row]] = (await env.db.query<RowDataPacket[]>(
+      'SELECT email FROM customer_entity WHERE entity_id = ?',
+      [id],
+    )) as unknown as [[{ email: string }]];
+    expect(row.email).toBe(email('+service'));
+    expect((await getItem(env, 'customer', id))?.['email']).toBe(email('+service'));
+
+    // Nowhere else.
+    const scan = async (table: string) =>
+      (await env.dynamo.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [];
+    const conflicts = await scan(env.tables.conflictsTable);
+    const syncItems = await scan(env.tables.syncTable);
+    expect(conflicts.length).toBeGreaterThan(0);
+    expect(syncItems.some((i) => String(i['pk']).startsWith(`state#customer#${id}`))).toBe(true);
+    const leaks = [
+      ...lines.filter((l) => l.includes(probe)).map((l) => `log: ${l.slice(0, 300)}`),
+      ...conflicts
+        .filter((i) => JSON.stringify(i).includes(probe))
+        .map((i) => `conflict: ${i['conflictId']}`),
+      ...syncItems.filter((i) => JSON.stringify(i).includes(probe)).map((i) => `sync table: ${i['pk']}`),
+    ];
+    expect(leaks).toEqual([]);
+    // The stored conflict's values are sealed, not blank.
+    const stored = conflicts.find((c) => c['conflictId'] === parked!.conflictId)!;
+    expect(stored['legacy']).toMatchObject({ value: { $sealed: expect.stringMatching(/^v1\./) } });
+    expect(stored['resolution']).toMatchObject({ value: { $sealed: expect.stringMatching(/^v1\./) } });
+    expect(lines.length).toBeGreaterThan(10);
+
+    // A role whose key grant covers the sync state only (the sync functions) cannot open the conflict.
+    const syncOnly = new DynamoConflictStore(
+      env.dynamo,
+      env.tables.conflictsTable,
+      new PersonalDataSealer(env.spec, new EnvelopeCipher(keys.withGrant(['sync-state']))),
+    );
+    await expect(syncOnly.get(parked!.conflictId)).rejects.toThrow(/may not decrypt conflicts/);
+  });
+});
