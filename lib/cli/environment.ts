@@ -33,6 +33,8 @@ export interface DeployedMigration {
   readonly dashboardUrl: string;
   readonly conflictsTable: string;
   readonly syncStateTable: string;
+  /** The key sealing personal fields (a spec with `pii` fields), when deployed. */
+  readonly personalDataKeyArn?: string;
   readonly flags: FlagIds;
   /** The platform's queues of this migration (and the bus's target DLQ). */
   readonly platformQueues: readonly QueueOutput[];
@@ -94,6 +96,9 @@ export async function deployedMigration(
     dashboardUrl: need(o, PLATFORM_OUTPUT.dashboardUrl(m), stack),
     conflictsTable: need(o, PLATFORM_OUTPUT.conflictsTable(m), stack),
     syncStateTable: need(o, PLATFORM_OUTPUT.syncStateTable(m), stack),
+    ...(o[PLATFORM_OUTPUT.personalDataKeyArn(m)]
+      ? { personalDataKeyArn: o[PLATFORM_OUTPUT.personalDataKeyArn(m)] }
+      : {}),
     flags: {
       applicationId: need(o, PLATFORM_OUTPUT.appConfigApplicationId(m), stack),
       environmentId: need(o, PLATFORM_OUTPUT.appConfigEnvironmentId(m), stack),

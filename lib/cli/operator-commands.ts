@@ -48,7 +48,11 @@ export interface CliContext {
   readonly metrics: MetricsPort;
   flags(ids: DeployedMigration['flags']): FlagDeploymentPort;
   publisher(busName: string): EventPublisher;
-  conflicts(table: string): ConflictStore;
+  /**
+   * The conflicts table of a deployed migration; personal values are opened with the migration's
+   * key (`personalDataKeyArn`), which only the conflict resolver role may decrypt.
+   */
+  conflicts(table: string, migration?: DeployedMigration): ConflictStore;
   /** The sync engine's dependencies for resolving a conflict (legacy database included). */
   sync(
     d: DeployedMigration,
@@ -83,6 +87,9 @@ export async function awsContext(): Promise<CliContext> {
     { documentClient },
     { DynamoConflictStore },
     { EventBridgePublisher },
+    { EnvelopeCipher, KmsDataKeys },
+    { PersonalDataSealer },
+    { KMSClient },
     { CloudFormationStacks, SqsQueues, StepFunctionsControl },
   ] = await Promise.all([
     import('@aws-sdk/client-cloudformation'),
@@ -96,6 +103,9 @@ export async function awsContext(): Promise<CliContext> {
     import('../../lambdas/adapters/dynamodb-service.js'),
     import('../../lambdas/adapters/dynamodb-sync-state.js'),
     import('../../lambdas/adapters/eventbridge-publisher.js'),
+    import('../../lambdas/adapters/field-cipher.js'),
+    import('../../lambdas/domain/personal-data.js'),
+    import('@aws-sdk/client-kms'),
     import('./control-plane.js'),
   ]);
   const region = process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
@@ -114,7 +124,17 @@ export async function awsContext(): Promise<CliContext> {
         client: new AppConfigClient(opts),
       }),
     publisher: (busName) => new EventBridgePublisher({ busName, client: new EventBridgeClient(opts) }),
-    conflicts: (table) => new DynamoConflictStore(documentClient(opts), table),
+    conflicts: (table, d) =>
+      new DynamoConflictStore(
+        documentClient(opts),
+        table,
+        d?.personalDataKeyArn
+          ? new PersonalDataSealer(
+              d.spec,
+              new EnvelopeCipher(new KmsDataKeys(d.personalDataKeyArn, new KMSClient(opts))),
+            )
+          : undefined,
+      ),
     sync: async (d, serviceTables, legacy) => {
       // The sync engine as the functions build it (lambdas/handlers/runtime.ts), from the outputs.
       const { runtime, closeRuntime } = await import('../../lambdas/handlers/runtime.js');
@@ -124,6 +144,7 @@ export async function awsContext(): Promise<CliContext> {
         [RUNTIME_ENV.busName]: d.busName,
         [RUNTIME_ENV.syncTable]: d.syncStateTable,
         [RUNTIME_ENV.conflictsTable]: d.conflictsTable,
+        ...(d.personalDataKeyArn ? { [RUNTIME_ENV.personalDataKey]: d.personalDataKeyArn } : {}),
         [RUNTIME_ENV.serviceTables]: JSON.stringify(serviceTables),
         ...(legacy.databaseUrl ? { [RUNTIME_ENV.mysqlUrl]: legacy.databaseUrl } : {}),
         ...(legacy.secretArn ? { [RUNTIME_ENV.legacySecretArn]: legacy.secretArn } : {}),
@@ -462,7 +483,9 @@ export function registerOperatorCommands(
     )
     .action(async (o: Common & { entity?: string; limit: number; reveal?: boolean }) => {
       const { spec, ctx, migration } = await target(o);
-      const list = await listConflicts(ctx.conflicts(migration.conflictsTable), spec, {
+      // Sealed personal values are opened only to reveal them (the resolver role's key grant).
+      const store = ctx.conflicts(migration.conflictsTable, o.reveal ? migration : undefined);
+      const list = await listConflicts(store, spec, {
         ...(o.entity ? { entity: o.entity } : {}),
         limit: o.limit,
         reveal: Boolean(o.reveal),
@@ -482,7 +505,8 @@ export function registerOperatorCommands(
     .description('one conflict, with its resolution if any')
     .action(async (id: string, o: Common & { reveal?: boolean }) => {
       const { spec, ctx, migration } = await target(o);
-      const c = await showConflict(ctx.conflicts(migration.conflictsTable), spec, id, Boolean(o.reveal));
+      const store = ctx.conflicts(migration.conflictsTable, o.reveal ? migration : undefined);
+      const c = await showConflict(store, spec, id, Boolean(o.reveal));
       out(o.json, c, () =>
         Object.entries(c)
           .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
@@ -637,6 +661,7 @@ export async function migrationStatus(
   migration: DeployedMigration,
   services: readonly ServiceSpec[],
 ): Promise<MigrationStatus> {
+  // Counted, not shown: no key needed.
   const conflicts = ctx.conflicts(migration.conflictsTable);
   const out: ServiceStatus[] = [];
   for (const service of services) {

@@ -38,6 +38,10 @@ export const PLATFORM_OUTPUT = {
   rollbackStrategyId: (migration: string) => `${outputPascal(migration)}AppConfigRollbackStrategyId`,
   conflictsTable: (migration: string) => `${outputPascal(migration)}ConflictsTable`,
   syncStateTable: (migration: string) => `${outputPascal(migration)}SyncStateTable`,
+  /** The KMS key that seals personal fields in the sync state and conflicts (specs with `pii`). */
+  personalDataKeyArn: (migration: string) => `${outputPascal(migration)}PersonalDataKeyArn`,
+  /** The role that may open sealed conflicts: assume it for `conflicts --reveal` and `resolve`. */
+  conflictResolverRoleArn: (migration: string) => `${outputPascal(migration)}ConflictResolverRoleArn`,
   dashboardUrl: (migration: string) => `${outputPascal(migration)}DashboardUrl`,
 } as const;
 

@@ -80,7 +80,9 @@ export interface MigrationOutputSource {
   readonly tables: {
     readonly conflictsTable: { readonly tableName: string };
     readonly syncTable: { readonly tableName: string };
+    readonly personalDataKey?: { readonly keyArn: string };
   };
+  readonly conflictResolverRole?: { readonly roleArn: string };
   readonly dashboard: { readonly dashboard: { readonly dashboardName: string } };
   readonly rollback: { readonly deadLetterQueue: sqs.IQueue };
   readonly debeziumQueue?: sqs.IQueue;
@@ -154,6 +156,22 @@ export function platformOutputs(
       m.tables.syncTable.tableName,
       `${name}: sync state table`,
     );
+    if (m.tables.personalDataKey) {
+      output(
+        stack,
+        PLATFORM_OUTPUT.personalDataKeyArn(name),
+        m.tables.personalDataKey.keyArn,
+        `${name}: KMS key sealing personal fields in the sync state and conflicts`,
+      );
+    }
+    if (m.conflictResolverRole) {
+      output(
+        stack,
+        PLATFORM_OUTPUT.conflictResolverRoleArn(name),
+        m.conflictResolverRole.roleArn,
+        `${name}: role that may open sealed conflicts (assume it to reveal or resolve)`,
+      );
+    }
     output(
       stack,
       PLATFORM_OUTPUT.dashboardUrl(name),

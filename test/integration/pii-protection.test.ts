@@ -11,8 +11,11 @@ import type { BusEvent } from '../../lambdas/domain/ports.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
 import { runtime } from '../../lambdas/handlers/runtime.js';
+import type { CliContext } from '../../lib/cli/operator-commands.js';
 import { LocalQueue } from '../../lib/rehearse/local-aws.js';
+import { PLATFORM_OUTPUT, platformStackName } from '../../lib/spec/outputs.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
+import { deployedOutputs, runCli } from '../support/cli.js';
 import {
   busEnvelope,
   getItem,
@@ -32,10 +35,11 @@ import {
  * Issue 17, item 3: `pii: true` fields stay out of logs, DLQ reasons, the conflicts table and the
  * sync state. A fixture customer with a unique probe email runs through the real sync against
  * MariaDB and DynamoDB Local: backfill, a concurrent email change on both sides that the `admin`
- * policy parks, two bad service events that go to a DLQ after their deliveries (one a contract
- * violation, one that Magento refuses with an error quoting the email), and the conflict's
- * resolution. Every Powertools log line, every DLQ reason (the logged reason of each failed
- * delivery), every conflicts item and every sync-table item is searched for the probe: it is
+ * policy parks, the operator CLI's listing of it, two bad service events that go to a DLQ after
+ * their deliveries (one a contract violation, one that Magento refuses with an error quoting the
+ * email), and the conflict's resolution. Every Powertools log line, every DLQ reason (the logged
+ * reason of each failed delivery), the CLI's output without --reveal, every conflicts item and
+ * every sync-table item is searched for the probe: it is
  * found only in the service table and the Magento table. The DLQ keeps each message as it was
  * sent (the event itself, for redrive: what the bus carries, encrypted at rest by the queue).
  */
@@ -45,6 +49,8 @@ describe('Personal data: sealed at rest, masked in logs', () => {
   const keys = new LocalDataKeys();
   let env: SyncEnv;
   const lines: string[] = [];
+  /** What the operator CLI printed without --reveal. */
+  const cliOutput: string[] = [];
   const restore: (() => void)[] = [];
 
   /** The customer email policy `admin`: a concurrent edit is parked for a person. */
@@ -137,6 +143,49 @@ describe('Personal data: sealed at rest, masked in logs', () => {
       service: { value: email('+service') },
     });
 
+    // The CLI: without --reveal the personal values are withheld (the store is read without the
+    // key); with --reveal they are opened under the resolver's grant.
+    const outputs = deployedOutputs('t', env.spec, { conflictsTable: env.tables.conflictsTable });
+    const cli = (): CliContext => ({
+      stacks: { outputs: async (name) => outputs[name]! },
+      executions: undefined as never,
+      queues: undefined as never,
+      metrics: undefined as never,
+      flags: () => undefined as never,
+      publisher: () => env.publisher,
+      conflicts: (table, d) =>
+        new DynamoConflictStore(
+          env.dynamo,
+          table,
+          d ? new PersonalDataSealer(env.spec, new EnvelopeCipher(keys)) : undefined,
+        ),
+      sync: async () => ({ ...rt, close: async () => {} }),
+      captureSource: async () => undefined as never,
+      now: Date.now,
+      sleep: async () => {},
+    });
+    const list = (...more: string[]) =>
+      runCli(
+        cli,
+        'conflicts',
+        'list',
+        '--env',
+        't',
+        '--migration',
+        'magento',
+        '--entity',
+        'customer',
+        ...more,
+      );
+    const withheld = await list();
+    expect(withheld.code).toBe(0);
+    expect(withheld.out).toContain(parked!.conflictId);
+    cliOutput.push(withheld.out, withheld.err);
+    outputs[platformStackName('t')]![PLATFORM_OUTPUT.personalDataKeyArn('magento')] =
+      'arn:aws:kms:local:key/test';
+    const revealed = await list('--reveal');
+    expect(revealed.out).toContain(email('+service'));
+
     // Two bad service events of the customer, each to the DLQ after its deliveries: a contract
     // violation, and a record Magento refuses (another customer with this email: the driver's
     // "Duplicate entry '<email>-1'" message).
@@ -190,6 +239,7 @@ describe('Personal data: sealed at rest, masked in logs', () => {
     expect(syncItems.some((i) => String(i['pk']).startsWith(`state#customer#${id}`))).toBe(true);
     const leaks = [
       ...lines.filter((l) => l.includes(probe)).map((l) => `log: ${l.slice(0, 300)}`),
+      ...cliOutput.filter((l) => l.includes(probe)).map((l) => `cli: ${l.slice(0, 300)}`),
       ...conflicts
         .filter((i) => JSON.stringify(i).includes(probe))
         .map((i) => `conflict: ${i['conflictId']}`),
