@@ -72,7 +72,11 @@ export function bundleHash(handler: HandlerName, options: unknown): string {
 export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
-const BUNDLING = {
+/**
+ * How every handler is bundled (aws-lambda-nodejs runs the local esbuild with these). Exported
+ * for the bench and the bundle-budget test, which build with {@link esbuildOptions}.
+ */
+export const BUNDLING = {
   format: nodejs.OutputFormat.ESM,
   target: 'node24',
   mainFields: ['module', 'main'],
@@ -85,6 +89,45 @@ const BUNDLING = {
   externalModules: ['@aws-sdk/*'],
   forceDockerBundling: false,
 } satisfies nodejs.BundlingOptions;
+
+/**
+ * The esbuild build options equivalent to `bundling` as aws-lambda-nodejs passes them to the
+ * esbuild CLI (`--bundle --platform=node --target … --format … --main-fields … --banner:js …
+ * --minify --sourcemap --sources-content=false --external:…`), for building a handler outside a
+ * synthesis. The output is `outfile` (`index.mjs` in a function's asset).
+ */
+export function esbuildOptions(
+  entry: string,
+  outfile: string,
+  bundling: Pick<
+    nodejs.BundlingOptions,
+    | 'target'
+    | 'mainFields'
+    | 'banner'
+    | 'minify'
+    | 'sourceMap'
+    | 'sourcesContent'
+    | 'externalModules'
+    | 'define'
+  > = BUNDLING,
+): import('esbuild').BuildOptions {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: bundling.target,
+    mainFields: bundling.mainFields,
+    ...(bundling.banner ? { banner: { js: bundling.banner } } : {}),
+    minify: bundling.minify ?? false,
+    sourcemap: bundling.sourceMap ?? false,
+    sourcesContent: bundling.sourcesContent ?? true,
+    external: bundling.externalModules ?? ['@aws-sdk/*'],
+    ...(bundling.define ? { define: bundling.define } : {}),
+    logLevel: 'warning',
+  };
+}
 
 export interface CutoverFunctionProps {
   /** The handler file in `lambdas/handlers/`. */

@@ -1,0 +1,242 @@
+/**
+ * The functions' bundles: each handler bundled with esbuild exactly as `CutoverFunction` has
+ * aws-lambda-nodejs bundle it (lib/constructs/cutover-function.ts, `esbuildOptions`), its size,
+ * and its module init: the time a fresh `node` process (this process's binary, the Node 24 of
+ * `node_modules/.bin`) takes to import it, median of RUNS processes.
+ *
+ * Measured in the same run:
+ * - **before**: the handlers at `CUTOVER_BENCH_BEFORE` (default: the last commit before the
+ *   per-function composition roots of issue 18), extracted with `git archive` and bundled with
+ *   the options they had then;
+ * - **now**: the working tree with the construct's options;
+ * - the options, each against *now*: the AWS SDK bundled instead of provided by the nodejs24.x
+ *   runtime, source maps off (no `.map`, no `NODE_OPTIONS=--enable-source-maps`), minify off.
+ *
+ * Each import runs with the function's `NODE_OPTIONS` and no AWS credentials: module init only
+ * (clients are constructed, nothing is called). The external AWS SDK resolves from this
+ * project's `node_modules`, as the runtime's own copy would from `/var/runtime`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type Metafile } from 'esbuild';
+import { BUNDLING, esbuildOptions } from '../lib/constructs/cutover-function.js';
+import type { Bench, BenchRow } from './types.js';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const work = path.join(root, '.cutover', 'bench-bundles');
+const RUNS = Math.max(3, Number(process.env.CUTOVER_BENCH_RUNS ?? 11));
+/** main just before issue 18 changed the functions' composition. */
+const BEFORE_REF = process.env.CUTOVER_BENCH_BEFORE ?? 'fd3e24b';
+/** The bundling options at BEFORE_REF (lib/constructs/cutover-function.ts then). */
+const BEFORE_BUNDLING = {
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  banner: BUNDLING.banner,
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  externalModules: ['@aws-sdk/*'],
+};
+const KIB = 1024;
+
+/** Handler entries of a tree: the files of lambdas/handlers that export `handler`. */
+function entriesOf(tree: string): Map<string, string> {
+  const dir = path.join(tree, 'lambdas', 'handlers');
+  const out = new Map<string, string>();
+  for (const f of readdirSync(dir).sort()) {
+    const file = path.join(dir, f);
+    if (!f.endsWith('.ts') || !statSync(file).isFile()) continue;
+    if (/export const handler\b/.test(readFileSync(file, 'utf8'))) out.set(f.replace(/\.ts$/, ''), file);
+  }
+  return out;
+}
+
+interface Bundle {
+  readonly file: string;
+  readonly bytes: number;
+  readonly mapBytes: number;
+  readonly nodeOptions: string;
+  /** Bytes of the output by npm package (`(project)` for our sources). */
+  readonly byPackage: Map<string, number>;
+}
+
+function packageOf(input: string): string {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  return m ? m[1]! : '(project)';
+}
+
+async function bundle(
+  entry: string,
+  out: string,
+  options: Parameters<typeof esbuildOptions>[2],
+  extra: { define?: Record<string, string> } = {},
+): Promise<Bundle> {
+  rmSync(path.dirname(out), { recursive: true, force: true });
+  mkdirSync(path.dirname(out), { recursive: true });
+  const result = await build({
+    ...esbuildOptions(entry, out, { ...options, ...(extra.define ? { define: extra.define } : {}) }),
+    metafile: true,
+  });
+  const byPackage = new Map<string, number>();
+  const outputs = (result.metafile as Metafile).outputs;
+  for (const o of Object.values(outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(o.inputs)) {
+      const p = packageOf(input);
+      byPackage.set(p, (byPackage.get(p) ?? 0) + bytesInOutput);
+    }
+  }
+  return {
+    file: out,
+    bytes: statSync(out).size,
+    mapBytes: existsSync(`${out}.map`) ? statSync(`${out}.map`).size : 0,
+    nodeOptions: options?.sourceMap ? '--enable-source-maps' : '',
+    byPackage,
+  };
+}
+
+const IMPORT = [
+  'const url = process.argv[1];',
+  'const t = performance.now();',
+  'await import(url);',
+  'process.stdout.write(String(performance.now() - t));',
+].join('\n');
+
+/** One fresh process importing the bundle: milliseconds from import start to its end. */
+function initOnce(b: Bundle): number {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', IMPORT, pathToFileURL(b.file).href], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_OPTIONS: b.nodeOptions,
+      AWS_REGION: 'us-east-1',
+      CUTOVER_MIGRATION: 'magento',
+      CUTOVER_STAGE: 'bench',
+    },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`importing ${b.file} failed: ${r.stderr}`);
+  return Number(r.stdout);
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** The tree at `ref`, under .cutover (so that its imports resolve from this node_modules). */
+function extract(ref: string): string | undefined {
+  const dir = path.join(work, `tree-${ref}`);
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const tar = execFileSync('git', ['-C', root, 'archive', ref, 'lambdas', 'lib', 'migrations'], {
+      maxBuffer: 256 * 2 ** 20,
+    });
+    execFileSync('tar', ['-x', '-C', dir], { input: tar });
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+const bench: Bench = async (log) => {
+  const now = entriesOf(root);
+  const beforeTree = extract(BEFORE_REF);
+  const before = beforeTree ? entriesOf(beforeTree) : new Map<string, string>();
+  if (!beforeTree) log(`no git tree at ${BEFORE_REF}: no "before" figures`);
+
+  type Variant = 'before' | 'now' | 'sdk-bundled' | 'no-sourcemap' | 'no-minify';
+  const bundles = new Map<string, Map<Variant, Bundle>>();
+  for (const [name, entry] of now) {
+    const v = new Map<Variant, Bundle>();
+    const dir = path.join(work, name);
+    const at = (variant: string) => path.join(dir, variant, 'index.mjs');
+    const beforeEntry = before.get(name);
+    if (beforeEntry) v.set('before', await bundle(beforeEntry, at('before'), BEFORE_BUNDLING));
+    v.set('now', await bundle(entry, at('now'), BUNDLING));
+    v.set('sdk-bundled', await bundle(entry, at('sdk-bundled'), { ...BUNDLING, externalModules: [] }));
+    v.set('no-sourcemap', await bundle(entry, at('no-sourcemap'), { ...BUNDLING, sourceMap: false }));
+    v.set('no-minify', await bundle(entry, at('no-minify'), { ...BUNDLING, minify: false }));
+    bundles.set(name, v);
+  }
+  log(`bundled ${now.size} handlers × ${before.size ? 5 : 4} variants; timing ${RUNS} imports each`);
+
+  // Interleaved: every variant of every function once per round, so that load drift on a
+  // shared machine spreads over all of them alike. One warm-up round (file cache).
+  const times = new Map<string, number[]>();
+  for (let round = 0; round <= RUNS; round++) {
+    for (const [name, v] of bundles) {
+      for (const [variant, b] of v) {
+        const ms = initOnce(b);
+        if (round === 0) continue;
+        const key = `${name}\n${variant}`;
+        times.set(key, [...(times.get(key) ?? []), ms]);
+      }
+    }
+    if (round > 0 && round % 4 === 0) log(`round ${round}/${RUNS}`);
+  }
+  const init = (name: string, variant: Variant) => median(times.get(`${name}\n${variant}`) ?? [Number.NaN]);
+
+  const rows: BenchRow[] = [];
+  const notes: string[] = [];
+  for (const [name, v] of bundles) {
+    const cur = v.get('now')!;
+    const old = v.get('before');
+    const mysql = cur.byPackage.has('mysql2');
+    const sizeTarget = mysql ? 1024 : 150;
+    rows.push({
+      metric: `${name}: bundle${mysql ? ' (mysql2)' : ''}`,
+      value: cur.bytes / KIB,
+      unit: 'KiB',
+      ...(old ? { baseline: { metric: 'before', value: old.bytes / KIB } } : {}),
+      target: `< ${sizeTarget} KiB`,
+      met: cur.bytes / KIB < sizeTarget,
+    });
+    rows.push({
+      metric: `${name}: module init, median`,
+      value: init(name, 'now'),
+      unit: 'ms',
+      ...(old ? { baseline: { metric: 'before', value: init(name, 'before') } } : {}),
+      target: '< 100 ms',
+      met: init(name, 'now') < 100,
+    });
+    for (const [variant, label] of [
+      ['sdk-bundled', 'AWS SDK bundled'],
+      ['no-sourcemap', 'source maps off'],
+      ['no-minify', 'minify off'],
+    ] as const) {
+      rows.push({
+        metric: `${name}: init, ${label}`,
+        value: init(name, variant),
+        unit: 'ms',
+        baseline: { metric: 'now', value: init(name, 'now') },
+      });
+    }
+    rows.push({
+      metric: `${name}: bundle, AWS SDK bundled`,
+      value: v.get('sdk-bundled')!.bytes / KIB,
+      unit: 'KiB',
+      baseline: { metric: 'now', value: cur.bytes / KIB },
+    });
+    const top = [...cur.byPackage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4)
+      .map(([p, n]) => `${p} ${(n / KIB).toFixed(0)} KiB`)
+      .join(', ');
+    notes.push(`${name}: ${top}${old ? `; before: ${(old.bytes / KIB).toFixed(0)} KiB` : ''}`);
+  }
+  return {
+    title: "Function bundles: size and module init (fresh process), before/now and esbuild's options",
+    rows,
+    notes: [
+      `Each handler bundled with esbuild as CutoverFunction does (ESM, node24 target, minified, external source map without sources, AWS SDK v3 external), written under .cutover/bench-bundles; "before" is ${BEFORE_REF} (git archive) with its options then.`,
+      `Module init: median of ${RUNS} fresh \`node\` processes (${process.version}) per bundle and variant, each timing \`await import(bundle)\` with the function's NODE_OPTIONS (--enable-source-maps when the bundle has a map); rounds interleave all bundles and variants, after one warm-up round.`,
+      'The external AWS SDK resolves from node_modules here; on Lambda it is the runtime\'s copy. "(mysql2)" marks a bundle containing mysql2: its budget is 1 MiB, the others\' 150 KiB.',
+      'Largest parts of each bundle (now), by package:',
+      ...notes,
+    ],
+  };
+};
+
+export default bench;
