@@ -18,7 +18,8 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { type EntitySpec, type FieldSpec, fieldPolicy } from '../../lib/spec/schema.js';
+import { fieldPolicy } from '../../lib/spec/lookup.js';
+import type { EntitySpec, FieldSpec } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
 import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
 import { canonicalText, FIELD_SEPARATOR, NULL_MARK } from '../domain/checksum.js';

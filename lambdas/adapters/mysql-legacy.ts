@@ -24,13 +24,9 @@ import mysql, {
   type ResultSetHeader,
   type RowDataPacket,
 } from 'mysql2/promise';
+import { fieldPolicy } from '../../lib/spec/lookup.js';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
-import {
-  type EntitySpec,
-  type FieldSpec,
-  fieldPolicy,
-  type MysqlEntityLegacy,
-} from '../../lib/spec/schema.js';
+import type { EntitySpec, FieldSpec, MysqlEntityLegacy } from '../../lib/spec/schema.js';
 import { canonicalValueSql, chunkChecksumSql, rowTextSql } from '../domain/checksum.js';
 import type {
   CapturedRow,

@@ -19,7 +19,9 @@
  *   counts it and the alarm fires.
  * - REMOVE becomes op `delete`.
  */
-import { type EntitySpec, fieldPolicy, serviceEventsOf } from '../../lib/spec/schema.js';
+
+import { fieldPolicy, serviceEventsOf } from '../../lib/spec/lookup.js';
+import type { EntitySpec } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
 import { recordHash, rowHashHex } from './checksum.js';
 import { type ChangeEvent, type FieldValue, parseChangeEvent, serviceDetailType } from './events.js';

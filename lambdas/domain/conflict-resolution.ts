@@ -17,7 +17,9 @@
  * value, close (`resolved`, `resolvedAt`). A resolve that crashed half-way is finished by
  * resolving again with the same choice; resolving a resolved conflict changes nothing.
  */
-import { type EntitySpec, entityByName, type FieldSpec } from '../../lib/spec/schema.js';
+
+import { entityByName } from '../../lib/spec/lookup.js';
+import type { EntitySpec, FieldSpec } from '../../lib/spec/schema.js';
 import { EXISTS_FIELD, type FieldSyncState } from './conflict.js';
 import type { ChangeEvent, FieldValue, Origin } from './events.js';
 import type {

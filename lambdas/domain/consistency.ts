@@ -19,7 +19,8 @@
  *    re-emitted as a change event; the forward sync then sees a change on the legacy side only and
  *    applies it, whatever the field's conflict policy.
  */
-import { type EntitySpec, entityByName, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
+import { entityByName, keyMapEntity } from '../../lib/spec/lookup.js';
+import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
 import {
   addRowHash,
   canonicalText,

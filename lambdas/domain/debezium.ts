@@ -12,38 +12,68 @@
  * Changes to Magento EAV value tables (`catalog_product_entity_decimal`, …) become a change of
  * the owning entity carrying only the changed attribute.
  */
-import { z } from 'zod';
-import {
-  type EntitySpec,
-  type FieldSpec,
-  fieldPolicy,
-  type MigrationSpec,
-  type MysqlEntityLegacy,
-} from '../../lib/spec/schema.js';
+
+import { fieldPolicy } from '../../lib/spec/lookup.js';
+import type { EntitySpec, FieldSpec, MigrationSpec, MysqlEntityLegacy } from '../../lib/spec/schema.js';
 import { type ConnectSchema, DebeziumValueError, decodeConnectValue } from './debezium-values.js';
-import { type ChangeEvent, ContractError, type FieldValue, parseChangeEvent } from './events.js';
+import {
+  type ChangeEvent,
+  ContractChecker,
+  ContractError,
+  type FieldValue,
+  parseChangeEvent,
+} from './events.js';
 import { normalizeValue, ValueError } from './values.js';
 
-const RowSchema = z.record(z.string(), z.unknown());
+type Row = Record<string, unknown>;
 
-export const DebeziumEnvelopeSchema = z.object({
-  before: RowSchema.nullable().optional(),
-  after: RowSchema.nullable().optional(),
-  op: z.enum(['c', 'u', 'd', 'r'], { message: 'must be one of c, u, d, r' }),
-  ts_ms: z.number().int().nonnegative(),
-  source: z
-    .object({
-      table: z.string().min(1),
-      db: z.string().optional(),
-      ts_ms: z.number().optional(),
-      file: z.string().optional(),
-      pos: z.number().optional(),
-      row: z.number().optional(),
-      gtid: z.string().nullable().optional(),
-    })
-    .passthrough(),
-});
-export type DebeziumEnvelope = z.infer<typeof DebeziumEnvelopeSchema>;
+/** A Debezium MySQL change event's value (the envelope; `source` keeps every field it has). */
+export interface DebeziumEnvelope {
+  readonly before?: Row | null;
+  readonly after?: Row | null;
+  readonly op: 'c' | 'u' | 'd' | 'r';
+  readonly ts_ms: number;
+  readonly source: {
+    readonly table: string;
+    readonly db?: string;
+    readonly ts_ms?: number;
+    readonly file?: string;
+    readonly pos?: number;
+    readonly row?: number;
+    readonly gtid?: string | null;
+    readonly [more: string]: unknown;
+  };
+}
+
+/** The envelope's fields checked, or the reasons it is not one (`envelope.<path> …`). */
+function checkEnvelope(payload: unknown): DebeziumEnvelope {
+  const c = new ContractChecker('envelope.');
+  const o = c.object('', payload) ?? {};
+  const image = (name: 'before' | 'after') => {
+    const v = o[name];
+    return v === null || v === undefined ? v : c.object(name, v);
+  };
+  const before = image('before');
+  const after = image('after');
+  const op = c.oneOf('op', o.op, ['c', 'u', 'd', 'r'] as const);
+  const ts = c.number('ts_ms', o.ts_ms, { integer: true, nonnegative: true });
+  const source = c.object('source', o.source);
+  if (source) {
+    c.string('source.table', source.table, { min: 1 });
+    c.string('source.db', source.db, { optional: true });
+    c.string('source.file', source.file, { optional: true });
+    for (const n of ['ts_ms', 'pos', 'row'] as const) c.number(`source.${n}`, source[n], { optional: true });
+    if (source.gtid !== null) c.string('source.gtid', source.gtid, { optional: true });
+  }
+  if (c.reasons.length) throw new ContractError(c.reasons);
+  return {
+    ...(before !== undefined ? { before } : {}),
+    ...(after !== undefined ? { after } : {}),
+    op: op!,
+    ts_ms: ts!,
+    source: source as DebeziumEnvelope['source'],
+  };
+}
 
 /** Resolves EAV attribute ids to attribute codes (from `eav_attribute`, cached by the adapter). */
 export type EavAttributeLookup = (attributeId: number) => string | undefined;
@@ -255,13 +285,7 @@ function matchesWhere(image: RowImage, where: MysqlEntityLegacy['where']): boole
  */
 export function translateDebezium(input: unknown, mapping: DebeziumMapping): ChangeEvent | null {
   const { payload, columns } = unwrap(input);
-  const parsed = DebeziumEnvelopeSchema.safeParse(payload);
-  if (!parsed.success) {
-    throw new ContractError(
-      parsed.error.issues.map((i) => `envelope.${i.path.map(String).join('.') || '(root)'} ${i.message}`),
-    );
-  }
-  const env = parsed.data;
+  const env = checkEnvelope(payload);
   const imageName: Image = env.op === 'd' ? 'before' : 'after';
   const rawRow = env[imageName];
   if (!rawRow) {

@@ -5,17 +5,16 @@
  * `<entity>.updated` (or the entity's own names such as `order.placed`, `coupon.used`).
  * The EventBridge `source` is `cutover.legacy` or `cutover.service`.
  */
-import { z } from 'zod';
 
 export const EVENT_SOURCE = { legacy: 'cutover.legacy', service: 'cutover.service' } as const;
 export const CONTRACT_SCHEMA_VERSION = 1;
 
-export const OriginSchema = z.enum(['legacy', 'service']);
-export type Origin = z.infer<typeof OriginSchema>;
+/** Which side a change comes from. */
+export type Origin = 'legacy' | 'service';
+const ORIGINS: readonly Origin[] = ['legacy', 'service'];
 
 /** A scalar field value as carried in `data`. Decimals travel as strings to keep their scale. */
-export const FieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-export type FieldValue = z.infer<typeof FieldValueSchema>;
+export type FieldValue = string | number | boolean | null;
 
 const ISO_TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
@@ -51,54 +50,182 @@ export function parseIsoTimestamp(s: string): number | undefined {
   return date.getTime() + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offset;
 }
 
-const IsoTimestamp = z
-  .string()
-  .regex(ISO_TIMESTAMP, 'must be an ISO-8601 timestamp with a zone, e.g. 2026-11-22T10:00:00.123Z')
-  .refine((s) => parseIsoTimestamp(s) !== undefined, 'is not a valid date');
+const ISO_MESSAGE = 'must be an ISO-8601 timestamp with a zone, e.g. 2026-11-22T10:00:00.123Z';
 
-export const ChangeEventSchema = z
-  .object({
-    schemaVersion: z.literal(CONTRACT_SCHEMA_VERSION, { message: 'must be 1' }),
-    eventId: z.string().min(1, 'must not be empty').max(256),
-    entity: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a lower snake_case entity name'),
-    key: z.string().min(1, 'must not be empty').max(256),
-    op: z.enum(['upsert', 'delete']),
-    changedAt: IsoTimestamp,
-    origin: OriginSchema,
-    data: z.record(z.string(), FieldValueSchema).default({}),
-    /** Counter deltas (the `sum` policy): applied exactly once per eventId. */
-    deltas: z
-      .record(
-        z.string(),
-        z.number().refine((n) => Number.isFinite(n), 'must be finite'),
-      )
-      .optional(),
-    /**
-     * Orders two changes of the same origin with the same `changedAt` (Magento timestamps have
-     * one-second precision): the service's item version, the poller's observation time, or
-     * Debezium's source position. Extension of DESIGN.md's contract; optional.
-     */
-    sequence: z.number().int().nonnegative().optional(),
-    /** Set on events that a sync emitted to resolve a conflict (push-back), for tracing. */
-    causedBy: z.string().max(256).optional(),
-  })
-  .strict()
-  .superRefine((e, ctx) => {
-    if (e.op === 'upsert' && Object.keys(e.data).length === 0 && !e.deltas) {
-      ctx.addIssue({ code: 'custom', path: ['data'], message: 'an upsert must carry data or deltas' });
+/** A change on the bus (`detail` of `migration.<entity>.changed` and the service events). */
+export interface ChangeEvent {
+  readonly schemaVersion: typeof CONTRACT_SCHEMA_VERSION;
+  readonly eventId: string;
+  readonly entity: string;
+  readonly key: string;
+  readonly op: 'upsert' | 'delete';
+  /** ISO-8601 with a zone. */
+  readonly changedAt: string;
+  readonly origin: Origin;
+  readonly data: Readonly<Record<string, FieldValue>>;
+  /** Counter deltas (the `sum` policy): applied exactly once per eventId. */
+  readonly deltas?: Readonly<Record<string, number>>;
+  /**
+   * Orders two changes of the same origin with the same `changedAt` (Magento timestamps have
+   * one-second precision): the service's item version, the poller's observation time, or
+   * Debezium's source position. Extension of DESIGN.md's contract; optional.
+   */
+  readonly sequence?: number;
+  /** Set on events that a sync emitted to resolve a conflict (push-back), for tracing. */
+  readonly causedBy?: string;
+}
+
+/** A change event as written by a producer: `data` may be left out (a delete, a delta). */
+export type ChangeEventInput = Omit<ChangeEvent, 'data'> & { readonly data?: ChangeEvent['data'] };
+
+/** The keys of a change event, in the order it is written (unknown keys are rejected). */
+const CHANGE_EVENT_KEYS = [
+  'schemaVersion',
+  'eventId',
+  'entity',
+  'key',
+  'op',
+  'changedAt',
+  'origin',
+  'data',
+  'deltas',
+  'sequence',
+  'causedBy',
+] as const;
+
+/**
+ * Reasons a value is not what a contract field needs, by path. Hand-written instead of a schema
+ * library: the sync functions parse every record with it, and a schema library was most of
+ * their bundle (BENCHMARKS.md, section bundles).
+ */
+export class ContractChecker {
+  readonly reasons: string[] = [];
+  constructor(private readonly prefix: string) {}
+
+  private at(path: string): string {
+    return path ? `${this.prefix}${path}` : this.prefix.replace(/\.$/, '') || 'event';
+  }
+
+  fail(path: string, message: string): void {
+    this.reasons.push(`${this.at(path)} ${message}`);
+  }
+
+  /** A plain object (not null, not an array), else a reason. */
+  object(path: string, v: unknown, optional = false): Record<string, unknown> | undefined {
+    if (v === undefined && optional) return undefined;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.fail(path, `expected object, received ${describe(v)}`);
+      return undefined;
     }
-  });
-export type ChangeEvent = z.infer<typeof ChangeEventSchema>;
-export type ChangeEventInput = z.input<typeof ChangeEventSchema>;
+    return v as Record<string, unknown>;
+  }
 
-/** An EventBridge event as delivered to a rule target (the SQS body). */
-export const BusEnvelopeSchema = z.object({
-  'detail-type': z.string().min(1),
-  source: z.string().min(1),
-  detail: z.unknown(),
-  id: z.string().optional(),
-  time: z.string().optional(),
-});
+  string(
+    path: string,
+    v: unknown,
+    o: { optional?: boolean; min?: number; max?: number; pattern?: RegExp; message?: string } = {},
+  ): string | undefined {
+    if (v === undefined && o.optional) return undefined;
+    if (typeof v !== 'string') {
+      this.fail(path, `expected string, received ${describe(v)}`);
+      return undefined;
+    }
+    if (o.min !== undefined && v.length < o.min)
+      this.fail(path, o.min === 1 ? 'must not be empty' : `must have at least ${o.min} characters`);
+    else if (o.max !== undefined && v.length > o.max)
+      this.fail(path, `must have at most ${o.max} characters`);
+    else if (o.pattern && !o.pattern.test(v)) this.fail(path, o.message ?? `must match ${o.pattern}`);
+    else return v;
+    return undefined;
+  }
+
+  /** A finite number; `integer`: a safe integer, `nonnegative`: at least 0. */
+  number(
+    path: string,
+    v: unknown,
+    o: { optional?: boolean; integer?: boolean; nonnegative?: boolean } = {},
+  ): number | undefined {
+    if (v === undefined && o.optional) return undefined;
+    if (typeof v !== 'number') this.fail(path, `expected number, received ${describe(v)}`);
+    else if (!Number.isFinite(v)) this.fail(path, 'must be finite');
+    else if (o.integer && !Number.isSafeInteger(v)) this.fail(path, 'must be an integer');
+    else if (o.nonnegative && v < 0) this.fail(path, 'must be at least 0');
+    else return v;
+    return undefined;
+  }
+
+  oneOf<T extends string>(path: string, v: unknown, values: readonly T[], message?: string): T | undefined {
+    if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
+    this.fail(path, message ?? `must be one of ${values.join(', ')}`);
+    return undefined;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return v === undefined ? 'undefined' : typeof v;
+}
+
+function checkChangeEvent(v: unknown, c: ContractChecker): ChangeEvent | undefined {
+  const o = c.object('', v);
+  if (!o) return undefined;
+  for (const k of Object.keys(o)) {
+    if (!(CHANGE_EVENT_KEYS as readonly string[]).includes(k))
+      c.fail(k, 'is not a contract field (unrecognized key)');
+  }
+  if (o.schemaVersion !== CONTRACT_SCHEMA_VERSION) c.fail('schemaVersion', 'must be 1');
+  const eventId = c.string('eventId', o.eventId, { min: 1, max: 256 });
+  const entity = c.string('entity', o.entity, {
+    pattern: /^[a-z][a-z0-9_]*$/,
+    message: 'must be a lower snake_case entity name',
+  });
+  const key = c.string('key', o.key, { min: 1, max: 256 });
+  const op = c.oneOf('op', o.op, ['upsert', 'delete'] as const);
+  const changedAt = c.string('changedAt', o.changedAt, { pattern: ISO_TIMESTAMP, message: ISO_MESSAGE });
+  if (changedAt !== undefined && parseIsoTimestamp(changedAt) === undefined)
+    c.fail('changedAt', 'is not a valid date');
+  const origin = c.oneOf('origin', o.origin, ORIGINS);
+  const data: Record<string, FieldValue> = {};
+  for (const [f, value] of Object.entries(c.object('data', o.data, true) ?? {})) {
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') data[f] = value;
+    else if (typeof value === 'number' && Number.isFinite(value)) data[f] = value;
+    else
+      c.fail(
+        `data.${f}`,
+        `must be a string, a finite number, a boolean or null (received ${describe(value)})`,
+      );
+  }
+  let deltas: Record<string, number> | undefined;
+  const rawDeltas = c.object('deltas', o.deltas, true);
+  if (rawDeltas) {
+    deltas = {};
+    for (const [f, value] of Object.entries(rawDeltas)) {
+      const n = c.number(`deltas.${f}`, value);
+      if (n !== undefined) deltas[f] = n;
+    }
+  }
+  const sequence = c.number('sequence', o.sequence, { optional: true, integer: true, nonnegative: true });
+  const causedBy = c.string('causedBy', o.causedBy, { optional: true, max: 256 });
+  if (c.reasons.length) return undefined;
+  if (op === 'upsert' && Object.keys(data).length === 0 && !deltas) {
+    c.fail('data', 'an upsert must carry data or deltas');
+    return undefined;
+  }
+  return {
+    schemaVersion: CONTRACT_SCHEMA_VERSION,
+    eventId: eventId!,
+    entity: entity!,
+    key: key!,
+    op: op!,
+    changedAt: changedAt!,
+    origin: origin!,
+    data,
+    ...(deltas ? { deltas } : {}),
+    ...(sequence !== undefined ? { sequence } : {}),
+    ...(causedBy !== undefined ? { causedBy } : {}),
+  };
+}
 
 /** Why an input was rejected, with the path of each bad field. */
 export class ContractError extends Error {
@@ -110,20 +237,12 @@ export class ContractError extends Error {
   }
 }
 
-function reasonsOf(error: z.ZodError, prefix: string): string[] {
-  return error.issues.map((i) => {
-    const path = i.path.length
-      ? `${prefix}${i.path.map(String).join('.')}`
-      : prefix.replace(/\.$/, '') || 'event';
-    return `${path} ${i.message}`;
-  });
-}
-
 /** Validates a contract `detail`. @throws ContractError saying what is wrong */
 export function parseChangeEvent(detail: unknown): ChangeEvent {
-  const r = ChangeEventSchema.safeParse(detail);
-  if (!r.success) throw new ContractError(reasonsOf(r.error, 'detail.'));
-  return r.data;
+  const c = new ContractChecker('detail.');
+  const event = checkChangeEvent(detail, c);
+  if (!event) throw new ContractError(c.reasons);
+  return event;
 }
 
 /** Legacy change detail type: `migration.<entity>.changed`. */
@@ -150,10 +269,13 @@ export function parseBusEvent(body: unknown): { detailType: string; event: Chang
       throw new ContractError(['body is not JSON']);
     }
   }
-  const env = BusEnvelopeSchema.safeParse(value);
-  if (!env.success) throw new ContractError(reasonsOf(env.error, ''));
-  const detailType = env.data['detail-type'];
-  const event = parseChangeEvent(env.data.detail);
+  // An EventBridge event as delivered to a rule target (the SQS body).
+  const c = new ContractChecker('');
+  const env = c.object('', value);
+  const detailType = env && c.string('detail-type', env['detail-type'], { min: 1 });
+  if (env) c.string('source', env.source, { min: 1 });
+  if (c.reasons.length || !env || detailType === undefined) throw new ContractError(c.reasons);
+  const event = parseChangeEvent(env.detail);
   if (event.origin === 'legacy' && detailType !== legacyDetailType(event.entity)) {
     throw new ContractError([
       `detail-type "${detailType}" does not match a legacy ${event.entity} change (expected ${legacyDetailType(event.entity)})`,

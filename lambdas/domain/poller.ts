@@ -15,12 +15,9 @@
  *   Checksums and row hashes are checksum.ts's; a snapshot stored by an earlier checksum version
  *   is read row by row once, its rows compared by that version's hash, and replaced.
  */
-import {
-  type EntitySpec,
-  fieldPolicy,
-  type MigrationSpec,
-  type MysqlEntityLegacy,
-} from '../../lib/spec/schema.js';
+
+import { fieldPolicy } from '../../lib/spec/lookup.js';
+import type { EntitySpec, MigrationSpec, MysqlEntityLegacy } from '../../lib/spec/schema.js';
 import {
   CHECKSUM_VERSION,
   EMPTY_CHECKSUM,

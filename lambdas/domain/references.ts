@@ -15,8 +15,9 @@
  *   reached the legacy side yet, and the change waits (`ReferenceNotReadyError`, retried by
  *   redelivery) instead of writing a dangling key.
  */
+
+import { entityByName } from '../../lib/spec/lookup.js';
 import type { EntitySpec, FieldSpec, MigrationSpec } from '../../lib/spec/schema.js';
-import { entityByName } from '../../lib/spec/schema.js';
 import type { FieldValue } from './events.js';
 import type { Row } from './ports.js';
 import { normalizeValue } from './values.js';

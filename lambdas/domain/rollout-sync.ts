@@ -9,7 +9,7 @@
  * increments the live sync applies as deltas; they arrive through the sync itself.
  */
 import { createHash } from 'node:crypto';
-import { entityByName, fieldPolicy } from '../../lib/spec/schema.js';
+import { entityByName, fieldPolicy } from '../../lib/spec/lookup.js';
 import { type ConsistencyDeps, checkConsistency, mapLimit } from './consistency.js';
 import type { ChangeEvent, FieldValue } from './events.js';
 import type { BackfillChunk, BackfillPort, ConsistencyCheckPort, ConsistencyReport } from './rollout.js';

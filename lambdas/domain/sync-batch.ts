@@ -14,7 +14,9 @@
  * transaction lost a race, or an entity with references (translated per record) — falls back to
  * the single-record path, so the guarantees are those of sync.ts.
  */
-import { type EntitySpec, hasReferences } from '../../lib/spec/schema.js';
+
+import { hasReferences } from '../../lib/spec/lookup.js';
+import type { EntitySpec } from '../../lib/spec/schema.js';
 import { type Decision, decide, provenanceOf } from './conflict.js';
 import type { ChangeEvent } from './events.js';
 import type { Row, StoredRecord, StoredSyncState } from './ports.js';

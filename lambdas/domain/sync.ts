@@ -10,7 +10,9 @@
  * at least once, with deterministic ids (`conflictId`, `pushback:<eventId>`), so a crash between
  * them and the commit repeats them harmlessly instead of losing them.
  */
-import { type EntitySpec, keyMapEntity, type MigrationSpec } from '../../lib/spec/schema.js';
+
+import { keyMapEntity } from '../../lib/spec/lookup.js';
+import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
 import { type Decision, decide, provenanceOf, type SyncState, type Unstorable } from './conflict.js';
 import { type ChangeEvent, ContractError, type FieldValue, type Origin, toBusEntry } from './events.js';
 import type {

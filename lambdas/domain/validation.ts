@@ -42,7 +42,8 @@
  * where that stops paying.
  */
 import { randomUUID } from 'node:crypto';
-import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
+import { entityByName } from '../../lib/spec/lookup.js';
+import type { EntitySpec } from '../../lib/spec/schema.js';
 import {
   addRowHash,
   CHECKSUM_VERSION,

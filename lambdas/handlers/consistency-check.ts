@@ -8,7 +8,7 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { entityByName } from '../../lib/spec/schema.js';
+import { entityByName } from '../../lib/spec/lookup.js';
 import { writeModeFromEnv } from '../adapters/appconfig-write-mode.js';
 import { type ConsistencyReport, checkConsistency } from '../domain/consistency.js';
 import { logger } from './powertools.js';

@@ -17,7 +17,8 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { type EntitySpec, entityByName } from '../../lib/spec/schema.js';
+import { entityByName } from '../../lib/spec/lookup.js';
+import type { EntitySpec } from '../../lib/spec/schema.js';
 import { type RawStreamRecord, tableNameOf, toServiceStreamRecord } from '../adapters/dynamodb-stream.js';
 import { captureDeadLetterFromEnv, type DeadLetterPort } from '../adapters/sqs-dead-letter.js';
 import {

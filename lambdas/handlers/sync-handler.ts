@@ -5,7 +5,8 @@
  * races) fails alone and is retried by redelivery (to the DLQ after `maxReceiveCount`).
  */
 import type { SQSRecord } from 'aws-lambda';
-import { type EntitySpec, entityByName, type MigrationSpec } from '../../lib/spec/schema.js';
+import { entityByName } from '../../lib/spec/lookup.js';
+import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
 import { ClockSkewError } from '../domain/conflict.js';
 import { type ChangeEvent, ContractError, parseBusEvent } from '../domain/events.js';
 import { describeError } from '../domain/masking.js';

@@ -7,12 +7,26 @@
  * the bad field by the names in the spec (for example
  * `services.customer.entities.customer.fields.email.column`).
  *
- * This module imports only zod and pure domain code, so Lambda bundles can parse the same spec at
- * run time.
+ * Validation runs at synthesis only: the functions get the validated spec as plain JSON in their
+ * bundle (lib/constructs/cutover-function.ts) and read it with the zod-free lookups of
+ * `lookup.ts`, re-exported here.
  */
 import { z } from 'zod';
 import { isCredentialColumn } from '../../lambdas/domain/archive.js';
 import { isNormalPrefix } from '../../lambdas/domain/request-path.js';
+import { pollerLagBoundSeconds, SpecError } from './lookup.js';
+
+export {
+  entityByName,
+  fieldPolicy,
+  hasReferences,
+  keyMapEntity,
+  legacyEventOf,
+  pollerLagBoundSeconds,
+  SpecError,
+  type SpecIssue,
+  serviceEventsOf,
+} from './lookup.js';
 
 /** Identifier usable in AWS resource names, flag names and event detail types. */
 const Name = z
@@ -442,15 +456,6 @@ export const SyncSettingsSchema = z
   .strict();
 export type SyncSettings = z.infer<typeof SyncSettingsSchema>;
 
-/**
- * Longest time (seconds) from a committed legacy change to the poll that reads it: the overlap,
- * the second the poller waits for to be over (Magento's `updated_at` has whole seconds), and one
- * poll interval. Delivery and apply come on top (sub-second; see BENCHMARKS.md, section lag).
- */
-export function pollerLagBoundSeconds(sync: SyncSettings): number {
-  return sync.pollerOverlapSeconds + 1 + sync.pollerIntervalSeconds;
-}
-
 export const AlarmThresholdsSchema = z
   .object({
     /** Critical below this consistency ratio. @default 0.999 */
@@ -655,30 +660,6 @@ export type LegacySpec = MigrationSpec['legacy'];
 export type MysqlEntityLegacy = z.infer<typeof MysqlEntityLegacySchema>;
 export type HttpEntityLegacy = z.infer<typeof HttpEntityLegacySchema>;
 
-/** One bad field of a spec: where (by name, see {@link formatPath}) and what is wrong. */
-export interface SpecIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/**
- * A spec that failed validation. `issues` lists every bad field with its path; the message is
- * what `cdk synth` and `npm start` print (without a stack trace, see bin/app.ts).
- */
-export class SpecError extends Error {
-  readonly issues: readonly SpecIssue[];
-  readonly specName: string;
-  constructor(specName: string, issues: readonly SpecIssue[]) {
-    super(
-      `Invalid migration spec "${specName}" (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):\n` +
-        issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'),
-    );
-    this.name = 'SpecError';
-    this.specName = specName;
-    this.issues = issues;
-  }
-}
-
 /**
  * Renders a zod path by the names a person wrote: an array element that has a `name` unique
  * among its siblings (a service, an entity, a field) is shown by that name
@@ -729,48 +710,4 @@ export function defineMigration(input: MigrationSpecInput): MigrationSpec {
     );
   }
   return parsed.data;
-}
-
-/** Spec lookups shared by the stacks, the handlers and the tests. */
-export function entityByName(
-  spec: MigrationSpec,
-  entity: string,
-): { service: ServiceSpec; entity: EntitySpec } {
-  for (const service of spec.services) {
-    const found = service.entities.find((e) => e.name === entity);
-    if (found) return { service, entity: found };
-  }
-  throw new SpecError(spec.name, [{ path: 'services.*.entities', message: `no entity named "${entity}"` }]);
-}
-
-/**
- * The entity whose key map holds this entity's keys: the one its legacy key references
- * (`legacy.keyReferences`), else the entity itself.
- */
-export function keyMapEntity(spec: MigrationSpec, entity: EntitySpec): EntitySpec {
-  const ref = 'table' in entity.legacy ? entity.legacy.keyReferences : undefined;
-  return ref === undefined ? entity : entityByName(spec, ref).entity;
-}
-
-/** Whether the entity's key or any of its fields references another entity's records. */
-export function hasReferences(entity: EntitySpec): boolean {
-  return (
-    ('table' in entity.legacy && entity.legacy.keyReferences !== undefined) ||
-    entity.fields.some((f) => f.references !== undefined)
-  );
-}
-
-/** The policy that governs one field. */
-export function fieldPolicy(entity: EntitySpec, field: FieldSpec): ConflictPolicy {
-  return field.policy ?? entity.policy;
-}
-
-/** The service domain events (detail types) that carry an entity's changes. */
-export function serviceEventsOf(entity: EntitySpec): string[] {
-  return entity.serviceEvents ?? [`${entity.name}.updated`];
-}
-
-/** The legacy change event (detail type) of an entity. */
-export function legacyEventOf(entity: EntitySpec): string {
-  return `migration.${entity.name}.changed`;
 }
