@@ -21,6 +21,7 @@ import { EnvelopeCipher, LocalDataKeys } from '../lambdas/adapters/field-cipher.
 import type { ChangeEvent } from '../lambdas/domain/events.js';
 import { pollerTiming } from '../lambdas/domain/poller-loop.js';
 import type { BusEvent } from '../lambdas/domain/ports.js';
+import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import { handler as forwardHandler } from '../lambdas/handlers/forward-sync.js';
 import { type PollerResponse, handler as pollerHandler } from '../lambdas/handlers/legacy-poller.js';
 import { closeRuntime, configureRuntime } from '../lambdas/handlers/runtime.js';
@@ -72,6 +73,7 @@ const bench: Bench = async (log) => {
       POWERTOOLS_LOG_LEVEL: 'WARN',
     });
     const publisher = new InMemoryPublisher();
+    registerSpecs([magento]);
     await configureRuntime({ publisher, cipher: new EnvelopeCipher(new LocalDataKeys()) });
     const db = mysql.createPool({ uri: url, connectionLimit: 4, timezone: 'Z' });
     const ddb = documentClient({ endpoint: dynamo.endpoint });

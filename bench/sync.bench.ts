@@ -37,6 +37,7 @@ import {
   startDynamoLocal,
 } from '../lib/local/databases.js';
 import { RUNTIME_ENV } from '../lib/spec/runtime.js';
+import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import magento from '../migrations/magento.js';
 import {
   batchWriteItems,
@@ -162,6 +163,7 @@ const bench: Bench = async (log) => {
       POWERTOOLS_LOG_LEVEL: 'WARN',
     });
     const publisher = new InMemoryPublisher();
+    registerSpecs([magento]);
     await configureRuntime({ publisher, cipher: new EnvelopeCipher(new LocalDataKeys()) });
     const rt = await runtime();
     const customer = magento.services[0]!.entities[0]!;

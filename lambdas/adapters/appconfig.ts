@@ -14,7 +14,7 @@ import {
   StartDeploymentCommand,
   StopDeploymentCommand,
 } from '@aws-sdk/client-appconfig';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import {
   type DeploymentState,
   type FeatureFlagsDocument,
@@ -36,11 +36,7 @@ export interface AppConfigFlagStoreOptions {
 
 /** The port from the environment the stacks set (MigrationFlags.runtimeEnvironment()). */
 export function appConfigPortFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfigFlagStore {
-  const need = (name: string) => {
-    const v = env[name];
-    if (!v) throw new Error(`environment variable ${name} is not set`);
-    return v;
-  };
+  const need = (name: string) => requiredEnv(name, env);
   return new AppConfigFlagStore({
     applicationId: need(RUNTIME_ENV.appConfigApplicationId),
     environmentId: need(RUNTIME_ENV.appConfigEnvironmentId),

@@ -87,6 +87,20 @@ export interface CapturedRow extends StoredRecord {
   readonly syncedDeltas?: Readonly<Record<string, number>>;
 }
 
+/**
+ * A legacy store that resolves Magento EAV attribute ids (`eav_attribute`): what the Debezium
+ * intake needs to map EAV value-table changes to fields. The MySQL store has it.
+ */
+export interface EavAttributeSource {
+  /** attribute_id -> attribute code for the entity's EAV type. */
+  attributeCodes(entity: EntitySpec): Promise<Map<number, string>>;
+}
+
+/** Whether `store` offers {@link EavAttributeSource}. */
+export function resolvesEavAttributes<T extends object>(store: T): store is T & EavAttributeSource {
+  return typeof (store as Partial<EavAttributeSource>).attributeCodes === 'function';
+}
+
 export interface LegacyStore {
   read(entity: EntitySpec, key: string): Promise<StoredRecord>;
   /** Applies a decision's write in one transaction, compare-and-set on `expected`. */

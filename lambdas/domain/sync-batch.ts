@@ -27,6 +27,7 @@ import {
   canonicalEvent,
   clockOf,
   forwardProvenance,
+  type ServiceSyncDeps,
   type SyncDeps,
   unchangedState,
   unstorableFields,
@@ -68,11 +69,11 @@ function firstPerKey(events: readonly ChangeEvent[]): { first: ChangeEvent[]; re
   return { first, rest };
 }
 
-async function fallback(
-  deps: SyncDeps,
+async function fallback<D extends ServiceSyncDeps>(
+  deps: D,
   entity: EntitySpec,
   events: readonly ChangeEvent[],
-  apply: typeof applyToService,
+  apply: (deps: D, entity: EntitySpec, event: ChangeEvent) => Promise<ApplyResult>,
 ): Promise<BatchItemResult[]> {
   const out: BatchItemResult[] = [];
   for (const e of events) {
@@ -104,7 +105,7 @@ function canonicalEvents(
 
 /** Forward sync of many legacy changes of one entity. */
 export async function applyBatchToService(
-  deps: SyncDeps,
+  deps: ServiceSyncDeps,
   entity: EntitySpec,
   events: readonly ChangeEvent[],
 ): Promise<BatchItemResult[]> {

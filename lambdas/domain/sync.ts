@@ -52,6 +52,9 @@ export interface SyncDeps {
   readonly onBatchFailed?: (entity: EntitySpec, error: unknown, events: number) => void;
 }
 
+/** What the forward sync needs: everything but the legacy store (it never reads the legacy side). */
+export type ServiceSyncDeps = Omit<SyncDeps, 'legacy'>;
+
 export interface ApplyResult {
   readonly decision: Decision;
   /** Compare-and-set attempts used. */
@@ -147,7 +150,7 @@ const jitter = (attempt: number) =>
   new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * Math.random()));
 
 async function sideEffects(
-  deps: SyncDeps,
+  deps: ServiceSyncDeps,
   entity: EntitySpec,
   event: ChangeEvent,
   decision: Decision,
@@ -204,7 +207,7 @@ export function unchangedState(before: SyncState, after: SyncState): boolean {
  * @throws SyncContentionError when the compare-and-set keeps losing (retried by redelivery)
  */
 export async function applyToService(
-  deps: SyncDeps,
+  deps: ServiceSyncDeps,
   entity: EntitySpec,
   input: ChangeEvent,
 ): Promise<ApplyResult> {

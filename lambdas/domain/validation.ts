@@ -808,7 +808,7 @@ export interface ValidationOutcome {
  * mismatches) as an error naming the entities and keys.
  */
 export async function completeValidation(
-  port: ValidationPort,
+  port: Pick<ValidationPort, 'report'>,
   input: Parameters<typeof reportValidation>[1] & { readonly failOnMismatch?: boolean },
 ): Promise<ValidationOutcome> {
   const report = await port.report(input);
@@ -846,7 +846,7 @@ export async function validationPlanTask(port: ValidationPort, task: ValidationP
 
 /** The `Report` task: the scan map's results give the scan workers' most rows held. */
 export async function validationReportTask(
-  port: ValidationPort,
+  port: Pick<ValidationPort, 'report'>,
   input: Parameters<typeof completeValidation>[1] & {
     readonly scanStats?: ReadonlyArray<{ maxRowsHeld: number }>;
   },

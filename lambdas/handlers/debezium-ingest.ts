@@ -7,9 +7,9 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import type { MysqlEntityLegacy } from '../../lib/spec/schema.js';
-import { MysqlLegacyStore } from '../adapters/mysql-legacy.js';
 import { DebeziumMapping, readDebeziumBody, translateDebezium } from '../domain/debezium.js';
 import { toBusEntry } from '../domain/events.js';
+import { resolvesEavAttributes } from '../domain/ports.js';
 import { countEvent, countTombstone } from './powertools.js';
 import { type Runtime, runtime } from './runtime.js';
 import { sqsBatchHandler } from './sqs-batch.js';
@@ -19,7 +19,7 @@ let mapping: { rt: Runtime; mapping: DebeziumMapping } | undefined;
 async function mappingFor(rt: Runtime): Promise<DebeziumMapping> {
   if (mapping?.rt === rt) return mapping.mapping;
   const codes = new Map<number, string>();
-  if (rt.legacy instanceof MysqlLegacyStore) {
+  if (resolvesEavAttributes(rt.legacy)) {
     for (const s of rt.spec.services) {
       for (const e of s.entities) {
         if ((e.legacy as MysqlEntityLegacy).eavEntityType) {

@@ -5,13 +5,9 @@
  * values within the flag model (lambdas/domain/flags.ts). Throwing rejects the version.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
-import magento from '../../migrations/magento.js';
-import menu from '../../migrations/menu.js';
+import { specFromEnv } from './bundled-spec.js';
 import { FlagError, parseFeatureFlagsDocument, readFlagName, writeFlagName } from '../domain/flags.js';
-
-const SPECS: Readonly<Record<string, MigrationSpec>> = { magento, menu };
 const logger = new Logger({ serviceName: 'cutover-flags-validator' });
 
 export interface ValidatorEvent {
@@ -33,9 +29,7 @@ export function validateFlagsContent(spec: MigrationSpec, base64: string): void 
 }
 
 export const handler = async (event: ValidatorEvent): Promise<void> => {
-  const name = process.env[RUNTIME_ENV.migration] ?? '';
-  const spec = SPECS[name];
-  if (!spec) throw new Error(`${RUNTIME_ENV.migration}="${name}" names no bundled migration`);
+  const spec = specFromEnv();
   try {
     validateFlagsContent(spec, event.content ?? '');
   } catch (e) {

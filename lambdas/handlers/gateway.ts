@@ -17,9 +17,8 @@ import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
-import { METRICS_NAMESPACE, RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { METRICS_NAMESPACE, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
-import { migrations } from '../../migrations/index.js';
 import { AppConfigFlagSource } from '../adapters/appconfig-data.js';
 import { PowertoolsGatewayTelemetry } from '../adapters/gateway-telemetry.js';
 import { HttpUpstream } from '../adapters/upstream.js';
@@ -29,6 +28,7 @@ import {
   type GatewayResponse,
   GatewayRouter,
 } from '../domain/gateway-router.js';
+import { specFromEnv } from './bundled-spec.js';
 
 export type GatewayEvent = APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithJWTAuthorizer;
 
@@ -78,9 +78,7 @@ export function toLambdaResult(res: GatewayResponse): APIGatewayProxyStructuredR
  * stage's upstream URLs from `CUTOVER_GATEWAY_UPSTREAMS` / `CUTOVER_GATEWAY_FALLBACK_URL`.
  */
 export function gatewaySpecFromEnv(env: NodeJS.ProcessEnv = process.env): MigrationSpec {
-  const name = env[RUNTIME_ENV.migration];
-  const spec = migrations.find((m) => m.name === name);
-  if (!spec) throw new Error(`${RUNTIME_ENV.migration}="${name}" names no bundled migration`);
+  const spec = specFromEnv(env);
   const raw = env[RUNTIME_ENV.gatewayUpstreams];
   const overrides = raw
     ? (JSON.parse(raw) as Record<string, { serviceUrl?: string; legacyUrl?: string }>)
@@ -131,9 +129,9 @@ export function buildGateway(deps: GatewayDependencies = {}): ReturnType<typeof 
   const flags = new AppConfigFlagSource({
     client: deps.appConfigData ?? new AppConfigDataClient({ maxAttempts: 2 }),
     ...(deps.clock ? { clock: deps.clock } : {}),
-    applicationId: required(RUNTIME_ENV.appConfigApplicationId),
-    environmentId: required(RUNTIME_ENV.appConfigEnvironmentId),
-    profileId: required(RUNTIME_ENV.appConfigProfileId),
+    applicationId: requiredEnv(RUNTIME_ENV.appConfigApplicationId),
+    environmentId: requiredEnv(RUNTIME_ENV.appConfigEnvironmentId),
+    profileId: requiredEnv(RUNTIME_ENV.appConfigProfileId),
     services: spec.services.map((s) => s.name),
     pollIntervalSeconds: spec.gateway.flagPollSeconds,
     onError: (error) => logger.warn('flag poll failed; keeping the last good flags', { error }),
@@ -149,12 +147,6 @@ export function buildGateway(deps: GatewayDependencies = {}): ReturnType<typeof 
     shadowGraceMs: Number(process.env[RUNTIME_ENV.gatewayShadowGraceMs] ?? 20),
     telemetry,
   });
-}
-
-function required(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
 }
 
 export const handler = middy(async (event: GatewayEvent) => {

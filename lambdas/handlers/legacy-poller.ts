@@ -17,12 +17,12 @@ import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import { DynamoPollerLease } from '../adapters/dynamodb-lease.js';
 import { describeError } from '../domain/masking.js';
 import { pollerTiming, runPoller, type StopReason } from '../domain/poller-loop.js';
 import { countEvent, logger } from './powertools.js';
-import { ConfigurationError, runtime } from './runtime.js';
+import { runtime } from './runtime.js';
 
 export interface PollerEvent {
   readonly entities?: readonly string[];
@@ -45,8 +45,7 @@ export const handler = middy(
   async (event: PollerEvent | undefined, context: Context): Promise<PollerResponse> => {
     const rt = await runtime();
     const service = process.env[RUNTIME_ENV.service];
-    const syncTable = process.env[RUNTIME_ENV.syncTable];
-    if (!syncTable) throw new ConfigurationError(`environment variable ${RUNTIME_ENV.syncTable} is not set`);
+    const syncTable = requiredEnv(RUNTIME_ENV.syncTable);
     const services = rt.spec.services.filter((s) => !service || s.name === service);
     const serviceOf = new Map(services.flatMap((s) => s.entities.map((e) => [e.name, s.name] as const)));
     const entities = services

@@ -3,6 +3,14 @@
  * DLQ, capped concurrency) -> conflict engine -> the Magento database. A record created on the
  * service side gets a Magento key on its first sync; the key map makes the create happen once.
  */
+import { applyToLegacy } from '../domain/sync.js';
+import { applyBatchToLegacy } from '../domain/sync-batch.js';
+import { runtime } from './runtime.js';
 import { syncHandler } from './sync-handler.js';
 
-export const handler = syncHandler('reverse');
+export const handler = syncHandler({
+  name: 'reverse',
+  runtime: () => runtime(),
+  apply: applyToLegacy,
+  applyBatch: applyBatchToLegacy,
+});

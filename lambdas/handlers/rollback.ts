@@ -14,10 +14,8 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import { rollbackAlarmPrefix } from '../../lib/spec/names.js';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
-import magento from '../../migrations/magento.js';
-import menu from '../../migrations/menu.js';
 import { appConfigPortFromEnv } from '../adapters/appconfig.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import type { FlagDeploymentPort } from '../domain/flags.js';
@@ -29,8 +27,7 @@ import {
   rollBackService,
   serviceOfAlarm,
 } from '../domain/rollback.js';
-
-const SPECS: Readonly<Record<string, MigrationSpec>> = { magento, menu };
+import { specFromEnv } from './bundled-spec.js';
 
 /**
  * The function's logger. Powertools reserves the `service` key for the function's own name
@@ -95,18 +92,11 @@ export async function handleAlarm(event: unknown, ctx: RollbackContext): Promise
 let context: RollbackContext | undefined;
 
 function contextFromEnv(env: NodeJS.ProcessEnv = process.env): RollbackContext {
-  const name = env[RUNTIME_ENV.migration] ?? '';
-  const spec = SPECS[name];
-  if (!spec) throw new Error(`${RUNTIME_ENV.migration}="${name}" names no bundled migration`);
-  const stage = env[RUNTIME_ENV.stage];
-  if (!stage) throw new Error(`${RUNTIME_ENV.stage} is not set`);
-  const busName = env[RUNTIME_ENV.busName];
-  if (!busName) throw new Error(`${RUNTIME_ENV.busName} is not set`);
   return {
-    spec,
-    stage,
+    spec: specFromEnv(env),
+    stage: requiredEnv(RUNTIME_ENV.stage, env),
     port: appConfigPortFromEnv(env),
-    publisher: new EventBridgePublisher({ busName }),
+    publisher: new EventBridgePublisher({ busName: requiredEnv(RUNTIME_ENV.busName, env) }),
     recordDuration: (service, seconds) => {
       // One data point per rollback, with exactly the dimension set the dashboard reads.
       const m = new Metrics({

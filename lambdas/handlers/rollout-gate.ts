@@ -4,13 +4,9 @@
  */
 import { CloudWatchMetrics } from '../adapters/cloudwatch-metrics.js';
 import { GateFailedError, type GateInput, runGate } from '../domain/rollout-tasks.js';
-import {
-  consistencyFromEnv,
-  flagDeploymentsFromEnv,
-  logger,
-  metrics,
-  taskHandler,
-} from './rollout-runtime.js';
+import { flagDeploymentsFromEnv } from './flag-deployments.js';
+import { logger, metrics, taskHandler } from './rollout-runtime.js';
+import { consistencyFromEnv } from './sync-ports.js';
 
 const cloudwatch = new CloudWatchMetrics();
 

@@ -3,10 +3,10 @@
  * task token. The execution waits until an operator calls `aws stepfunctions send-task-success`
  * or `send-task-failure` with that token, or the task times out.
  */
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import { EventBridgeApprovals } from '../adapters/eventbridge-approvals.js';
 import { type ApprovalInput, requestApproval } from '../domain/rollout-tasks.js';
-import { requiredEnv, taskHandler } from './rollout-runtime.js';
+import { taskHandler } from './rollout-runtime.js';
 
 let approvals: EventBridgeApprovals | undefined;
 

@@ -4,7 +4,8 @@
  */
 import { METRIC } from '../../lib/spec/metrics.js';
 import { type RollbackInput, rollback } from '../domain/rollout-tasks.js';
-import { flagDeploymentsFromEnv, logger, metrics, realSleep, taskHandler } from './rollout-runtime.js';
+import { flagDeploymentsFromEnv } from './flag-deployments.js';
+import { logger, metrics, realSleep, taskHandler } from './rollout-runtime.js';
 
 export const handler = taskHandler('rollback', async (input: RollbackInput) => {
   const result = await rollback(

@@ -18,7 +18,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { entityByName } from '../../lib/spec/lookup.js';
-import type { EntitySpec } from '../../lib/spec/schema.js';
+import { serviceTablesFromEnv } from '../../lib/spec/runtime.js';
+import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
 import { type RawStreamRecord, tableNameOf, toServiceStreamRecord } from '../adapters/dynamodb-stream.js';
 import { captureDeadLetterFromEnv, type DeadLetterPort } from '../adapters/sqs-dead-letter.js';
 import {
@@ -30,22 +31,31 @@ import {
 import { EVENT_SOURCE } from '../domain/events.js';
 import { describeError } from '../domain/masking.js';
 import { countContractViolation, countEvent, logger } from './powertools.js';
-import { runtime } from './runtime.js';
+import { specFromEnv } from './bundled-spec.js';
 
-export async function captureBatch(records: readonly RawStreamRecord[]): Promise<CapturedEvent[]> {
-  const rt = await runtime();
+/** This function's service tables, by table name (from the spec and `CUTOVER_SERVICE_TABLES`). */
+function tablesFromEnv(): {
+  spec: MigrationSpec;
+  byTable: Map<string, { entity: EntitySpec; service: string }>;
+} {
+  const spec = specFromEnv();
   const byTable = new Map<string, { entity: EntitySpec; service: string }>();
-  for (const [entity, table] of Object.entries(rt.serviceTables)) {
-    const found = entityByName(rt.spec, entity);
+  for (const [entity, table] of Object.entries(serviceTablesFromEnv())) {
+    const found = entityByName(spec, entity);
     byTable.set(table, { entity: found.entity, service: found.service.name });
   }
+  return { spec, byTable };
+}
+
+export async function captureBatch(records: readonly RawStreamRecord[]): Promise<CapturedEvent[]> {
+  const { spec, byTable } = tablesFromEnv();
   const out: CapturedEvent[] = [];
   for (const raw of records) {
     let service = 'unknown';
     try {
       const rec = toServiceStreamRecord(raw);
       const target = byTable.get(rec.tableName);
-      if (!target) throw new Error(`table ${rec.tableName} is not a service table of ${rt.spec.name}`);
+      if (!target) throw new Error(`table ${rec.tableName} is not a service table of ${spec.name}`);
       service = target.service;
       const event = captureServiceChange(target.entity, rec);
       if (!event) {

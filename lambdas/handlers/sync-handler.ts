@@ -11,8 +11,7 @@ import { ClockSkewError } from '../domain/conflict.js';
 import { type ChangeEvent, ContractError, parseBusEvent } from '../domain/events.js';
 import { describeError } from '../domain/masking.js';
 import { type Outcome, perTurn } from '../domain/per-turn.js';
-import { type ApplyResult, applyToLegacy, applyToService, type SyncDeps } from '../domain/sync.js';
-import { applyBatchToLegacy, applyBatchToService } from '../domain/sync-batch.js';
+import type { ApplyResult, SyncDeps } from '../domain/sync.js';
 import {
   countBatchFailure,
   countConflicts,
@@ -22,8 +21,21 @@ import {
   recordLag,
   statusOf,
 } from './powertools.js';
-import { runtime } from './runtime.js';
+import type { ServiceRuntime } from './service-runtime.js';
 import { sqsBatchHandler } from './sqs-batch.js';
+
+/** Applies one event, or a batch of one entity's events (the direction's use cases). */
+export interface SyncDirection<D extends ServiceRuntime> {
+  readonly name: 'forward' | 'reverse';
+  /** The container's runtime (forward: service side only; reverse: with the legacy store). */
+  readonly runtime: () => Promise<D>;
+  readonly apply: (deps: D, entity: EntitySpec, event: ChangeEvent) => Promise<ApplyResult>;
+  readonly applyBatch: (
+    deps: D & Pick<SyncDeps, 'onBatchFailed'>,
+    entity: EntitySpec,
+    events: readonly ChangeEvent[],
+  ) => Promise<ReadonlyArray<{ eventId: string; result?: ApplyResult; error?: unknown }>>;
+}
 
 /**
  * Records of one record key within a batch run one after the other (in delivery order): they
@@ -64,17 +76,16 @@ function batchFailed(direction: 'forward' | 'reverse', spec: MigrationSpec) {
  * the same turn are applied with one set-based compare-and-set; each record still gets its own
  * result or error. `strong` entities are applied one by one, with no wait.
  */
-function batchedByEntity(direction: 'forward' | 'reverse') {
-  const applyBatch = direction === 'forward' ? applyBatchToService : applyBatchToLegacy;
-  type Call = { readonly deps: SyncDeps; readonly entity: EntitySpec; readonly event: ChangeEvent };
+function batchedByEntity<D extends ServiceRuntime>({ name: direction, applyBatch }: SyncDirection<D>) {
+  type Call = { readonly deps: D; readonly entity: EntitySpec; readonly event: ChangeEvent };
   const perEntity = new Map<string, (call: Call) => Promise<ApplyResult>>();
-  return (deps: SyncDeps, entity: EntitySpec, event: ChangeEvent): Promise<ApplyResult> => {
+  return (deps: D, entity: EntitySpec, event: ChangeEvent): Promise<ApplyResult> => {
     let apply = perEntity.get(entity.name);
     if (!apply) {
       apply = perTurn(async (calls: readonly Call[]) => {
         // The calls of one turn come from one invocation, so from one runtime and spec.
         const events = calls.map((c) => c.event);
-        const deps: SyncDeps = {
+        const deps = {
           ...calls[0]!.deps,
           onBatchFailed: batchFailed(direction, calls[0]!.deps.spec),
         };
@@ -103,24 +114,21 @@ const PERMANENT = {
   permanent: (e: unknown) => e instanceof ContractError && !(e instanceof ClockSkewError),
 };
 
-export function syncHandler(direction: 'forward' | 'reverse') {
+/** The SQS handler of one direction; `forward-sync.ts` and `reverse-sync.ts` compose it. */
+export function syncHandler<D extends ServiceRuntime>(sync: SyncDirection<D>) {
+  const direction = sync.name;
   const serialise = serialisedByKey();
-  const batched = batchedByEntity(direction);
+  const batched = batchedByEntity(sync);
   return sqsBatchHandler(
     `${direction}-sync`,
     async (record: SQSRecord) => {
-      const rt = await runtime();
+      const rt = await sync.runtime();
       let service = 'unknown';
       try {
         const { event } = parseBusEvent(record.body);
         const found = entityByName(rt.spec, event.entity);
         service = found.service.name;
-        const apply =
-          found.entity.consistency === 'eventual'
-            ? batched
-            : direction === 'forward'
-              ? applyToService
-              : applyToLegacy;
+        const apply = found.entity.consistency === 'eventual' ? batched : sync.apply;
         const result = await serialise(`${event.entity}#${event.key}`, () => apply(rt, found.entity, event));
         const status = statusOf(result.decision);
         countEvent(service, direction, status);

@@ -5,7 +5,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC } from '../../lib/spec/metrics.js';
 import type { CompareItem } from '../domain/validation.js';
-import { metrics, taskHandler, validationFromEnv } from './rollout-runtime.js';
+import { metrics, taskHandler } from './rollout-runtime.js';
+import { validationFromEnv } from './sync-ports.js';
 
 export const handler = taskHandler('validation-compare', async (item: CompareItem) => {
   const summary = await (await validationFromEnv()).compare(item);

@@ -4,7 +4,8 @@
  * `{ step: 'compare', … }`.
  */
 import { type ValidationPlanTask, validationPlanTask } from '../domain/validation.js';
-import { taskHandler, validationFromEnv } from './rollout-runtime.js';
+import { taskHandler } from './rollout-runtime.js';
+import { validationFromEnv } from './sync-ports.js';
 
 export const handler = taskHandler('validation-plan', async (task: ValidationPlanTask) =>
   validationPlanTask(await validationFromEnv(), task),

@@ -6,13 +6,15 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC } from '../spec/metrics.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
+import type { MigrationSpec } from '../spec/schema.js';
 import { CutoverFunction, type CutoverFunctionProps } from './cutover-function.js';
 import { cutoverMetric } from './metrics.js';
 import type { MigrationFlags } from './migration-flags.js';
 import { deadLetterQueue, dlqNotEmptyAlarm } from './queues.js';
 
 export interface AlarmRollbackProps {
-  readonly migration: string;
+  /** The migration whose rollback alarms this watches (compiled into the function). */
+  readonly spec: MigrationSpec;
   readonly stage: string;
   readonly flags: MigrationFlags;
   /** The platform bus: the rollback announces itself there (`cutover.rollback`). */
@@ -48,14 +50,14 @@ export class AlarmRollback extends Construct {
     this.function = new CutoverFunction(this, 'Function', {
       handler: 'rollback',
       serviceName: 'rollback',
-      migration: props.migration,
+      spec: props.spec,
       stage: props.stage,
       // Up to 30 s for a stopped deployment to settle and 30 s for the rollback to complete.
       timeout: props.functionProps?.timeout ?? Duration.minutes(2),
       logRetention: props.functionProps?.logRetention,
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 2,
-      description: `Rolls ${props.migration} services back when their rollback alarm fires`,
+      description: `Rolls ${props.spec.name} services back when their rollback alarm fires`,
       environment: {
         ...props.flags.runtimeEnvironment(),
         [RUNTIME_ENV.busName]: props.bus.eventBusName,
@@ -67,7 +69,7 @@ export class AlarmRollback extends Construct {
     props.flags.grantDeploy(this.function);
     props.bus.grantPutEventsTo(this.function);
     this.rule = new events.Rule(this, 'Rule', {
-      description: `Alarms of ${props.migration} (${props.stage}) in ALARM -> rollback`,
+      description: `Alarms of ${props.spec.name} (${props.stage}) in ALARM -> rollback`,
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],

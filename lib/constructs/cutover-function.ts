@@ -10,7 +10,9 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { BUNDLED_SPEC_DEFINE } from '../../lambdas/handlers/bundled-spec.js';
 import { METRICS_NAMESPACE, RUNTIME_ENV } from '../spec/runtime.js';
+import type { MigrationSpec } from '../spec/schema.js';
 import { acknowledgeControl, logEncryptionKey } from './encryption.js';
 
 /**
@@ -37,8 +39,13 @@ export function handlerEntry(name: HandlerName): string {
 }
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** What a handler bundle is built from: the handlers' sources and the locked dependencies. */
-const BUNDLE_INPUTS = ['lambdas', 'lib/spec', 'migrations', 'package-lock.json', 'tsconfig.json'];
+/**
+ * What a handler bundle is built from: the handlers' sources and the locked dependencies. Not the
+ * migrations' sources: a function gets its spec as JSON (`define`), which the hash covers, so a
+ * change to one spec rebuilds only that migration's functions (the dependency test keeps
+ * lambdas/ from importing migrations/).
+ */
+const BUNDLE_INPUTS = ['lambdas', 'lib/spec', 'package-lock.json', 'tsconfig.json'];
 let sourceDigest: string | undefined;
 
 function digestOf(path: string, hash: ReturnType<typeof createHash>): void {
@@ -85,8 +92,11 @@ export const BUNDLING = {
   sourceMap: true,
   sourcesContent: false,
   // The Node.js runtime ships AWS SDK v3: leaving it out keeps bundles small (cold start,
-  // synthesis time). Everything else (Powertools, middy, mysql2, zod) is bundled.
-  externalModules: ['@aws-sdk/*'],
+  // synthesis time). Everything else (Powertools, middy, mysql2) is bundled, except iconv-lite's
+  // double-byte code tables (`./tables/*.json`, ~230 KiB: GBK, Big5, Shift JIS, EUC-JP/KR),
+  // which mysql2 loads only to decode a column in such a charset; Magento's are utf8/utf8mb4.
+  // Such a column would fail loudly ("Cannot find module './tables/…'"), never decode wrongly.
+  externalModules: ['@aws-sdk/*', './tables/*'],
   forceDockerBundling: false,
 } satisfies nodejs.BundlingOptions;
 
@@ -129,13 +139,21 @@ export function esbuildOptions(
   };
 }
 
+/** {@link BUNDLING} for one migration's functions: its validated spec compiled in as JSON. */
+export function bundlingFor(spec: MigrationSpec): typeof BUNDLING & { define: Record<string, string> } {
+  return { ...BUNDLING, define: { [BUNDLED_SPEC_DEFINE]: JSON.stringify(spec) } };
+}
+
 export interface CutoverFunctionProps {
   /** The handler file in `lambdas/handlers/`. */
   readonly handler: HandlerName;
   /** Powertools service name (`POWERTOOLS_SERVICE_NAME`), e.g. `customer`. */
   readonly serviceName: string;
-  /** Migration name, set as `CUTOVER_MIGRATION`. */
-  readonly migration: string;
+  /**
+   * The migration the function acts for: its name is set as `CUTOVER_MIGRATION`, and the
+   * validated spec is compiled into the bundle as JSON (lambdas/handlers/bundled-spec.ts).
+   */
+  readonly spec: MigrationSpec;
   /** Stage, set as `CUTOVER_STAGE`. */
   readonly stage: string;
   /** @default Duration.seconds(30) */
@@ -185,8 +203,9 @@ export class CutoverFunction extends nodejs.NodejsFunction {
     if (props.securityGroups && !props.vpc) throw new Error(`${id}: securityGroups needs vpc`);
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of ${props.handler} (${props.migration}/${props.serviceName})`,
+      description: `Execution role of ${props.handler} (${props.spec.name}/${props.serviceName})`,
     });
+    const bundling = bundlingFor(props.spec);
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.TWO_WEEKS,
       encryptionKey: logEncryptionKey(scope),
@@ -217,13 +236,13 @@ export class CutoverFunction extends nodejs.NodejsFunction {
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         POWERTOOLS_LOGGER_LOG_EVENT: 'false',
         NODE_OPTIONS: '--enable-source-maps',
-        [RUNTIME_ENV.migration]: props.migration,
+        [RUNTIME_ENV.migration]: props.spec.name,
         [RUNTIME_ENV.stage]: props.stage,
         ...props.environment,
       },
       bundling: {
-        ...BUNDLING,
-        assetHash: bundleHash(props.handler, BUNDLING),
+        ...bundling,
+        assetHash: bundleHash(props.handler, bundling),
       },
     });
     this.role = role;

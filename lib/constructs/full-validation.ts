@@ -103,20 +103,19 @@ export class FullValidation extends Construct {
       [RUNTIME_ENV.busName]: props.bus.eventBusName,
       [RUNTIME_ENV.validationBucket]: this.bucket.bucketName,
       ...props.tables.runtimeEnvironment(entities),
-      ...props.legacyAccess?.environment,
     };
     const fn = (fid: string, handler: HandlerName, memorySize: number, legacy: boolean) => {
       const f = new CutoverFunction(this, fid, {
         handler,
         serviceName: service.name,
-        migration: spec.name,
+        spec,
         stage: props.stage,
         timeout: Duration.minutes(15),
         memorySize,
         logRetention: retention,
         description: `cutover ${handler} (${spec.name}/${service.name})`,
         ...(legacy ? props.legacyAccess?.network : {}),
-        environment: env,
+        environment: { ...env, ...(legacy ? props.legacyAccess?.environment : {}) },
       });
       if (legacy) props.legacyAccess?.grant(f);
       return f;

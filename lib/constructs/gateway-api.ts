@@ -106,7 +106,7 @@ export class GatewayApi extends Construct {
       // The gateway handler is `lambdas/handlers/gateway.ts`.
       handler: 'gateway' as string as HandlerName,
       serviceName: 'gateway',
-      migration: props.spec.name,
+      spec: props.spec,
       stage: props.stage,
       description: `cutover gateway router (${props.spec.name})`,
       memorySize: props.memorySize ?? 1024,

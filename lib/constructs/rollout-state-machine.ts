@@ -217,7 +217,7 @@ export class RolloutStateMachine extends Construct {
       const f = new CutoverFunction(this, fid, {
         handler,
         serviceName: service.name,
-        migration: props.spec.name,
+        spec: props.spec,
         stage: props.stage,
         timeout: opts.timeout ?? Duration.seconds(30),
         logRetention: retention,

@@ -27,6 +27,7 @@ import type { Progress as RolloutProgress } from '../../lambdas/domain/rollout-t
 import { bucketOf, inCohort } from '../../lambdas/domain/routing.js';
 import { SyncEngineValidation } from '../../lambdas/domain/validation.js';
 import type { ConsistencyCheckResponse } from '../../lambdas/handlers/consistency-check.js';
+import { registerSpecs } from '../../lambdas/handlers/bundled-spec.js';
 import type { GatewayDependencies } from '../../lambdas/handlers/gateway.js';
 import { closeRuntime, configureRuntime, runtime } from '../../lambdas/handlers/runtime.js';
 import { MemoryObjectStore } from '../local/memory-objects.js';
@@ -373,6 +374,8 @@ class FunctionOutput {
 /** Runs the rehearsal and returns its report (it never throws for what it measures). */
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   const { model, spec } = options;
+  // The functions run from source here: they get the spec their bundles would carry.
+  registerSpecs([spec]);
   const rate = options.rate ?? 50;
   const durationMs = options.durationMs ?? 30_000;
   const datasetRows = options.datasetRows ?? DATASET_SIZES.small;

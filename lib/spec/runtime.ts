@@ -75,3 +75,26 @@ export const METRICS_NAMESPACE = 'Cutover';
 export function captureDeadLetterVariable(entity: string): string {
   return `${RUNTIME_ENV.captureDeadLetterQueueUrlPrefix}${entity.toUpperCase()}`;
 }
+
+/** A function's configuration (its environment, its bundled spec) is missing or wrong. */
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/**
+ * The one reader of the functions' environment: the value of `name`.
+ * @throws ConfigurationError naming the variable when it is unset or empty
+ */
+export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const v = env[name];
+  if (!v) throw new ConfigurationError(`environment variable ${name} is not set`);
+  return v;
+}
+
+/** `CUTOVER_SERVICE_TABLES`: entity name -> service table name. */
+export function serviceTablesFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return JSON.parse(requiredEnv(RUNTIME_ENV.serviceTables, env)) as Record<string, string>;
+}

@@ -233,7 +233,7 @@ export class MigrationPlatform extends Construct {
     this.flagsValidator = new CutoverFunction(this, 'FlagsValidator', {
       handler: 'flags-validator',
       serviceName: 'flags',
-      migration: spec.name,
+      spec,
       stage,
       timeout: Duration.seconds(10),
       logRetention: platform.logRetention,
@@ -251,7 +251,7 @@ export class MigrationPlatform extends Construct {
     });
 
     this.rollback = new AlarmRollback(this, 'Rollback', {
-      migration: spec.name,
+      spec,
       stage,
       flags: this.flags,
       bus,
@@ -303,7 +303,7 @@ export class MigrationPlatform extends Construct {
     const fn = new CutoverFunction(this, 'DebeziumIngest', {
       handler: 'debezium-ingest',
       serviceName: 'debezium',
-      migration: this.spec.name,
+      spec: this.spec,
       stage: platform.stage,
       logRetention: platform.logRetention,
       description: `Translates Debezium change envelopes of ${this.spec.name} to the bus contract`,

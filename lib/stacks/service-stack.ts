@@ -75,7 +75,7 @@ export interface RolloutResources {
   /** Defaults for any further function (log retention, migration/stage env). */
   readonly functionDefaults: Pick<
     CutoverFunctionProps,
-    'migration' | 'stage' | 'serviceName' | 'logRetention'
+    'spec' | 'stage' | 'serviceName' | 'logRetention'
   >;
   /** Full validation (bucket, workers), embedded in the rollout's phase 1. */
   readonly validation: FullValidation;
@@ -127,7 +127,7 @@ export class ServiceStack extends Stack {
     this.addStackDependency(platform);
 
     const defaults = {
-      migration: spec.name,
+      spec,
       stage,
       serviceName: service.name,
       logRetention: platform.logRetention,
@@ -138,8 +138,9 @@ export class ServiceStack extends Stack {
       ...shared.tables.runtimeEnvironment(entities),
     };
     const legacy = this.legacyAccess(shared, spec);
-    // Every data-plane function builds the same runtime (lambdas/handlers/runtime.ts), which
-    // reads the legacy credentials; only those that query the legacy database run in its VPC.
+    // Only the functions that query the legacy side (their composition roots load the legacy
+    // adapters: lambdas/handlers/runtime.ts) run in its VPC and get its credentials; the
+    // others (forward sync, the pipe's enrichment) never fetch the secret.
     const fn = (
       cid: string,
       handler: HandlerName,
@@ -152,9 +153,9 @@ export class ServiceStack extends Stack {
         timeout: Duration.seconds(spec.sync.functionTimeoutSeconds),
         ...(queriesLegacy ? legacy.network : {}),
         ...rest,
-        environment: { ...syncEnv, ...legacy.environment, ...rest.environment },
+        environment: { ...syncEnv, ...(queriesLegacy ? legacy.environment : {}), ...rest.environment },
       });
-      legacy.grant(f);
+      if (queriesLegacy) legacy.grant(f);
       return f;
     };
 

@@ -14,6 +14,7 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
+import { HANDLER_METADATA } from '../../lib/constructs/cutover-function.js';
 import { buildApp, type CutoverApp } from '../../lib/app.js';
 import { DISABLED_CONTROLS } from '../../lib/control-tower.js';
 import { type CfnTemplate, definitionOf } from '../../lib/rehearse/cfn.js';
@@ -23,6 +24,7 @@ import { legacyEventOf, serviceEventsOf } from '../../lib/spec/schema.js';
 import { physicalTableName, serviceTables, syncTables } from '../../lib/spec/tables.js';
 import { cdkJsonContext } from '../../lib/stacks/settings.js';
 import { migrations } from '../../migrations/index.js';
+import { LEGACY_HANDLERS } from '../support/function-kinds.js';
 
 type Resource = { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string };
 type Template = { Resources: Record<string, Resource> };
@@ -271,6 +273,46 @@ describe('App: all environments', () => {
       }
     }
   });
+
+  it.each(ENVS)(
+    '%s: only the functions that query the legacy side get its secret and (MySQL) run in its VPC',
+    (env) => {
+      const policies = resources(env, 'AWS::IAM::Policy');
+      const actionsOf = (stack: string, roleId: string): string[] =>
+        policies
+          .filter(
+            ([s, , p]) =>
+              s === stack &&
+              (p.Properties!['Roles'] as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
+          )
+          .flatMap(([, , p]) => statements(p.Properties!['PolicyDocument']))
+          .flatMap((st) => [st['Action']].flat() as string[]);
+      const seen = { legacy: 0, other: 0 };
+      for (const [stack, id, f] of resources(env, 'AWS::Lambda::Function')) {
+        const entry = (f as { Metadata?: Record<string, string> }).Metadata?.[HANDLER_METADATA];
+        if (!entry) continue; // CDK's own functions (custom resources)
+        const handler = entry.replace(/^lambdas\/handlers\/|\.ts$/g, '');
+        const queries = LEGACY_HANDLERS.has(handler);
+        const roleId = (f.Properties!['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+        const actions = actionsOf(stack, roleId);
+        const env_ = Object.keys(f.Properties!['Environment']?.Variables ?? {});
+        const mysql = stack.includes('-magento');
+        if (queries) seen.legacy++;
+        else {
+          seen.other++;
+          expect(actions, `${stack}/${id} (${handler})`).not.toContain('secretsmanager:GetSecretValue');
+          expect(env_, `${stack}/${id} (${handler})`).not.toContain(RUNTIME_ENV.legacySecretArn);
+          expect(f.Properties!['VpcConfig'], `${stack}/${id} (${handler})`).toBeUndefined();
+        }
+        if (queries && mysql) {
+          expect(actions, `${stack}/${id} (${handler})`).toContain('secretsmanager:GetSecretValue');
+          expect(f.Properties!['VpcConfig'], `${stack}/${id} (${handler})`).toBeDefined();
+        }
+      }
+      expect(seen.legacy).toBeGreaterThan(10);
+      expect(seen.other).toBeGreaterThan(10);
+    },
+  );
 });
 
 describe('App: guards', () => {

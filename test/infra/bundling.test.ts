@@ -8,6 +8,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CutoverFunction, ESM_REQUIRE_BANNER } from '../../lib/constructs/cutover-function.js';
+import { magento } from '../../migrations/index.js';
 
 describe('Construct: CutoverFunction bundling', () => {
   it('bundles a handler locally into an ESM module with the require banner', () => {
@@ -16,7 +17,7 @@ describe('Construct: CutoverFunction bundling', () => {
     new CutoverFunction(stack, 'Rollback', {
       handler: 'rollback',
       serviceName: 'rollback',
-      migration: 'magento',
+      spec: magento,
       stage: 'dev',
     });
     const assembly = app.synth();

@@ -36,7 +36,7 @@ function fn(s: Stack, id = 'Fn', timeout = Duration.seconds(30)): CutoverFunctio
   return new CutoverFunction(s, id, {
     handler: 'forward-sync',
     serviceName: 'customer',
-    migration: 'magento',
+    spec: magento,
     stage: 'dev',
     timeout,
   });
@@ -89,7 +89,7 @@ describe('Construct: CutoverFunction', () => {
         new CutoverFunction(s, 'X', {
           handler: 'no-such-handler',
           serviceName: 'x',
-          migration: 'm',
+          spec: magento,
           stage: 'dev',
         }),
     ).toThrow('no handler lambdas/handlers/no-such-handler.ts');
@@ -98,7 +98,7 @@ describe('Construct: CutoverFunction', () => {
         new CutoverFunction(s, 'Y', {
           handler: 'forward-sync',
           serviceName: 'x',
-          migration: 'm',
+          spec: magento,
           stage: 'dev',
           vpcSubnets: { subnetGroupName: 'app' },
         }),
@@ -699,7 +699,7 @@ describe('Construct: AlarmRollback', () => {
     const flags = new MigrationFlags(s, 'Flags', { spec: magento, stage: 'prod' });
     const bus = new events.EventBus(s, 'Bus', { eventBusName: 'cutover-prod' });
     new AlarmRollback(s, 'Rollback', {
-      migration: 'magento',
+      spec: magento,
       stage: 'prod',
       flags,
       bus,
@@ -738,7 +738,7 @@ describe('Construct: AlarmRollback', () => {
     expect(
       () =>
         new AlarmRollback(s, 'R', {
-          migration: 'menu',
+          spec: menu,
           stage: 'dev',
           flags,
           bus: new events.EventBus(s, 'B'),
@@ -782,7 +782,7 @@ describe('Construct: LegacyDatabaseAccess', () => {
     const f = new CutoverFunction(s, 'Fn', {
       handler: 'reverse-sync',
       serviceName: 'customer',
-      migration: 'magento',
+      spec: magento,
       stage: 'prod',
       ...db.functionNetwork(),
     });
@@ -823,7 +823,7 @@ describe('Construct: LegacyDatabaseAccess', () => {
       const f = new CutoverFunction(s, 'Fn', {
         handler: 'reverse-sync',
         serviceName: 'customer',
-        migration: 'magento',
+        spec: magento,
         stage: 'prod',
         ...db.functionNetwork(),
       });

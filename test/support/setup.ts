@@ -8,3 +8,10 @@ if (major < 22) {
       '(run `npm ci` to install the node@24 devDependency, then run them through `npm test` or `npx vitest`, which use node_modules/.bin/node)',
   );
 }
+
+// The functions read their spec from their bundle (esbuild `define`); run from source, they find
+// the bundled migrations here, by name (lambdas/handlers/bundled-spec.ts).
+import { registerSpecs } from '../../lambdas/handlers/bundled-spec.js';
+import { migrations } from '../../migrations/index.js';
+
+registerSpecs(migrations);
