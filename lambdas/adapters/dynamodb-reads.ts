@@ -142,3 +142,13 @@ export function pointReads(client: DynamoDBDocumentClient): PointReads {
   }
   return reads;
 }
+
+/** BatchGetItem over any number of keys (100 per request, unprocessed keys retried). */
+export async function batchGet(
+  client: DynamoDBDocumentClient,
+  table: string,
+  keys: readonly Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
+  if (!keys.length) return [];
+  return (await batchGetTables(client, new Map([[table, keys]]))).get(table) ?? [];
+}

@@ -35,7 +35,7 @@ import type {
   WriteOutcome,
 } from '../domain/ports.js';
 import { normalizeValue } from '../domain/values.js';
-import { batchGetTables, pointReads } from './dynamodb-reads.js';
+import { batchGet, pointReads } from './dynamodb-reads.js';
 import {
   legacyMapKey,
   openStoredState,
@@ -580,14 +580,4 @@ export function classifyTransactionError(e: unknown, appliedIndex: number): Writ
   if (err.name === 'TransactionConflictException' || err.name === 'ConditionalCheckFailedException')
     return 'conflict';
   throw e;
-}
-
-/** BatchGetItem over any number of keys (100 per request, unprocessed keys retried). */
-export async function batchGet(
-  client: DynamoDBDocumentClient,
-  table: string,
-  keys: readonly Record<string, unknown>[],
-): Promise<Record<string, unknown>[]> {
-  if (!keys.length) return [];
-  return (await batchGetTables(client, new Map([[table, keys]]))).get(table) ?? [];
 }

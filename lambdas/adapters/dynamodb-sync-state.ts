@@ -37,8 +37,7 @@ import type {
   SyncStateStore,
   Watermark,
 } from '../domain/ports.js';
-import { pointReads } from './dynamodb-reads.js';
-import { batchGet } from './dynamodb-service.js';
+import { batchGet, pointReads } from './dynamodb-reads.js';
 
 export const stateKey = (entity: EntitySpec, serviceKey: string) => `state#${entity.name}#${serviceKey}`;
 const serviceMapKey = (entity: EntitySpec, serviceKey: string) => `key#${entity.name}#s#${serviceKey}`;

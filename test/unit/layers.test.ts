@@ -4,7 +4,7 @@
  * - nothing under `lambdas/` imports `migrations/` (a function gets its spec as JSON in its
  *   bundle; the bundles' asset hash leaves the migrations' sources out);
  * - a handler entry (a file of lambdas/handlers exporting `handler`) imports no other entry;
- * - adapters import no handler.
+ * - adapters import no handler, and no module of lambdas/ is part of an import cycle.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -23,7 +23,8 @@ function files(dir: string): string[] {
 /** The module specifiers a file imports (`import … from`, `export … from`, `import(…)`), type-only ones left out. */
 export function importsOf(source: string): string[] {
   const out: string[] = [];
-  const re = /(?:^|\n)\s*(import|export)\s+(type\s+)?[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  const re =
+    /(?:^|\n)\s*(import|export)\s+(type\s+)?[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
   for (const m of source.matchAll(re)) {
     if (m[2]) continue; // `import type` / `export type`: erased
     out.push((m[3] ?? m[4])!);
@@ -61,13 +62,36 @@ describe('Layers (imports per folder)', () => {
   });
 
   it('keeps migrations/ and zod out of every function', () => {
-    const bad = edges('lambdas').filter(({ to }) => /^(migrations\/|lib\/spec\/schema\.ts$|zod$|zod\/)/.test(to));
+    const bad = edges('lambdas').filter(({ to }) =>
+      /^(migrations\/|lib\/spec\/schema\.ts$|zod$|zod\/)/.test(to),
+    );
     expect(bad).toEqual([]);
+  });
+
+  it("has no import cycle among the functions' modules", () => {
+    const graph = new Map<string, string[]>();
+    for (const { from, to } of edges('lambdas')) graph.set(from, [...(graph.get(from) ?? []), to]);
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (node: string, path: string[]) => {
+      if (state.get(node) === 'done') return;
+      if (state.get(node) === 'open') {
+        cycles.push([...path.slice(path.indexOf(node)), node].join(' -> '));
+        return;
+      }
+      state.set(node, 'open');
+      for (const next of graph.get(node) ?? []) if (next.startsWith('lambdas/')) visit(next, [...path, node]);
+      state.set(node, 'done');
+    };
+    for (const node of graph.keys()) visit(node, []);
+    expect(cycles).toEqual([]);
   });
 
   it('keeps handler entries from importing each other, and adapters from importing handlers', () => {
     const entries = new Set(
-      files('lambdas/handlers').filter((f) => /export const handler\b/.test(readFileSync(join(root, f), 'utf8'))),
+      files('lambdas/handlers').filter((f) =>
+        /export const handler\b/.test(readFileSync(join(root, f), 'utf8')),
+      ),
     );
     expect(entries.size).toBeGreaterThanOrEqual(20);
     const bad = [
