@@ -26,6 +26,7 @@ import { EnvelopeCipher, LocalDataKeys } from '../lambdas/adapters/field-cipher.
 import { checkConsistency } from '../lambdas/domain/consistency.js';
 import { type ChangeEvent, toBusEntry } from '../lambdas/domain/events.js';
 import { applyBatchToLegacy, applyBatchToService } from '../lambdas/domain/sync-batch.js';
+import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import { handler as forwardHandler } from '../lambdas/handlers/forward-sync.js';
 import { handler as reverseHandler } from '../lambdas/handlers/reverse-sync.js';
 import { closeRuntime, configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
@@ -37,7 +38,6 @@ import {
   startDynamoLocal,
 } from '../lib/local/databases.js';
 import { RUNTIME_ENV } from '../lib/spec/runtime.js';
-import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import magento from '../migrations/magento.js';
 import {
   batchWriteItems,

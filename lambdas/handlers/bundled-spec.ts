@@ -31,6 +31,8 @@ export function specFromEnv(env: NodeJS.ProcessEnv = process.env): MigrationSpec
   const spec = bundled ?? registered.get(name);
   if (!spec) throw new ConfigurationError(`${RUNTIME_ENV.migration}="${name}" names no bundled migration`);
   if (spec.name !== name)
-    throw new ConfigurationError(`${RUNTIME_ENV.migration}="${name}" but this function bundles "${spec.name}"`);
+    throw new ConfigurationError(
+      `${RUNTIME_ENV.migration}="${name}" but this function bundles "${spec.name}"`,
+    );
   return spec;
 }

@@ -6,8 +6,9 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
-import { specFromEnv } from './bundled-spec.js';
 import { FlagError, parseFeatureFlagsDocument, readFlagName, writeFlagName } from '../domain/flags.js';
+import { specFromEnv } from './bundled-spec.js';
+
 const logger = new Logger({ serviceName: 'cutover-flags-validator' });
 
 export interface ValidatorEvent {

@@ -30,8 +30,8 @@ import {
 } from '../domain/capture.js';
 import { EVENT_SOURCE } from '../domain/events.js';
 import { describeError } from '../domain/masking.js';
-import { countContractViolation, countEvent, logger } from './powertools.js';
 import { specFromEnv } from './bundled-spec.js';
+import { countContractViolation, countEvent, logger } from './powertools.js';
 
 /** This function's service tables, by table name (from the spec and `CUTOVER_SERVICE_TABLES`). */
 function tablesFromEnv(): {

@@ -73,10 +73,7 @@ export interface RolloutResources {
    */
   readonly legacyAccess: LegacyAccess;
   /** Defaults for any further function (log retention, migration/stage env). */
-  readonly functionDefaults: Pick<
-    CutoverFunctionProps,
-    'spec' | 'stage' | 'serviceName' | 'logRetention'
-  >;
+  readonly functionDefaults: Pick<CutoverFunctionProps, 'spec' | 'stage' | 'serviceName' | 'logRetention'>;
   /** Full validation (bucket, workers), embedded in the rollout's phase 1. */
   readonly validation: FullValidation;
 }

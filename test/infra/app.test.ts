@@ -14,8 +14,8 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
-import { HANDLER_METADATA } from '../../lib/constructs/cutover-function.js';
 import { buildApp, type CutoverApp } from '../../lib/app.js';
+import { HANDLER_METADATA } from '../../lib/constructs/cutover-function.js';
 import { DISABLED_CONTROLS } from '../../lib/control-tower.js';
 import { type CfnTemplate, definitionOf } from '../../lib/rehearse/cfn.js';
 import { rollbackAlarmName } from '../../lib/spec/names.js';
@@ -283,7 +283,9 @@ describe('App: all environments', () => {
           .filter(
             ([s, , p]) =>
               s === stack &&
-              (p.Properties!['Roles'] as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
+              (p.Properties!['Roles'] as unknown[]).some(
+                (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
+              ),
           )
           .flatMap(([, , p]) => statements(p.Properties!['PolicyDocument']))
           .flatMap((st) => [st['Action']].flat() as string[]);

@@ -18,7 +18,9 @@ import { BUNDLE_BUDGET, LEGACY_HANDLERS } from '../support/function-kinds.js';
 const handlersDir = fileURLToPath(new URL('../../lambdas/handlers/', import.meta.url));
 /** Every handler entry: the files of lambdas/handlers that export `handler`. */
 const handlers = readdirSync(handlersDir)
-  .filter((f) => f.endsWith('.ts') && /export const handler\b/.test(readFileSync(join(handlersDir, f), 'utf8')))
+  .filter(
+    (f) => f.endsWith('.ts') && /export const handler\b/.test(readFileSync(join(handlersDir, f), 'utf8')),
+  )
   .map((f) => f.replace(/\.ts$/, ''))
   .sort();
 const out = mkdtempSync(join(tmpdir(), 'cutover-bundles-'));
@@ -26,7 +28,10 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 async function bundle(handler: string): Promise<{ bytes: number; packages: Set<string> }> {
   const outfile = join(out, handler, 'index.mjs');
-  const r = await build({ ...esbuildOptions(handlerEntry(handler), outfile, bundlingFor(magento)), metafile: true });
+  const r = await build({
+    ...esbuildOptions(handlerEntry(handler), outfile, bundlingFor(magento)),
+    metafile: true,
+  });
   const packages = new Set(
     Object.keys((r.metafile as Metafile).inputs)
       .map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(i)?.[1])

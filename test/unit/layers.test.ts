@@ -21,7 +21,7 @@ function files(dir: string): string[] {
 }
 
 /** The module specifiers a file imports (`import … from`, `export … from`, `import(…)`), type-only ones left out. */
-export function importsOf(source: string): string[] {
+function importsOf(source: string): string[] {
   const out: string[] = [];
   const re =
     /(?:^|\n)\s*(import|export)\s+(type\s+)?[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
