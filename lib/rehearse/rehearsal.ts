@@ -26,8 +26,8 @@ import { SyncEngineBackfill, SyncEngineConsistencyCheck } from '../../lambdas/do
 import type { Progress as RolloutProgress } from '../../lambdas/domain/rollout-tasks.js';
 import { bucketOf, inCohort } from '../../lambdas/domain/routing.js';
 import { SyncEngineValidation } from '../../lambdas/domain/validation.js';
-import type { ConsistencyCheckResponse } from '../../lambdas/handlers/consistency-check.js';
 import { registerSpecs } from '../../lambdas/handlers/bundled-spec.js';
+import type { ConsistencyCheckResponse } from '../../lambdas/handlers/consistency-check.js';
 import type { GatewayDependencies } from '../../lambdas/handlers/gateway.js';
 import { closeRuntime, configureRuntime, runtime } from '../../lambdas/handlers/runtime.js';
 import { MemoryObjectStore } from '../local/memory-objects.js';

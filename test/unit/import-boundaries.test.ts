@@ -15,11 +15,31 @@ function sources(dir: string): string[] {
     .map((e) => path.relative(root, path.join(e.parentPath, e.name)));
 }
 
-/** Module specifiers of static imports, re-exports and dynamic imports. */
-function specifiers(text: string): string[] {
+/**
+ * Module specifiers of static imports, re-exports and dynamic imports; with `values`, the
+ * type-only ones (`import type`, `export type`: erased) left out.
+ */
+function specifiers(text: string, { values = false } = {}): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)) out.push(m[1]!);
+  const re =
+    /(?:^|\n)\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  for (const m of text.matchAll(re)) {
+    if (values && m[1]) continue;
+    out.push((m[2] ?? m[3])!);
+  }
   return out;
+}
+
+/** Imports of `dir`'s sources as project paths (`lambdas/adapters/x.ts`) or package names. */
+function edges(dir: string): { from: string; to: string }[] {
+  return sources(dir).flatMap((from) =>
+    specifiers(readFileSync(path.join(root, from), 'utf8'), { values: true }).map((s) => ({
+      from,
+      to: s.startsWith('.')
+        ? path.relative(root, path.resolve(root, path.dirname(from), s)).replace(/\.js$/, '.ts')
+        : s,
+    })),
+  );
 }
 
 describe('import boundaries', () => {
@@ -42,5 +62,72 @@ describe('import boundaries', () => {
     expect(specifiers("import { a } from '../test/support/databases.js';")).toEqual([
       '../test/support/databases.js',
     ]);
+  });
+});
+
+/**
+ * The layering the README promises:
+ * - `lambdas/domain` is pure: no adapter, handler, AWS SDK, mysql2, middy, Powertools or zod;
+ * - nothing under `lambdas/` imports `migrations/`, the spec schema or zod (a function gets its
+ *   spec as JSON in its bundle; the bundles' asset hash leaves the migrations' sources out);
+ * - no module of `lambdas/` is part of an import cycle;
+ * - a handler entry (a file of lambdas/handlers exporting `handler`) imports no other entry, and
+ *   adapters import no handler.
+ */
+describe('Layers (imports per folder)', () => {
+  it('reads static, re-exported and dynamic imports, and leaves type-only ones out', () => {
+    const text =
+      "import a from 'x';\nimport type { B } from 'y';\nexport { c } from './c.js';\nimport './side.js';\nconst d = await import('./d.js');";
+    expect(specifiers(text, { values: true })).toEqual(['x', './c.js', './side.js', './d.js']);
+    expect(specifiers(text)).toEqual(['x', 'y', './c.js', './side.js', './d.js']);
+  });
+
+  it('keeps lambdas/domain pure', () => {
+    const bad = edges('lambdas/domain').filter(({ to }) =>
+      /^(lambdas\/(adapters|handlers)\/|migrations\/|@aws-sdk\/|mysql2|@middy\/|@aws-lambda-powertools\/|zod$|zod\/)/.test(
+        to,
+      ),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps migrations/ and zod out of every function', () => {
+    const bad = edges('lambdas').filter(({ to }) =>
+      /^(migrations\/|lib\/spec\/schema\.ts$|zod$|zod\/)/.test(to),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it("has no import cycle among the functions' modules", () => {
+    const graph = new Map<string, string[]>();
+    for (const { from, to } of edges('lambdas')) graph.set(from, [...(graph.get(from) ?? []), to]);
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (node: string, path: string[]) => {
+      if (state.get(node) === 'done') return;
+      if (state.get(node) === 'open') {
+        cycles.push([...path.slice(path.indexOf(node)), node].join(' -> '));
+        return;
+      }
+      state.set(node, 'open');
+      for (const next of graph.get(node) ?? []) if (next.startsWith('lambdas/')) visit(next, [...path, node]);
+      state.set(node, 'done');
+    };
+    for (const node of graph.keys()) visit(node, []);
+    expect(cycles).toEqual([]);
+  });
+
+  it('keeps handler entries from importing each other, and adapters from importing handlers', () => {
+    const entries = new Set(
+      sources('lambdas/handlers').filter((f) =>
+        /export const handler\b/.test(readFileSync(path.join(root, f), 'utf8')),
+      ),
+    );
+    expect(entries.size).toBeGreaterThanOrEqual(20);
+    const bad = [
+      ...edges('lambdas/handlers').filter(({ from, to }) => entries.has(from) && entries.has(to)),
+      ...edges('lambdas/adapters').filter(({ to }) => to.startsWith('lambdas/handlers/')),
+    ];
+    expect(bad).toEqual([]);
   });
 });
