@@ -233,7 +233,24 @@ export function conflictIdOf(
  *   wrong side, or carries a delta for a non-counter field
  */
 export function decide(input: DecideInput): Decision {
-  const { entity, target, record, event } = input;
+  const fieldsByName = checkEventFits(input);
+  const r = startResolution(input, fieldsByName);
+  if (input.event.op === 'delete') {
+    resolveField(r, EXISTS_FIELD, false, policyOf(input.entity, undefined));
+  } else {
+    resolveField(r, EXISTS_FIELD, true, policyOf(input.entity, undefined));
+    resolveData(r);
+    resolveDeltas(r);
+  }
+  return finish(r);
+}
+
+/**
+ * Step 1: the change belongs here (its side, its entity, only the entity's fields, deltas only
+ * for counters). Returns the entity's fields by name.
+ * @throws ContractError naming what does not fit
+ */
+function checkEventFits({ entity, target, event }: DecideInput): ReadonlyMap<string, FieldSpec> {
   if (event.origin === target) {
     throw new ContractError([`a ${event.origin} change cannot be applied to the ${target} side (misrouted)`]);
   }
@@ -251,172 +268,245 @@ export function decide(input: DecideInput): Decision {
       throw new ContractError([`detail.deltas.${name} is not a counter (its policy is not sum)`]);
     }
   }
+  return fieldsByName;
+}
 
-  const order: StampOrder = { precisionMs: input.precisionMs, tieBreak: entity.tieBreak };
-  const recordKey = input.key ?? event.key;
-  const source = event.origin;
+/** What the steps of one decision share: the inputs, the stamps, and the decision so far. */
+interface Resolution {
+  readonly input: DecideInput;
+  readonly fieldsByName: ReadonlyMap<string, FieldSpec>;
+  readonly order: StampOrder;
+  readonly recordKey: string;
+  readonly source: Origin;
+  /** The change's stamp. */
+  readonly sE: Stamp;
+  /** The target's own last change, when its time is known and plausible. */
+  readonly sY: Stamp | undefined;
+  readonly state: Record<string, FieldSyncState>;
+  readonly patch: Record<string, FieldValue>;
+  readonly deltas: Record<string, number>;
+  readonly pushBack: Record<string, FieldValue>;
+  readonly parked: ParkedConflict[];
+  readonly conflicts: { field: string; policy: ConflictPolicy; winner: Winner }[];
+  readonly fields: Record<string, FieldOutcome>;
+}
+
+/**
+ * Step 2: the stamps of both sides (a change dated beyond the clock-skew horizon is rejected;
+ * a stored stamp beyond it is forgotten) and an empty decision.
+ * @throws ClockSkewError
+ */
+function startResolution(input: DecideInput, fieldsByName: ReadonlyMap<string, FieldSpec>): Resolution {
+  const { entity, target, record, event } = input;
   const sE = stampOf(event);
   const horizon = input.now + input.maxClockSkewMs;
   if (sE.at > horizon) throw new ClockSkewError(event.changedAt, sE.at - input.now, input.maxClockSkewMs);
-  // The target's own last change. Legacy rows carry no sequence: every change of that tick counts.
-  // A time beyond the horizon comes from a wrong clock: unknown, so it wins no comparison.
-  const sY: Stamp | undefined =
-    record.changedAt === undefined || record.changedAt > horizon
-      ? undefined
-      : { at: record.changedAt, origin: target, seq: record.version ?? (target === 'legacy' ? SEQ_ALL : 0) };
-
-  const state: Record<string, FieldSyncState> = withinHorizon(input.state.fields, horizon);
-  const patch: Record<string, FieldValue> = {};
-  const deltas: Record<string, number> = {};
-  const pushBack: Record<string, FieldValue> = {};
-  const parked: ParkedConflict[] = [];
-  const conflicts: { field: string; policy: ConflictPolicy; winner: Winner }[] = [];
-  const fields: Record<string, FieldOutcome> = {};
-
-  const current = (name: string): FieldValue =>
-    name === EXISTS_FIELD ? record.exists : record.exists ? (record.data[name] ?? null) : null;
-  const targetChanged = (name: string, agreed: FieldSyncState | undefined): boolean => {
-    if (name === EXISTS_FIELD) {
-      if (agreed === undefined) return false;
-      if (!sameValue(record.exists, agreed.value)) return true;
-      // A delete conflicts with any unsynced change of the record on the target.
-      return (
-        record.exists &&
-        entity.fields.some((f) => {
-          const s = state[f.name];
-          return s !== undefined && policyOf(entity, f) !== 'sum' && !sameValue(current(f.name), s.value);
-        })
-      );
-    }
-    if (agreed === undefined) return record.exists && current(name) !== null;
-    return !sameValue(current(name), agreed.value);
+  return {
+    input,
+    fieldsByName,
+    order: { precisionMs: input.precisionMs, tieBreak: entity.tieBreak },
+    recordKey: input.key ?? event.key,
+    source: event.origin,
+    sE,
+    // The target's own last change. Legacy rows carry no sequence: every change of that tick
+    // counts. A time beyond the horizon comes from a wrong clock: unknown, so it wins no comparison.
+    sY:
+      record.changedAt === undefined || record.changedAt > horizon
+        ? undefined
+        : {
+            at: record.changedAt,
+            origin: target,
+            seq: record.version ?? (target === 'legacy' ? SEQ_ALL : 0),
+          },
+    state: withinHorizon(input.state.fields, horizon),
+    patch: {},
+    deltas: {},
+    pushBack: {},
+    parked: [],
+    conflicts: [],
+    fields: {},
   };
-  const seenWith = (s: FieldSyncState | undefined, origin: Origin, stamp: Stamp | undefined) => ({
-    ...(s?.seen ?? {}),
-    [origin]: maxStamp(s?.seen[origin], stamp, order),
+}
+
+/** The target's current value of a field (`EXISTS_FIELD`: whether the record exists). */
+function currentValue({ input: { record } }: Resolution, name: string): FieldValue {
+  return name === EXISTS_FIELD ? record.exists : record.exists ? (record.data[name] ?? null) : null;
+}
+
+/** Whether the target changed the field since it was last agreed. */
+function targetChanged(r: Resolution, name: string, agreed: FieldSyncState | undefined): boolean {
+  const { record, entity } = r.input;
+  if (name === EXISTS_FIELD) {
+    if (agreed === undefined) return false;
+    if (!sameValue(record.exists, agreed.value)) return true;
+    // A delete conflicts with any unsynced change of the record on the target.
+    return (
+      record.exists &&
+      entity.fields.some((f) => {
+        const s = r.state[f.name];
+        return (
+          s !== undefined && policyOf(entity, f) !== 'sum' && !sameValue(currentValue(r, f.name), s.value)
+        );
+      })
+    );
+  }
+  if (agreed === undefined) return record.exists && currentValue(r, name) !== null;
+  return !sameValue(currentValue(r, name), agreed.value);
+}
+
+/** The field's `seen` stamps with `origin`'s moved up to `stamp`. */
+function seenWith(r: Resolution, s: FieldSyncState | undefined, origin: Origin, stamp: Stamp | undefined) {
+  return { ...(s?.seen ?? {}), [origin]: maxStamp(s?.seen[origin], stamp, r.order) };
+}
+
+/** The state without the value `origin` lost with (it has been overwritten). */
+function withoutLost(s: FieldSyncState, origin: Origin): FieldSyncState {
+  if (!s.lost || s.lost[origin] === undefined) return s;
+  const { [origin]: _gone, ...rest } = s.lost;
+  return Object.keys(rest).length ? { ...s, lost: rest } : { value: s.value, seen: s.seen };
+}
+
+/** Nothing is decided until a person resolves it; a redelivery of this change is stale. */
+function park(r: Resolution, name: string, sourceValue: FieldValue, reason?: string): void {
+  const { entity, event } = r.input;
+  const agreed = r.state[name];
+  const c = currentValue(r, name);
+  r.state[name] = { ...(agreed ?? { value: null }), seen: seenWith(r, agreed, r.source, r.sE) };
+  r.fields[name] = 'park';
+  const legacyValue = r.source === 'legacy' ? sourceValue : c;
+  const serviceValue = r.source === 'service' ? sourceValue : c;
+  r.parked.push({
+    conflictId: conflictIdOf(entity.name, r.recordKey, name, legacyValue, serviceValue),
+    entity: entity.name,
+    key: r.recordKey,
+    field: name,
+    legacy: { value: legacyValue, at: r.source === 'legacy' ? r.sE.at : r.sY?.at },
+    service: { value: serviceValue, at: r.source === 'service' ? r.sE.at : r.sY?.at },
+    eventId: event.eventId,
+    ...(reason === undefined ? {} : { reason }),
   });
+}
 
-  const withoutLost = (s: FieldSyncState, origin: Origin): FieldSyncState => {
-    if (!s.lost || s.lost[origin] === undefined) return s;
-    const { [origin]: _gone, ...rest } = s.lost;
-    return Object.keys(rest).length ? { ...s, lost: rest } : { value: s.value, seen: s.seen };
+/** Both sides now hold `v`: it is agreed, and whatever either side reported before is older. */
+function settle(r: Resolution, name: string, v: FieldValue, outcome: 'apply' | 'agree'): void {
+  const agreed = r.state[name];
+  r.fields[name] = outcome;
+  if (outcome === 'apply') r.patch[name] = v;
+  r.state[name] = {
+    value: v,
+    seen: seenWith(r, { value: v, seen: seenWith(r, agreed, r.source, r.sE) }, r.input.target, r.sY),
   };
+}
 
-  // Nothing is decided until a person resolves it; a redelivery of this change is stale.
-  const park = (name: string, sourceValue: FieldValue, reason?: string) => {
-    const agreed = state[name];
-    const c = current(name);
-    state[name] = { ...(agreed ?? { value: null }), seen: seenWith(agreed, source, sE) };
-    fields[name] = 'park';
-    const legacyValue = source === 'legacy' ? sourceValue : c;
-    const serviceValue = source === 'service' ? sourceValue : c;
-    parked.push({
-      conflictId: conflictIdOf(entity.name, recordKey, name, legacyValue, serviceValue),
-      entity: entity.name,
-      key: recordKey,
-      field: name,
-      legacy: { value: legacyValue, at: source === 'legacy' ? sE.at : sY?.at },
-      service: { value: serviceValue, at: source === 'service' ? sE.at : sY?.at },
-      eventId: event.eventId,
-      ...(reason === undefined ? {} : { reason }),
-    });
-  };
+/** Who wins a true conflict under `policy` (`timestamp`: the later change; the target on a tie). */
+function conflictWinner(r: Resolution, policy: ConflictPolicy): Winner {
+  if (policy === 'admin') return 'admin';
+  if (policy === 'service-wins') return 'service';
+  if (policy === 'legacy-wins') return 'legacy';
+  return r.sY === undefined || compareStamps(r.sE, r.sY, r.order) > 0 ? r.source : r.input.target;
+}
 
-  const resolveField = (name: string, v: FieldValue, policy: ConflictPolicy) => {
-    const agreed = state[name];
-    const c = current(name);
-    const unstorable = input.unstorable?.[name];
-    if (unstorable) {
-      // Never written. A change already accounted for is stale; a new one waits for a person.
-      const seen = agreed?.seen[source];
-      if (seen && compareStamps(sE, seen, order) <= 0) fields[name] = 'stale';
-      else park(name, unstorable.value, unstorable.reason);
+/** Step 3: one field (or the record's existence) of the change against the target's. */
+function resolveField(r: Resolution, name: string, v: FieldValue, policy: ConflictPolicy): void {
+  const { target } = r.input;
+  const agreed = r.state[name];
+  const c = currentValue(r, name);
+  const unstorable = r.input.unstorable?.[name];
+  if (unstorable) {
+    // Never written. A change already accounted for is stale; a new one waits for a person.
+    const seen = agreed?.seen[r.source];
+    if (seen && compareStamps(r.sE, seen, r.order) <= 0) r.fields[name] = 'stale';
+    else park(r, name, unstorable.value, unstorable.reason);
+    return;
+  }
+  // The target still holds a value that already lost a conflict: it gives way to the winner.
+  const holdsLoser = agreed?.lost?.[target] !== undefined && sameValue(c, agreed.lost[target]);
+  if (agreed && sameValue(v, agreed.value)) {
+    // Nothing new from the source, but it asserted this value at sE: an older change of the
+    // source arriving later must not undo it.
+    const next = { ...agreed, seen: seenWith(r, agreed, r.source, r.sE) };
+    if (holdsLoser && !sameValue(c, v)) {
+      r.fields[name] = 'apply';
+      r.patch[name] = v;
+      // As with any write: whatever the target reported before it is older than it.
+      r.state[name] = withoutLost({ ...next, seen: seenWith(r, next, target, r.sY) }, target);
       return;
     }
-    // The target still holds a value that already lost a conflict: it gives way to the winner.
-    const holdsLoser = agreed?.lost?.[target] !== undefined && sameValue(c, agreed.lost[target]);
-    if (agreed && sameValue(v, agreed.value)) {
-      // Nothing new from the source, but it asserted this value at sE: an older change of the
-      // source arriving later must not undo it.
-      const next = { ...agreed, seen: seenWith(agreed, source, sE) };
-      if (holdsLoser && !sameValue(c, v)) {
-        fields[name] = 'apply';
-        patch[name] = v;
-        // As with any write: whatever the target reported before it is older than it.
-        state[name] = withoutLost({ ...next, seen: seenWith(next, target, sY) }, target);
-        return;
-      }
-      fields[name] = 'unchanged';
-      state[name] = next;
-      return;
-    }
-    const seenSrc = agreed?.seen[source];
-    if (seenSrc && compareStamps(sE, seenSrc, order) <= 0) {
-      fields[name] = 'stale';
-      return;
-    }
-    // Both sides now hold `v`: it is agreed, and whatever either side reported before is older.
-    const settle = (outcome: 'apply' | 'agree') => {
-      fields[name] = outcome;
-      if (outcome === 'apply') patch[name] = v;
-      state[name] = {
-        value: v,
-        seen: seenWith({ value: v, seen: seenWith(agreed, source, sE) }, target, sY),
-      };
-    };
-    if (holdsLoser || !targetChanged(name, agreed)) return settle('apply');
-    if (sameValue(c, v)) return settle('agree');
-    // A true conflict: both sides changed the field since the last sync.
-    let winner: Winner;
-    if (policy === 'admin') winner = 'admin';
-    else if (policy === 'service-wins') winner = 'service';
-    else if (policy === 'legacy-wins') winner = 'legacy';
-    else winner = sY === undefined || compareStamps(sE, sY, order) > 0 ? source : target;
-    conflicts.push({ field: name, policy, winner });
-    // The target's own change lost: its event, when it arrives on the other side, is stale.
-    if (winner === source) return settle('apply');
-    if (winner === 'admin') return park(name, v);
-    // The target's value won. The agreed value stays as it was, so the target's change still
-    // counts as a change (a later concurrent change of the source conflicts with it again); the
-    // source's value is marked as lost there, to give way to whatever the target sends next.
-    fields[name] = 'keep-target';
-    pushBack[name] = c;
-    state[name] = {
-      value: agreed?.value ?? null,
-      seen: seenWith(agreed, source, sE),
-      lost: { ...(agreed?.lost ?? {}), [source]: v },
-    };
+    r.fields[name] = 'unchanged';
+    r.state[name] = next;
+    return;
+  }
+  const seenSrc = agreed?.seen[r.source];
+  if (seenSrc && compareStamps(r.sE, seenSrc, r.order) <= 0) {
+    r.fields[name] = 'stale';
+    return;
+  }
+  if (holdsLoser || !targetChanged(r, name, agreed)) {
+    settle(r, name, v, 'apply');
+    return;
+  }
+  if (sameValue(c, v)) {
+    settle(r, name, v, 'agree');
+    return;
+  }
+  // A true conflict: both sides changed the field since the last sync.
+  const winner = conflictWinner(r, policy);
+  r.conflicts.push({ field: name, policy, winner });
+  // The target's own change lost: its event, when it arrives on the other side, is stale.
+  if (winner === r.source) {
+    settle(r, name, v, 'apply');
+    return;
+  }
+  if (winner === 'admin') {
+    park(r, name, v);
+    return;
+  }
+  // The target's value won. The agreed value stays as it was, so the target's change still
+  // counts as a change (a later concurrent change of the source conflicts with it again); the
+  // source's value is marked as lost there, to give way to whatever the target sends next.
+  r.fields[name] = 'keep-target';
+  r.pushBack[name] = c;
+  r.state[name] = {
+    value: agreed?.value ?? null,
+    seen: seenWith(r, agreed, r.source, r.sE),
+    lost: { ...(agreed?.lost ?? {}), [r.source]: v },
   };
+}
 
-  if (event.op === 'delete') {
-    resolveField(EXISTS_FIELD, false, policyOf(entity, undefined));
-  } else {
-    resolveField(EXISTS_FIELD, true, policyOf(entity, undefined));
-    for (const [name, raw] of Object.entries(event.data)) {
-      const field = fieldsByName.get(name)!;
-      const policy = policyOf(entity, field);
-      if (policy === 'sum') {
-        // Absolute counter values only initialise a counter the target does not have yet.
-        if (current(name) === null && state[name] === undefined && patch[name] === undefined) {
-          fields[name] = 'counter-init';
-          patch[name] = raw;
-        } else {
-          fields[name] = 'counter-absolute-ignored';
-        }
-        continue;
-      }
-      resolveField(name, raw, policy);
+/** Step 4: the upsert's data, field by field; counters (`sum`) take absolute values only to start. */
+function resolveData(r: Resolution): void {
+  for (const [name, raw] of Object.entries(r.input.event.data)) {
+    const policy = policyOf(r.input.entity, r.fieldsByName.get(name));
+    if (policy !== 'sum') {
+      resolveField(r, name, raw, policy);
+      continue;
     }
-    for (const [name, delta] of Object.entries(event.deltas ?? {})) {
-      if (input.deltasApplied) {
-        fields[name] = 'delta-duplicate';
-      } else if (delta !== 0) {
-        fields[name] = 'delta';
-        deltas[name] = delta;
-      }
+    // Absolute counter values only initialise a counter the target does not have yet.
+    if (currentValue(r, name) === null && r.state[name] === undefined && r.patch[name] === undefined) {
+      r.fields[name] = 'counter-init';
+      r.patch[name] = raw;
+    } else {
+      r.fields[name] = 'counter-absolute-ignored';
     }
   }
+}
 
+/** Step 5: the counter deltas, once per event. */
+function resolveDeltas(r: Resolution): void {
+  for (const [name, delta] of Object.entries(r.input.event.deltas ?? {})) {
+    if (r.input.deltasApplied) {
+      r.fields[name] = 'delta-duplicate';
+    } else if (delta !== 0) {
+      r.fields[name] = 'delta';
+      r.deltas[name] = delta;
+    }
+  }
+}
+
+/** Step 6: the record-level outcome (create, delete, push-back of the whole record) and the decision. */
+function finish(r: Resolution): Decision {
+  const { input, patch, pushBack, fields } = r;
+  const { entity, target, record, event } = input;
   const existsOutcome = fields[EXISTS_FIELD];
   const isDelete = event.op === 'delete' && existsOutcome === 'apply';
   const create =
@@ -424,50 +514,59 @@ export function decide(input: DecideInput): Decision {
   if (create) {
     // Recreate from the agreed values, overlaid with the change.
     for (const f of entity.fields) {
-      if (patch[f.name] === undefined && state[f.name] !== undefined) patch[f.name] = state[f.name]!.value;
+      if (patch[f.name] === undefined && r.state[f.name] !== undefined)
+        patch[f.name] = r.state[f.name]!.value;
     }
   }
   delete patch[EXISTS_FIELD];
   if (pushBack[EXISTS_FIELD] !== undefined) {
     // The target kept the record: push the whole record back, not just its existence.
     delete pushBack[EXISTS_FIELD];
-    if (record.exists) for (const f of entity.fields) pushBack[f.name] ??= current(f.name);
+    if (record.exists) for (const f of entity.fields) pushBack[f.name] ??= currentValue(r, f.name);
   }
-
   const hasPatch = Object.keys(patch).length > 0;
-  const hasDeltas = Object.keys(deltas).length > 0;
+  const hasDeltas = Object.keys(r.deltas).length > 0;
   const hasPushBack =
     Object.keys(pushBack).length > 0 || (fields[EXISTS_FIELD] === 'keep-target' && !record.exists);
-  let outcome: Outcome;
-  if (isDelete) outcome = 'delete';
-  else if (hasPatch) outcome = 'apply';
-  else if (hasDeltas) outcome = 'apply-delta';
-  else if (hasPushBack) outcome = 'push-back';
-  else if (parked.length) outcome = 'park';
-  else if (Object.values(fields).some((f) => f === 'stale')) outcome = 'skip-stale';
-  else outcome = 'skip-duplicate';
-
   return {
-    outcome,
+    outcome: outcomeOf({ isDelete, hasPatch, hasDeltas, hasPushBack, parked: r.parked.length > 0, fields }),
     patch: isDelete ? {} : patch,
-    deltas,
+    deltas: r.deltas,
     create: create && (hasPatch || hasDeltas),
     delete: isDelete,
-    state: { ...input.state, fields: state },
+    state: { ...input.state, fields: r.state },
     ...(hasPushBack
       ? {
           pushBack: {
             origin: target,
             op: record.exists ? ('upsert' as const) : ('delete' as const),
             data: pushBack,
-            changedAt: sY?.at ?? sE.at,
+            changedAt: r.sY?.at ?? r.sE.at,
           },
         }
       : {}),
-    parked,
-    conflicts,
+    parked: r.parked,
+    conflicts: r.conflicts,
     fields,
   };
+}
+
+/** The decision's outcome, by precedence: delete, write, deltas, push-back, park, stale, duplicate. */
+function outcomeOf(d: {
+  isDelete: boolean;
+  hasPatch: boolean;
+  hasDeltas: boolean;
+  hasPushBack: boolean;
+  parked: boolean;
+  fields: Readonly<Record<string, FieldOutcome>>;
+}): Outcome {
+  if (d.isDelete) return 'delete';
+  if (d.hasPatch) return 'apply';
+  if (d.hasDeltas) return 'apply-delta';
+  if (d.hasPushBack) return 'push-back';
+  if (d.parked) return 'park';
+  if (Object.values(d.fields).some((f) => f === 'stale')) return 'skip-stale';
+  return 'skip-duplicate';
 }
 
 /**
