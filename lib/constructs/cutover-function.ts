@@ -101,6 +101,14 @@ export const BUNDLING = {
 } satisfies nodejs.BundlingOptions;
 
 /**
+ * The functions' `NODE_OPTIONS`: none. The bundles carry a source map (`index.mjs.map`, for
+ * reading a stack trace offline), but `--enable-source-maps` is not set: it makes Node load and
+ * parse the map at module init, on every cold start (BENCHMARKS.md, section bundles). Set
+ * `NODE_OPTIONS=--enable-source-maps` on a function while debugging it.
+ */
+export const FUNCTION_NODE_OPTIONS: string = '';
+
+/**
  * The esbuild build options equivalent to `bundling` as aws-lambda-nodejs passes them to the
  * esbuild CLI (`--bundle --platform=node --target … --format … --main-fields … --banner:js …
  * --minify --sourcemap --sources-content=false --external:…`), for building a handler outside a
@@ -235,7 +243,7 @@ export class CutoverFunction extends nodejs.NodejsFunction {
         [RUNTIME_ENV.metricsNamespace]: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         POWERTOOLS_LOGGER_LOG_EVENT: 'false',
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(FUNCTION_NODE_OPTIONS ? { NODE_OPTIONS: FUNCTION_NODE_OPTIONS } : {}),
         [RUNTIME_ENV.migration]: props.spec.name,
         [RUNTIME_ENV.stage]: props.stage,
         ...props.environment,
