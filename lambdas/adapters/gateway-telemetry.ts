@@ -29,11 +29,11 @@ export const GATEWAY_METRIC = {
   // Shared with the alarms, the dashboard and the rollout gates (lib/spec/metrics.ts).
   requests: METRIC.gatewayRequests,
   latency: METRIC.gatewayLatency,
-  fallback: 'gateway_fallback_total',
-  shadowCompared: 'gateway_shadow_compared_total',
-  shadowMismatch: 'gateway_shadow_mismatch_total',
-  flagsStale: 'gateway_flags_stale_total',
-  rejected: 'gateway_rejected_total',
+  fallback: METRIC.gatewayFallback,
+  shadowCompared: METRIC.gatewayShadowCompared,
+  shadowMismatch: METRIC.gatewayShadowMismatch,
+  flagsStale: METRIC.gatewayFlagsStale,
+  rejected: METRIC.gatewayRejected,
 } as const;
 
 /** `success` for any HTTP answer below 500; everything else is an `error`. */

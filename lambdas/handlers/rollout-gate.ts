@@ -2,6 +2,7 @@
  * Rollout task `Gate`: the bake window's metrics (GetMetricData) against the thresholds.
  * Emits `rollout_gate_total{service, verdict}` (pass | extend | fail).
  */
+import { METRIC } from '../../lib/spec/metrics.js';
 import { CloudWatchMetrics } from '../adapters/cloudwatch-metrics.js';
 import { GateFailedError, type GateInput, runGate } from '../domain/rollout-tasks.js';
 import { flagDeploymentsFromEnv } from './flag-deployments.js';
@@ -14,7 +15,7 @@ export const handler = taskHandler('gate', async (input: GateInput) => {
   const count = (verdict: string) => {
     // `service` is the Powertools service name, set to the migration's service by the stack.
     metrics.addDimension('verdict', verdict);
-    metrics.addMetric('rollout_gate_total', 'Count', 1);
+    metrics.addMetric(METRIC.rolloutGate, 'Count', 1);
   };
   try {
     const progress = await runGate(

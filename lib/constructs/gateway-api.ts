@@ -241,8 +241,8 @@ export class GatewayApi extends Construct {
     return new cloudwatch.MathExpression({
       expression: 'IF(compared > 0, mismatched / compared, 0)',
       usingMetrics: {
-        mismatched: count('gateway_shadow_mismatch_total'),
-        compared: count('gateway_shadow_compared_total'),
+        mismatched: count(METRIC.gatewayShadowMismatch),
+        compared: count(METRIC.gatewayShadowCompared),
       },
       label: `${service} shadow mismatch rate`,
       period: Duration.minutes(1),

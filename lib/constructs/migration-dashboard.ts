@@ -144,7 +144,7 @@ export class MigrationDashboard extends Construct {
             (verdict) =>
               new cloudwatch.Metric({
                 namespace: METRICS_NAMESPACE,
-                metricName: 'rollout_gate_total',
+                metricName: METRIC.rolloutGate,
                 dimensionsMap: { service: s, verdict },
                 statistic: 'Sum',
                 period: Duration.hours(1),

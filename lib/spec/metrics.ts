@@ -41,6 +41,18 @@ export const METRIC = {
   validationRows: 'validation_rows_total',
   /** Count of full-validation work items done (progress: items done). Dimensions `{ service, phase }`. */
   validationItems: 'validation_items_total',
+  /** Count of rollout gate verdicts. Dimensions `{ service, verdict }` (pass | extend | fail). */
+  rolloutGate: 'rollout_gate_total',
+  /** Count (the gateway's telemetry, lambdas/adapters/gateway-telemetry.ts): fallback responses. */
+  gatewayFallback: 'gateway_fallback_total',
+  /** Count (the gateway's telemetry): shadow reads compared. */
+  gatewayShadowCompared: 'gateway_shadow_compared_total',
+  /** Count (the gateway's telemetry): shadow reads that differed. */
+  gatewayShadowMismatch: 'gateway_shadow_mismatch_total',
+  /** Count (the gateway's telemetry): flag polls that left the flags stale. */
+  gatewayFlagsStale: 'gateway_flags_stale_total',
+  /** Count (the gateway's telemetry): requests the gateway rejected. */
+  gatewayRejected: 'gateway_rejected_total',
 } as const;
 
 /** `phase` values of the full-validation metrics: the scan map's and the compare map's items. */
