@@ -19,7 +19,9 @@ import type { BackfillChunk } from '../lambdas/domain/rollout.js';
 import { SyncEngineBackfill } from '../lambdas/domain/rollout-sync.js';
 import { copyBackfillChunk } from '../lambdas/domain/rollout-tasks.js';
 import { type CompareItem, type ScanItem, SyncEngineValidation } from '../lambdas/domain/validation.js';
+import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import { configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
+import { migrations } from '../migrations/index.js';
 import { InMemoryPublisher } from '../test/support/in-memory-publisher.js';
 
 /** What the parent asks a worker to run. */
@@ -143,6 +145,8 @@ async function measured(
 }
 
 const store = new IpcObjectStore();
+// Run from source: the functions' spec comes from the registered migrations, by CUTOVER_MIGRATION.
+registerSpecs(migrations);
 // One local key for the bench and its worker processes (they open each other's sync state).
 await configureRuntime({
   publisher: new InMemoryPublisher(),

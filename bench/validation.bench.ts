@@ -48,6 +48,7 @@ import {
   type WorkerStats,
   type WorkList,
 } from '../lambdas/domain/validation.js';
+import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import { closeRuntime, configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
 import {
   createMagentoDatabase,
@@ -275,6 +276,7 @@ async function measureSize(
   };
   Object.assign(process.env, env);
   await closeRuntime();
+  registerSpecs([magento]);
   // One local key for the bench and its worker processes (they open each other's sync state).
   await configureRuntime({
     publisher: new InMemoryPublisher(),
