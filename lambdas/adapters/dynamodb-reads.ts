@@ -12,8 +12,8 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { backoff } from '../domain/backoff.js';
-import { type Outcome, perTurn } from '../domain/per-turn.js';
+import { type Outcome, perTurn } from './per-turn.js';
+import { backoff } from './system-clock.js';
 
 type Item = Record<string, unknown>;
 

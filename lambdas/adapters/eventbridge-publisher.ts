@@ -3,8 +3,8 @@
  * entries that failed (FailedEntryCount), a bounded number of times with jittered backoff.
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { backoff } from '../domain/backoff.js';
 import type { BusEvent, EventPublisher } from '../domain/ports.js';
+import { backoff } from './system-clock.js';
 
 export class PublishError extends Error {
   readonly failed: readonly { readonly entry: BusEvent; readonly code?: string }[];

@@ -25,7 +25,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { EntitySpec, HttpEntityLegacy } from '../../lib/spec/schema.js';
-import { backoff } from '../domain/backoff.js';
 import { addRowHash, EMPTY_CHECKSUM, recordHash } from '../domain/checksum.js';
 import { chunkOfKey } from '../domain/chunks.js';
 import type { FieldValue } from '../domain/events.js';
@@ -40,6 +39,7 @@ import type {
   StoredRecord,
 } from '../domain/ports.js';
 import { normalizeValue } from '../domain/values.js';
+import { backoff } from './system-clock.js';
 
 export class LegacyHttpError extends Error {
   constructor(

@@ -3,7 +3,10 @@
  * `baseMs · 2^attempt`, capped), so that callers retrying the same throttled resource spread out.
  * Every retry loop in the functions has a bound of its own (a maximum number of attempts) and
  * waits with this between attempts.
+ * The waiting itself is the caller's (`backoff` of lambdas/adapters/system-clock.ts, or a use
+ * case's `sleep`).
  */
+import type { Random } from './ports.js';
 
 export interface BackoffOptions {
   /** The cap of the first retry's delay (attempt 0). */
@@ -13,15 +16,6 @@ export interface BackoffOptions {
 }
 
 /** The delay before retry number `attempt` (0-based): uniform in [0, min(maxMs, baseMs · 2^attempt)). */
-export function backoffMs(
-  attempt: number,
-  options: BackoffOptions,
-  random: () => number = Math.random,
-): number {
+export function backoffMs(attempt: number, options: BackoffOptions, random: Random): number {
   return random() * Math.min(options.maxMs ?? 20_000, options.baseMs * 2 ** attempt);
-}
-
-/** Waits {@link backoffMs} before retry number `attempt`. */
-export function backoff(attempt: number, options: BackoffOptions): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, options)));
 }

@@ -458,3 +458,22 @@ export interface ObjectStore {
   /** Where an operator finds the object (`s3://bucket/key`). */
   location(key: string): string;
 }
+
+/**
+ * The current time, in ms since the epoch. The domain reads the time only through its
+ * dependencies (the system's in lambdas/adapters/system-clock.ts, a test's own otherwise).
+ */
+export type Clock = () => number;
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** A number uniform in [0, 1): jitter and sampling draw from it. */
+export type Random = () => number;
+
+/** The time, the waits and the randomness a use case runs with, handed in by its caller. */
+export interface Ambient {
+  readonly now: Clock;
+  readonly sleep: Sleep;
+  readonly random: Random;
+}

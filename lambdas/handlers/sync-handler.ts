@@ -7,10 +7,10 @@
 import type { SQSRecord } from 'aws-lambda';
 import { entityByName } from '../../lib/spec/lookup.js';
 import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
+import { type Outcome, perTurn } from '../adapters/per-turn.js';
 import { ClockSkewError } from '../domain/conflict.js';
 import { type ChangeEvent, ContractError, parseBusEvent } from '../domain/events.js';
 import { describeError } from '../domain/masking.js';
-import { type Outcome, perTurn } from '../domain/per-turn.js';
 import type { ApplyResult, SyncDeps } from '../domain/sync.js';
 import {
   countBatchFailure,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { perTurn } from '../../lambdas/domain/per-turn.js';
+import { perTurn } from '../../lambdas/adapters/per-turn.js';
 
 describe('Function: perTurn', () => {
   it('runs the calls of one turn together, later calls in a later run, each with its own outcome', async () => {
