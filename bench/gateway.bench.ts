@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PowertoolsGatewayTelemetry } from '../lambdas/adapters/gateway-telemetry.js';
+import { systemAmbient } from '../lambdas/adapters/system-clock.js';
 import { HttpUpstream } from '../lambdas/adapters/upstream.js';
 import { type FlagSnapshot, type FlagSource, GatewayRouter } from '../lambdas/domain/gateway-router.js';
 import {
@@ -174,7 +175,13 @@ async function benchProxy(log: (l: string) => void): Promise<{ rows: BenchRow[];
   const metrics = new Metrics({ namespace: 'CutoverBench' });
   const telemetry = new PowertoolsGatewayTelemetry(metrics, new Logger({ logLevel: 'ERROR' }));
   const routerFor = (f: RoutingFlags) =>
-    new GatewayRouter({ spec, flags: new StaticFlags({ flags: f, stale: false }), upstream, telemetry });
+    new GatewayRouter({
+      ...systemAmbient,
+      spec,
+      flags: new StaticFlags({ flags: f, stale: false }),
+      upstream,
+      telemetry,
+    });
   // Legacy-routed reads with writes in legacy mode: the plain proxy path.
   const plain = createGatewayHandler(
     routerFor({

@@ -13,6 +13,7 @@
  * Pure: the clock is injected, nothing here does I/O or sets timers. One breaker lives in each
  * gateway instance (each Lambda execution environment learns health on its own traffic).
  */
+import type { Clock } from './ports.js';
 import type { ServiceHealth } from './routing.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -60,7 +61,7 @@ export interface CallOutcome {
 /** What `acquire` granted. */
 export type Permit = 'call' | 'probe' | 'rejected';
 
-export type Clock = () => number;
+export type { Clock } from './ports.js';
 
 /** Counts of the current window (for tests and logs). */
 export interface WindowStats {
@@ -83,7 +84,7 @@ export class CircuitBreaker {
   private probeGrants: number[] = [];
   private probeSuccesses = 0;
 
-  constructor(options: CircuitBreakerOptions = {}, clock: Clock = Date.now) {
+  constructor(options: CircuitBreakerOptions, clock: Clock) {
     this.options = { ...DEFAULT_BREAKER_OPTIONS, ...options };
     const o = this.options;
     if (o.windowBuckets < 1 || o.windowMs < o.windowBuckets) throw new RangeError('bad breaker window');
@@ -207,8 +208,8 @@ export class ServiceBreakers implements ServiceHealth {
   private readonly pending = new Map<string, Permit>();
 
   constructor(
-    private readonly options: CircuitBreakerOptions = {},
-    private readonly clock: Clock = Date.now,
+    private readonly options: CircuitBreakerOptions,
+    private readonly clock: Clock,
   ) {}
 
   /** The breaker of a service (created on first use). */

@@ -119,7 +119,7 @@ export async function resolveConflict(
   }
   const value = chosenValue(parked, field, request);
   const sides = await currentSides(deps, entity, field, parked, value);
-  const now = deps.now ?? Date.now;
+  const now = deps.now;
   const claimed = await deps.conflicts.claim(conflictId, {
     choice: request.choice,
     value,
@@ -241,7 +241,7 @@ async function applyBoth(
       op: 'upsert',
       origin: from,
       data: { [field.name]: value },
-      ...stampAfter(seen, from, (deps.now ?? Date.now)(), deps.spec.legacy.timestampPrecisionMs),
+      ...stampAfter(seen, from, deps.now(), deps.spec.legacy.timestampPrecisionMs),
       causedBy: id,
     };
     if (side === 'legacy') await applyToLegacy(deps, entity, event);

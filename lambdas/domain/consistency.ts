@@ -35,6 +35,7 @@ import type { FieldSyncState } from './conflict.js';
 import { type ChangeEvent, toBusEntry } from './events.js';
 import type { WriteMode } from './flags.js';
 import type {
+  Clock,
   EventPublisher,
   LegacyStore,
   Row,
@@ -79,7 +80,7 @@ export interface ConsistencyDeps {
   readonly service: ServiceStore;
   readonly state: SyncStateStore;
   readonly publisher: EventPublisher;
-  readonly now?: () => number;
+  readonly now: Clock;
   /**
    * The write mode in force for a service (the deployed `<service>_write` flag). Repair asks it
    * before re-emitting anything and refuses once writes are cut over ({@link RepairAfterCutoverError}).
@@ -150,7 +151,7 @@ export async function checkConsistency(
 ): Promise<ConsistencyReport> {
   // Refused before the scan, not after it.
   if (options.repair) await assertRepairAllowed(deps, entity);
-  const now = deps.now ?? Date.now;
+  const now = deps.now;
   const started = now();
   const chunkSize = options.chunkSize ?? 1000;
   const maxReported = options.maxReported ?? 1000;
@@ -387,7 +388,7 @@ export async function settleRows(
 ): Promise<{ mismatches: Mismatch[]; repaired: number }> {
   if (options.repair) await assertRepairAllowed(deps, entity);
   const dataOf = options.dataOf ?? ((r: StoredRecord) => r.data);
-  const now = deps.now ?? Date.now;
+  const now = deps.now;
   const records = await readServiceRecords(
     deps.service,
     entity,

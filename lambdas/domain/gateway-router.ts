@@ -7,6 +7,7 @@
  * - {@link FlagSource}: the current flags (AppConfig Data in production).
  * - {@link Upstream}: sends one HTTP request to an upstream (keep-alive HTTP client).
  * - {@link GatewayTelemetry}: metrics and the sampled mismatch log.
+ * - {@link Ambient}: the clock, the wait for shadow reads and the sampling's randomness.
  */
 import {
   type CallOutcome,
@@ -15,6 +16,7 @@ import {
   ServiceBreakers,
 } from './circuit-breaker.js';
 import { type ClientOrigin, publicLocation, upstreamHeaders } from './forwarding.js';
+import type { Ambient } from './ports.js';
 import {
   isUnderPrefix,
   normalizeQuery,
@@ -149,7 +151,11 @@ export interface GatewayResponse {
   readonly servedBy?: Target;
 }
 
-export interface GatewayRouterOptions {
+/**
+ * What the router is built from. Its {@link Ambient} times the breakers and the log budgets,
+ * bounds the wait for shadow reads and draws the shadow sample.
+ */
+export interface GatewayRouterOptions extends Ambient {
   readonly spec: RoutingSpec & {
     readonly gateway: {
       readonly upstreamTimeoutMs: number;
@@ -164,7 +170,6 @@ export interface GatewayRouterOptions {
   readonly telemetry: GatewayTelemetry;
   /** @default - the spec's `gateway.breaker`, else the breaker's defaults */
   readonly breaker?: CircuitBreakerOptions;
-  readonly clock?: Clock;
   /** Share of eligible reads that are shadowed, 0–1. @default - the spec's `gateway.shadowSampleRate` */
   readonly shadowSampleRate?: number;
   /** Sampled mismatch log lines per service per minute. @default 10 */
@@ -174,8 +179,6 @@ export interface GatewayRouterOptions {
    * setting and the stage. @default - the spec's `gateway.canaryOverride`, else false
    */
   readonly canaryOverride?: boolean;
-  /** Source of randomness for shadow sampling. @default Math.random */
-  readonly random?: () => number;
 }
 
 const UNROUTED = '-';
@@ -193,7 +196,7 @@ export function canaryOverrideFor(setting: boolean | undefined, stage: string | 
  * Routes, proxies and shadow-compares requests.
  *
  * @example
- * const router = new GatewayRouter({ spec, flags, upstream: new HttpUpstream(), telemetry });
+ * const router = new GatewayRouter({ ...systemAmbient, spec, flags, upstream: new HttpUpstream(), telemetry });
  * const res = await router.handle({ method: 'GET', path: '/customers/42', headers: { 'x-user-id': 'u1' } });
  */
 export class GatewayRouter {
@@ -210,13 +213,13 @@ export class GatewayRouter {
 
   constructor(opts: GatewayRouterOptions) {
     this.opts = opts;
-    this.clock = opts.clock ?? Date.now;
+    this.clock = opts.now;
     this.table = buildRouteTable(opts.spec);
     this.canaryOverride = opts.canaryOverride ?? opts.spec.gateway.canaryOverride ?? false;
     this.internalBases = [
       ...new Set([...this.table.routes.flatMap((r) => [r.serviceUrl, r.legacyUrl]), this.table.fallbackUrl]),
     ];
-    this.breakers = new ServiceBreakers(opts.breaker ?? opts.spec.gateway.breaker, this.clock);
+    this.breakers = new ServiceBreakers(opts.breaker ?? opts.spec.gateway.breaker ?? {}, this.clock);
     this.ignores = compileIgnores(opts.spec.gateway.shadowIgnore);
   }
 
@@ -236,14 +239,9 @@ export class GatewayRouter {
    */
   async settleShadows(maxWaitMs: number): Promise<void> {
     if (this.pending.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.pending]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, maxWaitMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const settled = new AbortController();
+    await Promise.race([Promise.allSettled([...this.pending]), this.opts.sleep(maxWaitMs, settled.signal)]);
+    settled.abort();
   }
 
   async handle(req: GatewayRequest): Promise<GatewayResponse> {
@@ -379,7 +377,7 @@ export class GatewayRouter {
 
   private sampled(): boolean {
     const rate = this.opts.shadowSampleRate ?? this.opts.spec.gateway.shadowSampleRate ?? 1;
-    return rate >= 1 || (rate > 0 && (this.opts.random ?? Math.random)() < rate);
+    return rate >= 1 || (rate > 0 && this.opts.random() < rate);
   }
 
   private takeLogBudget(service: string): boolean {

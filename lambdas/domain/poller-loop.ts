@@ -24,7 +24,7 @@
  */
 import type { EntitySpec, MigrationSpec, SyncSettings } from '../../lib/spec/schema.js';
 import { type PollerDeps, type PollResult, pollEntity, snapshotFields } from './poller.js';
-import type { EventPublisher, PollerLease } from './ports.js';
+import type { EventPublisher, PollerLease, Sleep } from './ports.js';
 
 /** How one poller invocation is timed (all derived from the spec's sync settings). */
 export interface PollerTiming {
@@ -78,8 +78,8 @@ export class LeaseLostError extends Error {
 export interface PollerLoopDeps extends PollerDeps {
   readonly spec: MigrationSpec;
   readonly lease: PollerLease;
-  /** @default setTimeout */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** The wait between ticks. */
+  readonly sleep: Sleep;
   /** Called for each failed poll of an entity (the loop goes on with the next one). */
   readonly onError?: (entity: EntitySpec, error: unknown) => void;
   /** Called after each successful poll of an entity. */
@@ -127,12 +127,9 @@ export interface PollerRunResult {
 /** How long after a wall-clock second a tick starts. */
 const TICK_OFFSET_MS = 50;
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Runs one poller invocation (see the module comment). */
 export async function runPoller(deps: PollerLoopDeps, run: PollerRun): Promise<PollerRunResult> {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
+  const { now, sleep } = deps;
   const { timing, owner } = run;
   const started = now();
   const hardEnd = run.deadline - timing.safetyMs;

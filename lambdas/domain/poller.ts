@@ -28,14 +28,21 @@ import {
   rowHashV1,
 } from './checksum.js';
 import { type ChangeEvent, type FieldValue, toBusEntry } from './events.js';
-import type { CapturedRow, ChunkSnapshot, EventPublisher, LegacyStore, SyncStateStore } from './ports.js';
+import type {
+  CapturedRow,
+  ChunkSnapshot,
+  Clock,
+  EventPublisher,
+  LegacyStore,
+  SyncStateStore,
+} from './ports.js';
 
 export interface PollerDeps {
   readonly spec: MigrationSpec;
   readonly legacy: LegacyStore;
   readonly state: SyncStateStore;
   readonly publisher: EventPublisher;
-  readonly now?: () => number;
+  readonly now: Clock;
 }
 
 export interface PollOptions {
@@ -101,7 +108,7 @@ async function pollKeyset(
   entity: EntitySpec,
   options: PollOptions,
 ): Promise<{ published: number; watermark?: { at: number; key: string } }> {
-  const now = (deps.now ?? Date.now)();
+  const now = deps.now();
   const limit = options.batchSize ?? deps.spec.sync.pollerBatchSize;
   const overlapMs = deps.spec.sync.pollerOverlapSeconds * 1000;
   // Rows of a second are read only once that second (and the overlap) is over.
@@ -109,7 +116,7 @@ async function pollKeyset(
   let published = 0;
   let wm = await deps.state.getWatermark(entity);
   for (let page = 0; page < (options.maxPages ?? 10); page++) {
-    if (page > 0 && options.until !== undefined && (deps.now ?? Date.now)() >= options.until) break;
+    if (page > 0 && options.until !== undefined && deps.now() >= options.until) break;
     const rows = await deps.legacy.scanChanged(entity, wm, { limit, before });
     if (!rows.length) break;
     const events = rows.map((r) => rowEvent(entity, r, now));
@@ -152,7 +159,7 @@ async function pollSnapshots(
   entity: EntitySpec,
   options: PollOptions,
 ): Promise<{ published: number; chunksChanged: number }> {
-  const now = (deps.now ?? Date.now)();
+  const now = deps.now();
   const chunkSize = options.chunkSize ?? 1000;
   const fields = snapshotFields(entity);
   const counters = entity.fields.filter((f) => fieldPolicy(entity, f) === 'sum' && fields.includes(f.name));
@@ -171,7 +178,7 @@ async function pollSnapshots(
     const sameVersion = prev?.version === CHECKSUM_VERSION;
     if (prev && sameVersion && prev.count === sum.count && prev.checksum === sum.checksum) continue;
     // A chunk left for later keeps its old snapshot, so the next poll finds it changed again.
-    if (options.until !== undefined && (deps.now ?? Date.now)() >= options.until) break;
+    if (options.until !== undefined && deps.now() >= options.until) break;
     chunksChanged++;
     const rows = await deps.legacy.readChunk(entity, chunk, {
       chunkSize,

@@ -31,7 +31,7 @@ import {
   serviceFlagsOf,
   withServiceFlags,
 } from './flags.js';
-import type { EventPublisher } from './ports.js';
+import type { Clock, EventPublisher, Sleep } from './ports.js';
 
 /** EventBridge source and detail type of the rollback announcement on the platform bus. */
 export const ROLLBACK_EVENT = { source: 'cutover.rollback', detailType: 'cutover.rollback' } as const;
@@ -190,8 +190,8 @@ export function decideRollback(
 
 export interface RestoreDeps {
   readonly port: FlagDeploymentPort;
-  readonly now: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: Clock;
+  readonly sleep: Sleep;
   /** Poll interval while waiting for a deployment. @default 1 s */
   readonly pollMs?: number;
   /** Longest wait for the stopped deployment to settle and the rollback to complete, together. @default 60 s */
@@ -280,10 +280,9 @@ export async function waitForDeployment(
 export interface RollbackDeps {
   readonly port: FlagDeploymentPort;
   readonly publisher: EventPublisher;
-  /** @default Date.now */
-  readonly now?: () => number;
-  /** @default setTimeout-based */
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now: Clock;
+  /** The wait between polls of the deployments. */
+  readonly sleep: Sleep;
   /** Longest wait for deployments to settle and complete. @default 60 s */
   readonly waitMs?: number;
   /** Poll interval while waiting. @default 1 s */
@@ -300,8 +299,6 @@ export interface RollbackResult {
   /** From the alarm's transition to ALARM to the flags restored (or found safe). */
   readonly durationSeconds: number;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * The service's last safe flags from the environment's deployment history, read newest first
@@ -352,7 +349,7 @@ export async function rollBackService(
   alarm: AlarmStateChange,
   deps: RollbackDeps,
 ): Promise<RollbackResult> {
-  const now = deps.now ?? Date.now;
+  const { now } = deps;
   const decision = await lastSafeFlags(deps.port, service);
   if (decision.action === 'undetermined') {
     await deps.publisher.publish([
@@ -376,7 +373,7 @@ export async function rollBackService(
     {
       port: deps.port,
       now,
-      sleep: deps.sleep ?? defaultSleep,
+      sleep: deps.sleep,
       ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
       ...(deps.waitMs !== undefined ? { waitMs: deps.waitMs } : {}),
     },

@@ -51,7 +51,7 @@ export class SyncEngineBackfill implements BackfillPort {
     const chunk = input as SyncBackfillChunk;
     const { entity } = entityByName(this.deps.spec, chunk.entity);
     const rows = await this.deps.legacy.readChunk(entity, chunk.chunk, { chunkSize: chunk.chunkSize });
-    const now = (this.deps.now ?? Date.now)();
+    const now = this.deps.now();
     // Rows of a chunk have distinct keys: applied concurrently, each under its own compare-and-set.
     const outcomes = await mapLimit(rows, BACKFILL_ROWS_IN_FLIGHT, async (row) => {
       if (!row.exists) return undefined;

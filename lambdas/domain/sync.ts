@@ -13,9 +13,11 @@
 
 import { keyMapEntity } from '../../lib/spec/lookup.js';
 import type { EntitySpec, MigrationSpec } from '../../lib/spec/schema.js';
+import { backoffMs } from './backoff.js';
 import { type Decision, decide, provenanceOf, type SyncState, type Unstorable } from './conflict.js';
 import { type ChangeEvent, ContractError, type FieldValue, type Origin, toBusEntry } from './events.js';
 import type {
+  Ambient,
   BusEvent,
   ConflictStore,
   EventPublisher,
@@ -33,15 +35,17 @@ import {
 } from './references.js';
 import { type ColumnLimits, normalizeValue, unstorableReason, ValueError } from './values.js';
 
-export interface SyncDeps {
+/**
+ * The sync's dependencies; its {@link Ambient} is the receiving clock (changes dated too far
+ * ahead of it are rejected) and the jitter between compare-and-set attempts.
+ */
+export interface SyncDeps extends Ambient {
   readonly spec: MigrationSpec;
   readonly legacy: LegacyStore;
   readonly service: ServiceStore;
   readonly state: SyncStateStore;
   readonly conflicts: ConflictStore;
   readonly publisher: EventPublisher;
-  /** The receiving clock: changes dated too far ahead of it are rejected. @default Date.now */
-  readonly now?: () => number;
   /** Compare-and-set attempts before giving up (the message is then redelivered). @default 10 */
   readonly maxAttempts?: number;
   /**
@@ -84,7 +88,7 @@ function precisionOf(spec: MigrationSpec): number {
 
 /** The receiving clock and the skew allowed ahead of it, as `decide` takes them. */
 export function clockOf(deps: Pick<SyncDeps, 'now' | 'spec'>): { now: number; maxClockSkewMs: number } {
-  return { now: (deps.now ?? Date.now)(), maxClockSkewMs: deps.spec.sync.maxClockSkewSeconds * 1000 };
+  return { now: deps.now(), maxClockSkewMs: deps.spec.sync.maxClockSkewSeconds * 1000 };
 }
 
 /**
@@ -146,8 +150,9 @@ export function unstorableFields(
   return Object.keys(out).length ? out : undefined;
 }
 
-const jitter = (attempt: number) =>
-  new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * Math.random()));
+/** The wait between compare-and-set attempts: up to 5 ms doubling per attempt, at most 200 ms. */
+const jitter = (deps: Ambient, attempt: number) =>
+  deps.sleep(backoffMs(attempt, { baseMs: 5, maxMs: 200 }, deps.random));
 
 async function sideEffects(
   deps: ServiceSyncDeps,
@@ -156,7 +161,7 @@ async function sideEffects(
   decision: Decision,
   targetKey: string,
 ) {
-  const now = new Date((deps.now ?? Date.now)()).toISOString();
+  const now = new Date(deps.now()).toISOString();
   const bus: BusEvent[] = [];
   // One announcement per conflict, though both directions (and redeliveries) park it: the
   // conflicts table says who announces it.
@@ -301,7 +306,7 @@ export async function applyToService(
     }
     // conflict: another writer moved the item or the state; duplicate: the deltas landed
     // meanwhile. Either way re-read and re-decide.
-    await jitter(attempt);
+    await jitter(deps, attempt);
   }
   throw new SyncContentionError(entity.name, max);
 }
@@ -444,7 +449,7 @@ export async function applyToLegacy(
       }
       if (res.outcome !== 'written') {
         // conflict / duplicate / exists (an earlier attempt created it): re-read, re-decide.
-        await jitter(attempt);
+        await jitter(deps, attempt);
         continue;
       }
     }
@@ -459,7 +464,7 @@ export async function applyToLegacy(
     });
     if (ok)
       return { decision, attempts: attempt, targetKey: legacyKey ?? serviceKey, created: decision.create };
-    await jitter(attempt);
+    await jitter(deps, attempt);
   }
   throw new SyncContentionError(entity.name, max);
 }

@@ -341,7 +341,7 @@ class PartWriter {
  * each row placed in its group with its row hash, written out in parts.
  */
 export async function scanPart(deps: ValidationDeps, item: ScanItem): Promise<WorkerStats> {
-  const started = (deps.now ?? Date.now)();
+  const started = deps.now();
   const { entity } = entityByName(deps.spec, item.entity);
   const budget = item.layout.rowsPerWorker;
   const worker = item.side === 'service' ? `s${item.part?.index ?? 0}` : 'legacy';
@@ -388,7 +388,7 @@ export async function scanPart(deps: ValidationDeps, item: ScanItem): Promise<Wo
     }
   }
   await out.done();
-  return { rows: out.rows, maxRowsHeld: out.maxHeld, ms: (deps.now ?? Date.now)() - started };
+  return { rows: out.rows, maxRowsHeld: out.maxHeld, ms: deps.now() - started };
 }
 
 // --- 2½. the compare map's work list ----------------------------------------------------------------------
@@ -499,7 +499,7 @@ export type CompareSummary = Pick<
  * by row and settled (consistency.ts: service records read again by key, repair) on its own.
  */
 export async function compareGroup(deps: ValidationDeps, item: CompareItem): Promise<CompareSummary> {
-  const now = deps.now ?? Date.now;
+  const now = deps.now;
   const started = now();
   const { entity } = entityByName(deps.spec, item.entity);
   const { layout } = item;
@@ -668,7 +668,7 @@ export async function reportValidation(
     readonly scanMaxRowsHeld?: number;
   },
 ): Promise<ValidationReport> {
-  const now = deps.now ?? Date.now;
+  const now = deps.now;
   const maxReported = input.maxReported ?? 1000;
   const entities: EntityReport[] = [];
   let rows = 0;

@@ -21,6 +21,7 @@ import { METRICS_NAMESPACE, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runt
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { AppConfigFlagSource } from '../adapters/appconfig-data.js';
 import { PowertoolsGatewayTelemetry } from '../adapters/gateway-telemetry.js';
+import { systemAmbient } from '../adapters/system-clock.js';
 import { HttpUpstream } from '../adapters/upstream.js';
 import {
   canaryOverrideFor,
@@ -137,6 +138,7 @@ export function buildGateway(deps: GatewayDependencies = {}): ReturnType<typeof 
     onError: (error) => logger.warn('flag poll failed; keeping the last good flags', { error }),
   });
   const router = new GatewayRouter({
+    ...systemAmbient,
     spec,
     flags,
     upstream: new HttpUpstream(),

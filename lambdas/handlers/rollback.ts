@@ -8,6 +8,7 @@
  * `cutover.rollback.refused`), is thrown, so the asynchronous invocation is retried and finally
  * lands in the DLQ, which alarms.
  */
+
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -18,6 +19,7 @@ import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { appConfigPortFromEnv } from '../adapters/appconfig.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
+import { systemAmbient } from '../adapters/system-clock.js';
 import type { FlagDeploymentPort } from '../domain/flags.js';
 import type { EventPublisher } from '../domain/ports.js';
 import {
@@ -70,8 +72,8 @@ export async function handleAlarm(event: unknown, ctx: RollbackContext): Promise
     result = await rollBackService(service, alarm, {
       port: ctx.port,
       publisher: ctx.publisher,
-      ...(ctx.now ? { now: ctx.now } : {}),
-      ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
+      now: ctx.now ?? systemAmbient.now,
+      sleep: ctx.sleep ?? systemAmbient.sleep,
     });
   } catch (error) {
     if (error instanceof RollbackRefusedError) {

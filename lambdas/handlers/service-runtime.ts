@@ -15,8 +15,10 @@ import { DynamoConflictStore, DynamoSyncStateStore } from '../adapters/dynamodb-
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import { EnvelopeCipher, KmsDataKeys } from '../adapters/field-cipher.js';
 import type { SecretSource } from '../adapters/secrets.js';
+import { systemAmbient } from '../adapters/system-clock.js';
 import { hasPersonalData, PersonalDataSealer } from '../domain/personal-data.js';
 import type {
+  Ambient,
   ConflictStore,
   EventPublisher,
   FieldCipher,
@@ -26,7 +28,7 @@ import type {
 import { specFromEnv } from './bundled-spec.js';
 
 /** What the service-side functions share. */
-export interface ServiceRuntime {
+export interface ServiceRuntime extends Ambient {
   readonly spec: MigrationSpec;
   readonly service: DynamoServiceStore;
   readonly state: SyncStateStore;
@@ -35,8 +37,6 @@ export interface ServiceRuntime {
   /** entity -> service table name */
   readonly serviceTables: Readonly<Record<string, string>>;
   readonly dynamo: DynamoDBDocumentClient;
-  /** Clock. @default Date.now */
-  readonly now?: () => number;
 }
 
 /** What the functions that also reach the legacy side share (`runtime.ts`). */
@@ -76,7 +76,9 @@ async function build(env: NodeJS.ProcessEnv): Promise<ServiceRuntime> {
       new DynamoConflictStore(dynamo, requiredEnv(RUNTIME_ENV.conflictsTable, env), sealer),
     publisher:
       overrides.publisher ?? new EventBridgePublisher({ busName: requiredEnv(RUNTIME_ENV.busName, env) }),
-    ...(overrides.now ? { now: overrides.now } : {}),
+    now: overrides.now ?? systemAmbient.now,
+    sleep: overrides.sleep ?? systemAmbient.sleep,
+    random: overrides.random ?? systemAmbient.random,
   };
 }
 

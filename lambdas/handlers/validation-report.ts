@@ -7,6 +7,7 @@
 import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import { S3ObjectStore } from '../adapters/s3-objects.js';
+import { systemAmbient } from '../adapters/system-clock.js';
 import { reportValidation, validationReportTask } from '../domain/validation.js';
 import { taskHandler } from './rollout-runtime.js';
 
@@ -18,6 +19,7 @@ export const handler = taskHandler(
     deps ??= {
       store: new S3ObjectStore(requiredEnv(RUNTIME_ENV.validationBucket)),
       publisher: new EventBridgePublisher({ busName: requiredEnv(RUNTIME_ENV.busName) }),
+      now: systemAmbient.now,
     };
     const d = deps;
     return validationReportTask({ report: (i) => reportValidation(d, i) }, input);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import { HttpUpstream } from '../../lambdas/adapters/upstream.js';
 import { GatewayRouter } from '../../lambdas/domain/gateway-router.js';
 import { createGatewayHandler, toGatewayRequest } from '../../lambdas/handlers/gateway.js';
@@ -151,6 +152,7 @@ describe('Contract: the gateway handler accepts the recorded events unchanged', 
     service = await startUpstream('service');
     upstream = new HttpUpstream();
     const router = new GatewayRouter({
+      ...systemAmbient,
       spec: {
         services: [
           {

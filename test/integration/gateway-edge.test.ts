@@ -6,6 +6,7 @@
  * are the gateway's own, never the client's; redirects never leak an internal host.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import { GatewayRouter } from '../../lambdas/domain/gateway-router.js';
 import { createGatewayHandler } from '../../lambdas/handlers/gateway.js';
 import {
@@ -23,6 +24,7 @@ const DOMAIN = 'shop.example.com';
 function gateway(canaryOverride: boolean) {
   const telemetry = new RecordingTelemetry();
   const router = new GatewayRouter({
+    ...systemAmbient,
     spec: {
       services: [
         {

@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { PowertoolsGatewayTelemetry } from '../../lambdas/adapters/gateway-telemetry.js';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import { GatewayRouter } from '../../lambdas/domain/gateway-router.js';
 import { loopbackUpstreams, staticFlags } from '../support/gateway-fakes.js';
 
@@ -58,6 +59,7 @@ describe('Gateway telemetry: EMF and the mismatch log', () => {
       new Logger({ serviceName: 'gateway' }),
     );
     const router = new GatewayRouter({
+      ...systemAmbient,
       spec: {
         services: [
           {

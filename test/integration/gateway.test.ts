@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppConfigFlagSource } from '../../lambdas/adapters/appconfig-data.js';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import { HttpUpstream } from '../../lambdas/adapters/upstream.js';
 import { GatewayRouter } from '../../lambdas/domain/gateway-router.js';
 import { createGatewayHandler, toLambdaResult } from '../../lambdas/handlers/gateway.js';
@@ -83,7 +84,7 @@ beforeEach(() => {
     pollIntervalSeconds: 5,
     clock: now,
   });
-  router = new GatewayRouter({ spec: gatewaySpec(), flags, upstream, telemetry, clock: now });
+  router = new GatewayRouter({ ...systemAmbient, spec: gatewaySpec(), flags, upstream, telemetry, now });
 });
 
 afterEach(async () => {
@@ -141,7 +142,8 @@ describe('Gateway: routing by flags', () => {
       flags,
       upstream,
       telemetry,
-      clock: now,
+      ...systemAmbient,
+      now,
       canaryOverride: true,
     });
     const r = await read('someone', { 'x-canary': 'true' });

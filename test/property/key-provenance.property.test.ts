@@ -7,6 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import type { ChangeEvent, FieldValue } from '../../lambdas/domain/events.js';
 import {
   applyToLegacy,
@@ -72,6 +73,7 @@ async function run(commands: readonly Command[]) {
   const tables = new MemorySyncTables();
   const outbox = new MemoryOutbox();
   const deps: SyncDeps = {
+    ...systemAmbient,
     spec: magento,
     legacy,
     service: tables,

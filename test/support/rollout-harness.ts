@@ -27,6 +27,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import type { ArchiveSourcePort, ArchiveTable, Row } from '../../lambdas/domain/archive.js';
 import {
   effectiveFlags,
@@ -328,7 +329,10 @@ export class FakeSyncTables implements BackfillPort, ConsistencyCheckPort, Archi
   }
 
   report(input: Parameters<typeof reportValidation>[1]) {
-    return reportValidation({ store: this.objects, publisher: this.published }, input);
+    return reportValidation(
+      { store: this.objects, publisher: this.published, now: systemAmbient.now },
+      input,
+    );
   }
 
   async readPage(table: ArchiveTable, after: unknown, limit: number): Promise<Row[]> {

@@ -114,8 +114,8 @@ describe('Class: CircuitBreaker', () => {
   });
 
   it('rejects impossible settings', () => {
-    expect(() => new CircuitBreaker({ windowMs: 5, windowBuckets: 10 })).toThrow(RangeError);
-    expect(() => new CircuitBreaker({ halfOpenProbes: 0 })).toThrow(RangeError);
+    expect(() => new CircuitBreaker({ windowMs: 5, windowBuckets: 10 }, Date.now)).toThrow(RangeError);
+    expect(() => new CircuitBreaker({ halfOpenProbes: 0 }, Date.now)).toThrow(RangeError);
   });
 });
 

@@ -6,6 +6,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { fromItem, nativeItem, scanText } from '../../lambdas/adapters/dynamodb-service.js';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import { checksumOf, hashRowText, recordHash, rowHash } from '../../lambdas/domain/checksum.js';
 import { chunkOfKey } from '../../lambdas/domain/chunks.js';
 import { checkConsistency, RepairAfterCutoverError, settleRows } from '../../lambdas/domain/consistency.js';
@@ -229,7 +230,14 @@ describe('Function: checkConsistency (in-memory stores)', () => {
         ['3000000060', '60'],
       ]),
     );
-    const deps = { spec, legacy: legacyStore(legacy, chunkSize), service: svc, state, publisher };
+    const deps = {
+      now: systemAmbient.now,
+      spec,
+      legacy: legacyStore(legacy, chunkSize),
+      service: svc,
+      state,
+      publisher,
+    };
     const report = await checkConsistency(deps, customer, { chunkSize });
     expect(report).toMatchObject({
       legacyCount: 100,
@@ -278,6 +286,7 @@ describe('Function: checkConsistency (in-memory stores)', () => {
     const asked: string[] = [];
     let mode: 'legacy' | 'shadow' | 'primary' = 'primary';
     const deps = {
+      now: systemAmbient.now,
       spec,
       legacy: legacyStore(legacy, chunkSize),
       service: serviceStore(service),
@@ -328,6 +337,7 @@ describe('Function: checkConsistency (in-memory stores)', () => {
     now.delete('4');
     now.set('15', data(15, { isActive: 0 }));
     const deps = {
+      now: systemAmbient.now,
       spec,
       legacy: legacyStore(legacy, chunkSize),
       service: serviceStore(scanned, now),

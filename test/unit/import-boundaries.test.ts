@@ -42,6 +42,18 @@ function edges(dir: string): { from: string; to: string }[] {
   );
 }
 
+/**
+ * Reads of the current time, timers and randomness in `text`, comments left out: the domain
+ * takes them from its dependencies (a `Clock`, `Sleep`, `Random` of lambdas/domain/ports.ts), so
+ * its use cases run the same under a test's clock as under the system's.
+ */
+function ambientCalls(text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  return [
+    ...code.matchAll(/\b(?:Date\.now|setTimeout|setInterval|setImmediate|Math\.random)\b|\bnew Date\(\s*\)/g),
+  ].map((m) => m[0].replace(/\(\s+\)/, '()'));
+}
+
 describe('import boundaries', () => {
   it('lib/, bin/, lambdas/ and migrations/ import nothing from test/', () => {
     const offenders: string[] = [];
@@ -89,6 +101,23 @@ describe('Layers (imports per folder)', () => {
       ),
     );
     expect(bad).toEqual([]);
+  });
+
+  it('keeps the clock, timers and randomness out of lambdas/domain (they come from its dependencies)', () => {
+    const bad = sources('lambdas/domain').flatMap((file) =>
+      ambientCalls(readFileSync(path.join(root, file), 'utf8')).map((call) => `${file}: ${call}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it('finds a read of the clock, a timer or randomness in code, and not in comments', () => {
+    expect(
+      ambientCalls('const t = Date.now();\nsetTimeout(f, 1); // Math.random\n/** @default setImmediate */'),
+    ).toEqual(['Date.now', 'setTimeout']);
+    expect(ambientCalls('const d = new Date();\nconst e = new Date(x);\nconst r = Math.random();')).toEqual([
+      'new Date()',
+      'Math.random',
+    ]);
   });
 
   it('keeps migrations/ and zod out of every function', () => {

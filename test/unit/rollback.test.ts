@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it, vi } from 'vitest';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import {
   type FeatureFlagsDocument,
   type FlagDeployment,
@@ -316,7 +317,12 @@ describe('Use case: rollBackService against the AppConfig fake', () => {
       throw new Error('ThrottlingException');
     };
     await expect(
-      rollBackService('catalog', alarm, { port, publisher: new InMemoryPublisher(), sleep: async () => {} }),
+      rollBackService('catalog', alarm, {
+        port,
+        publisher: new InMemoryPublisher(),
+        now: systemAmbient.now,
+        sleep: async () => {},
+      }),
     ).rejects.toThrow('ThrottlingException');
   });
 });

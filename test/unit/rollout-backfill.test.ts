@@ -4,6 +4,7 @@
  * rows; one at a time, each waiting for its read and its conditional write, a chunk took minutes).
  */
 import { describe, expect, it } from 'vitest';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import type { CapturedRow, LegacyStore } from '../../lambdas/domain/ports.js';
 import { BACKFILL_ROWS_IN_FLIGHT, SyncEngineBackfill } from '../../lambdas/domain/rollout-sync.js';
 import magento from '../../migrations/magento.js';
@@ -46,6 +47,7 @@ describe('Backfill: a chunk copied through the forward-sync rules', () => {
     const legacy = { readChunk: async () => rows } as unknown as LegacyStore;
     const outbox = new MemoryOutbox();
     const backfill = new SyncEngineBackfill({
+      ...systemAmbient,
       spec: magento,
       legacy,
       service: tables,

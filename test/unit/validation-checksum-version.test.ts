@@ -5,6 +5,7 @@
  * it reads or repairs anything.
  */
 import { describe, expect, it } from 'vitest';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import { ChecksumVersionError, recordHash } from '../../lambdas/domain/checksum.js';
 import { type CompareItem, compareGroup, type ValidationDeps } from '../../lambdas/domain/validation.js';
 import magento from '../../migrations/magento.js';
@@ -42,7 +43,7 @@ function deps(store: MemoryObjectStore, publisher: InMemoryPublisher, legacyCall
       return [{ key: '7', exists: true, data }];
     },
   };
-  return { spec: magento, legacy, store, publisher } as unknown as ValidationDeps;
+  return { ...systemAmbient, spec: magento, legacy, store, publisher } as unknown as ValidationDeps;
 }
 
 /** A completed scan attempt's part holding `line` for legacy key 7. */
