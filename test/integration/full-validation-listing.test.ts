@@ -35,7 +35,7 @@ import {
   menuItems,
   startMenuLegacyServer,
 } from '../support/menu-legacy-server.js';
-import { invokeSqs, sqsEvent } from '../support/sync-env.js';
+import { invokeSqs, setServiceRuntimeEnv, sqsEvent } from '../support/sync-env.js';
 
 const ITEMS = menuItems(1200);
 const BUDGET = 200;
@@ -54,14 +54,7 @@ describe('Full validation, listing mode (menu migration: HTTP legacy side, 1,200
   beforeAll(async () => {
     server = await startMenuLegacyServer(ITEMS, { token: TOKEN });
     tables = await createServiceTables(inject('dynamoEndpoint'), menu, 't-menu-validation');
-    Object.assign(process.env, {
-      [RUNTIME_ENV.migration]: 'menu',
-      [RUNTIME_ENV.stage]: 't-menu-validation',
-      [RUNTIME_ENV.syncTable]: tables.syncTable,
-      [RUNTIME_ENV.conflictsTable]: tables.conflictsTable,
-      [RUNTIME_ENV.serviceTables]: JSON.stringify(tables.serviceTables),
-      [RUNTIME_ENV.dynamoEndpoint]: inject('dynamoEndpoint'),
-      [RUNTIME_ENV.busName]: 'unused-in-tests',
+    setServiceRuntimeEnv('menu', 't-menu-validation', tables, inject('dynamoEndpoint'), {
       [RUNTIME_ENV.legacyEndpoint]: server.baseUrl,
       [RUNTIME_ENV.legacyToken]: TOKEN,
     });

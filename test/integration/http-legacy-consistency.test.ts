@@ -26,7 +26,7 @@ import {
   menuItems,
   startMenuLegacyServer,
 } from '../support/menu-legacy-server.js';
-import { fakeContext, invokeSqs, sqsEvent, TEST_CIPHER } from '../support/sync-env.js';
+import { fakeContext, invokeSqs, setServiceRuntimeEnv, sqsEvent, TEST_CIPHER } from '../support/sync-env.js';
 
 const ITEMS = menuItems(300);
 const TOKEN = 'menu-test-token';
@@ -47,14 +47,7 @@ describe('Function: consistency-check (menu migration, HTTP legacy side)', () =>
   beforeAll(async () => {
     server = await startMenuLegacyServer(ITEMS, { token: TOKEN });
     tables = await createServiceTables(inject('dynamoEndpoint'), menu, 't-menu-consistency');
-    Object.assign(process.env, {
-      [RUNTIME_ENV.migration]: 'menu',
-      [RUNTIME_ENV.stage]: 't-menu-consistency',
-      [RUNTIME_ENV.syncTable]: tables.syncTable,
-      [RUNTIME_ENV.conflictsTable]: tables.conflictsTable,
-      [RUNTIME_ENV.serviceTables]: JSON.stringify(tables.serviceTables),
-      [RUNTIME_ENV.dynamoEndpoint]: inject('dynamoEndpoint'),
-      [RUNTIME_ENV.busName]: 'unused-in-tests',
+    setServiceRuntimeEnv('menu', 't-menu-consistency', tables, inject('dynamoEndpoint'), {
       [RUNTIME_ENV.legacyEndpoint]: server.baseUrl,
       [RUNTIME_ENV.legacyToken]: TOKEN,
     });

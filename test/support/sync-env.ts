@@ -45,6 +45,30 @@ export interface SyncEnv {
  */
 export const TEST_CIPHER = new EnvelopeCipher(new LocalDataKeys());
 
+/**
+ * Sets the handlers' environment for a test file: its migration, stage, tables and DynamoDB
+ * endpoint (the bus is never reached: events go to an in-memory publisher), plus `extra`
+ * (the legacy side's variables).
+ */
+export function setServiceRuntimeEnv(
+  migration: string,
+  stage: string,
+  tables: ServiceTableNames,
+  dynamoEndpoint: string,
+  extra: Readonly<Record<string, string>>,
+): void {
+  Object.assign(process.env, {
+    [RUNTIME_ENV.migration]: migration,
+    [RUNTIME_ENV.stage]: stage,
+    [RUNTIME_ENV.syncTable]: tables.syncTable,
+    [RUNTIME_ENV.conflictsTable]: tables.conflictsTable,
+    [RUNTIME_ENV.serviceTables]: JSON.stringify(tables.serviceTables),
+    [RUNTIME_ENV.dynamoEndpoint]: dynamoEndpoint,
+    [RUNTIME_ENV.busName]: 'unused-in-tests',
+    ...extra,
+  });
+}
+
 export async function setupSyncEnv(
   name: string,
   options: { mysqlUrl?: string; now?: () => number; spec?: MigrationSpec; cipher?: FieldCipher } = {},
@@ -54,16 +78,7 @@ export async function setupSyncEnv(
   const endpoint = inject('dynamoEndpoint');
   const mysqlUrl = await createMagentoDatabase(server, `cutover_${name.replace(/-/g, '_')}`);
   const tables = await createServiceTables(endpoint, spec, `t-${name}`);
-  Object.assign(process.env, {
-    [RUNTIME_ENV.migration]: spec.name,
-    [RUNTIME_ENV.stage]: `t-${name}`,
-    [RUNTIME_ENV.syncTable]: tables.syncTable,
-    [RUNTIME_ENV.conflictsTable]: tables.conflictsTable,
-    [RUNTIME_ENV.serviceTables]: JSON.stringify(tables.serviceTables),
-    [RUNTIME_ENV.mysqlUrl]: mysqlUrl,
-    [RUNTIME_ENV.dynamoEndpoint]: endpoint,
-    [RUNTIME_ENV.busName]: 'unused-in-tests',
-  });
+  setServiceRuntimeEnv(spec.name, `t-${name}`, tables, endpoint, { [RUNTIME_ENV.mysqlUrl]: mysqlUrl });
   const publisher = new InMemoryPublisher();
   await configureRuntime({
     publisher,
