@@ -29,7 +29,7 @@ import { applyBatchToLegacy, applyBatchToService } from '../lambdas/domain/sync-
 import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import { handler as forwardHandler } from '../lambdas/handlers/forward-sync.js';
 import { handler as reverseHandler } from '../lambdas/handlers/reverse-sync.js';
-import { closeRuntime, configureRuntime, runtime } from '../lambdas/handlers/runtime.js';
+import { closeRuntime, configureRuntime, runtime, withLegacyBatch } from '../lambdas/handlers/runtime.js';
 import {
   createMagentoDatabase,
   createServiceTables,
@@ -165,7 +165,7 @@ const bench: Bench = async (log) => {
     const publisher = new InMemoryPublisher();
     registerSpecs([magento]);
     await configureRuntime({ publisher, cipher: new EnvelopeCipher(new LocalDataKeys()) });
-    const rt = await runtime();
+    const rt = withLegacyBatch(await runtime());
     const customer = magento.services[0]!.entities[0]!;
     const db = mysql.createPool({
       uri: url,

@@ -31,6 +31,7 @@ import type { FieldValue } from '../domain/events.js';
 import type {
   CapturedRow,
   ChunkChecksum,
+  LegacyListing,
   LegacyStore,
   LegacyWrite,
   LegacyWriteResult,
@@ -38,7 +39,7 @@ import type {
   ScanCursor,
   StoredRecord,
 } from '../domain/ports.js';
-import { normalizeValue } from '../domain/values.js';
+import { type ColumnLimits, normalizeValue } from '../domain/values.js';
 import { backoff } from './system-clock.js';
 
 export class LegacyHttpError extends Error {
@@ -71,7 +72,7 @@ export const MAX_PAGE_SIZE = 1000;
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
-export class HttpLegacyStore implements LegacyStore {
+export class HttpLegacyStore implements LegacyStore, LegacyListing {
   private readonly fetch: typeof fetch;
 
   constructor(private readonly options: HttpLegacyStoreOptions) {
@@ -319,6 +320,14 @@ export class HttpLegacyStore implements LegacyStore {
       yield page.rows;
       after = page.last;
     }
+  }
+
+  /**
+   * None: a REST API publishes no column definitions, and it checks what it accepts itself (a
+   * value it refuses fails the write with its status).
+   */
+  async columnLimits(_entity: EntitySpec): Promise<ReadonlyMap<string, ColumnLimits>> {
+    return new Map();
   }
 
   async count(entity: EntitySpec): Promise<number> {

@@ -31,6 +31,8 @@ import { canonicalValueSql, chunkChecksumSql, rowTextSql } from '../domain/check
 import type {
   CapturedRow,
   ChunkChecksum,
+  LegacyBatchWriter,
+  LegacyKeyBounds,
   LegacyStore,
   LegacyWrite,
   LegacyWriteResult,
@@ -359,7 +361,7 @@ export interface MysqlLegacyStoreOptions {
   readonly tablePrefix?: string;
 }
 
-export class MysqlLegacyStore implements LegacyStore {
+export class MysqlLegacyStore implements LegacyStore, LegacyBatchWriter, LegacyKeyBounds {
   private readonly pool: LegacyPool;
   private readonly prefix: string;
   private readonly mappings = new Map<string, EntityMapping>();

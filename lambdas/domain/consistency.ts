@@ -305,8 +305,8 @@ export async function checkConsistency(
 }
 
 /**
- * The key map read by key (`toLegacy`: service keys -> legacy keys, else the reverse), batched
- * where the store can, a few thousand keys at a time; an entity keyed by another's (stock by
+ * The key map read by key (`toLegacy`: service keys -> legacy keys, else the reverse), in
+ * batched reads of a few thousand keys at a time; an entity keyed by another's (stock by
  * product) is in that entity's map. Any key may be mapped: its shape says nothing.
  */
 async function readKeyMap(
@@ -318,19 +318,10 @@ async function readKeyMap(
   if (!keys.length) return new Map();
   const st = deps.state;
   const keyMap = keyMapEntity(deps.spec, entity);
-  const batched = direction === 'toLegacy' ? st.legacyKeysOf?.bind(st) : st.serviceKeysOf?.bind(st);
-  if (batched) {
-    const parts: string[][] = [];
-    for (let i = 0; i < keys.length; i += 2000) parts.push(keys.slice(i, i + 2000));
-    return new Map((await mapLimit(parts, 4, (part) => batched(keyMap, part))).flatMap((m) => [...m]));
-  }
-  const one = direction === 'toLegacy' ? st.legacyKeyOf.bind(st) : st.serviceKeyOf.bind(st);
-  const found = new Map<string, string>();
-  for (const k of keys) {
-    const other = await one(keyMap, k);
-    if (other !== undefined) found.set(k, other);
-  }
-  return found;
+  const batched = direction === 'toLegacy' ? st.legacyKeysOf.bind(st) : st.serviceKeysOf.bind(st);
+  const parts: string[][] = [];
+  for (let i = 0; i < keys.length; i += 2000) parts.push(keys.slice(i, i + 2000));
+  return new Map((await mapLimit(parts, 4, (part) => batched(keyMap, part))).flatMap((m) => [...m]));
 }
 
 /** The legacy keys the key map holds for service keys (records born in the service). */
@@ -420,7 +411,7 @@ export async function settleRows(
   return { mismatches, repaired };
 }
 
-/** The service records of `keys` as they are now (batched reads where the store has them). */
+/** The service records of `keys` as they are now (batched reads); keys not found are absent. */
 async function readServiceRecords(
   service: ServiceStore,
   entity: EntitySpec,
@@ -428,17 +419,10 @@ async function readServiceRecords(
 ): Promise<Map<string, StoredRecord>> {
   const out = new Map<string, StoredRecord>();
   const unique = [...new Set(keys)];
-  if (service.readMany) {
-    const batches: string[][] = [];
-    for (let i = 0; i < unique.length; i += 500) batches.push(unique.slice(i, i + 500));
-    for (const found of await mapLimit(batches, 4, (b) => service.readMany!(entity, b)))
-      for (const [k, r] of found) out.set(k, r);
-  } else {
-    const read = await mapLimit(unique, 16, (k) => service.read(entity, k));
-    unique.forEach((k, i) => {
-      out.set(k, read[i]!);
-    });
-  }
+  const batches: string[][] = [];
+  for (let i = 0; i < unique.length; i += 500) batches.push(unique.slice(i, i + 500));
+  for (const found of await mapLimit(batches, 4, (b) => service.readMany(entity, b)))
+    for (const [k, r] of found) out.set(k, r);
   return out;
 }
 

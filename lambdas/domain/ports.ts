@@ -134,39 +134,65 @@ export interface LegacyStore {
   ): Promise<CapturedRow[]>;
   count(entity: EntitySpec): Promise<number>;
   /**
-   * Stores that can list the whole collection but not read a key range (a REST API): one page of
-   * the listing in the store's key order, the items after `after` (exclusive), at most `limit`;
-   * `last` is the key to continue after, absent when the listing has ended. Full validation then
-   * lists the legacy side page by page instead of asking for chunk checksums of key ranges.
-   */
-  listPage?(
-    entity: EntitySpec,
-    options: { readonly after?: string; readonly limit: number },
-  ): Promise<{ readonly rows: CapturedRow[]; readonly last?: string }>;
-  /**
-   * The number of rows and the lowest and highest key, cheaply (an index): how full validation
-   * plans its key ranges without reading the rows. Integer keys only.
-   */
-  keyBounds?(
-    entity: EntitySpec,
-  ): Promise<{ readonly count: number; readonly min?: number; readonly max?: number }>;
-  /**
    * What each mapped field's column can hold (field name -> limits), from the database's own
-   * column definitions, read once per table and kept. Fields without a limit are absent.
+   * column definitions, read once per table and kept. Fields without a limit are absent (a store
+   * that knows no column definitions, such as a REST API, returns an empty map).
    */
-  columnLimits?(entity: EntitySpec): Promise<ReadonlyMap<string, ColumnLimits>>;
+  columnLimits(entity: EntitySpec): Promise<ReadonlyMap<string, ColumnLimits>>;
+}
+
+/**
+ * A legacy store that writes a batch of existing records in one set-based compare-and-set (a SQL
+ * database: MySQL). The reverse sync's batched path (sync-batch.ts) takes it; the composition
+ * root hands it over only where the legacy store has it, and applies events one by one otherwise.
+ */
+export interface LegacyBatchWriter {
   /**
-   * Set-based compare-and-set for a batch of existing records: in one transaction, reads the
-   * rows of `keys` with row locks, asks `plan` for each record's patch (decided on exactly the
-   * values locked, so no other writer can interleave), writes all patches with one multi-row
-   * statement per table, and commits. Returns the records as read.
+   * In one transaction, reads the rows of `keys` with row locks, asks `plan` for each record's
+   * patch (decided on exactly the values locked, so no other writer can interleave), writes all
+   * patches with one multi-row statement per table, and commits. Returns the records as read.
    */
-  applyBatch?(
+  applyBatch(
     entity: EntitySpec,
     keys: readonly string[],
     plan: (records: ReadonlyMap<string, StoredRecord>) => ReadonlyMap<string, Row>,
   ): Promise<ReadonlyMap<string, StoredRecord>>;
 }
+
+/** A legacy store that bounds its integer keys cheaply (an index): full validation's SQL mode. */
+export interface LegacyKeyBounds {
+  /**
+   * The number of rows and the lowest and highest key, without reading the rows: how full
+   * validation plans its key ranges. Integer keys only.
+   */
+  keyBounds(
+    entity: EntitySpec,
+  ): Promise<{ readonly count: number; readonly min?: number; readonly max?: number }>;
+}
+
+/**
+ * A legacy store that can list the whole collection but not read a key range (a REST API): full
+ * validation's listing mode.
+ */
+export interface LegacyListing {
+  /**
+   * One page of the listing in the store's key order, the items after `after` (exclusive), at
+   * most `limit`; `last` is the key to continue after, absent when the listing has ended.
+   */
+  listPage(
+    entity: EntitySpec,
+    options: { readonly after?: string; readonly limit: number },
+  ): Promise<{ readonly rows: CapturedRow[]; readonly last?: string }>;
+}
+
+/**
+ * How full validation reads the legacy side, chosen by the composition root from the legacy
+ * store's kind: chunk checksums of key ranges in SQL (`sql`, planned from the key bounds), or the
+ * listing read page by page into parts (`listing`).
+ */
+export type LegacyValidationSource =
+  | { readonly mode: 'sql'; readonly bounds: LegacyKeyBounds }
+  | { readonly mode: 'listing'; readonly listing: LegacyListing };
 
 /** A write to the service table together with the record's sync state (one transaction). */
 export interface ServiceWrite {
@@ -197,11 +223,11 @@ export interface ServiceStore {
   write(entity: EntitySpec, key: string, write: ServiceWrite): Promise<WriteOutcome>;
   deltasApplied(entity: EntitySpec, eventId: string): Promise<boolean>;
   /**
-   * The forward sync's first read in one round trip where the store can: the item under `key`,
+   * The forward sync's first read, in one round trip where the store can: the item under `key`,
    * the sync state under `key`, the service key mapped to `legacyKey`, and (with `eventId`)
    * whether that event's deltas were applied. All consistent reads.
    */
-  readForSync?(
+  readForSync(
     entity: EntitySpec,
     key: string,
     options: { readonly legacyKey: string; readonly eventId?: string },
@@ -211,14 +237,14 @@ export interface ServiceStore {
     readonly mappedServiceKey: string | undefined;
     readonly applied: boolean;
   }>;
-  /** Batched reads (BatchGetItem, consistent). */
-  readMany?(entity: EntitySpec, keys: readonly string[]): Promise<Map<string, StoredRecord>>;
+  /** Batched reads (BatchGetItem, consistent); keys not found are absent. */
+  readMany(entity: EntitySpec, keys: readonly string[]): Promise<Map<string, StoredRecord>>;
   /**
    * Batched conditional writes: item + state per record, many records per TransactWriteItems.
    * A transaction whose condition fails reports `conflict` for every record in it (the caller
    * applies those one by one).
    */
-  writeMany?(
+  writeMany(
     entity: EntitySpec,
     writes: readonly { readonly key: string; readonly write: ServiceWrite }[],
   ): Promise<Map<string, WriteOutcome>>;
@@ -284,14 +310,17 @@ export interface SyncStateStore {
   get(entity: EntitySpec, serviceKey: string): Promise<StoredSyncState>;
   /** Compare-and-set on the revision. Returns false when another writer got there first. */
   put(entity: EntitySpec, serviceKey: string, write: StateWrite): Promise<boolean>;
-  getMany?(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, StoredSyncState>>;
+  /** The states of many records (batched reads); keys with no state stored are absent. */
+  getMany(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, StoredSyncState>>;
   /** Conditional puts, many per transaction; returns the keys stored (others lost a race). */
-  putMany?(
+  putMany(
     entity: EntitySpec,
     writes: readonly { readonly key: string; readonly write: StateWrite }[],
   ): Promise<Set<string>>;
-  legacyKeysOf?(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, string>>;
-  serviceKeysOf?(entity: EntitySpec, legacyKeys: readonly string[]): Promise<Map<string, string>>;
+  /** {@link legacyKeyOf} of many keys (batched reads); unmapped keys are absent. */
+  legacyKeysOf(entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, string>>;
+  /** {@link serviceKeyOf} of many keys (batched reads); unmapped keys are absent. */
+  serviceKeysOf(entity: EntitySpec, legacyKeys: readonly string[]): Promise<Map<string, string>>;
   /** Removes the state (repair re-baselines a record). */
   reset(entity: EntitySpec, serviceKey: string): Promise<void>;
   legacyKeyOf(entity: EntitySpec, serviceKey: string): Promise<string | undefined>;
@@ -299,7 +328,7 @@ export interface SyncStateStore {
    * The record's sync state and the legacy key mapped to it, read together (one round trip where
    * the store can: the reverse sync needs both before it decides).
    */
-  getWithLegacyKey?(
+  getWithLegacyKey(
     entity: EntitySpec,
     serviceKey: string,
   ): Promise<{ readonly stored: StoredSyncState; readonly legacyKey: string | undefined }>;

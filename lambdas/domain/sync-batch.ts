@@ -19,7 +19,7 @@ import { hasReferences } from '../../lib/spec/lookup.js';
 import type { EntitySpec } from '../../lib/spec/schema.js';
 import { type Decision, decide, provenanceOf } from './conflict.js';
 import type { ChangeEvent } from './events.js';
-import type { Row, StoredRecord, StoredSyncState } from './ports.js';
+import type { LegacyBatchWriter, Row, ServiceWrite, StoredRecord, StoredSyncState } from './ports.js';
 import {
   type ApplyResult,
   applyToLegacy,
@@ -40,6 +40,15 @@ export interface BatchItemResult {
   readonly error?: unknown;
   /** Whether the event went through the batched path (else the single-record fallback). */
   readonly batched: boolean;
+}
+
+/**
+ * What the reverse sync's batched path needs: the sync's ports and the legacy store's set-based
+ * compare-and-set. The composition root gives it only with a legacy store that has one (MySQL);
+ * with another (a REST API) it applies the events one by one ({@link applyEach}).
+ */
+export interface BatchSyncDeps extends SyncDeps {
+  readonly legacyBatch: LegacyBatchWriter;
 }
 
 const EMPTY: StoredSyncState = { state: { fields: {} }, revision: 0 };
@@ -69,7 +78,12 @@ function firstPerKey(events: readonly ChangeEvent[]): { first: ChangeEvent[]; re
   return { first, rest };
 }
 
-async function fallback<D extends ServiceSyncDeps>(
+/**
+ * The events one after the other on the single-record path, each with its own result or error:
+ * what the batched paths fall back to, and how a composition root without set-based writes
+ * applies a batch.
+ */
+export async function applyEach<D extends ServiceSyncDeps>(
   deps: D,
   entity: EntitySpec,
   events: readonly ChangeEvent[],
@@ -111,14 +125,8 @@ export async function applyBatchToService(
 ): Promise<BatchItemResult[]> {
   const { service, state } = deps;
   // References are translated record by record (references.ts): the single-record path.
-  if (
-    hasReferences(entity) ||
-    !service.readMany ||
-    !service.writeMany ||
-    !state.getMany ||
-    !state.serviceKeysOf
-  ) {
-    return fallback(deps, entity, events, applyToService);
+  if (hasReferences(entity)) {
+    return applyEach(deps, entity, events, applyToService);
   }
   const { valid, results } = canonicalEvents(entity, events);
   const { first, rest } = firstPerKey(valid);
@@ -129,7 +137,7 @@ export async function applyBatchToService(
   const keyOf = (e: ChangeEvent) => mapped.get(e.key) ?? e.key;
   const keys = first.map(keyOf);
   const [records, states] = await Promise.all([service.readMany(entity, keys), state.getMany(entity, keys)]);
-  const writes: { key: string; write: import('./ports.js').ServiceWrite }[] = [];
+  const writes: { key: string; write: ServiceWrite }[] = [];
   const pending = new Map<string, { event: ChangeEvent; decision: Decision }>();
   const slow: ChangeEvent[] = [...rest];
   for (const e of first) {
@@ -193,25 +201,19 @@ export async function applyBatchToService(
       });
     } else slow.push(event);
   }
-  results.push(...(await fallback(deps, entity, slow, applyToService)));
+  results.push(...(await applyEach(deps, entity, slow, applyToService)));
   return results;
 }
 
 /** Reverse sync of many service changes of one entity. */
 export async function applyBatchToLegacy(
-  deps: SyncDeps,
+  deps: BatchSyncDeps,
   entity: EntitySpec,
   events: readonly ChangeEvent[],
 ): Promise<BatchItemResult[]> {
-  const { legacy, state } = deps;
-  if (
-    hasReferences(entity) ||
-    !legacy.applyBatch ||
-    !state.getMany ||
-    !state.putMany ||
-    !state.legacyKeysOf
-  ) {
-    return fallback(deps, entity, events, applyToLegacy);
+  const { legacy, legacyBatch, state } = deps;
+  if (hasReferences(entity)) {
+    return applyEach(deps, entity, events, applyToLegacy);
   }
   const { valid, results } = canonicalEvents(entity, events);
   const { first: candidates, rest } = firstPerKey(valid);
@@ -223,7 +225,7 @@ export async function applyBatchToLegacy(
       entity,
       candidates.map((e) => e.key),
     ),
-    legacy.columnLimits?.(entity),
+    legacy.columnLimits(entity),
   ]);
   const fromLegacy = (key: string) => provenanceOf((states.get(key) ?? EMPTY).state) === 'legacy';
   const lookup = candidates.map((e) => e.key).filter((k) => !fromLegacy(k));
@@ -242,9 +244,8 @@ export async function applyBatchToLegacy(
   const decisions = new Map<string, { event: ChangeEvent; decision: Decision }>();
   const errors: BatchItemResult[] = [];
   // Decided inside the store's transaction, on the locked rows.
-  const applyBatch = legacy.applyBatch.bind(legacy);
   try {
-    await applyBatch(entity, first.map(legacyKeyOf), (locked) => {
+    await legacyBatch.applyBatch(entity, first.map(legacyKeyOf), (locked) => {
       const patches = new Map<string, Row>();
       for (const e of first) {
         const lk = legacyKeyOf(e);
@@ -308,6 +309,6 @@ export async function applyBatchToLegacy(
       slow.push(event);
     }
   }
-  results.push(...(await fallback(deps, entity, slow.map(asSent), applyToLegacy)));
+  results.push(...(await applyEach(deps, entity, slow.map(asSent), applyToLegacy)));
   return results;
 }

@@ -240,19 +240,10 @@ export async function applyToService(
   const first =
     keyMap !== entity
       ? undefined
-      : deps.service.readForSync
-        ? await deps.service.readForSync(entity, event.key, {
-            legacyKey: event.key,
-            ...(hasDeltas ? { eventId: event.eventId } : {}),
-          })
-        : await Promise.all([deps.state.serviceKeyOf(entity, event.key), readAll(event.key)]).then(
-            ([mappedServiceKey, [record, stored, applied]]) => ({
-              mappedServiceKey,
-              record,
-              stored,
-              applied,
-            }),
-          );
+      : await deps.service.readForSync(entity, event.key, {
+          legacyKey: event.key,
+          ...(hasDeltas ? { eventId: event.eventId } : {}),
+        });
   const serviceKey = first
     ? (first.mappedServiceKey ?? event.key)
     : ((await deps.state.serviceKeyOf(keyMap, event.key)) ?? event.key);
@@ -354,14 +345,10 @@ export async function applyToLegacy(
   const [first, speculative, applied0, limits] = await Promise.all([
     keyedBy !== undefined
       ? deps.state.get(entity, serviceKey).then((stored) => ({ legacyKey: keyedBy, stored }))
-      : deps.state.getWithLegacyKey
-        ? deps.state.getWithLegacyKey(entity, serviceKey)
-        : Promise.all([deps.state.legacyKeyOf(entity, serviceKey), deps.state.get(entity, serviceKey)]).then(
-            ([legacyKey, stored]) => ({ legacyKey, stored }),
-          ),
+      : deps.state.getWithLegacyKey(entity, serviceKey),
     readRecord(sameKey),
     readApplied(),
-    deps.legacy.columnLimits?.(entity),
+    deps.legacy.columnLimits(entity),
   ] as const);
   const unstorable = unstorableFields(entity, limits, input);
   // Provenance, never the key's shape: a record is its legacy row under the same key only when

@@ -62,7 +62,7 @@ import {
   mappedLegacyKeys,
   settleRows,
 } from './consistency.js';
-import type { CapturedRow, ObjectStore, StoredRecord } from './ports.js';
+import type { CapturedRow, LegacyValidationSource, ObjectStore, StoredRecord } from './ports.js';
 import { type ConsistencyReport, validateReadOnlySync } from './rollout.js';
 import { ValidationFailedError } from './rollout-tasks.js';
 
@@ -152,6 +152,8 @@ export const LATEST_REPORT_KEY = 'reports/latest.json';
 
 export interface ValidationDeps extends ConsistencyDeps {
   readonly store: ObjectStore;
+  /** How the legacy side is read: key-range checksums in SQL, or its listing (the composition root's choice). */
+  readonly legacySource: LegacyValidationSource;
 }
 
 export interface PlanInput {
@@ -249,8 +251,9 @@ export async function planValidation(
 
 async function planEntity(deps: ValidationDeps, entity: EntitySpec, input: PlanInput): Promise<EntityPlan> {
   const budget = input.rowsPerWorker;
-  if (deps.legacy.keyBounds) {
-    const b = await deps.legacy.keyBounds(entity);
+  const source = deps.legacySource;
+  if (source.mode === 'sql') {
+    const b = await source.bounds.keyBounds(entity);
     const layout = validationLayout({ ...input, rows: b.count, mode: 'sql' });
     const span = layout.chunksPerGroup * layout.chunkSize;
     const rangeGroups =
@@ -266,17 +269,14 @@ async function planEntity(deps: ValidationDeps, entity: EntitySpec, input: PlanI
       scanWorkers: Math.max(1, Math.ceil(b.count / budget)),
     };
   }
-  if (deps.legacy.listPage) {
-    const rows = await deps.legacy.count(entity);
-    return {
-      entity: entity.name,
-      mode: 'listing',
-      layout: validationLayout({ ...input, rows, mode: 'listing' }),
-      legacyRows: rows,
-      scanWorkers: Math.max(1, Math.ceil(rows / budget)),
-    };
-  }
-  throw new Error(`${entity.name}: the legacy store can neither bound its keys nor list them`);
+  const rows = await deps.legacy.count(entity);
+  return {
+    entity: entity.name,
+    mode: 'listing',
+    layout: validationLayout({ ...input, rows, mode: 'listing' }),
+    legacyRows: rows,
+    scanWorkers: Math.max(1, Math.ceil(rows / budget)),
+  };
 }
 
 // --- 2. scan ---------------------------------------------------------------------------------------------
@@ -375,12 +375,16 @@ export async function scanPart(deps: ValidationDeps, item: ScanItem): Promise<Wo
       }
     }
   } else {
-    const list = deps.legacy.listPage;
-    if (!list) throw new Error(`${entity.name}: the legacy store has no listing`);
+    const source = deps.legacySource;
+    if (source.mode !== 'listing')
+      throw new Error(`${entity.name}: a legacy scan item, but the legacy side is read in SQL (no listing)`);
     const limit = Math.max(1, Math.min(1000, Math.floor(budget / 2)));
     let after: string | undefined;
     for (;;) {
-      const page = await list.call(deps.legacy, entity, { ...(after !== undefined ? { after } : {}), limit });
+      const page = await source.listing.listPage(entity, {
+        ...(after !== undefined ? { after } : {}),
+        limit,
+      });
       out.peak(page.rows.length);
       for (const r of page.rows) await out.add(place(r.key), r.key, r.key, recordHash(entity, r.key, r.data));
       if (page.last === undefined || page.rows.length === 0) break;

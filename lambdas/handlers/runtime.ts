@@ -6,7 +6,7 @@
  */
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
-import type { LegacyStore } from '../domain/ports.js';
+import type { BatchSyncDeps } from '../domain/sync-batch.js';
 import {
   closeRuntime,
   configureRuntime,
@@ -19,7 +19,10 @@ import {
 
 export { closeRuntime, configureRuntime, type Runtime, type ServiceRuntime };
 
-async function connectLegacy(spec: MigrationSpec, env: NodeJS.ProcessEnv): Promise<LegacyStore> {
+/** The legacy store with the capabilities its kind has (the use cases take each explicitly). */
+type LegacySide = Pick<Runtime, 'legacy' | 'legacyBatch' | 'legacySource'>;
+
+async function connectLegacy(spec: MigrationSpec, env: NodeJS.ProcessEnv): Promise<LegacySide> {
   if (spec.legacy.kind === 'mysql') {
     const [{ MysqlLegacyStore }, { legacyPoolFromEnv }] = await Promise.all([
       import('../adapters/mysql-legacy.js'),
@@ -30,16 +33,26 @@ async function connectLegacy(spec: MigrationSpec, env: NodeJS.ProcessEnv): Promi
       tablePrefix: spec.legacy.tablePrefix,
     });
     onRuntimeClose({ close: () => store.end() });
-    return store;
+    // A database: set-based writes, and chunk checksums of key ranges in SQL.
+    return { legacy: store, legacyBatch: store, legacySource: { mode: 'sql', bounds: store } };
   }
   const { HttpLegacyStore, legacyTokenFromEnv } = await import('../adapters/http-legacy.js');
   const token = await legacyTokenFromEnv(env);
-  return new HttpLegacyStore({
+  const store = new HttpLegacyStore({
     baseUrl: env[RUNTIME_ENV.legacyEndpoint] || spec.legacy.baseUrl,
     timeoutMs: spec.legacy.timeoutMs,
     maxRetries: spec.legacy.maxRetries,
     ...(token ? { token } : {}),
   });
+  // A REST API: records one by one, and a listing instead of key ranges.
+  return { legacy: store, legacySource: { mode: 'listing', listing: store } };
+}
+
+/** A legacy store given by `configureRuntime`, with the capabilities given with it. */
+function overriddenLegacy(o: Partial<Runtime>, legacy: Runtime['legacy']): LegacySide {
+  if (!o.legacySource)
+    throw new Error('configureRuntime: a legacy override needs its legacySource (how validation reads it)');
+  return { legacy, legacySource: o.legacySource, ...(o.legacyBatch ? { legacyBatch: o.legacyBatch } : {}) };
 }
 
 let current: Promise<Runtime> | undefined;
@@ -51,8 +64,19 @@ onRuntimeClose({
 
 async function build(env: NodeJS.ProcessEnv): Promise<Runtime> {
   const base = await serviceRuntime(env);
-  const legacy = runtimeOverrides().legacy ?? (await connectLegacy(base.spec, env));
-  return { ...base, legacy };
+  const o = runtimeOverrides();
+  const side = o.legacy ? overriddenLegacy(o, o.legacy) : await connectLegacy(base.spec, env);
+  return { ...base, ...side };
+}
+
+/**
+ * The runtime as the reverse sync's batched path takes it (its legacy store's set-based writes).
+ * @throws when the legacy store has none (a REST API: its events are applied one by one)
+ */
+export function withLegacyBatch<R extends Runtime>(rt: R): R & BatchSyncDeps {
+  const { legacyBatch } = rt;
+  if (!legacyBatch) throw new Error(`the ${rt.spec.legacy.kind} legacy store has no set-based writes`);
+  return { ...rt, legacyBatch };
 }
 
 /** The runtime of this container, legacy store included (built on first use). */

@@ -22,7 +22,9 @@ import type {
   ConflictStore,
   EventPublisher,
   FieldCipher,
+  LegacyBatchWriter,
   LegacyStore,
+  LegacyValidationSource,
   SyncStateStore,
 } from '../domain/ports.js';
 import { specFromEnv } from './bundled-spec.js';
@@ -42,6 +44,10 @@ export interface ServiceRuntime extends Ambient {
 /** What the functions that also reach the legacy side share (`runtime.ts`). */
 export interface Runtime extends ServiceRuntime {
   readonly legacy: LegacyStore;
+  /** The legacy store's set-based writes, where it has them (MySQL): the reverse sync's batched path. */
+  readonly legacyBatch?: LegacyBatchWriter;
+  /** How full validation reads the legacy side (SQL checksums of key ranges, or the listing). */
+  readonly legacySource: LegacyValidationSource;
   /** Where the legacy database's secret is read. @default Secrets Manager */
   readonly secrets?: SecretSource;
   /**

@@ -3,7 +3,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../lambdas/domain/events.js';
 import { applyBatchToLegacy, applyBatchToService } from '../../lambdas/domain/sync-batch.js';
-import { runtime } from '../../lambdas/handlers/runtime.js';
+import { runtime, withLegacyBatch } from '../../lambdas/handlers/runtime.js';
 import type { EntitySpec } from '../../lib/spec/schema.js';
 import {
   changeEvent,
@@ -83,7 +83,7 @@ describe('Function: sync batched path', () => {
         'SELECT entity_id, updated_at FROM customer_entity ORDER BY entity_id',
       )
     )[0];
-    const results = await applyBatchToLegacy(rt, customer(), events);
+    const results = await applyBatchToLegacy(withLegacyBatch(rt), customer(), events);
     expect(results.every((r) => r.batched && !r.error)).toBe(true);
     const [rows] = await env.db.query<RowDataPacket[]>(
       'SELECT entity_id, firstname, updated_at FROM customer_entity ORDER BY entity_id',
@@ -93,7 +93,7 @@ describe('Function: sync batched path', () => {
     expect(rows.map((r) => (r['updated_at'] as Date).getTime())).toEqual(
       before.map((r) => (r['updated_at'] as Date).getTime()),
     );
-    const again = await applyBatchToLegacy(rt, customer(), events);
+    const again = await applyBatchToLegacy(withLegacyBatch(rt), customer(), events);
     expect(again.map((r) => r.result?.decision.outcome)).toEqual([
       'skip-duplicate',
       'skip-duplicate',
@@ -136,11 +136,11 @@ describe('Function: sync batched path', () => {
       state: Object.assign(Object.create(state) as typeof state, {
         legacyKeysOf: (e: EntitySpec, keys: readonly string[]) => {
           asked.push([...keys]);
-          return state.legacyKeysOf!(e, keys);
+          return state.legacyKeysOf(e, keys);
         },
       }),
     };
-    const results = await applyBatchToLegacy(spied, customer(), events);
+    const results = await applyBatchToLegacy(withLegacyBatch(spied), customer(), events);
     expect(results.map((r) => [r.batched, r.error])).toEqual([
       [true, undefined],
       [true, undefined],

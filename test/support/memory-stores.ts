@@ -29,7 +29,7 @@ import type {
   SyncStateStore,
   WriteOutcome,
 } from '../../lambdas/domain/ports.js';
-import { sameValue } from '../../lambdas/domain/values.js';
+import { type ColumnLimits, sameValue } from '../../lambdas/domain/values.js';
 import type { EntitySpec } from '../../lib/spec/schema.js';
 
 const unused = (what: string) => () => {
@@ -99,6 +99,11 @@ export class MemoryLegacyStore implements LegacyStore {
   async deltasApplied(): Promise<boolean> {
     return false;
   }
+
+  /** No column limits (the in-memory table holds any value). */
+  async columnLimits(): Promise<ReadonlyMap<string, ColumnLimits>> {
+    return new Map();
+  }
   scanChanged = unused('scanChanged');
   chunkChecksums = unused('chunkChecksums');
   readChunk = unused('readChunk');
@@ -153,6 +158,40 @@ export class MemorySyncTables implements ServiceStore, SyncStateStore {
   async deltasApplied(): Promise<boolean> {
     return false;
   }
+
+  async readForSync(
+    entity: EntitySpec,
+    key: string,
+    options: { readonly legacyKey: string; readonly eventId?: string },
+  ): Promise<{
+    record: StoredRecord;
+    stored: StoredSyncState;
+    mappedServiceKey: string | undefined;
+    applied: boolean;
+  }> {
+    return {
+      record: await this.read(entity, key),
+      stored: await this.get(entity, key),
+      mappedServiceKey: this.legacyToService.get(options.legacyKey),
+      applied: options.eventId === undefined ? false : await this.deltasApplied(),
+    };
+  }
+
+  async readMany(entity: EntitySpec, keys: readonly string[]): Promise<Map<string, StoredRecord>> {
+    const found = new Map<string, StoredRecord>();
+    for (const k of keys) if (this.items.has(k)) found.set(k, await this.read(entity, k));
+    return found;
+  }
+
+  /** One by one (no transactions to lose together): each record's own outcome. */
+  async writeMany(
+    entity: EntitySpec,
+    writes: readonly { readonly key: string; readonly write: ServiceWrite }[],
+  ): Promise<Map<string, WriteOutcome>> {
+    const out = new Map<string, WriteOutcome>();
+    for (const w of writes) out.set(w.key, await this.write(entity, w.key, w.write));
+    return out;
+  }
   scan = unused('scan');
 
   // --- SyncStateStore ---
@@ -164,6 +203,36 @@ export class MemorySyncTables implements ServiceStore, SyncStateStore {
     if ((this.states.get(serviceKey)?.revision ?? 0) !== w.expectedRevision) return false;
     this.states.set(serviceKey, { state: w.next, revision: w.expectedRevision + 1 });
     return true;
+  }
+
+  async getMany(_entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, StoredSyncState>> {
+    return new Map(
+      serviceKeys.flatMap((k) => (this.states.has(k) ? [[k, this.states.get(k)!] as const] : [])),
+    );
+  }
+
+  async putMany(
+    entity: EntitySpec,
+    writes: readonly { readonly key: string; readonly write: StateWrite }[],
+  ): Promise<Set<string>> {
+    const stored = new Set<string>();
+    for (const w of writes) if (await this.put(entity, w.key, w.write)) stored.add(w.key);
+    return stored;
+  }
+
+  async legacyKeysOf(_entity: EntitySpec, serviceKeys: readonly string[]): Promise<Map<string, string>> {
+    return lookUp(this.serviceToLegacy, serviceKeys);
+  }
+
+  async serviceKeysOf(_entity: EntitySpec, legacyKeys: readonly string[]): Promise<Map<string, string>> {
+    return lookUp(this.legacyToService, legacyKeys);
+  }
+
+  async getWithLegacyKey(
+    entity: EntitySpec,
+    serviceKey: string,
+  ): Promise<{ stored: StoredSyncState; legacyKey: string | undefined }> {
+    return { stored: await this.get(entity, serviceKey), legacyKey: this.serviceToLegacy.get(serviceKey) };
   }
 
   async reset(_entity: EntitySpec, serviceKey: string): Promise<void> {
@@ -191,6 +260,11 @@ export class MemorySyncTables implements ServiceStore, SyncStateStore {
   putWatermark = unused('putWatermark');
   getSnapshots = unused('getSnapshots');
   putSnapshot = unused('putSnapshot');
+}
+
+/** The entries of `map` under `keys` (the ones it has). */
+function lookUp(map: ReadonlyMap<string, string>, keys: readonly string[]): Map<string, string> {
+  return new Map(keys.flatMap((k) => (map.has(k) ? [[k, map.get(k)!] as const] : [])));
 }
 
 /** Parked conflicts and published events, kept for inspection. */

@@ -192,6 +192,10 @@ function stateStore(keyMap: Map<string, string>): SyncStateStore & { resets: str
     async serviceKeyOf(_e, legacyKey) {
       return [...keyMap].find(([, l]) => l === legacyKey)?.[0];
     },
+    async serviceKeysOf(_e, legacyKeys) {
+      const byLegacy = new Map([...keyMap].map(([s, l]) => [l, s] as const));
+      return new Map(legacyKeys.flatMap((l) => (byLegacy.has(l) ? [[l, byLegacy.get(l)!] as const] : [])));
+    },
     async get() {
       return { state: { fields: {} }, revision: 0 };
     },
