@@ -11,12 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import {
-  ScanCommand as DocScanCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import mysql, { type Pool } from 'mysql2/promise';
 import { EnvelopeCipher, LocalDataKeys } from '../../lambdas/adapters/field-cipher.js';
 import { MysqlArchiveSource } from '../../lambdas/adapters/mysql-archive-source.js';
@@ -33,6 +28,16 @@ import { closeRuntime, configureRuntime, runtime } from '../../lambdas/handlers/
 import { MemoryObjectStore } from '../local/memory-objects.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { EntitySpec, MigrationSpec, MysqlEntityLegacy } from '../spec/schema.js';
+import {
+  type EditSpec,
+  editToken,
+  generateDataset,
+  legacyEdit,
+  legacyKeys,
+  serviceEdit,
+  serviceKeysOf,
+  trafficPlan,
+} from './admin-edits.js';
 import { apiGatewayEvent } from './apigateway-event.js';
 import type { AssemblyModel, FunctionModel, ResourceId, TableModel } from './assembly.js';
 import { type FaultPlan, type FaultStart, startThrottleProxy, type ThrottleProxy } from './faults.js';
@@ -216,6 +221,18 @@ export interface RehearsalReport {
     readonly unmatchedSamples: readonly { source: string; detailType: string }[];
     /** What the dead-letter queues hold (no field values: they may be personal data). */
     readonly dlqMessages: readonly { source: string; detailType: string; eventId: string | null }[];
+  };
+  /**
+   * The traffic's edits by side and kind (`magento product.price`, `service stock.qty`,
+   * `magento coupon.timesUsed`): rows changed, and how many of the values they set arrived on
+   * the other side in an acknowledged event (null for counters: an increment carries no value
+   * of its own; the end state's comparison covers them).
+   */
+  readonly edits: Record<string, { offered: number; applied: number | null }>;
+  /** The service's entities with traffic, and those left out with why. */
+  readonly entities: {
+    readonly traffic: readonly string[];
+    readonly skipped: readonly { entity: string; reason: string }[];
   };
   readonly lag: {
     readonly p50Ms: number | null;
@@ -489,7 +506,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const applied: Record<string, number> = { forward: 0, reverse: 0 };
   const failed: Record<string, number> = { forward: 0, reverse: 0 };
   const lags: Record<string, number[]> = { forward: [], reverse: [] };
-  const pending = new Map<string, number>();
+  /** Tokens in flight: when the edit that set them was made, and which kind of edit it was. */
+  const pending = new Map<string, { at: number; label: string }>();
   const queues = new Map<ResourceId, LocalQueue>();
   const mappings: { direction: string; esm: EventSourceMapping }[] = [];
   const pipes: LocalPipe[] = [];
@@ -544,15 +562,33 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     }, 0);
   const ticker = setInterval(progress, 1000);
 
-  // Traffic is generated for the service's first entity on a MySQL legacy without EAV fields.
-  const entity =
-    spec.legacy.kind === 'mysql'
-      ? serviceSpec.entities.find((e) => e.name in serviceTables && !e.fields.some((f) => f.eav))
-      : undefined;
-  if (!entity)
+  // Traffic for the service's MySQL entities (lib/rehearse/admin-edits.ts): the first one (a
+  // referenced entity, such as the product stock points at) is the one users reach through the
+  // gateway and the poison events name.
+  const plan = spec.legacy.kind === 'mysql' ? trafficPlan(spec, options.service) : undefined;
+  const trafficEntities = (plan?.entities ?? []).filter((e) => e.name in serviceTables);
+  const entity = trafficEntities[0];
+  if (!plan || !entity)
     throw new RehearsalError(
-      `${spec.name}/${options.service}: the rehearsal generates traffic for MySQL entities without EAV fields; this service has none`,
+      `${spec.name}/${options.service}: the rehearsal generates traffic for MySQL entities; this service has none it can generate${
+        plan?.skipped.length ? ` (${plan.skipped.map((x) => `${x.entity}: ${x.reason}`).join('; ')})` : ''
+      }`,
     );
+  const legacyEdits = plan.legacy.filter((e) => trafficEntities.includes(e.entity));
+  const serviceEdits = plan.service.filter((e) => trafficEntities.includes(e.entity));
+  /** The users' writes through the gateway: the first string field each side sets on `entity`. */
+  const userWrite = (edits: readonly EditSpec[]) => {
+    const e = edits.find((x) => x.entity === entity && x.kind === 'set' && x.field.type === 'string');
+    if (!e) throw new RehearsalError(`${entity.name} has no string field the users could write`);
+    return e;
+  };
+  /** Per edit (`magento product.price`): changes offered, and how many of their tokens were applied. */
+  const editStats = new Map<string, { offered: number; applied: number | null }>();
+  const countEdit = (label: string, changes: number, counter: boolean) => {
+    const s = editStats.get(label) ?? { offered: 0, applied: counter ? null : 0 };
+    s.offered += changes;
+    editStats.set(label, s);
+  };
 
   /**
    * The gateway function of the assembly (the platform stack's, for this migration) built
@@ -576,7 +612,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         read: (key) => legacyRecord(pool, entity, key),
         write: async (key, value) => {
           lastEditAt.set(key, Date.now());
-          await legacyEdit(pool, entity, key, value, false);
+          await legacyEdit(pool, userWrite(legacyEdits), [key], [value]);
         },
       },
       {
@@ -589,7 +625,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
           // as a service error: on 12 rows at the tests' rates such races are frequent).
           for (let attempt = 1; ; attempt++) {
             try {
-              await serviceEdit(doc, table, entity, key, value);
+              await serviceEdit(doc, table, userWrite(serviceEdits), key, value);
               return;
             } catch (e) {
               if ((e as Error).name !== 'ConditionalCheckFailedException' || attempt >= VERSION_RACE_RETRIES)
@@ -718,8 +754,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         )
           .then(({ status, target }) => {
             if (write && status < 300 && target) {
-              pending.set(token, Date.now());
+              const label = `${target === 'service' ? 'service' : 'magento'} ${entity.name} (user)`;
+              pending.set(token, { at: Date.now(), label });
               offered[target === 'service' ? 'reverse' : 'forward']! += 1;
+              countEdit(label, 1, false);
             }
           })
           .catch(() => {})
@@ -818,7 +856,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         c.query("SET time_zone = '+00:00'");
       });
       await createTables(raw, tableModels, tableName);
-      await generateDataset(db, entity, datasetRows);
+      await generateDataset(db, { ...plan, entities: trafficEntities }, datasetRows);
       // dynamo-throttle: the functions reach DynamoDB through a proxy that throttles a share.
       if (options.faults?.dynamoThrottle) {
         throttle = await startThrottleProxy(options.dynamoEndpoint, options.faults.dynamoThrottle);
@@ -961,17 +999,39 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       const t = Date.now();
       if (!(await drained(options.drainTimeoutMs ?? 60_000, t)))
         throw new Error('the backfill did not drain');
-      const rows = await countItems(raw, localServiceTables[entity.name]!);
-      if (rows < datasetRows) throw new Error(`${rows} of ${datasetRows} rows reached the service`);
-      return `${rows} rows in the service table`;
+      // An entity without `updated_at` (stock, coupons) is captured by snapshots, whose first
+      // poll only takes the baseline: its rows reach the service by the backfill, as the
+      // rollout's Backfill step copies them (key-range chunks through the forward-sync rules).
+      const backfill = new SyncEngineBackfill(await runtime());
+      const chunkSize = serviceSpec.rollout.backfillChunkSize;
+      const snapshotOnly = trafficEntities.filter((x) => !(x.legacy as MysqlEntityLegacy).updatedAt);
+      for (const e of snapshotOnly) {
+        for (const chunk of await backfill.planChunks(e.name, chunkSize)) await backfill.copyChunk(chunk);
+      }
+      // The copies' stream records cross the pipe and the reverse sync (which drops them).
+      if (snapshotOnly.length && !(await drained(options.drainTimeoutMs ?? 60_000, Date.now())))
+        throw new Error('the backfill did not drain');
+      const counts: string[] = [];
+      for (const e of trafficEntities) {
+        const rows = await countItems(raw, localServiceTables[e.name]!);
+        if (rows < datasetRows)
+          throw new Error(`${rows} of ${datasetRows} ${e.name} rows reached the service`);
+        counts.push(`${rows} ${e.name}`);
+      }
+      return `${counts.join(', ')} rows in the service tables`;
     });
 
     await phase('traffic', async () => {
       if (!db) throw new Error('no Magento database');
       const serviceShare = options.serviceShare ?? 0.5;
       const total = Math.round((rate * durationMs) / 1000);
-      const keys = await legacyKeys(db, entity);
-      const serviceKeys = await serviceKeysOf(doc, localServiceTables[entity.name]!, entity);
+      const keysOf = new Map<string, string[]>();
+      const serviceKeysByEntity = new Map<string, string[]>();
+      for (const e of trafficEntities) {
+        keysOf.set(e.name, await legacyKeys(db, e));
+        serviceKeysByEntity.set(e.name, await serviceKeysOf(doc, localServiceTables[e.name]!, e));
+      }
+      const keys = keysOf.get(entity.name)!;
       const t0 = Date.now();
       let seq = 0;
       const inFlight = new Set<Promise<void>>();
@@ -1020,17 +1080,42 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         // rate falls behind (reported in the phase's detail) instead of queueing without bound.
         while (seq < due && inFlight.size < MAX_IN_FLIGHT) {
           const n = seq++;
-          const toService = Math.random() < serviceShare && serviceKeys.length > 0;
-          const key = toService ? pick(serviceKeys) : pick(keys);
-          lastEditAt.set(key, Date.now());
+          const toService = Math.random() < serviceShare && serviceEdits.length > 0;
+          // Each side's kinds of edit in turn (a price, a stock quantity, a name…).
+          const edit = toService
+            ? serviceEdits[n % serviceEdits.length]!
+            : legacyEdits[n % legacyEdits.length]!;
+          const pool = toService ? serviceKeysByEntity.get(edit.entity.name)! : keysOf.get(edit.entity.name)!;
+          if (!pool.length) continue;
+          // A counter moves on two rows in one statement (two coupons used in one order).
+          const editKeys = edit.kind === 'increment' && !toService ? pickTwo(pool) : [pick(pool)];
+          for (const k of editKeys) lastEditAt.set(k, Date.now());
+          const side = toService ? 'service' : 'magento';
+          const label = `${side} ${edit.label}`;
           const p = (
             toService
-              ? serviceEdit(doc, localServiceTables[entity.name]!, entity, key, `S${runId}x${n}`)
-              : legacyEdit(db, entity, key, `L${runId}x${n}`, n % 10 === 0)
+              ? serviceEdit(
+                  doc,
+                  localServiceTables[edit.entity.name]!,
+                  edit,
+                  editKeys[0]!,
+                  editToken(edit.field, 'S', runId, n),
+                )
+              : legacyEdit(
+                  db,
+                  edit,
+                  editKeys,
+                  // One in ten a second edit of the same row in the same second.
+                  n % 10 === 0
+                    ? [editToken(edit.field, 'L', runId, n), editToken(edit.field, 'L', runId, n, true)]
+                    : [editToken(edit.field, 'L', runId, n)],
+                )
           )
             .then((token) => {
-              for (const tk of token) pending.set(tk, Date.now());
-              offered[toService ? 'reverse' : 'forward']! += token.length;
+              for (const tk of token) pending.set(tk, { at: Date.now(), label });
+              const changes = edit.kind === 'increment' ? editKeys.length : token.length;
+              offered[toService ? 'reverse' : 'forward']! += changes;
+              countEdit(label, changes, edit.kind === 'increment');
             })
             .catch(() => {
               // A lost service-side race (the version moved; the service would retry), or an
@@ -1127,7 +1212,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         const t = pending.get(v);
         if (t !== undefined) {
           pending.delete(v);
-          lags[direction]!.push(at - t);
+          lags[direction]!.push(at - t.at);
+          const s = editStats.get(t.label);
+          if (s?.applied !== null && s?.applied !== undefined) s.applied++;
         }
       }
     } catch {
@@ -1244,6 +1331,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       unmatchedSamples: busRef?.unmatchedSamples ?? [],
       dlqMessages,
     },
+    edits: Object.fromEntries([...editStats].sort(([a], [b]) => a.localeCompare(b))),
+    entities: { traffic: trafficEntities.map((e) => e.name), skipped: plan.skipped },
     lag: {
       p50Ms: percentile(all, 50),
       p99Ms: percentile(all, 99),
@@ -1272,6 +1361,14 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
 }
 function pick<T>(xs: readonly T[]): T {
   return xs[Math.floor(Math.random() * xs.length)]!;
+}
+
+/** Two different elements (one when there is only one). */
+function pickTwo<T>(xs: readonly T[]): T[] {
+  const a = Math.floor(Math.random() * xs.length);
+  if (xs.length < 2) return [xs[a]!];
+  const b = (a + 1 + Math.floor(Math.random() * (xs.length - 1))) % xs.length;
+  return [xs[a]!, xs[b]!];
 }
 
 async function createTables(
@@ -1329,125 +1426,10 @@ async function countItems(client: DynamoDBClient, table: string): Promise<number
   return n;
 }
 
-function columnsOf(entity: EntitySpec) {
-  const legacy = entity.legacy as MysqlEntityLegacy;
-  const strings = entity.fields.filter((f) => f.type === 'string' && f.column && !f.eav);
-  return { legacy, strings };
-}
-
 const ident = (s: string) => {
   if (!/^[A-Za-z0-9_]+$/.test(s)) throw new RehearsalError(`unsafe identifier ${s}`);
   return `\`${s}\``;
 };
-
-/** Inserts `rows` Magento-shaped rows (string fields generated, the rest from defaults). */
-async function generateDataset(db: Pool, entity: EntitySpec, rows: number): Promise<void> {
-  const { legacy, strings } = columnsOf(entity);
-  const defaults = legacy.insertDefaults ?? {};
-  const cols = [...strings.map((f) => f.column!), ...Object.keys(defaults)];
-  const updated = legacy.updatedAt;
-  for (let i = 0; i < rows; i += 500) {
-    const batch: unknown[][] = [];
-    for (let j = i; j < Math.min(rows, i + 500); j++) {
-      batch.push([
-        ...strings.map((f) =>
-          f.name.toLowerCase().includes('email') ? `customer${j}@example.com` : `${f.name}-${j}`,
-        ),
-        ...Object.values(defaults),
-      ]);
-    }
-    const ts = updated ? `, ${ident(updated)}` : '';
-    await db.query(
-      `INSERT INTO ${ident(legacy.table)} (${cols.map(ident).join(', ')}${ts}) VALUES ${batch
-        .map((r) => `(${r.map(() => '?').join(', ')}${updated ? ', NOW() - INTERVAL 1 HOUR' : ''})`)
-        .join(', ')}`,
-      batch.flat(),
-    );
-  }
-}
-
-async function legacyKeys(db: Pool, entity: EntitySpec): Promise<string[]> {
-  const { legacy } = columnsOf(entity);
-  const [rows] = await db.query(`SELECT ${ident(legacy.key)} AS k FROM ${ident(legacy.table)}`);
-  return (rows as { k: unknown }[]).map((r) => String(r.k));
-}
-
-/**
- * A Magento admin's edit: one string field set in SQL (`updated_at` moves by its ON UPDATE);
- * `twice` makes a second edit of the same row in the same second.
- */
-async function legacyEdit(
-  db: Pool,
-  entity: EntitySpec,
-  key: string,
-  token: string,
-  twice: boolean,
-): Promise<string[]> {
-  const { legacy, strings } = columnsOf(entity);
-  const field = strings.find((f) => !f.name.toLowerCase().includes('email')) ?? strings[0]!;
-  const sql = `UPDATE ${ident(legacy.table)} SET ${ident(field.column!)} = ? WHERE ${ident(legacy.key)} = ?`;
-  await db.query(sql, [token, key]);
-  if (!twice) return [token];
-  await db.query(sql, [`${token}b`, key]);
-  return [`${token}b`];
-}
-
-async function serviceKeysOf(
-  doc: DynamoDBDocumentClient,
-  table: string,
-  entity: EntitySpec,
-): Promise<string[]> {
-  const out: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const r = await doc.send(
-      new DocScanCommand({
-        TableName: table,
-        ProjectionExpression: '#k',
-        ExpressionAttributeNames: { '#k': entity.target.key },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const i of r.Items ?? []) out.push(String(i[entity.target.key]));
-    start = r.LastEvaluatedKey;
-  } while (start);
-  return out;
-}
-
-/** A write of the new service: the item with one field changed, its version moved (conditional). */
-async function serviceEdit(
-  doc: DynamoDBDocumentClient,
-  table: string,
-  entity: EntitySpec,
-  key: string,
-  token: string,
-): Promise<string[]> {
-  const { strings } = columnsOf(entity);
-  const field = strings.find((f) => !f.name.toLowerCase().includes('email')) ?? strings[0]!;
-  const versionAttr = entity.target.versionAttribute;
-  const got = await doc.send(
-    new GetCommand({ TableName: table, Key: { [entity.target.key]: key }, ConsistentRead: true }),
-  );
-  const before = got.Item ?? {};
-  const version = Number(before[versionAttr] ?? 0);
-  await doc.send(
-    new PutCommand({
-      TableName: table,
-      Item: {
-        ...before,
-        [entity.target.key]: key,
-        [field.name]: token,
-        [versionAttr]: version + 1,
-        [entity.target.updatedAtAttribute]: new Date().toISOString(),
-        _writer: 'service',
-      },
-      ConditionExpression: got.Item ? '#v = :v' : 'attribute_not_exists(#k)',
-      ExpressionAttributeNames: got.Item ? { '#v': versionAttr } : { '#k': entity.target.key },
-      ...(got.Item ? { ExpressionAttributeValues: { ':v': version } } : {}),
-    }),
-  );
-  return [token];
-}
 
 /** An event on the forward channel that the contract rejects (a poison message). */
 function poisonEntry(entity: EntitySpec) {
@@ -1507,7 +1489,7 @@ async function legacyRecord(
   entity: EntitySpec,
   key: string,
 ): Promise<Record<string, unknown> | undefined> {
-  const { legacy } = columnsOf(entity);
+  const legacy = entity.legacy as MysqlEntityLegacy;
   const fields = entity.fields.filter((f) => f.column && !f.eav);
   const [rows] = await db.query(
     `SELECT ${fields.map((f) => `${ident(f.column!)} AS ${ident(f.name)}`).join(', ')} FROM ${ident(legacy.table)} WHERE ${ident(legacy.key)} = ?`,

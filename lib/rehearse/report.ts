@@ -45,6 +45,18 @@ export function reportMarkdown(r: RehearsalReport): string {
         : '') +
       '.',
     '',
+    '## Edits',
+    '',
+    `Entities with traffic: ${r.entities.traffic.join(', ')}` +
+      (r.entities.skipped.length
+        ? `; left out: ${r.entities.skipped.map((x) => `${x.entity} (${x.reason})`).join('; ')}`
+        : '') +
+      '.',
+    '',
+    '| side and edit | rows changed | values arrived |',
+    '| --- | --- | --- |',
+    ...Object.entries(r.edits).map(([k, e]) => `| ${k} | ${e.offered} | ${e.applied ?? '– (counter)'} |`),
+    '',
     '## Conflicts and divergence',
     '',
     `Conflicts by policy: ${fmt(r.conflicts.byPolicy)}; by winner: ${fmt(r.conflicts.byWinner)}.`,
