@@ -19,11 +19,12 @@ export const systemSleep: Sleep = (ms, signal) =>
   });
 
 /**
- * `Date.now`, {@link systemSleep} and `Math.random`, looked up on each call (as the domain's
+ * `Date.now`, `performance.now`, {@link systemSleep} and `Math.random`, looked up on each call (as the domain's
  * former `Date.now` defaults were), so a clock installed later (test fake timers) is the one read.
  */
 export const systemAmbient: Ambient = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   sleep: systemSleep,
   random: () => Math.random(),
 };

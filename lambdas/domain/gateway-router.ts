@@ -7,7 +7,8 @@
  * - {@link FlagSource}: the current flags (AppConfig Data in production).
  * - {@link Upstream}: sends one HTTP request to an upstream (keep-alive HTTP client).
  * - {@link GatewayTelemetry}: metrics and the sampled mismatch log.
- * - {@link Ambient}: the clock, the wait for shadow reads and the sampling's randomness.
+ * - {@link Ambient}: the clocks (the wall clock; a monotonic one for latencies), the wait for shadow
+ *   reads and the sampling's randomness.
  */
 import {
   type CallOutcome,
@@ -153,7 +154,8 @@ export interface GatewayResponse {
 
 /**
  * What the router is built from. Its {@link Ambient} times the breakers and the log budgets,
- * bounds the wait for shadow reads and draws the shadow sample.
+ * measures the upstream calls' latency (its monotonic clock), bounds the wait for shadow reads
+ * and draws the shadow sample.
  */
 export interface GatewayRouterOptions extends Ambient {
   readonly spec: RoutingSpec & {
@@ -317,14 +319,14 @@ export class GatewayRouter {
   }
 
   private async call(service: string, target: Target | 'shadow', req: UpstreamRequest): Promise<CallRecord> {
-    const started = performance.now();
+    const started = this.opts.monotonic();
     try {
       const res = await this.opts.upstream.send(req, { timeoutMs: this.opts.spec.gateway.upstreamTimeoutMs });
-      const latencyMs = performance.now() - started;
+      const latencyMs = this.opts.monotonic() - started;
       this.opts.telemetry.upstreamCall(service, target, resultOf(res.status), latencyMs);
       return { res, latencyMs };
     } catch (e) {
-      const latencyMs = performance.now() - started;
+      const latencyMs = this.opts.monotonic() - started;
       const error =
         e instanceof UpstreamError ? e : new UpstreamError('unreachable', String(e), { cause: e });
       this.opts.telemetry.upstreamCall(service, target, failureResult(error.kind), latencyMs);

@@ -494,6 +494,12 @@ export interface ObjectStore {
  */
 export type Clock = () => number;
 
+/**
+ * Milliseconds from an arbitrary origin that never step back (the wall clock can, when it is set):
+ * what durations are measured on.
+ */
+export type MonotonicClock = () => number;
+
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
@@ -503,6 +509,7 @@ export type Random = () => number;
 /** The time, the waits and the randomness a use case runs with, handed in by its caller. */
 export interface Ambient {
   readonly now: Clock;
+  readonly monotonic: MonotonicClock;
   readonly sleep: Sleep;
   readonly random: Random;
 }

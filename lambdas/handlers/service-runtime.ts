@@ -83,6 +83,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<ServiceRuntime> {
     publisher:
       overrides.publisher ?? new EventBridgePublisher({ busName: requiredEnv(RUNTIME_ENV.busName, env) }),
     now: overrides.now ?? systemAmbient.now,
+    monotonic: overrides.monotonic ?? systemAmbient.monotonic,
     sleep: overrides.sleep ?? systemAmbient.sleep,
     random: overrides.random ?? systemAmbient.random,
   };

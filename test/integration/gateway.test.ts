@@ -135,6 +135,24 @@ describe('Gateway: routing by flags', () => {
     expect(service.seen[0]?.url).toBe('/customers/42?expand=addresses');
   });
 
+  it('measures an upstream call on the monotonic clock it is given, not on the wall clock', async () => {
+    deploy(0, 'legacy');
+    // Each reading of the monotonic clock is 42 ms after the one before; the wall clock stands.
+    let ticks = 0;
+    router = new GatewayRouter({
+      ...systemAmbient,
+      spec: gatewaySpec(),
+      flags,
+      upstream,
+      telemetry,
+      now,
+      monotonic: () => 42 * ticks++,
+    });
+    const r = await read('someone');
+    expect(r.servedBy).toBe('legacy');
+    expect(telemetry.calls).toEqual([{ service: 'customer', target: 'legacy', result: 'ok', latencyMs: 42 }]);
+  });
+
   it('sends x-canary: true to the service at 0 % where the override is on', async () => {
     deploy(0, 'legacy');
     router = new GatewayRouter({
@@ -190,7 +208,9 @@ describe('Gateway: health fallback', () => {
     service.reply(() => 'hang');
     const r2 = await read('u2');
     expect(bodyOf(r2).upstream).toBe('legacy');
-    expect(telemetry.calls).toContainEqual({ service: 'customer', target: 'service', result: 'timeout' });
+    expect(telemetry.calls).toContainEqual(
+      expect.objectContaining({ service: 'customer', target: 'service', result: 'timeout' }),
+    );
 
     await read('u3');
     await read('u4'); // 4 failures of 4: the breaker opens

@@ -128,14 +128,14 @@ export function staticFlags(flags: RoutingFlags): FlagSource {
 
 /** Records what the router reports. */
 export class RecordingTelemetry implements GatewayTelemetry {
-  readonly calls: { service: string; target: string; result: CallResult }[] = [];
+  readonly calls: { service: string; target: string; result: CallResult; latencyMs: number }[] = [];
   readonly fallbacks: { service: string; reason: FallbackReason }[] = [];
   readonly shadows: ShadowReport[] = [];
   readonly shadowFailures: { service: string; result: CallResult }[] = [];
   readonly rejected: string[] = [];
 
-  upstreamCall(service: string, target: string, result: CallResult): void {
-    this.calls.push({ service, target, result });
+  upstreamCall(service: string, target: string, result: CallResult, latencyMs: number): void {
+    this.calls.push({ service, target, result, latencyMs });
   }
   fallback(service: string, reason: FallbackReason): void {
     this.fallbacks.push({ service, reason });
