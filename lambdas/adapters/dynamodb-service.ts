@@ -17,7 +17,6 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { fieldPolicy } from '../../lib/spec/lookup.js';
 import type { EntitySpec, FieldSpec } from '../../lib/spec/schema.js';
 import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
@@ -44,6 +43,7 @@ import {
   stateKey,
   storedStateOf,
 } from './dynamodb-sync-state.js';
+import { type AttributeValueJson, numberOf, UNMARSHALL_OPTIONS, unmarshallItem } from './dynamodb-values.js';
 
 /** Applied-delta markers expire after this many days (redeliveries stop long before). */
 export const APPLIED_TTL_DAYS = 7;
@@ -66,6 +66,8 @@ export function documentClient(options: { endpoint?: string; region?: string } =
   });
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    // Numbers as the stream and the scan read them: exact, or their decimal string.
+    unmarshallOptions: UNMARSHALL_OPTIONS,
   });
 }
 
@@ -463,11 +465,12 @@ function fieldText(f: FieldSpec): ToText {
     }
     return canonicalText(value);
   };
-  // A number in the safe range is `Number(N)` natively; as an integer or a string field that
-  // is `String(n)` (normalizeValue, or its fallback for a fraction, keeps that number).
+  // A number read as a number (numberOf) is, as an integer or a string field, `String(n)`
+  // (normalizeValue, or its fallback for a fraction, keeps that number); one kept as its
+  // decimal string goes the general way.
   const safeNumber = (av: AttributeValue & { N: string }): string => {
-    const n = Number(av.N);
-    return n <= Number.MAX_SAFE_INTEGER && n >= Number.MIN_SAFE_INTEGER ? String(n) : general(av);
+    const n = numberOf(av.N);
+    return typeof n === 'number' ? String(n) : general(av);
   };
   switch (f.type) {
     case 'string':
@@ -499,37 +502,11 @@ function fieldText(f: FieldSpec): ToText {
 }
 
 /**
- * An item's attribute values as the document client returns them (`unmarshall` with its
- * defaults): strings, numbers in the safe range, booleans and NULL directly; anything else (big
- * numbers, maps, lists, sets, binary) through `unmarshall` itself.
+ * An item's attribute values as the document client returns them (both by the one unmarshaller,
+ * dynamodb-values.ts): what the consistency scan reads its raw items with.
  */
 export function nativeItem(item: Record<string, AttributeValue>): Item {
-  const out: Item = {};
-  let other: Record<string, AttributeValue> | undefined;
-  for (const name in item) {
-    const av = item[name]!;
-    if (av.S !== undefined) {
-      out[name] = av.S;
-      continue;
-    }
-    if (av.N !== undefined) {
-      const n = Number(av.N);
-      if (n <= Number.MAX_SAFE_INTEGER && n >= Number.MIN_SAFE_INTEGER) {
-        out[name] = n;
-        continue;
-      }
-    } else if (av.BOOL !== undefined) {
-      out[name] = av.BOOL;
-      continue;
-    } else if (av.NULL !== undefined) {
-      out[name] = null;
-      continue;
-    }
-    other ??= {};
-    other[name] = av;
-  }
-  if (other) Object.assign(out, unmarshall(other));
-  return out;
+  return unmarshallItem(item as unknown as Record<string, AttributeValueJson>);
 }
 
 /** ProjectionExpression of top-level attributes (names aliased: some are reserved words). */

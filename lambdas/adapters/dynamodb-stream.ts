@@ -1,34 +1,18 @@
 /**
  * DynamoDB stream records (as a Lambda or an EventBridge Pipe receives them, attribute values
- * in DynamoDB JSON) -> plain records for the capture domain. Numbers stay exact: an integer
- * within the safe range becomes a number, anything else its decimal string.
+ * in DynamoDB JSON) -> plain records for the capture domain, by the one unmarshaller
+ * (dynamodb-values.ts: numbers stay exact, a number a double cannot hold its decimal string).
  */
 import type { ServiceStreamRecord } from '../domain/capture.js';
+import { type AttributeValueJson, unmarshallItem } from './dynamodb-values.js';
 
-type AttributeValue = Record<string, unknown>;
+type AttributeValue = AttributeValueJson;
 
-export function fromAttributeValue(av: AttributeValue): unknown {
-  if ('S' in av) return av['S'];
-  if ('N' in av) {
-    const s = String(av['N']);
-    const n = Number(s);
-    return Number.isSafeInteger(n) || (Number.isFinite(n) && String(n) === s) ? n : s;
-  }
-  if ('BOOL' in av) return Boolean(av['BOOL']);
-  if ('NULL' in av) return null;
-  if ('M' in av) return unmarshallImage(av['M'] as Record<string, AttributeValue>);
-  if ('L' in av) return (av['L'] as AttributeValue[]).map(fromAttributeValue);
-  if ('SS' in av) return new Set(av['SS'] as string[]);
-  if ('NS' in av) return new Set((av['NS'] as string[]).map(Number));
-  if ('B' in av) return av['B'];
-  throw new Error(`unsupported attribute value type ${Object.keys(av).join(',')}`);
-}
-
+/** A stream image (or the keys) as plain values; undefined when the record has none. */
 export function unmarshallImage(
   image: Record<string, AttributeValue> | undefined,
 ): Record<string, unknown> | undefined {
-  if (!image) return undefined;
-  return Object.fromEntries(Object.entries(image).map(([k, v]) => [k, fromAttributeValue(v)]));
+  return image ? unmarshallItem(image) : undefined;
 }
 
 /** The shape of one stream record (a subset of aws-lambda's DynamoDBRecord). */
