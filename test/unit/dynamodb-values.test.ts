@@ -67,7 +67,7 @@ describe('Function: the one DynamoDB unmarshaller (dynamodb-values.ts)', () => {
       B: 'dGhpcyB0ZXh0IGlzIGJhc2U2NC1lbmNvZGVk',
       BOOL: true,
       BS: new Set(['U3Vubnk=', 'UmFpbnk=', 'U25vd3k=']),
-      L: ['Cookies', 'Coffee', 3.14159],
+      L: ['Cookies', 'Coffee', Number('3.14159')], // the reference's number, not π
       M: { Name: 'Joe', Age: 35 },
       N: 123.45,
       NS: new Set([42.2, -19, 7.5, 3.14]),
