@@ -25,12 +25,12 @@ import { canonicalText, FIELD_SEPARATOR, NULL_MARK } from '../domain/checksum.js
 import type { FieldValue } from '../domain/events.js';
 import type { PersonalDataSealer } from '../domain/personal-data.js';
 import type {
+  ForwardSyncRead,
   Row,
   ScannedRow,
   ServiceStore,
   ServiceWrite,
   StoredRecord,
-  StoredSyncState,
   WriteOutcome,
 } from '../domain/ports.js';
 import { normalizeValue } from '../domain/values.js';
@@ -152,12 +152,7 @@ export class DynamoServiceStore implements ServiceStore {
     entity: EntitySpec,
     key: string,
     options: { legacyKey: string; eventId?: string },
-  ): Promise<{
-    record: StoredRecord;
-    stored: StoredSyncState;
-    mappedServiceKey: string | undefined;
-    applied: boolean;
-  }> {
+  ): Promise<ForwardSyncRead> {
     const table = this.tableOf(entity);
     const sync = this.options.syncTable;
     const statePk = stateKey(entity, key);

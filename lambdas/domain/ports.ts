@@ -213,6 +213,16 @@ export interface StateWrite {
   readonly expectedRevision: number;
 }
 
+/** What {@link ServiceStore.readForSync} reads for the forward sync's first decision. */
+export interface ForwardSyncRead {
+  readonly record: StoredRecord;
+  readonly stored: StoredSyncState;
+  /** The service key the key map holds for the legacy key, if any. */
+  readonly mappedServiceKey: string | undefined;
+  /** Whether the event's deltas were applied (false when no `eventId` was asked about). */
+  readonly applied: boolean;
+}
+
 export interface ServiceStore {
   read(entity: EntitySpec, key: string): Promise<StoredRecord>;
   /**
@@ -231,12 +241,7 @@ export interface ServiceStore {
     entity: EntitySpec,
     key: string,
     options: { readonly legacyKey: string; readonly eventId?: string },
-  ): Promise<{
-    readonly record: StoredRecord;
-    readonly stored: StoredSyncState;
-    readonly mappedServiceKey: string | undefined;
-    readonly applied: boolean;
-  }>;
+  ): Promise<ForwardSyncRead>;
   /** Batched reads (BatchGetItem, consistent); keys not found are absent. */
   readMany(entity: EntitySpec, keys: readonly string[]): Promise<Map<string, StoredRecord>>;
   /**

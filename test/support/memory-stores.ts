@@ -15,6 +15,7 @@ import type {
   ConflictResolution,
   ConflictStore,
   EventPublisher,
+  ForwardSyncRead,
   LegacyStore,
   LegacyWrite,
   LegacyWriteResult,
@@ -163,12 +164,7 @@ export class MemorySyncTables implements ServiceStore, SyncStateStore {
     entity: EntitySpec,
     key: string,
     options: { readonly legacyKey: string; readonly eventId?: string },
-  ): Promise<{
-    record: StoredRecord;
-    stored: StoredSyncState;
-    mappedServiceKey: string | undefined;
-    applied: boolean;
-  }> {
+  ): Promise<ForwardSyncRead> {
     return {
       record: await this.read(entity, key),
       stored: await this.get(entity, key),
