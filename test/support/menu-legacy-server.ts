@@ -1,6 +1,7 @@
 /**
  * A loopback stand-in for the Restaurant Service's menu-item API (the menu migration's legacy
- * side), enough of it for `HttpLegacyStore`: `GET /api/v1/menu-items/{id}` and the full listing
+ * side), enough of it for `HttpLegacyStore`: `GET /api/v1/menu-items/{id}`, `PATCH` of one (conditional on
+ * its `If-Match` version, which the write moves on) and the full listing
  * convention `GET /api/v1/menu-items?limit=&afterId=` (items with id > afterId in id order, at
  * most `limit` and at most `maxPageSize`, as `{ items }`). `fault` replaces the answer to a request
  * (an HTTP status, or `'hang'`: never answer).
@@ -105,7 +106,17 @@ export async function startMenuLegacyServer(
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     };
     seen.push(r);
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => answer(req, res, url, r, Buffer.concat(chunks).toString('utf8')));
+  });
+  const answer = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    r: SeenRequest,
+    body: string,
+  ) => {
     const fault = faultOf?.(r);
     if (fault === 'hang') return;
     if (typeof fault === 'number') return json(res, fault, { error: 'injected' });
@@ -122,8 +133,23 @@ export async function startMenuLegacyServer(
       const item = store.get(decodeURIComponent(m[1]!));
       return item ? json(res, 200, item) : json(res, 404, {});
     }
+    if (r.method === 'PATCH' && m) {
+      // Conditional on the version read (If-Match), which the write moves on.
+      const id = decodeURIComponent(m[1]!);
+      const item = store.get(id);
+      if (!item) return json(res, 404, {});
+      const ifMatch = req.headers['if-match'];
+      if (ifMatch !== undefined && ifMatch !== String(item['version'])) return json(res, 412, {});
+      const next = {
+        ...item,
+        ...(JSON.parse(body) as Record<string, unknown>),
+        version: Number(item['version']) + 1,
+      };
+      store.set(id, next);
+      return json(res, 200, next);
+    }
     json(res, 404, {});
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
