@@ -24,9 +24,7 @@ import {
 } from '../../lambdas/domain/validation.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { closeRuntime, configureRuntime, runtime } from '../../lambdas/handlers/runtime.js';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
-import menu from '../../migrations/menu.js';
-import { createServiceTables, type ServiceTableNames } from '../support/databases.js';
+import type { ServiceTableNames } from '../support/databases.js';
 import { InMemoryPublisher } from '../support/in-memory-publisher.js';
 import { MemoryObjectStore } from '../support/memory-objects.js';
 import {
@@ -35,7 +33,7 @@ import {
   menuItems,
   startMenuLegacyServer,
 } from '../support/menu-legacy-server.js';
-import { invokeSqs, setServiceRuntimeEnv, sqsEvent } from '../support/sync-env.js';
+import { invokeSqs, setupMenuEnv, sqsEvent } from '../support/sync-env.js';
 
 const ITEMS = menuItems(1200);
 const BUDGET = 200;
@@ -53,12 +51,7 @@ describe('Full validation, listing mode (menu migration: HTTP legacy side, 1,200
 
   beforeAll(async () => {
     server = await startMenuLegacyServer(ITEMS, { token: TOKEN });
-    tables = await createServiceTables(inject('dynamoEndpoint'), menu, 't-menu-validation');
-    setServiceRuntimeEnv('menu', 't-menu-validation', tables, inject('dynamoEndpoint'), {
-      [RUNTIME_ENV.legacyEndpoint]: server.baseUrl,
-      [RUNTIME_ENV.legacyToken]: TOKEN,
-    });
-    delete process.env[RUNTIME_ENV.legacySecretArn];
+    tables = await setupMenuEnv('t-menu-validation', server.baseUrl, TOKEN);
     await closeRuntime();
     await configureRuntime({ publisher });
     // The service table as the backfill left it, but MISSING never copied, DIFFERENT's price

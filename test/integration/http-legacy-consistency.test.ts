@@ -16,9 +16,7 @@ import {
 } from '../../lambdas/handlers/consistency-check.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { closeRuntime, configureRuntime } from '../../lambdas/handlers/runtime.js';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
-import menu from '../../migrations/menu.js';
-import { createServiceTables, type ServiceTableNames } from '../support/databases.js';
+import type { ServiceTableNames } from '../support/databases.js';
 import { InMemoryPublisher } from '../support/in-memory-publisher.js';
 import {
   canonicalData,
@@ -26,7 +24,7 @@ import {
   menuItems,
   startMenuLegacyServer,
 } from '../support/menu-legacy-server.js';
-import { fakeContext, invokeSqs, setServiceRuntimeEnv, sqsEvent, TEST_CIPHER } from '../support/sync-env.js';
+import { fakeContext, invokeSqs, setupMenuEnv, sqsEvent, TEST_CIPHER } from '../support/sync-env.js';
 
 const ITEMS = menuItems(300);
 const TOKEN = 'menu-test-token';
@@ -46,12 +44,7 @@ describe('Function: consistency-check (menu migration, HTTP legacy side)', () =>
 
   beforeAll(async () => {
     server = await startMenuLegacyServer(ITEMS, { token: TOKEN });
-    tables = await createServiceTables(inject('dynamoEndpoint'), menu, 't-menu-consistency');
-    setServiceRuntimeEnv('menu', 't-menu-consistency', tables, inject('dynamoEndpoint'), {
-      [RUNTIME_ENV.legacyEndpoint]: server.baseUrl,
-      [RUNTIME_ENV.legacyToken]: TOKEN,
-    });
-    delete process.env[RUNTIME_ENV.legacySecretArn];
+    tables = await setupMenuEnv('t-menu-consistency', server.baseUrl, TOKEN);
     await configureRuntime({ cipher: TEST_CIPHER, publisher });
     // The service table holds the same items (as after the backfill), keyed by the legacy id…
     const table = tables.serviceTables['menu_item']!;

@@ -5,14 +5,11 @@
  * one by one, each a conditional PATCH (If-Match on the version read).
  */
 import '../support/quiet-powertools.js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyDetailType, serviceDetailType, toBusEntry } from '../../lambdas/domain/events.js';
 import { handler as forward } from '../../lambdas/handlers/forward-sync.js';
 import { handler as reverse } from '../../lambdas/handlers/reverse-sync.js';
 import { closeRuntime, configureRuntime, runtime } from '../../lambdas/handlers/runtime.js';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
-import menu from '../../migrations/menu.js';
-import { createServiceTables } from '../support/databases.js';
 import { InMemoryPublisher } from '../support/in-memory-publisher.js';
 import {
   canonicalData,
@@ -20,7 +17,7 @@ import {
   menuItems,
   startMenuLegacyServer,
 } from '../support/menu-legacy-server.js';
-import { changeEvent, invokeSqs, setServiceRuntimeEnv, sqsEvent, TEST_CIPHER } from '../support/sync-env.js';
+import { changeEvent, invokeSqs, setupMenuEnv, sqsEvent, TEST_CIPHER } from '../support/sync-env.js';
 
 const ITEMS = menuItems(3);
 const TOKEN = 'menu-reverse-token';
@@ -30,12 +27,7 @@ describe('Function: reverse-sync (menu migration, HTTP legacy side)', () => {
 
   beforeAll(async () => {
     server = await startMenuLegacyServer(ITEMS, { token: TOKEN });
-    const tables = await createServiceTables(inject('dynamoEndpoint'), menu, 't-menu-reverse');
-    setServiceRuntimeEnv('menu', 't-menu-reverse', tables, inject('dynamoEndpoint'), {
-      [RUNTIME_ENV.legacyEndpoint]: server.baseUrl,
-      [RUNTIME_ENV.legacyToken]: TOKEN,
-    });
-    delete process.env[RUNTIME_ENV.legacySecretArn];
+    await setupMenuEnv('t-menu-reverse', server.baseUrl, TOKEN);
     await configureRuntime({ cipher: TEST_CIPHER, publisher: new InMemoryPublisher() });
   }, 120_000);
   afterAll(async () => {

@@ -18,6 +18,7 @@ import { closeRuntime, configureRuntime } from '../../lambdas/handlers/runtime.j
 import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import magento from '../../migrations/magento.js';
+import menu from '../../migrations/menu.js';
 import { createMagentoDatabase, createServiceTables, type ServiceTableNames } from './databases.js';
 import { InMemoryPublisher } from './in-memory-publisher.js';
 
@@ -67,6 +68,25 @@ export function setServiceRuntimeEnv(
     [RUNTIME_ENV.busName]: 'unused-in-tests',
     ...extra,
   });
+}
+
+/**
+ * The menu migration's handlers wired as on AWS against a loopback legacy API (`legacyBaseUrl`,
+ * with its `token`; no secret): its service tables created on DynamoDB Local for `stage`.
+ */
+export async function setupMenuEnv(
+  stage: string,
+  legacyBaseUrl: string,
+  token: string,
+): Promise<ServiceTableNames> {
+  const endpoint = inject('dynamoEndpoint');
+  const tables = await createServiceTables(endpoint, menu, stage);
+  setServiceRuntimeEnv('menu', stage, tables, endpoint, {
+    [RUNTIME_ENV.legacyEndpoint]: legacyBaseUrl,
+    [RUNTIME_ENV.legacyToken]: token,
+  });
+  delete process.env[RUNTIME_ENV.legacySecretArn];
+  return tables;
 }
 
 export async function setupSyncEnv(
