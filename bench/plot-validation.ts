@@ -1,13 +1,14 @@
 /**
  * Draws docs/validation-scale.svg from the figures `npm run bench -- validation` writes to
  * bench/results/validation.json: throughput (rows/s) and worker memory (MB) against the table
- * size, on a logarithmic size axis. Plain SVG text, no dependencies, no network.
+ * size, on a logarithmic size axis (bench/svg-plot.ts draws it).
  *
  * `npx tsx bench/plot-validation.ts` redraws it from the JSON.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { plotDocument, type Series } from './svg-plot.js';
 
 /** One step (backfill, scan, compare) at one size. */
 export interface StepResult {
@@ -66,83 +67,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const RESULTS_JSON = path.join(here, 'results', 'validation.json');
 export const PLOT_SVG = path.join(here, '..', 'docs', 'validation-scale.svg');
 
-interface Series {
-  readonly label: string;
-  readonly color: string;
-  readonly dashed?: boolean;
-  readonly points: ReadonlyArray<readonly [number, number]>;
-}
-
-const W = 900;
-const H = 400;
-const PANEL = { w: 360, h: 250, top: 70 };
-const LEFTS = [80, 530];
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const sizeLabel = (n: number) => (n >= 1e6 ? `${n / 1e6} M` : n >= 1e3 ? `${n / 1e3} k` : String(n));
-
-/** A "nice" upper bound and step for a linear axis from 0. */
-function niceScale(max: number): { top: number; step: number } {
-  const raw = Math.max(max, 1e-9) / 4;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
-  return { top: Math.ceil(max / step) * step || step, step };
-}
-
-function panel(
-  left: number,
-  title: string,
-  unit: string,
-  sizes: readonly number[],
-  series: Series[],
-): string {
-  const { w, h, top } = PANEL;
-  const xs = sizes.map((s) => Math.log10(s));
-  const xMin = Math.min(...xs) - 0.15;
-  const xMax = Math.max(...xs) + 0.15;
-  const x = (size: number) => left + ((Math.log10(size) - xMin) / (xMax - xMin)) * w;
-  const { top: yTop, step } = niceScale(Math.max(...series.flatMap((s) => s.points.map(([, v]) => v))));
-  const y = (v: number) => top + h - (v / yTop) * h;
-  const out: string[] = [];
-  out.push(`<text x="${left}" y="${top - 28}" class="title">${esc(title)}</text>`);
-  out.push(`<text x="${left}" y="${top - 12}" class="unit">${esc(unit)}</text>`);
-  for (let v = 0; v <= yTop + step / 2; v += step) {
-    out.push(`<line x1="${left}" x2="${left + w}" y1="${y(v)}" y2="${y(v)}" class="grid"/>`);
-    out.push(
-      `<text x="${left - 6}" y="${y(v) + 4}" class="tick" text-anchor="end">${Math.round(v).toLocaleString('en-US')}</text>`,
-    );
-  }
-  for (const s of sizes) {
-    out.push(`<line x1="${x(s)}" x2="${x(s)}" y1="${top}" y2="${top + h}" class="grid"/>`);
-    out.push(
-      `<text x="${x(s)}" y="${top + h + 16}" class="tick" text-anchor="middle">${sizeLabel(s)}</text>`,
-    );
-  }
-  out.push(
-    `<text x="${left + w / 2}" y="${top + h + 34}" class="tick" text-anchor="middle">customers (log scale)</text>`,
-  );
-  out.push(`<rect x="${left}" y="${top}" width="${w}" height="${h}" class="frame"/>`);
-  series.forEach((s, i) => {
-    if (!s.points.length) return;
-    const d = s.points
-      .map(([sz, v], j) => `${j ? 'L' : 'M'}${x(sz).toFixed(1)},${y(v).toFixed(1)}`)
-      .join(' ');
-    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
-    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
-    for (const [sz, v] of s.points) {
-      out.push(`<circle cx="${x(sz).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
-      out.push(
-        `<text x="${(x(sz) + 6).toFixed(1)}" y="${(y(v) - 6).toFixed(1)}" class="value" fill="${s.color}">${Math.round(v).toLocaleString('en-US')}</text>`,
-      );
-    }
-    const ly = top + h + 52 + i * 16;
-    out.push(
-      `<line x1="${left}" x2="${left + 24}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`,
-    );
-    out.push(`<text x="${left + 30}" y="${ly}" class="legend">${esc(s.label)}</text>`);
-  });
-  return out.join('\n');
-}
 
 /** The SVG text for `results`. */
 export function plotSvg(results: ScaleResults): string {
@@ -182,19 +107,16 @@ export function plotSvg(results: ScaleResults): string {
       ),
     },
   ];
-  const height = H + 20;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif">`,
-    `<title>Backfill and full validation: rows/s and worker memory against customers (${esc(results.sizes.map((s) => sizeLabel(s.rows)).join(', '))})</title>`,
-    '<style>.title{font-size:15px;font-weight:bold}.unit,.tick,.legend{font-size:12px;fill:#333}.value{font-size:11px}.grid{stroke:#ddd}.frame{fill:none;stroke:#888}</style>',
-    `<rect width="${W}" height="${height}" fill="#fff"/>`,
-    `<text x="${LEFTS[0]}" y="22" class="title">Backfill and full validation on MariaDB + DynamoDB Local (${esc(results.measuredAt.slice(0, 10))})</text>`,
-    `<text x="${LEFTS[0]}" y="38" class="unit">${results.workers} workers, ${results.rowsPerWorker.toLocaleString('en-US')} rows per validation worker; ${esc(results.command)}</text>`,
-    panel(LEFTS[0]!, 'Throughput', 'rows/s', sizes, throughput),
-    panel(LEFTS[1]!, 'Memory per worker', 'MB', sizes, memory),
-    '</svg>',
-    '',
-  ].join('\n');
+  const x = { scale: 'log', ticks: sizes, label: 'customers (log scale)', format: sizeLabel } as const;
+  return plotDocument({
+    title: `Backfill and full validation: rows/s and worker memory against customers (${results.sizes.map((s) => sizeLabel(s.rows)).join(', ')})`,
+    heading: `Backfill and full validation on MariaDB + DynamoDB Local (${results.measuredAt.slice(0, 10)})`,
+    subheading: `${results.workers} workers, ${results.rowsPerWorker.toLocaleString('en-US')} rows per validation worker; ${results.command}`,
+    panels: [
+      { title: 'Throughput', unit: 'rows/s', x, series: throughput },
+      { title: 'Memory per worker', unit: 'MB', x, series: memory },
+    ],
+  });
 }
 
 /** Writes the plot of `results` to docs/validation-scale.svg; returns its path. */

@@ -237,7 +237,21 @@ export interface RehearsalReport {
   readonly lag: {
     readonly p50Ms: number | null;
     readonly p99Ms: number | null;
-    readonly byDirection: Record<string, { p50Ms: number | null; p99Ms: number | null; samples: number }>;
+    readonly byDirection: Record<
+      string,
+      {
+        p50Ms: number | null;
+        p99Ms: number | null;
+        samples: number;
+        /**
+         * The median lag of the edits made in the first and in the last third of the traffic
+         * phase: a lag growing through the run (a queue building up) shows as the last above the
+         * first; a bounded one keeps them close.
+         */
+        firstThirdP50Ms: number | null;
+        lastThirdP50Ms: number | null;
+      }
+    >;
   };
   readonly conflicts: {
     readonly byPolicy: Record<string, number>;
@@ -506,6 +520,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const applied: Record<string, number> = { forward: 0, reverse: 0 };
   const failed: Record<string, number> = { forward: 0, reverse: 0 };
   const lags: Record<string, number[]> = { forward: [], reverse: [] };
+  /** When the edit of each lag sample (same index) was made. */
+  const lagEditedAt: Record<string, number[]> = { forward: [], reverse: [] };
+  /** The traffic phase's edits, from the first to the last (for the lag's trend). */
+  const trafficSpan = { from: 0, to: 0 };
   /** Tokens in flight: when the edit that set them was made, and which kind of edit it was. */
   const pending = new Map<string, { at: number; label: string }>();
   const queues = new Map<ResourceId, LocalQueue>();
@@ -1056,6 +1074,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       }
       while (!editsAllowed()) await sleep(20);
       const tEdits = Date.now();
+      trafficSpan.from = tEdits;
       editsStartedAt ??= tEdits;
       // With a rollout, the edits go on until it ends: its gates judge windows of traffic, and
       // the shadow gate's baseline must see the same load as its bake (docs/rehearsal.md).
@@ -1132,6 +1151,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         await sleep(10);
       }
       await Promise.allSettled(inFlight);
+      trafficSpan.to = Date.now();
       await restart;
       const seconds = (Date.now() - tEdits) / 1000;
       if (rolloutRun) {
@@ -1213,6 +1233,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         if (t !== undefined) {
           pending.delete(v);
           lags[direction]!.push(at - t.at);
+          lagEditedAt[direction]!.push(t.at);
           const s = editStats.get(t.label);
           if (s?.applied !== null && s?.applied !== undefined) s.applied++;
         }
@@ -1339,7 +1360,19 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       byDirection: Object.fromEntries(
         Object.entries(lags).map(([d, xs]) => {
           const s = sorted(xs);
-          return [d, { p50Ms: percentile(s, 50), p99Ms: percentile(s, 99), samples: s.length }];
+          const third = (trafficSpan.to - trafficSpan.from) / 3;
+          const within = (from: number, to: number) =>
+            sorted(xs.filter((_, i) => lagEditedAt[d]![i]! >= from && lagEditedAt[d]![i]! < to));
+          return [
+            d,
+            {
+              p50Ms: percentile(s, 50),
+              p99Ms: percentile(s, 99),
+              samples: s.length,
+              firstThirdP50Ms: percentile(within(trafficSpan.from, trafficSpan.from + third), 50),
+              lastThirdP50Ms: percentile(within(trafficSpan.to - third, trafficSpan.to + 1), 50),
+            },
+          ];
         }),
       ),
     },
