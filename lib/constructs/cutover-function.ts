@@ -80,6 +80,26 @@ export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 /**
+ * Node built-ins a bundle loads with `process.getBuiltinModule` instead of an ESM `import`.
+ * Importing a built-in from ESM builds a module facade that reads every export once, lazy getters
+ * included: `node:http`'s `WebSocket`, `CloseEvent` and `MessageEvent` getters then load Node's
+ * bundled undici (~30 ms of CPU at module init, measured here; the AWS SDK sends its requests
+ * with `https.request`, never through undici), `node:util`'s and `node:fs`'s getters ~4-5 ms
+ * each. esbuild keeps an ES module's `import` of a built-in (the AWS SDK's `dist-es`) as an ESM
+ * import, so each of these is aliased to a one-line CommonJS module,
+ * `lambdas/node-builtins/<name>.cjs`: `module.exports = process.getBuiltinModule('node:<name>')`
+ * (the same object, without the facade). `fs/promises` is listed because the alias of `fs` would
+ * otherwise also catch it.
+ */
+export const NODE_BUILTINS_WITHOUT_FACADE = ['http', 'https', 'util', 'fs', 'fs/promises'] as const;
+
+/** esbuild `--alias` values for {@link NODE_BUILTINS_WITHOUT_FACADE}, relative to the project root. */
+const BUILTIN_ALIASES: readonly string[] = NODE_BUILTINS_WITHOUT_FACADE.flatMap((m) => {
+  const shim = `./lambdas/node-builtins/${m.replace('/', '-')}.cjs`;
+  return [`${m}=${shim}`, `node:${m}=${shim}`];
+});
+
+/**
  * How every handler is bundled (aws-lambda-nodejs runs the local esbuild with these). Exported
  * for the bench and the bundle-budget test, which build with {@link esbuildOptions}.
  */
@@ -91,12 +111,17 @@ export const BUNDLING = {
   minify: true,
   sourceMap: true,
   sourcesContent: false,
-  // The Node.js runtime ships AWS SDK v3: leaving it out keeps bundles small (cold start,
-  // synthesis time). Everything else (Powertools, middy, mysql2) is bundled, except iconv-lite's
-  // double-byte code tables (`./tables/*.json`, ~230 KiB: GBK, Big5, Shift JIS, EUC-JP/KR),
-  // which mysql2 loads only to decode a column in such a charset; Magento's are utf8/utf8mb4.
-  // Such a column would fail loudly ("Cannot find module './tables/…'"), never decode wrongly.
-  externalModules: ['@aws-sdk/*', './tables/*'],
+  // The AWS SDK v3 clients are bundled (their ES modules, tree-shaken: only the commands a
+  // function sends), not taken from the nodejs24.x runtime: the runtime's copy is CommonJS, one
+  // file per client with every command, resolved and compiled at each cold start; bundled, module
+  // init was faster in every function measured (BENCHMARKS.md, section bundles; the decision in
+  // docs/infrastructure.md, "Function bundles"). Everything else (Powertools, middy, mysql2) is
+  // bundled too, except iconv-lite's double-byte code tables (`./tables/*`, ~230 KiB: GBK, Big5,
+  // Shift JIS, EUC-JP/KR), which mysql2 loads only to decode a column in such a charset;
+  // Magento's are utf8/utf8mb4. Such a column would fail loudly ("Cannot find module
+  // './tables/…'"), never decode wrongly.
+  externalModules: ['./tables/*'],
+  esbuildArgs: { '--alias': [...BUILTIN_ALIASES] },
   forceDockerBundling: false,
 } satisfies nodejs.BundlingOptions;
 
@@ -111,7 +136,7 @@ export const FUNCTION_NODE_OPTIONS: string = '';
 /**
  * The esbuild build options equivalent to `bundling` as aws-lambda-nodejs passes them to the
  * esbuild CLI (`--bundle --platform=node --target … --format … --main-fields … --banner:js …
- * --minify --sourcemap --sources-content=false --external:…`), for building a handler outside a
+ * --minify --sourcemap --sources-content=false --external:… --alias:…`), for building a handler outside a
  * synthesis. The output is `outfile` (`index.mjs` in a function's asset).
  */
 export function esbuildOptions(
@@ -127,11 +152,21 @@ export function esbuildOptions(
     | 'sourcesContent'
     | 'externalModules'
     | 'define'
+    | 'esbuildArgs'
   > = BUNDLING,
 ): import('esbuild').BuildOptions {
+  const aliases = bundling.esbuildArgs?.['--alias'];
+  const alias = Object.fromEntries(
+    (Array.isArray(aliases) ? aliases : []).map((a: string) => [
+      a.slice(0, a.indexOf('=')),
+      a.slice(a.indexOf('=') + 1),
+    ]),
+  );
   return {
     entryPoints: [entry],
     outfile,
+    // aws-lambda-nodejs runs esbuild in the project root, against which aliases resolve.
+    absWorkingDir: PROJECT_ROOT,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -143,6 +178,7 @@ export function esbuildOptions(
     sourcesContent: bundling.sourcesContent ?? true,
     external: bundling.externalModules ?? ['@aws-sdk/*'],
     ...(bundling.define ? { define: bundling.define } : {}),
+    ...(Object.keys(alias).length ? { alias } : {}),
     logLevel: 'warning',
   };
 }
