@@ -155,6 +155,34 @@ export interface RolloutFunctions {
   readonly archive: CutoverFunction;
 }
 
+/**
+ * What every builder of a rollout needs: the service, its plan and names, resolved once from
+ * the props.
+ */
+interface RolloutContext {
+  readonly props: RolloutStateMachineProps;
+  readonly service: ServiceSpec;
+  readonly plan: RolloutPlan;
+  /** The state machine's physical name and ARN. */
+  readonly name: string;
+  readonly ownArn: string;
+  /** The service rolled out before this one, and its state machine's ARN. */
+  readonly predecessor?: { readonly service: string; readonly arn: string };
+  readonly dlqNames: readonly string[];
+  readonly retention: logs.RetentionDays;
+  readonly entities: readonly string[];
+}
+
+/** The definition builders' shared states: the rollback every task falls back to. */
+interface DefinitionParts extends RolloutContext {
+  readonly functions: RolloutFunctions;
+  /** Adds the catch-all that rolls the flags back. */
+  readonly guard: <T extends sfn.TaskStateBase | sfn.DistributedMap>(t: T) => T;
+  readonly rollback: sfn.IChainable;
+  readonly pollInterval: Duration;
+  readonly maxPolls: number;
+}
+
 export class RolloutStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: RolloutFunctions;
@@ -172,41 +200,40 @@ export class RolloutStateMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: RolloutStateMachineProps) {
     super(scope, id);
-    const index = props.spec.services.findIndex((s) => s.name === props.service.name);
-    if (index < 0) {
-      throw new Error(`${id}: no service "${props.service.name}" in migration "${props.spec.name}"`);
-    }
-    const service: ServiceSpec = props.spec.services[index]!;
-    const stack = Stack.of(this);
-    const plan = rolloutPlan(service);
-    this.plan = plan;
-    const name = rolloutStateMachineName(props.stage, props.spec.name, service.name);
-    this.stateMachineName = name;
-    const ownArn = stateMachineArn(stack, name);
-    const predecessor = index > 0 ? props.spec.services[index - 1]!.name : undefined;
-    const predecessorArn = predecessor
-      ? stateMachineArn(stack, rolloutStateMachineName(props.stage, props.spec.name, predecessor))
-      : undefined;
-    const dlqNames = props.dlqNames ?? serviceDlqNames(props.stage, props.spec, service);
-    const retention =
-      props.logRetention ?? props.functionDefaults?.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const entities = service.entities.map((e) => e.name);
+    const ctx = rolloutContext(this, id, props);
+    this.plan = ctx.plan;
+    this.stateMachineName = ctx.name;
     const created = props.archiveBucket
       ? undefined
       : this.createArchiveBucket(
           migrationPrefix(props.stage, props.spec.name),
-          service.name,
+          ctx.service.name,
           props.archiveRetention ?? Duration.days(2557),
         );
-    const archiveBucket: s3.IBucket = props.archiveBucket ?? created!.bucket;
-    this.archiveBucket = archiveBucket;
+    this.archiveBucket = props.archiveBucket ?? created!.bucket;
     this.archiveReader = created?.reader;
+    this.functions = this.createFunctions(ctx);
+    this.grantTasks(ctx);
+    const parts = this.definitionParts(ctx);
+    const start = this.startTask(parts);
+    const phase1 = this.readOnlyPhase(parts, this.laterPhases(parts));
+    this.validation = phase1.validation;
+    this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      retention: ctx.retention,
+      encryptionKey: props.logEncryptionKey ?? logEncryptionKey(this),
+    });
+    this.stateMachine = this.createStateMachine(ctx, start.next(phase1.head));
+    this.validation.grantItemReads(this.stateMachine);
+    this.acknowledgeUnavoidableWildcards();
+  }
 
-    // --- functions -------------------------------------------------------------------------
+  /** The nine task functions; the legacy readers in the database's network, with its access. */
+  private createFunctions(ctx: RolloutContext): RolloutFunctions {
+    const { props, service } = ctx;
     const flagEnv = { [RUNTIME_ENV.service]: service.name, ...props.flags.runtimeEnvironment() };
     const legacyEnv = {
       [RUNTIME_ENV.busName]: props.bus.eventBusName,
-      ...props.tables.runtimeEnvironment(entities),
+      ...props.tables.runtimeEnvironment(ctx.entities),
       ...props.legacyAccess?.environment,
     };
     const fn = (
@@ -220,7 +247,7 @@ export class RolloutStateMachine extends Construct {
         spec: props.spec,
         stage: props.stage,
         timeout: opts.timeout ?? Duration.seconds(30),
-        logRetention: retention,
+        logRetention: ctx.retention,
         description: `cutover ${handler} (${props.spec.name}/${service.name})`,
         ...(opts.legacy ? props.legacyAccess?.network : {}),
         environment: { ...flagEnv, ...(opts.legacy ? legacyEnv : {}), ...opts.environment },
@@ -228,7 +255,7 @@ export class RolloutStateMachine extends Construct {
       if (opts.legacy) props.legacyAccess?.grant(f);
       return f;
     };
-    const functions: RolloutFunctions = {
+    return {
       start: fn('StartFunction', 'rollout-start'),
       setFlags: fn('SetFlagsFunction', 'rollout-set-flags'),
       awaitDeployment: fn('AwaitDeploymentFunction', 'rollout-await-deployment'),
@@ -249,12 +276,15 @@ export class RolloutStateMachine extends Construct {
       archive: fn('ArchiveFunction', 'rollout-archive', {
         timeout: Duration.minutes(15),
         legacy: true,
-        environment: { [RUNTIME_ENV.archiveBucket]: archiveBucket.bucketName },
+        environment: { [RUNTIME_ENV.archiveBucket]: this.archiveBucket.bucketName },
       }),
     };
-    this.functions = functions;
+  }
 
-    // --- least-privilege grants ----------------------------------------------------------------
+  /** Least privilege, per task. */
+  private grantTasks(ctx: RolloutContext): void {
+    const { props } = ctx;
+    const functions = this.functions;
     // Deploying: SetFlags and Rollback. Reading deployments: Start, AwaitDeployment, Gate.
     props.flags.grantDeploy(functions.setFlags);
     props.flags.grantDeploy(functions.rollback);
@@ -282,35 +312,37 @@ export class RolloutStateMachine extends Construct {
     functions.start.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['states:ListExecutions'],
-        resources: [ownArn, ...(predecessorArn ? [predecessorArn] : [])],
+        resources: [ctx.ownArn, ...(ctx.predecessor ? [ctx.predecessor.arn] : [])],
       }),
     );
-    props.tables.grantSync(functions.backfillChunk, entities);
+    props.tables.grantSync(functions.backfillChunk, ctx.entities);
     props.bus.grantPutEventsTo(functions.backfillChunk);
     for (const f of [functions.backfillPlan, functions.gate]) {
-      props.tables.grantRead(f, entities);
+      props.tables.grantRead(f, ctx.entities);
     }
     props.bus.grantPutEventsTo(functions.requestApproval);
     // PutObject only (grantPut would add s3:Abort*): each archive object is one PUT.
     functions.archive.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject'],
-        resources: [archiveBucket.arnForObjects(`${props.spec.name}/${service.name}/*`)],
+        resources: [this.archiveBucket.arnForObjects(`${props.spec.name}/${ctx.service.name}/*`)],
       }),
     );
     // SSE-KMS PutObject needs a data key only (grantEncrypt would add kms:ReEncrypt*).
-    archiveBucket.encryptionKey?.grant(functions.archive, 'kms:GenerateDataKey');
+    this.archiveBucket.encryptionKey?.grant(functions.archive, 'kms:GenerateDataKey');
     // GetMetricData supports no resource-level permissions.
     functions.gate.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
     );
+  }
 
-    // --- definition ----------------------------------------------------------------------------
+  /** The rollback every task falls back to (and its two ends), and the polling bounds. */
+  private definitionParts(ctx: RolloutContext): DefinitionParts {
+    const { props, service } = ctx;
     const pollInterval = props.deploymentPollInterval ?? Duration.seconds(15);
     const deploymentTime = props.flags.gradualDeploymentTime ?? Duration.minutes(12);
-    const maxPolls = awaitDeploymentMaxPolls(deploymentTime, pollInterval);
     const rollback = new tasks.LambdaInvoke(this, 'Rollback', {
-      lambdaFunction: functions.rollback,
+      lambdaFunction: this.functions.rollback,
       payloadResponseOnly: true,
       comment: 'Flags back to the last good state (rollback strategy: all at once, zero bake)',
       payload: sfn.TaskInput.fromObject({
@@ -339,36 +371,51 @@ export class RolloutStateMachine extends Construct {
       t.addCatch(rollback, { errors: ['States.ALL'], resultPath: '$.error' });
       return t;
     };
-    const invoke = (
-      sid: string,
-      f: CutoverFunction,
-      payload: Record<string, unknown>,
-      resultPath: string,
-      comment?: string,
-    ) =>
-      guard(
-        new tasks.LambdaInvoke(this, sid, {
-          lambdaFunction: f,
-          payloadResponseOnly: true,
-          payload: sfn.TaskInput.fromObject(payload),
-          resultPath,
-          ...(comment ? { comment } : {}),
-        }),
-      );
+    return {
+      ...ctx,
+      functions: this.functions,
+      guard,
+      rollback,
+      pollInterval,
+      maxPolls: awaitDeploymentMaxPolls(deploymentTime, pollInterval),
+    };
+  }
 
+  /** A task invoking `f` with `payload`, its result at `resultPath`, rolled back on error. */
+  private invoke(
+    d: DefinitionParts,
+    sid: string,
+    f: CutoverFunction,
+    payload: Record<string, unknown>,
+    resultPath: string,
+    comment?: string,
+  ): tasks.LambdaInvoke {
+    return d.guard(
+      new tasks.LambdaInvoke(this, sid, {
+        lambdaFunction: f,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject(payload),
+        resultPath,
+        ...(comment ? { comment } : {}),
+      }),
+    );
+  }
+
+  /** The first task: this execution is the only one, and the previous service has completed. */
+  private startTask(d: DefinitionParts): tasks.LambdaInvoke {
     const start = new tasks.LambdaInvoke(this, 'Start', {
-      lambdaFunction: functions.start,
+      lambdaFunction: d.functions.start,
       payloadResponseOnly: true,
       comment: 'One execution per service; the previous service must have completed',
       payload: sfn.TaskInput.fromObject({
-        service: service.name,
+        service: d.service.name,
         execution: {
           arn: sfn.JsonPath.stringAt('$$.Execution.Id'),
           startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
           stateMachineArn: sfn.JsonPath.stringAt('$$.StateMachine.Id'),
         },
-        ...(predecessor && predecessorArn
-          ? { predecessor: { service: predecessor, stateMachineArn: predecessorArn } }
+        ...(d.predecessor
+          ? { predecessor: { service: d.predecessor.service, stateMachineArn: d.predecessor.arn } }
           : {}),
       }),
       resultPath: '$.progress',
@@ -378,124 +425,141 @@ export class RolloutStateMachine extends Construct {
       new sfn.Fail(this, 'NotStarted', { errorPath: '$.error.Error', causePath: '$.error.Cause' }),
       { resultPath: '$.error' },
     );
+    return start;
+  }
 
+  /** An operator's approval by task token; a timeout rolls back with a cause that says so. */
+  private approval(d: DefinitionParts, step: 'cutover-writes' | 'decommission'): tasks.LambdaInvoke {
+    const { props, service, plan } = d;
     const approvalWindow =
       plan.approvalTimeoutSeconds % 3600 === 0
         ? `${plan.approvalTimeoutSeconds / 3600} h`
         : `${plan.approvalTimeoutSeconds} s`;
-    const approval = (step: 'cutover-writes' | 'decommission') => {
-      const sid = step === 'decommission' ? 'Decommission' : 'Cutover';
-      const task = new tasks.LambdaInvoke(this, `Approve${sid}`, {
-        lambdaFunction: functions.requestApproval,
-        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        comment:
-          'Publishes cutover.approval.requested with the task token; waits for send-task-success/failure',
-        payload: sfn.TaskInput.fromObject({
-          migration: props.spec.name,
-          service: service.name,
-          step,
-          executionArn: sfn.JsonPath.stringAt('$$.Execution.Id'),
-          taskToken: sfn.JsonPath.taskToken,
-          timeoutSeconds: plan.approvalTimeoutSeconds,
-        }),
-        taskTimeout: sfn.Timeout.duration(Duration.seconds(plan.approvalTimeoutSeconds)),
-        resultPath: `$.approvals.${sid.toLowerCase()}`,
-      });
-      // Named, so the execution's cause says what timed out (a timeout has no cause of its own).
-      task.addCatch(
-        new sfn.Pass(this, `Approve${sid}TimedOut`, {
-          parameters: {
-            Error: 'ApprovalTimedOut',
-            Cause: `nobody approved ${step} of ${props.spec.name}/${service.name} within ${approvalWindow} (send-task-success with the token of the cutover.approval.requested event)`,
-          },
-          resultPath: '$.error',
-        }).next(rollback),
-        { errors: ['States.Timeout'], resultPath: '$.error' },
-      );
-      return guard(task);
-    };
-
-    /** SetFlags -> AwaitDeployment (poll) [-> Bake -> Gate (-> ExtendBake -> Gate)]. */
-    const flagStep = (step: FlagStep, after: sfn.IChainable): sfn.IChainable => {
-      const setFlags = invoke(
-        `${step.id}SetFlags`,
-        functions.setFlags,
-        { service: service.name, step: step.id, flags: step.flags },
-        '$.deployment',
-        `${step.phase}: ${JSON.stringify(step.flags)}`,
-      );
-      const awaitDeployment = invoke(
-        `${step.id}AwaitDeployment`,
-        functions.awaitDeployment,
-        {
-          service: service.name,
-          step: step.id,
-          deployment: sfn.JsonPath.objectAt('$.deployment'),
-          maxPolls,
-        },
-        '$.deployment',
-        `ROLLED_BACK (an environment monitor fired) fails the gate; more than ${maxPolls} polls fail the step`,
-      );
-      const poll = new sfn.Wait(this, `${step.id}PollWait`, { time: sfn.WaitTime.duration(pollInterval) });
-      const deployed = new sfn.Choice(this, `${step.id}Deployed`);
-      poll.next(awaitDeployment);
-      setFlags
-        .next(awaitDeployment)
-        .next(
-          deployed.when(sfn.Condition.booleanEquals('$.deployment.done', true), gateOrNext()).otherwise(poll),
-        );
-      return setFlags;
-
-      function gateOrNext(): sfn.IChainable {
-        if (!step.gate) {
-          return new sfn.Pass(scopeOf(), `${step.id}Good`, {
-            comment: 'Deployed without a gate: the last good state moves on',
-            result: sfn.Result.fromObject(step.flags),
-            resultPath: '$.progress.lastGood',
-          }).next(after);
-        }
-        const bake = new sfn.Wait(scopeOf(), `${step.id}Bake`, {
-          comment: `Bake ${step.bakeSeconds / 60} min before gate ${step.gate.id}`,
-          time: sfn.WaitTime.duration(Duration.seconds(step.bakeSeconds)),
-        });
-        const extend = new sfn.Wait(scopeOf(), `${step.id}ExtendBake`, {
-          comment: 'Missing data: bake once more (bounded by maxBakeExtensions)',
-          time: sfn.WaitTime.duration(Duration.seconds(Math.max(60, step.bakeSeconds))),
-        });
-        const gate = invoke(
-          `${step.id}Gate`,
-          functions.gate,
-          {
-            service: service.name,
-            gate: step.gate,
-            flags: step.flags,
-            progress: sfn.JsonPath.objectAt('$.progress'),
-            deployment: sfn.JsonPath.objectAt('$.deployment'),
-            entities: plan.entities,
-            dlqNames,
-            onMissingData: plan.onMissingData,
-            maxBakeExtensions: plan.maxBakeExtensions,
-          },
-          '$.progress',
-          `Gate ${step.gate.id}: ${step.gate.checks.map((c) => `${c.check} ${c.comparator} ${c.threshold}`).join(', ')}`,
-        );
-        const verdict = new sfn.Choice(scopeOf(), `${step.id}GateVerdict`)
-          .when(sfn.Condition.stringEquals('$.progress.verdict', 'extend'), extend)
-          .otherwise(after);
-        extend.next(gate);
-        bake.next(gate).next(verdict);
-        return bake;
-      }
-    };
-    const scopeOf = () => this;
-
-    // Build back to front: each step chains to the next.
-    const archive = invoke(
-      'Archive',
-      functions.archive,
-      {
+    const sid = step === 'decommission' ? 'Decommission' : 'Cutover';
+    const task = new tasks.LambdaInvoke(this, `Approve${sid}`, {
+      lambdaFunction: d.functions.requestApproval,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      comment:
+        'Publishes cutover.approval.requested with the task token; waits for send-task-success/failure',
+      payload: sfn.TaskInput.fromObject({
         migration: props.spec.name,
         service: service.name,
+        step,
+        executionArn: sfn.JsonPath.stringAt('$$.Execution.Id'),
+        taskToken: sfn.JsonPath.taskToken,
+        timeoutSeconds: plan.approvalTimeoutSeconds,
+      }),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(plan.approvalTimeoutSeconds)),
+      resultPath: `$.approvals.${sid.toLowerCase()}`,
+    });
+    // Named, so the execution's cause says what timed out (a timeout has no cause of its own).
+    task.addCatch(
+      new sfn.Pass(this, `Approve${sid}TimedOut`, {
+        parameters: {
+          Error: 'ApprovalTimedOut',
+          Cause: `nobody approved ${step} of ${props.spec.name}/${service.name} within ${approvalWindow} (send-task-success with the token of the cutover.approval.requested event)`,
+        },
+        resultPath: '$.error',
+      }).next(d.rollback),
+      { errors: ['States.Timeout'], resultPath: '$.error' },
+    );
+    return d.guard(task);
+  }
+
+  /** SetFlags -> AwaitDeployment (poll) [-> Bake -> Gate (-> ExtendBake -> Gate)] -> `after`. */
+  private flagStep(d: DefinitionParts, step: FlagStep, after: sfn.IChainable): sfn.IChainable {
+    const { service, functions, maxPolls } = d;
+    const setFlags = this.invoke(
+      d,
+      `${step.id}SetFlags`,
+      functions.setFlags,
+      { service: service.name, step: step.id, flags: step.flags },
+      '$.deployment',
+      `${step.phase}: ${JSON.stringify(step.flags)}`,
+    );
+    const awaitDeployment = this.invoke(
+      d,
+      `${step.id}AwaitDeployment`,
+      functions.awaitDeployment,
+      {
+        service: service.name,
+        step: step.id,
+        deployment: sfn.JsonPath.objectAt('$.deployment'),
+        maxPolls,
+      },
+      '$.deployment',
+      `ROLLED_BACK (an environment monitor fired) fails the gate; more than ${maxPolls} polls fail the step`,
+    );
+    const poll = new sfn.Wait(this, `${step.id}PollWait`, { time: sfn.WaitTime.duration(d.pollInterval) });
+    const deployed = new sfn.Choice(this, `${step.id}Deployed`);
+    poll.next(awaitDeployment);
+    setFlags
+      .next(awaitDeployment)
+      .next(
+        deployed
+          .when(sfn.Condition.booleanEquals('$.deployment.done', true), this.gateOrNext(d, step, after))
+          .otherwise(poll),
+      );
+    return setFlags;
+  }
+
+  /** After a flag deployment: the step's gate after its bake, or straight on without a gate. */
+  private gateOrNext(d: DefinitionParts, step: FlagStep, after: sfn.IChainable): sfn.IChainable {
+    const { service, plan } = d;
+    if (!step.gate) {
+      return new sfn.Pass(this, `${step.id}Good`, {
+        comment: 'Deployed without a gate: the last good state moves on',
+        result: sfn.Result.fromObject(step.flags),
+        resultPath: '$.progress.lastGood',
+      }).next(after);
+    }
+    const bake = new sfn.Wait(this, `${step.id}Bake`, {
+      comment: `Bake ${step.bakeSeconds / 60} min before gate ${step.gate.id}`,
+      time: sfn.WaitTime.duration(Duration.seconds(step.bakeSeconds)),
+    });
+    const extend = new sfn.Wait(this, `${step.id}ExtendBake`, {
+      comment: 'Missing data: bake once more (bounded by maxBakeExtensions)',
+      time: sfn.WaitTime.duration(Duration.seconds(Math.max(60, step.bakeSeconds))),
+    });
+    const gate = this.invoke(
+      d,
+      `${step.id}Gate`,
+      d.functions.gate,
+      {
+        service: service.name,
+        gate: step.gate,
+        flags: step.flags,
+        progress: sfn.JsonPath.objectAt('$.progress'),
+        deployment: sfn.JsonPath.objectAt('$.deployment'),
+        entities: plan.entities,
+        dlqNames: d.dlqNames,
+        onMissingData: plan.onMissingData,
+        maxBakeExtensions: plan.maxBakeExtensions,
+      },
+      '$.progress',
+      `Gate ${step.gate.id}: ${step.gate.checks.map((c) => `${c.check} ${c.comparator} ${c.threshold}`).join(', ')}`,
+    );
+    const verdict = new sfn.Choice(this, `${step.id}GateVerdict`)
+      .when(sfn.Condition.stringEquals('$.progress.verdict', 'extend'), extend)
+      .otherwise(after);
+    extend.next(gate);
+    bake.next(gate).next(verdict);
+    return bake;
+  }
+
+  /**
+   * Phases 2 to 5, built back to front (each step chains to the next): the flag steps after
+   * read-only, the approval before cutting writes over, then the decommission approval and the
+   * archive. Returns the first of them.
+   */
+  private laterPhases(d: DefinitionParts): sfn.IChainable {
+    const archive = this.invoke(
+      d,
+      'Archive',
+      d.functions.archive,
+      {
+        migration: d.props.spec.name,
+        service: d.service.name,
         executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
       },
       '$.archive',
@@ -505,25 +569,37 @@ export class RolloutStateMachine extends Construct {
       comment: 'Rolled out; legacy tables archived (not dropped)',
     });
     archive.next(done);
-    let next: sfn.IChainable = approval('decommission').next(archive);
-    const steps = [...plan.steps].reverse();
+    let next: sfn.IChainable = this.approval(d, 'decommission').next(archive);
+    const steps = [...d.plan.steps].reverse();
     for (const step of steps) {
       if (step.id === 'ReadOnly') continue;
-      let head = flagStep(step, next);
-      if (step.approvalBefore) head = approval('cutover-writes').next(head);
+      let head = this.flagStep(d, step, next);
+      if (step.approvalBefore) head = this.approval(d, 'cutover-writes').next(head);
       next = head;
     }
-    // Phase 1: flags read-only, backfill, validate.
+    return next;
+  }
+
+  /**
+   * Phase 1: flags read-only, backfill (a Distributed Map over key ranges), full validation
+   * (the props' or a new one), then `next`. Returns its first state and the validation.
+   */
+  private readOnlyPhase(
+    d: DefinitionParts,
+    next: sfn.IChainable,
+  ): { head: sfn.IChainable; validation: FullValidation } {
+    const { props, plan } = d;
     const readOnly = plan.steps.find((s) => s.id === 'ReadOnly')!;
-    const backfillPlan = invoke(
+    const backfillPlan = this.invoke(
+      d,
       'BackfillPlan',
-      functions.backfillPlan,
+      d.functions.backfillPlan,
       { entities: plan.entities, chunkSize: plan.backfill.chunkSize },
       '$.backfill',
       'Key ranges of the legacy tables',
     );
     const chunk = new tasks.LambdaInvoke(this, 'BackfillChunk', {
-      lambdaFunction: functions.backfillChunk,
+      lambdaFunction: d.functions.backfillChunk,
       payloadResponseOnly: true,
       comment: 'Copies one key range through the sync rules (safe while live sync runs)',
       payload: sfn.TaskInput.fromObject({ chunk: sfn.JsonPath.objectAt('$.chunk') }),
@@ -535,7 +611,7 @@ export class RolloutStateMachine extends Construct {
       interval: Duration.seconds(5),
       backoffRate: 2,
     });
-    const backfill = guard(
+    const backfill = d.guard(
       new sfn.DistributedMap(this, 'Backfill', {
         comment: 'One child execution per key-range chunk',
         itemsPath: '$.backfill.chunks',
@@ -548,26 +624,26 @@ export class RolloutStateMachine extends Construct {
     );
     backfill.itemProcessor(chunk);
     // Full validation: equal counts and zero mismatches, in workers of bounded size.
-    this.validation =
+    const validation =
       props.validation ??
       new FullValidation(this, 'Validation', {
         spec: props.spec,
-        service,
+        service: d.service,
         stage: props.stage,
         bus: props.bus,
         tables: props.tables,
         ...(props.legacyAccess ? { legacyAccess: props.legacyAccess } : {}),
-        logRetention: retention,
+        logRetention: d.retention,
       });
-    const validate = this.validation.chain(this, {
+    const validate = validation.chain(this, {
       id: 'Validate',
       label: 'rollout',
       resultPath: '$.validation',
       repair: false,
       failOnMismatch: true,
-      guard,
+      guard: d.guard,
     });
-    const phase1 = flagStep(readOnly, backfillPlan);
+    const phase1 = this.flagStep(d, readOnly, backfillPlan);
     backfillPlan.next(backfill).next(validate.start);
     validate.end.next(
       new sfn.Pass(this, 'ReadOnlyValidated', {
@@ -575,28 +651,34 @@ export class RolloutStateMachine extends Construct {
         resultPath: '$.progress.lastGood',
       }).next(next),
     );
+    return { head: phase1, validation };
+  }
 
-    // --- the state machine -----------------------------------------------------------------------
-    const key = props.logEncryptionKey ?? logEncryptionKey(this);
-    this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention, encryptionKey: key });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: name,
+  /** The STANDARD state machine: named, bounded in time, traced, every event logged. */
+  private createStateMachine(ctx: RolloutContext, definition: sfn.IChainable): sfn.StateMachine {
+    const { props, service, plan } = ctx;
+    return new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: ctx.name,
       comment: `Phased rollout of ${props.spec.name}/${service.name}: read-only sync, shadow writes, switch reads (${service.rollout.canarySteps.join('/')} %), cutover writes, decommission`,
-      definitionBody: sfn.DefinitionBody.fromChainable(start.next(phase1)),
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
       // Past this the execution fails with States.Timeout (flags stay at the last state set;
       // docs/rollout.md says what to do): no execution runs on for a year.
       timeout: rolloutTimeout(plan, {
-        deploymentTime,
+        deploymentTime: props.flags.gradualDeploymentTime ?? Duration.minutes(12),
         dataPhase: props.dataPhaseAllowance ?? Duration.hours(24),
       }),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
-    this.validation.grantItemReads(this.stateMachine);
-    // Wildcards that cannot be avoided, acknowledged one by one with their reason; any other
-    // wildcard (a grant added later included) still fails cdk-nag.
-    // Runs once cross-stack references are resolved (the findings name the imports).
+  }
+
+  /**
+   * Wildcards that cannot be avoided, acknowledged one by one with their reason; any other
+   * wildcard (a grant added later included) still fails cdk-nag. Runs once cross-stack
+   * references are resolved (the findings name the imports).
+   */
+  private acknowledgeUnavoidableWildcards(): void {
     this.node.addValidation({
       validate: () => {
         for (const node of this.node.findAll()) {
@@ -659,6 +741,36 @@ export class RolloutStateMachine extends Construct {
     );
     return { bucket, reader };
   }
+}
+
+/** The service, its plan and its names, from the props (an unknown service is an error). */
+function rolloutContext(scope: Construct, id: string, props: RolloutStateMachineProps): RolloutContext {
+  const index = props.spec.services.findIndex((s) => s.name === props.service.name);
+  if (index < 0) {
+    throw new Error(`${id}: no service "${props.service.name}" in migration "${props.spec.name}"`);
+  }
+  const service: ServiceSpec = props.spec.services[index]!;
+  const stack = Stack.of(scope);
+  const name = rolloutStateMachineName(props.stage, props.spec.name, service.name);
+  const predecessor = index > 0 ? props.spec.services[index - 1]!.name : undefined;
+  return {
+    props,
+    service,
+    plan: rolloutPlan(service),
+    name,
+    ownArn: stateMachineArn(stack, name),
+    ...(predecessor
+      ? {
+          predecessor: {
+            service: predecessor,
+            arn: stateMachineArn(stack, rolloutStateMachineName(props.stage, props.spec.name, predecessor)),
+          },
+        }
+      : {}),
+    dlqNames: props.dlqNames ?? serviceDlqNames(props.stage, props.spec, service),
+    retention: props.logRetention ?? props.functionDefaults?.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    entities: service.entities.map((e) => e.name),
+  };
 }
 
 interface ArchiveBucket {
