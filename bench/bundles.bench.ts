@@ -21,6 +21,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
@@ -156,7 +157,18 @@ function extract(ref: string): string | undefined {
   }
 }
 
+/** The 1-, 5- and 15-minute load averages (what `uptime` prints): the machine is shared. */
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+}
+
 const bench: Bench = async (log) => {
+  const loadBefore = loadAverage();
+  const peakLoad = () => Math.max(...os.loadavg());
+  let busiest = peakLoad();
   const now = entriesOf(root);
   const beforeTree = extract(BEFORE_REF);
   const before = beforeTree ? entriesOf(beforeTree) : new Map<string, string>();
@@ -229,6 +241,7 @@ const bench: Bench = async (log) => {
         times.set(key, [...(times.get(key) ?? []), ms]);
       }
     }
+    busiest = Math.max(busiest, peakLoad());
     if (round > 0 && round % 4 === 0) log(`round ${round}/${RUNS}`);
   }
   const init = (name: string, variant: Variant) => median(times.get(`${name}\n${variant}`) ?? [Number.NaN]);
@@ -303,6 +316,7 @@ const bench: Bench = async (log) => {
       `Module init: median of ${RUNS} fresh \`node\` processes (${process.version}) per bundle and variant, each timing \`await import(bundle)\` with the function's NODE_OPTIONS (before: --enable-source-maps; now: ${FUNCTION_NODE_OPTIONS || 'none'}); rounds interleave all bundles and variants, after one warm-up round.`,
       'Now: the AWS SDK bundled (its ES modules, tree-shaken) and Node\'s http, https, util, fs, fs/promises taken with process.getBuiltinModule (no ESM facade: node:http\'s lazy getters would load undici). The "AWS SDK external" variant resolves the SDK from node_modules here; on Lambda it would be the runtime\'s copy. "(mysql2)" marks a bundle containing mysql2. Budgets (test/infra/bundle-budget.test.ts), bytes besides the AWS SDK (@aws-sdk/*, @smithy/*): 1 MiB for the functions that query the legacy side, 150 KiB for the others.',
       'The MySQL functions load mysql2 (and the legacy adapters) by dynamic import when the runtime first connects, i.e. in their first invocation, not in module init: every invocation of a Magento (MySQL) migration\'s function connects, so that cost (the "init with mysql2 evaluated" row: the same bundle importing those adapters at module init) is part of every cold start and is not saved by the deferral; only an HTTP-legacy migration never pays it.',
+      `Load average (\`uptime\`: 1, 5, 15 min) on this 2-core shared machine: ${loadBefore} before, ${loadAverage()} after${busiest > 4 ? `; above 4 during the run (up to ${busiest.toFixed(1)}): the machine was busy and every time above is inflated by it` : ''}.`,
       'Largest parts of each bundle (now), by package:',
       ...notes,
     ],
