@@ -59,6 +59,7 @@ import {
   comparableData,
   type FoundRow,
   type Mismatch,
+  mapLimit,
   mappedLegacyKeys,
   settleRows,
 } from './consistency.js';
@@ -286,6 +287,9 @@ async function planEntity(deps: ValidationDeps, entity: EntitySpec, input: PlanI
  * whenever `flushAt` rows are held. Part names carry the attempt, and the attempt that
  * completes leaves a done marker: a retried worker's earlier, partial attempt is ignored.
  */
+/** Part objects a scan worker writes at once (see PartWriter.flush). */
+export const PART_WRITES_IN_FLIGHT = 4;
+
 class PartWriter {
   private readonly groups = new Map<string, string[]>();
   private held = 0;
@@ -321,11 +325,18 @@ class PartWriter {
 
   async flush(): Promise<void> {
     const seq = this.seq++;
-    const writes = [...this.groups].map(([group, lines]) =>
-      this.store.put(`${this.prefix}${group}/${this.worker}.${this.attempt}.${seq}.jsonl`, lines.join('\n')),
-    );
-    await Promise.all(writes);
+    // At most PART_WRITES_IN_FLIGHT parts at once, each group's lines let go once written. A scan
+    // worker's rows spread over every group of the table (scan order is hash order), so writing
+    // all groups at once held every group's joined text and request together: a worker's memory
+    // grew with the table (1 M customers, 112 groups: peak heap 54 MB above idle, against 24 MB
+    // at 10 k with the same 10,000 rows per item; BENCHMARKS.md, validation).
+    const groups = [...this.groups];
     this.groups.clear();
+    await mapLimit(groups, PART_WRITES_IN_FLIGHT, async ([group, lines]) => {
+      const body = lines.join('\n');
+      lines.length = 0;
+      await this.store.put(`${this.prefix}${group}/${this.worker}.${this.attempt}.${seq}.jsonl`, body);
+    });
     this.held = 0;
   }
 
