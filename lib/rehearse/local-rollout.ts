@@ -20,6 +20,7 @@ import {
   parseFeatureFlagsDocument,
   type StrategyKind,
   serviceFlagsOf,
+  withServiceFlags,
 } from '../../lambdas/domain/flags.js';
 import type { BackfillPort, ConsistencyCheckPort, MetricsPort } from '../../lambdas/domain/rollout.js';
 import {
@@ -138,7 +139,18 @@ export class LocalRollout {
         bakeMs: (s.finalBakeTimeMinutes * 60_000) / o.timeScale,
       };
     };
-    this.appConfig = new LocalAppConfig(parseFeatureFlagsDocument(content.content), {
+    // The services before this one in the spec are rolled out first (the Start task refuses a
+    // rollout whose predecessor is not at read 100 % / write primary): rehearsing this one
+    // alone, they are taken as done.
+    let initial = parseFeatureFlagsDocument(content.content);
+    const at = o.spec.services.findIndex((s) => s.name === o.service);
+    for (const before of o.spec.services.slice(0, Math.max(0, at))) {
+      initial = withServiceFlags(initial, before.name, {
+        read: { enabled: true, percentage: 100 },
+        write: { enabled: true, mode: 'primary' },
+      });
+    }
+    this.appConfig = new LocalAppConfig(initial, {
       strategies: { gradual: strategy('gradual'), rollback: strategy('rollback') },
       rollbackDelayMs: 0,
     });

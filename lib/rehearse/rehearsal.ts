@@ -1162,7 +1162,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       await Promise.allSettled(background);
       return `${seq} changes offered in ${seconds.toFixed(1)} s (${(seq / seconds).toFixed(0)}/s of ${rate}/s asked)${
         rollout
-          ? `; ${gatewayStats.requests} gateway requests, rollout ${rolloutOutcome?.status ?? 'not run'}`
+          ? `; ${gatewayStats.requests} gateway requests, rollout ${rolloutOutcome?.status ?? 'not run'}${
+              rolloutOutcome?.status === 'FAILED'
+                ? ` (${[rolloutOutcome.error, rolloutOutcome.cause].filter(Boolean).join(': ').slice(0, 300)})`
+                : ''
+            }`
           : ''
       }`;
     });
@@ -1591,6 +1595,8 @@ function rolloutPhaseReports(
     const s = spans.get(ph);
     spans.set(ph, { from: s?.from ?? at, to: at });
   }
+  // A rollout that failed before its first step (the Start task refused it) failed in its first phase.
+  if (outcome?.status === 'FAILED' && spans.size === 0) spans.set(order[0]!, { from: 0, to: 0 });
   const reached = order.filter((p) => spans.has(p));
   const last = reached.at(-1);
   const rb = rollout.rollbacks[0];
