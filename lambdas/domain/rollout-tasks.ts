@@ -8,7 +8,6 @@
  * operator-facing cause; the state machine catches it, runs {@link rollback} and fails the
  * execution with that cause.
  */
-import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import {
   deployedDocument,
   type FlagDeploymentPort,
@@ -29,9 +28,9 @@ import {
   type GatePlan,
   type GateResult,
   type Measurements,
-  type MetricQuery,
   type MetricsPort,
   predecessorDone,
+  type RolloutSignal,
 } from './rollout.js';
 
 /** Base of the errors that fail a rollout. The message is the execution's cause. */
@@ -254,57 +253,38 @@ export interface GateInput {
   readonly maxBakeExtensions: number;
 }
 
-/** The metric queries of the checks of a gate (the contract in lib/spec/metrics.ts). */
-export function gateQueries(service: string, gate: GatePlan, dlqNames: readonly string[]): MetricQuery[] {
-  const q: MetricQuery[] = [];
-  const cutover = (
-    metricName: string,
-    dimensions: Record<string, string>,
-    stat: MetricQuery['stat'],
-    id: string,
-  ) => q.push({ id, namespace: METRICS_NAMESPACE, metricName, dimensions, stat });
+/** What the checks of a gate measure, by the names {@link metricMeasurements} reads. */
+export function gateSignals(
+  service: string,
+  gate: GatePlan,
+  dlqNames: readonly string[],
+): Record<string, RolloutSignal> {
+  const signals: Record<string, RolloutSignal> = {};
   for (const c of gate.checks) {
     switch (c.check) {
       case 'errorRate':
-        for (const outcome of ['success', 'error'])
-          cutover(
-            METRIC.gatewayRequests,
-            { service, target: 'service', outcome },
-            'Sum',
-            `requests_${outcome}`,
-          );
+        for (const outcome of ['success', 'error'] as const)
+          signals[`requests_${outcome}`] = { kind: 'serviceRequests', service, outcome };
         break;
       case 'p95LatencyMs':
-        cutover(METRIC.gatewayLatency, { service, target: 'service' }, 'p95', 'latency_service_p95');
+        signals['latency_service_p95'] = { kind: 'latencyP95', service, target: 'service' };
         break;
       case 'addedWriteLatencyMs':
-        cutover(METRIC.gatewayLatency, { service, target: 'legacy' }, 'p95', 'latency_legacy_p95');
+        signals['latency_legacy_p95'] = { kind: 'latencyP95', service, target: 'legacy' };
         break;
       case 'dualWriteSuccess':
-        for (const status of ['applied', 'skipped', 'conflict', 'failed'])
-          cutover(
-            METRIC.eventProcessing,
-            { service, direction: 'forward', status },
-            'Sum',
-            `forward_${status}`,
-          );
+        for (const status of ['applied', 'skipped', 'conflict', 'failed'] as const)
+          signals[`forward_${status}`] = { kind: 'forwardEvents', service, status };
         break;
       case 'dlqDepth':
-        for (const [i, name] of dlqNames.entries()) {
-          q.push({
-            id: `dlq_${i}`,
-            namespace: 'AWS/SQS',
-            metricName: 'ApproximateNumberOfMessagesVisible',
-            dimensions: { QueueName: name },
-            stat: 'Maximum',
-          });
-        }
+        for (const [i, queueName] of dlqNames.entries())
+          signals[`dlq_${i}`] = { kind: 'queueDepth', queueName };
         break;
       case 'consistency':
         break; // measured by the consistency check, not a metric
     }
   }
-  return q;
+  return signals;
 }
 
 const ratio = (good: number | undefined, total: number): number | undefined =>
@@ -312,7 +292,7 @@ const ratio = (good: number | undefined, total: number): number | undefined =>
 const sum = (...xs: Array<number | undefined>) => xs.reduce<number>((a, x) => a + (x ?? 0), 0);
 
 /**
- * The checks a gate measures from metric values alone (the ids of {@link gateQueries}): error
+ * The checks a gate measures from metric values alone (the names of {@link gateSignals}): error
  * rate, p95 latency, dual-write success and DLQ depth. The gate adds added write latency (it
  * needs a baseline window) and consistency (the consistency check); `cutover status` shows these.
  */
@@ -366,14 +346,16 @@ export async function runGate(
   }
   const end = ports.clock();
   const start = Date.parse(input.deployment.completedAt ?? input.deployment.startedAt);
-  const queries = gateQueries(input.service, input.gate, input.dlqNames);
-  const values = queries.length ? await ports.metrics.measure(queries, { start, end }) : {};
+  const signals = gateSignals(input.service, input.gate, input.dlqNames);
+  const values: Record<string, number | undefined> = Object.keys(signals).length
+    ? await ports.metrics.measure(signals, { start, end })
+    : {};
   const names = new Set(input.gate.checks.map((c) => c.check));
   const m: Measurements = metricMeasurements(values, names, input.dlqNames.length);
   if (names.has('addedWriteLatencyMs')) {
     const baselineEnd = Date.parse(input.deployment.startedAt);
     const baseline = await ports.metrics.measure(
-      queries.filter((x) => x.id === 'latency_legacy_p95'),
+      { latency_legacy_p95: signals['latency_legacy_p95']! },
       { start: baselineEnd - (end - start), end: baselineEnd },
     );
     const now = values['latency_legacy_p95'];

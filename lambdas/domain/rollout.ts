@@ -288,18 +288,27 @@ export function gateCause(gate: string, results: readonly CheckResult[], options
 // Metric sources of the gate checks (the contract in lib/spec/metrics.ts)
 // ---------------------------------------------------------------------------------------------
 
-export type MetricStat = 'Sum' | 'Maximum' | 'Average' | 'SampleCount' | 'p95';
-
-/** One statistic of one metric over a whole window (GetMetricData `MetricStat`). */
-export interface MetricQuery {
-  /** Unique in a request; lower case start, as GetMetricData requires. */
-  readonly id: string;
-  readonly namespace: string;
-  readonly metricName: string;
-  /** The exact dimension set the metric is emitted with. */
-  readonly dimensions: Readonly<Record<string, string>>;
-  readonly stat: MetricStat;
-}
+/**
+ * What the rollout measures over a window, said in its own terms (the numbers behind a gate's
+ * checks and `cutover status`). Where each is recorded, and how it is queried, is the metrics
+ * adapter's business (lambdas/adapters/cloudwatch-metrics.ts, after the contract in
+ * lib/spec/metrics.ts).
+ */
+export type RolloutSignal =
+  /** Requests the gateway sent to the new service, with this outcome: the window's total. */
+  | { readonly kind: 'serviceRequests'; readonly service: string; readonly outcome: 'success' | 'error' }
+  /** The gateway's p95 latency over the window, of calls to the service or to the legacy side. */
+  | { readonly kind: 'latencyP95'; readonly service: string; readonly target: 'service' | 'legacy' }
+  /** Forward-sync events of the service with this outcome: the window's total. */
+  | {
+      readonly kind: 'forwardEvents';
+      readonly service: string;
+      readonly status: 'applied' | 'skipped' | 'conflict' | 'failed';
+    }
+  /** The most messages waiting in a (dead-letter) queue during the window. */
+  | { readonly kind: 'queueDepth'; readonly queueName: string }
+  /** The largest sync lag of the service's entities of one consistency class in the window. */
+  | { readonly kind: 'syncLag'; readonly service: string; readonly consistencyType: string };
 
 // ---------------------------------------------------------------------------------------------
 // One execution per service, services in the spec's order
@@ -419,9 +428,12 @@ export function validateReadOnlySync(reports: readonly ConsistencyReport[]): Val
 // Ports (implemented in lambdas/adapters/, faked in test/support/)
 // ---------------------------------------------------------------------------------------------
 
-/** CloudWatch GetMetricData: one value per query over the whole window, `undefined` if none. */
+/** The metrics store: each signal's value over the whole window, `undefined` where none was recorded. */
 export interface MetricsPort {
-  measure(queries: readonly MetricQuery[], window: TimeWindow): Promise<Record<string, number | undefined>>;
+  measure<K extends string>(
+    signals: Readonly<Record<K, RolloutSignal>>,
+    window: TimeWindow,
+  ): Promise<Record<K, number | undefined>>;
 }
 
 /** The sync engine's consistency check of one entity (legacy vs service tables). */

@@ -28,13 +28,12 @@ import {
   evaluateGate,
   type FlagStep,
   type GateCheckName,
-  type MetricQuery,
   type MetricsPort,
   type PhaseName,
+  type RolloutSignal,
   rolloutPlan,
 } from '../../lambdas/domain/rollout.js';
-import { gateQueries, metricMeasurements, setFlags } from '../../lambdas/domain/rollout-tasks.js';
-import { METRIC, METRICS_NAMESPACE } from '../spec/metrics.js';
+import { gateSignals, metricMeasurements, setFlags } from '../../lambdas/domain/rollout-tasks.js';
 import type { ServiceSpec } from '../spec/schema.js';
 import type { ExecutionInfo, ExecutionsPort, HistoryEntry } from './control-plane.js';
 import { CliError, EXIT } from './errors.js';
@@ -153,8 +152,10 @@ export async function rolloutView(
     const bake =
       position.baking === 'bake' ? position.step.bakeSeconds : Math.max(60, position.step.bakeSeconds);
     const start = position.enteredAt.getTime();
-    const queries = gateQueries(service.name, position.step.gate, dlqNames);
-    const values = queries.length ? await deps.metrics.measure(queries, { start, end: now }) : {};
+    const signals = gateSignals(service.name, position.step.gate, dlqNames);
+    const values: Record<string, number | undefined> = Object.keys(signals).length
+      ? await deps.metrics.measure(signals, { start, end: now })
+      : {};
     const names = new Set(position.step.gate.checks.map((c) => c.check));
     const measured = metricMeasurements(values, names, dlqNames.length);
     const verdict = evaluateGate(position.step.gate, measured, {
@@ -206,15 +207,10 @@ async function syncLag(
   now: number,
 ): Promise<Record<string, number | undefined>> {
   const classes = [...new Set(service.entities.map((e) => e.consistency))];
-  const queries: MetricQuery[] = classes.map((c) => ({
-    id: `lag_${c}`,
-    namespace: METRICS_NAMESPACE,
-    metricName: METRIC.consistencyLag,
-    dimensions: { service: service.name, consistency_type: c },
-    stat: 'Maximum',
-  }));
-  const values = await deps.metrics.measure(queries, { start: now - 5 * 60_000, end: now });
-  return Object.fromEntries(classes.map((c) => [c, values[`lag_${c}`]]));
+  const signals: Record<string, RolloutSignal> = Object.fromEntries(
+    classes.map((c) => [c, { kind: 'syncLag', service: service.name, consistencyType: c }]),
+  );
+  return deps.metrics.measure(signals, { start: now - 5 * 60_000, end: now });
 }
 
 // --- start / abort / wait ---------------------------------------------------------------------

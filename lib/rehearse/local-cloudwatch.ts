@@ -1,6 +1,6 @@
 /**
  * An in-memory, stateful CloudWatch for the gates: datapoints are stored as they are put
- * (namespace, name, exact dimension set, value, timestamp) and {@link MetricsPort.measure}
+ * (namespace, name, exact dimension set, value, timestamp) and {@link MetricQueryReader.measure}
  * computes each query's statistic over the window as GetMetricData does for one period that
  * covers it: `Sum`, `SampleCount`, `Average`, `Maximum`, `p95` (nearest rank). No datapoint in
  * the window gives `undefined`, as CloudWatch returns no value.
@@ -9,7 +9,8 @@
  * them from a function's log (the rehearsal feeds it what its functions print). Used by the
  * tests (test/support/fake-cloudwatch.ts re-exports it) and by `cutover rehearse`.
  */
-import type { MetricQuery, MetricsPort, TimeWindow } from '../../lambdas/domain/rollout.js';
+import type { MetricQuery, MetricQueryReader } from '../../lambdas/adapters/cloudwatch-metrics.js';
+import type { TimeWindow } from '../../lambdas/domain/rollout.js';
 
 interface Datapoint {
   readonly namespace: string;
@@ -22,7 +23,7 @@ interface Datapoint {
 const dimsKey = (d: Readonly<Record<string, string>>) =>
   JSON.stringify(Object.entries(d).sort(([a], [b]) => a.localeCompare(b)));
 
-export class LocalCloudWatch implements MetricsPort {
+export class LocalCloudWatch implements MetricQueryReader {
   readonly datapoints: Datapoint[] = [];
   /** Every `measure` call, for assertions. */
   readonly calls: Array<{ queries: readonly MetricQuery[]; window: TimeWindow }> = [];

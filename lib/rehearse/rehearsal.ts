@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import mysql, { type Pool } from 'mysql2/promise';
+import { SignalMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
 import { EnvelopeCipher, LocalDataKeys } from '../../lambdas/adapters/field-cipher.js';
 import { MysqlArchiveSource } from '../../lambdas/adapters/mysql-archive-source.js';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
@@ -681,7 +682,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       timeScale: rolloutScale,
       ...(options.flagPollTimeScale !== undefined ? { flagPollTimeScale: options.flagPollTimeScale } : {}),
       minBakeMs,
-      metrics: cloudwatch,
+      metrics: new SignalMetrics(cloudwatch),
       consistency: inFlightTolerant(new SyncEngineConsistencyCheck(rt), (key) => {
         const t = lastEditAt.get(key);
         return t !== undefined && Date.now() - t < inFlightMs();

@@ -26,6 +26,7 @@ import {
   validateReadOnlySync,
 } from '../../lambdas/domain/rollout.js';
 import { causeText, RollbackFailedError, rollback } from '../../lambdas/domain/rollout-tasks.js';
+import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
 import { defineMigration } from '../../lib/spec/schema.js';
 import magento from '../../migrations/magento.js';
 import { FakeAppConfig } from '../support/fake-appconfig.js';
@@ -219,8 +220,8 @@ describe('Class: CloudWatchMetrics', () => {
         sent.push(cmd.input);
         return {
           MetricDataResults: [
-            { Id: 'errors', Values: [3, 4] },
-            { Id: 'p95', Values: [120, 180] },
+            { Id: 'm0', Values: [3, 4] },
+            { Id: 'm1', Values: [120, 180] },
           ],
         };
       },
@@ -228,23 +229,11 @@ describe('Class: CloudWatchMetrics', () => {
     const m = new CloudWatchMetrics(client);
     const start = Date.parse('2026-11-02T10:00:30Z');
     const values = await m.measure(
-      [
-        {
-          id: 'errors',
-          namespace: 'Cutover',
-          metricName: 'm',
-          dimensions: { service: 'customer' },
-          stat: 'Sum',
-        },
-        {
-          id: 'p95',
-          namespace: 'Cutover',
-          metricName: 'l',
-          dimensions: { service: 'customer' },
-          stat: 'p95',
-        },
-        { id: 'none', namespace: 'Cutover', metricName: 'n', dimensions: {}, stat: 'Maximum' },
-      ],
+      {
+        errors: { kind: 'serviceRequests', service: 'customer', outcome: 'error' },
+        p95: { kind: 'latencyP95', service: 'customer', target: 'service' },
+        none: { kind: 'queueDepth', queueName: 'cutover-dev-magento-customer-dlq' },
+      },
       { start, end: start + 29 * 60_000 },
     );
     expect(values).toEqual({ errors: 7, p95: 180, none: undefined });
@@ -252,6 +241,73 @@ describe('Class: CloudWatchMetrics', () => {
     expect(sent[0]!['EndTime']).toEqual(new Date('2026-11-02T10:30:00Z'));
     const q = (sent[0]!['MetricDataQueries'] as Array<{ MetricStat: { Period: number; Stat: string } }>)[1]!;
     expect(q.MetricStat).toMatchObject({ Period: 1800, Stat: 'p95' });
+  });
+
+  it('reads each signal from the metric it is recorded as (lib/spec/metrics.ts; AWS/SQS for a queue)', async () => {
+    const sent: Array<Record<string, unknown>> = [];
+    const client = {
+      send: async (cmd: { input: Record<string, unknown> }) => {
+        sent.push(cmd.input);
+        return { MetricDataResults: [] };
+      },
+    } as unknown as CloudWatchClient;
+    await new CloudWatchMetrics(client).measure(
+      {
+        ok: { kind: 'serviceRequests', service: 'customer', outcome: 'success' },
+        legacy: { kind: 'latencyP95', service: 'customer', target: 'legacy' },
+        failed: { kind: 'forwardEvents', service: 'customer', status: 'failed' },
+        dlq: { kind: 'queueDepth', queueName: 'q-dlq' },
+        lag: { kind: 'syncLag', service: 'customer', consistencyType: 'strong' },
+      },
+      { start: 0, end: 60_000 },
+    );
+    const stats = (sent[0]!['MetricDataQueries'] as Array<{ Id: string; MetricStat: unknown }>).map((q) => [
+      q.Id,
+      q.MetricStat,
+    ]);
+    const stat = (Namespace: string, MetricName: string, dims: Record<string, string>, Stat: string) => ({
+      Metric: {
+        Namespace,
+        MetricName,
+        Dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })),
+      },
+      Period: 60,
+      Stat,
+    });
+    expect(stats).toEqual([
+      [
+        'm0',
+        stat(
+          METRICS_NAMESPACE,
+          METRIC.gatewayRequests,
+          { service: 'customer', target: 'service', outcome: 'success' },
+          'Sum',
+        ),
+      ],
+      [
+        'm1',
+        stat(METRICS_NAMESPACE, METRIC.gatewayLatency, { service: 'customer', target: 'legacy' }, 'p95'),
+      ],
+      [
+        'm2',
+        stat(
+          METRICS_NAMESPACE,
+          METRIC.eventProcessing,
+          { service: 'customer', direction: 'forward', status: 'failed' },
+          'Sum',
+        ),
+      ],
+      ['m3', stat('AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: 'q-dlq' }, 'Maximum')],
+      [
+        'm4',
+        stat(
+          METRICS_NAMESPACE,
+          METRIC.consistencyLag,
+          { service: 'customer', consistency_type: 'strong' },
+          'Maximum',
+        ),
+      ],
+    ]);
   });
 });
 

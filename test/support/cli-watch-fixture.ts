@@ -14,6 +14,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Command } from 'commander';
 import { reportError } from '../../bin/cutover.js';
+import { SignalMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
 import { initialFlags, toFeatureFlagsDocument } from '../../lambdas/domain/flags.js';
 import { SqsQueues, StepFunctionsControl } from '../../lib/cli/control-plane.js';
 import { registerOperatorCommands } from '../../lib/cli/operator-commands.js';
@@ -65,7 +66,7 @@ registerOperatorCommands(
     stacks: { outputs: async (name) => outputs[name]! },
     executions: new StepFunctionsControl(new SFNClient({ region: REGION })),
     queues: new SqsQueues(new SQSClient({ region: REGION })),
-    metrics: new FakeCloudWatch(),
+    metrics: new SignalMetrics(new FakeCloudWatch()),
     flags: () => appconfig,
     publisher: () => new InMemoryPublisher(),
     conflicts: () => new MemoryOutbox(),

@@ -27,6 +27,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { SignalMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
 import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import type { ArchiveSourcePort, ArchiveTable, Row } from '../../lambdas/domain/archive.js';
 import {
@@ -579,7 +580,7 @@ export class RolloutWorld {
       spec: this.spec,
       flags: this.appConfig,
       executions: this.executions,
-      metrics: this.cloudwatch,
+      metrics: new SignalMetrics(this.cloudwatch),
       consistency: this.consistency,
       backfill: this.options.ports?.backfill ?? this.sync,
       validation: this.validation,

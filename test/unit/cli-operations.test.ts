@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SignalMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
 import {
   initialFlags,
   serviceFlagsOf,
@@ -88,7 +89,7 @@ function context(): CliContext {
     stacks: { outputs: async (name) => all[name]! },
     executions: new StepFunctionsControl(new SFNClient({ region: REGION })),
     queues: new SqsQueues(new SQSClient({ region: REGION })),
-    metrics,
+    metrics: new SignalMetrics(metrics),
     flags: () => appconfig,
     publisher: () => bus,
     conflicts: () => new MemoryOutbox(),
