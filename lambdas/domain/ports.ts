@@ -88,17 +88,14 @@ export interface CapturedRow extends StoredRecord {
 }
 
 /**
- * A legacy store that resolves Magento EAV attribute ids (`eav_attribute`): what the Debezium
- * intake needs to map EAV value-table changes to fields. The MySQL store has it.
+ * A capability of a legacy store: resolving Magento EAV attribute ids (`eav_attribute`), what the
+ * Debezium intake needs to map EAV value-table changes to fields. The MySQL store has it; the
+ * composition root hands it over explicitly (`Runtime.legacyEav`), so no caller probes a store
+ * for it.
  */
 export interface EavAttributeSource {
   /** attribute_id -> attribute code for the entity's EAV type. */
   attributeCodes(entity: EntitySpec): Promise<Map<number, string>>;
-}
-
-/** Whether `store` offers {@link EavAttributeSource}. */
-export function resolvesEavAttributes<T extends object>(store: T): store is T & EavAttributeSource {
-  return typeof (store as Partial<EavAttributeSource>).attributeCodes === 'function';
 }
 
 export interface LegacyStore {

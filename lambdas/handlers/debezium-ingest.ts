@@ -6,10 +6,10 @@
  * sends for a delete's null value) is skipped and counted; a malformed event fails alone.
  */
 import type { SQSRecord } from 'aws-lambda';
+import { entityByName } from '../../lib/spec/lookup.js';
 import type { MysqlEntityLegacy } from '../../lib/spec/schema.js';
 import { DebeziumMapping, readDebeziumBody, translateDebezium } from '../domain/debezium.js';
 import { toBusEntry } from '../domain/events.js';
-import { resolvesEavAttributes } from '../domain/ports.js';
 import { countEvent, countTombstone } from './powertools.js';
 import { type Runtime, runtime } from './runtime.js';
 import { sqsBatchHandler } from './sqs-batch.js';
@@ -19,11 +19,12 @@ let mapping: { rt: Runtime; mapping: DebeziumMapping } | undefined;
 async function mappingFor(rt: Runtime): Promise<DebeziumMapping> {
   if (mapping?.rt === rt) return mapping.mapping;
   const codes = new Map<number, string>();
-  if (resolvesEavAttributes(rt.legacy)) {
+  const eav = rt.legacyEav; // given by the composition root where the legacy store has EAV (MySQL)
+  if (eav) {
     for (const s of rt.spec.services) {
       for (const e of s.entities) {
         if ((e.legacy as MysqlEntityLegacy).eavEntityType) {
-          for (const [id, code] of await rt.legacy.attributeCodes(e)) codes.set(id, code);
+          for (const [id, code] of await eav.attributeCodes(e)) codes.set(id, code);
         }
       }
     }
@@ -50,7 +51,7 @@ export const handler = sqsBatchHandler('debezium-ingest', async (record: SQSReco
     const event = translateDebezium(body.value, await mappingFor(rt));
     if (!event) return; // a table or row this migration does not map
     await rt.publisher.publish([toBusEntry(event)]);
-    const service = rt.spec.services.find((s) => s.entities.some((e) => e.name === event.entity))!.name;
+    const service = entityByName(rt.spec, event.entity).service.name;
     countEvent(service, 'capture', 'applied');
   } catch (e) {
     countEvent('unknown', 'capture', 'failed');

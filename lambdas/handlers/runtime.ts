@@ -20,7 +20,7 @@ import {
 export { closeRuntime, configureRuntime, type Runtime, type ServiceRuntime };
 
 /** The legacy store with the capabilities its kind has (the use cases take each explicitly). */
-type LegacySide = Pick<Runtime, 'legacy' | 'legacyBatch' | 'legacySource'>;
+type LegacySide = Pick<Runtime, 'legacy' | 'legacyBatch' | 'legacySource' | 'legacyEav'>;
 
 async function connectLegacy(spec: MigrationSpec, env: NodeJS.ProcessEnv): Promise<LegacySide> {
   if (spec.legacy.kind === 'mysql') {
@@ -33,8 +33,13 @@ async function connectLegacy(spec: MigrationSpec, env: NodeJS.ProcessEnv): Promi
       tablePrefix: spec.legacy.tablePrefix,
     });
     onRuntimeClose({ close: () => store.end() });
-    // A database: set-based writes, and chunk checksums of key ranges in SQL.
-    return { legacy: store, legacyBatch: store, legacySource: { mode: 'sql', bounds: store } };
+    // A database: set-based writes, chunk checksums of key ranges in SQL, and EAV attribute ids.
+    return {
+      legacy: store,
+      legacyBatch: store,
+      legacySource: { mode: 'sql', bounds: store },
+      legacyEav: store,
+    };
   }
   const { HttpLegacyStore, legacyTokenFromEnv } = await import('../adapters/http-legacy.js');
   const token = await legacyTokenFromEnv(env);
@@ -52,7 +57,12 @@ async function connectLegacy(spec: MigrationSpec, env: NodeJS.ProcessEnv): Promi
 function overriddenLegacy(o: Partial<Runtime>, legacy: Runtime['legacy']): LegacySide {
   if (!o.legacySource)
     throw new Error('configureRuntime: a legacy override needs its legacySource (how validation reads it)');
-  return { legacy, legacySource: o.legacySource, ...(o.legacyBatch ? { legacyBatch: o.legacyBatch } : {}) };
+  return {
+    legacy,
+    legacySource: o.legacySource,
+    ...(o.legacyBatch ? { legacyBatch: o.legacyBatch } : {}),
+    ...(o.legacyEav ? { legacyEav: o.legacyEav } : {}),
+  };
 }
 
 let current: Promise<Runtime> | undefined;

@@ -9,6 +9,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RUNTIME_ENV, requiredEnv, serviceTablesFromEnv } from '../../lib/spec/runtime.js';
+import { hasPersonalData } from '../../lib/spec/lookup.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { DynamoServiceStore, documentClient } from '../adapters/dynamodb-service.js';
 import { DynamoConflictStore, DynamoSyncStateStore } from '../adapters/dynamodb-sync-state.js';
@@ -16,12 +17,13 @@ import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
 import { EnvelopeCipher, KmsDataKeys } from '../adapters/field-cipher.js';
 import type { SecretSource } from '../adapters/secrets.js';
 import { systemAmbient } from '../adapters/system-clock.js';
-import { hasPersonalData, PersonalDataSealer } from '../domain/personal-data.js';
+import { PersonalDataSealer } from '../domain/personal-data.js';
 import type {
   Ambient,
   ConflictStore,
   EventPublisher,
   FieldCipher,
+  EavAttributeSource,
   LegacyBatchWriter,
   LegacyStore,
   LegacyValidationSource,
@@ -48,6 +50,11 @@ export interface Runtime extends ServiceRuntime {
   readonly legacyBatch?: LegacyBatchWriter;
   /** How full validation reads the legacy side (SQL checksums of key ranges, or the listing). */
   readonly legacySource: LegacyValidationSource;
+  /**
+   * The legacy store's EAV attribute ids, where it has them (MySQL): how the Debezium intake maps
+   * EAV value-table changes to fields. Without it, EAV value changes map to no field.
+   */
+  readonly legacyEav?: EavAttributeSource;
   /** Where the legacy database's secret is read. @default Secrets Manager */
   readonly secrets?: SecretSource;
   /**
