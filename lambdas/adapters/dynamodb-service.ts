@@ -19,8 +19,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { fieldPolicy } from '../../lib/spec/lookup.js';
 import type { EntitySpec, FieldSpec } from '../../lib/spec/schema.js';
-import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
-import { SYNCED_VERSION_ATTRIBUTE } from '../domain/capture.js';
+import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE, SYNCED_VERSION_ATTRIBUTE } from '../../lib/spec/tables.js';
 import { canonicalText, FIELD_SEPARATOR, NULL_MARK } from '../domain/checksum.js';
 import type { FieldValue } from '../domain/events.js';
 import type { PersonalDataSealer } from '../domain/personal-data.js';

@@ -22,13 +22,10 @@
 
 import { fieldPolicy, serviceEventsOf } from '../../lib/spec/lookup.js';
 import type { EntitySpec } from '../../lib/spec/schema.js';
-import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE } from '../../lib/spec/tables.js';
+import { SYNC_WRITER_ATTRIBUTE, SYNC_WRITER_VALUE, SYNCED_VERSION_ATTRIBUTE } from '../../lib/spec/tables.js';
 import { recordHash, rowHashHex } from './checksum.js';
 import { type ChangeEvent, type FieldValue, parseChangeEvent, serviceDetailType } from './events.js';
 import { normalizeValue, sameValue } from './values.js';
-
-/** Attribute holding the version the sync wrote (see dynamodb-service.ts). */
-export const SYNCED_VERSION_ATTRIBUTE = '_syncedVersion';
 
 /** A stream record with its images already unmarshalled to plain values. */
 export interface ServiceStreamRecord {

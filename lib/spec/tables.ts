@@ -76,6 +76,18 @@ export function physicalTableName(stage: string, spec: MigrationSpec, def: Table
   return def.importName ?? `cutover-${stage}-${spec.name}-${def.logicalName}`;
 }
 
-/** Attribute the sync sets on every service-table write; the change-capture pipe drops those. */
+/*
+ * The echo markers: what the sync writes on every service-table item it writes, so that change
+ * capture knows the sync's own writes and does not send them back (lambdas/domain/capture.ts
+ * reads them, lambdas/adapters/dynamodb-service.ts writes them). Defined here only.
+ */
+
+/** Attribute the sync sets on every service-table write, to {@link SYNC_WRITER_VALUE}. */
 export const SYNC_WRITER_ATTRIBUTE = '_writer';
+/** The value of {@link SYNC_WRITER_ATTRIBUTE} on a write by the sync. */
 export const SYNC_WRITER_VALUE = 'cutover-sync';
+/**
+ * Attribute holding the version the sync wrote: an image whose version is still that one is the
+ * sync's write (the service does not clear `_writer`, but always bumps the version).
+ */
+export const SYNCED_VERSION_ATTRIBUTE = '_syncedVersion';
