@@ -39,11 +39,6 @@ export function personalFields(entity: EntitySpec): ReadonlySet<string> {
   return new Set(entity.fields.filter((f) => f.pii).map((f) => f.name));
 }
 
-/** Whether any entity of the spec has a personal field (then a cipher is required). */
-export function hasPersonalData(spec: MigrationSpec): boolean {
-  return spec.services.some((s) => s.entities.some((e) => e.fields.some((f) => f.pii)));
-}
-
 /**
  * Seals and opens the personal fields of sync states and parked conflicts. Null stays null (it
  * says nothing about a person, and the engine's "no value yet" must stay cheap to read).

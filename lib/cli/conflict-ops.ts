@@ -15,6 +15,7 @@ import type { FieldValue } from '../../lambdas/domain/events.js';
 import { maskPii } from '../../lambdas/domain/masking.js';
 import type { ConflictChoice, ConflictStore, StoredConflict } from '../../lambdas/domain/ports.js';
 import type { SyncDeps } from '../../lambdas/domain/sync.js';
+import { findEntity } from '../spec/lookup.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -43,11 +44,7 @@ export interface ConflictView {
 const WITHHELD = '(personal data: --reveal to show)';
 
 function isPersonal(spec: MigrationSpec, entity: string, field: string): boolean {
-  for (const s of spec.services) {
-    const e = s.entities.find((x) => x.name === entity);
-    if (e) return e.fields.find((f) => f.name === field)?.pii ?? false;
-  }
-  return false;
+  return findEntity(spec, entity)?.entity.fields.find((f) => f.name === field)?.pii ?? false;
 }
 
 /** A conflict as shown: personal values withheld, other values masked, unless `reveal`. */

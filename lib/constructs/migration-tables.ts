@@ -3,6 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { hasPersonalData } from '../spec/lookup.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import {
@@ -84,7 +85,7 @@ export class MigrationTables extends Construct {
     this.tables = tables;
     this.syncTable = tables[SYNC_TABLE.id]!;
     this.conflictsTable = tables[CONFLICTS_TABLE.id]!;
-    if (props.spec.services.some((sv) => sv.entities.some((e) => e.fields.some((f) => f.pii)))) {
+    if (hasPersonalData(props.spec)) {
       this.personalDataKey = cutoverKey(this, 'PersonalDataKey', {
         description: `Seals the personal fields of ${props.spec.name} (${props.stage}) in the sync state and the conflicts table`,
       });

@@ -44,16 +44,37 @@ export function pollerLagBoundSeconds(sync: SyncSettings): number {
   return sync.pollerOverlapSeconds + 1 + sync.pollerIntervalSeconds;
 }
 
-/** Spec lookups shared by the stacks, the handlers and the tests. */
-export function entityByName(
+/**
+ * The entity named `entity` and its service, or undefined when the spec has none (e.g. a parked
+ * conflict of an entity since removed). The one search of a spec's entities by name.
+ */
+export function findEntity(
   spec: MigrationSpec,
   entity: string,
-): { service: ServiceSpec; entity: EntitySpec } {
+): { service: ServiceSpec; entity: EntitySpec } | undefined {
   for (const service of spec.services) {
     const found = service.entities.find((e) => e.name === entity);
     if (found) return { service, entity: found };
   }
+  return undefined;
+}
+
+/**
+ * Spec lookups shared by the stacks, the handlers and the tests.
+ * @throws SpecError when the spec has no entity named `entity`
+ */
+export function entityByName(
+  spec: MigrationSpec,
+  entity: string,
+): { service: ServiceSpec; entity: EntitySpec } {
+  const found = findEntity(spec, entity);
+  if (found) return found;
   throw new SpecError(spec.name, [{ path: 'services.*.entities', message: `no entity named "${entity}"` }]);
+}
+
+/** Whether any entity of the spec has a personal field (`pii: true`; then a cipher is required). */
+export function hasPersonalData(spec: MigrationSpec): boolean {
+  return spec.services.some((s) => s.entities.some((e) => e.fields.some((f) => f.pii)));
 }
 
 /**

@@ -13,8 +13,9 @@ import {
   SealedValueError,
 } from '../../lambdas/adapters/field-cipher.js';
 import type { SyncState } from '../../lambdas/domain/conflict.js';
-import { hasPersonalData, PersonalDataSealer, personalFields } from '../../lambdas/domain/personal-data.js';
+import { PersonalDataSealer, personalFields } from '../../lambdas/domain/personal-data.js';
 import type { ParkedConflictRecord, SealContext } from '../../lambdas/domain/ports.js';
+import { hasPersonalData } from '../../lib/spec/lookup.js';
 import magento from '../../migrations/magento.js';
 import menu from '../../migrations/menu.js';
 import { contract } from '../support/contracts.js';
