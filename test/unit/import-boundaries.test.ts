@@ -48,12 +48,23 @@ function edges(dir: string): { from: string; to: string }[] {
  * its use cases run the same under a test's clock as under the system's.
  */
 function ambientCalls(text: string): string[] {
-  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
   return [
-    ...code.matchAll(
+    ...code(text).matchAll(
       /\b(?:Date\.now|performance\.now|setTimeout|setInterval|setImmediate|Math\.random)\b|\bnew Date\(\s*\)/g,
     ),
   ].map((m) => m[0].replace(/\(\s+\)/, '()'));
+}
+
+/** `text` without its comments (block and line), so that a rule reads only code. */
+function code(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+}
+
+/** `file: match` for each match of `re` in the code of `files`. */
+function matches(files: string[], re: RegExp): string[] {
+  return files.flatMap((file) =>
+    [...code(readFileSync(path.join(root, file), 'utf8')).matchAll(re)].map((m) => `${file}: ${m[0]}`),
+  );
 }
 
 describe('import boundaries', () => {
@@ -160,6 +171,47 @@ describe('Layers (imports per folder)', () => {
       ...edges('lambdas/handlers').filter(({ from, to }) => entries.has(from) && entries.has(to)),
       ...edges('lambdas/adapters').filter(({ to }) => to.startsWith('lambdas/handlers/')),
     ];
+    expect(bad).toEqual([]);
+  });
+
+  it('has handlers take capabilities from the composition root, not probe ports or adapter classes', () => {
+    // A capability (set-based writes, key bounds, a listing, EAV attribute ids) is a port of its
+    // own that lambdas/handlers/runtime.ts hands over where the legacy kind has it.
+    const adapterClasses = [
+      ...new Set(
+        sources('lambdas/adapters').flatMap((f) =>
+          [...readFileSync(path.join(root, f), 'utf8').matchAll(/export (?:abstract )?class (\w+)/g)].map(
+            (m) => m[1]!,
+          ),
+        ),
+      ),
+    ];
+    expect(adapterClasses).toContain('MysqlLegacyStore');
+    const probes = matches(
+      [...sources('lambdas/handlers'), 'lambdas/domain/ports.ts'],
+      /typeof\s+[\w.()\s]+?(?:\s+as\s+[^)]+\))?\.\w+\s*===\s*['"]function['"]|\)\s*:\s*\w+\s+is\s+\w+\s*&/g,
+    );
+    const instanceOfAdapter = matches(
+      sources('lambdas/handlers'),
+      new RegExp(`\\binstanceof\\s+(?:${adapterClasses.join('|')})\\b`, 'g'),
+    );
+    expect([...probes, ...instanceOfAdapter]).toEqual([]);
+  });
+
+  it('defines the echo markers (the attributes that stop sync loops) in lib/spec/tables.ts only', () => {
+    const bad = matches(
+      [...sources('lambdas'), ...sources('lib').filter((f) => f !== path.join('lib', 'spec', 'tables.ts'))],
+      /['"`](?:_writer|_syncedVersion)['"`]/g,
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it('searches a spec for an entity by name in lib/spec/lookup.ts only', () => {
+    // lib/rehearse searches its own plan's entities (not a spec), and is another area's.
+    const files = [...sources('lambdas'), ...sources('lib')].filter(
+      (f) => f !== path.join('lib', 'spec', 'lookup.ts') && !f.startsWith(path.join('lib', 'rehearse')),
+    );
+    const bad = matches(files, /\.entities\.(?:find|some)\(\s*\(?\w+\)?\s*=>\s*\w+\.name\s*===/g);
     expect(bad).toEqual([]);
   });
 });
