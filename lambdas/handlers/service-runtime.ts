@@ -8,8 +8,8 @@
  * EventPublisher: no AWS is reachable there); everything not replaced is built from the env.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { RUNTIME_ENV, requiredEnv, serviceTablesFromEnv } from '../../lib/spec/runtime.js';
 import { hasPersonalData } from '../../lib/spec/lookup.js';
+import { RUNTIME_ENV, requiredEnv, serviceTablesFromEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { DynamoServiceStore, documentClient } from '../adapters/dynamodb-service.js';
 import { DynamoConflictStore, DynamoSyncStateStore } from '../adapters/dynamodb-sync-state.js';
@@ -21,9 +21,9 @@ import { PersonalDataSealer } from '../domain/personal-data.js';
 import type {
   Ambient,
   ConflictStore,
+  EavAttributeSource,
   EventPublisher,
   FieldCipher,
-  EavAttributeSource,
   LegacyBatchWriter,
   LegacyStore,
   LegacyValidationSource,
