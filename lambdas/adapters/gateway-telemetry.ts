@@ -19,22 +19,11 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { type GATEWAY_OUTCOMES, METRIC } from '../../lib/spec/metrics.js';
+import { type GATEWAY_OUTCOMES, METRIC, type MetricName } from '../../lib/spec/metrics.js';
 import type { CallResult, FallbackReason, GatewayTelemetry, ShadowReport } from '../domain/gateway-router.js';
 import type { PathRejection } from '../domain/request-path.js';
 import type { Target } from '../domain/routing.js';
 import { maskPathForLog } from '../domain/shadow.js';
-
-export const GATEWAY_METRIC = {
-  // Shared with the alarms, the dashboard and the rollout gates (lib/spec/metrics.ts).
-  requests: METRIC.gatewayRequests,
-  latency: METRIC.gatewayLatency,
-  fallback: METRIC.gatewayFallback,
-  shadowCompared: METRIC.gatewayShadowCompared,
-  shadowMismatch: METRIC.gatewayShadowMismatch,
-  flagsStale: METRIC.gatewayFlagsStale,
-  rejected: METRIC.gatewayRejected,
-} as const;
 
 /** `success` for any HTTP answer below 500; everything else is an `error`. */
 export function outcomeOf(result: CallResult): (typeof GATEWAY_OUTCOMES)[number] {
@@ -48,8 +37,8 @@ export class PowertoolsGatewayTelemetry implements GatewayTelemetry {
   ) {}
 
   upstreamCall(service: string, target: Target | 'shadow', result: CallResult, latencyMs: number): void {
-    this.emit(GATEWAY_METRIC.requests, MetricUnit.Count, 1, { service, target, outcome: outcomeOf(result) });
-    this.emit(GATEWAY_METRIC.latency, MetricUnit.Milliseconds, latencyMs, { service, target });
+    this.emit(METRIC.gatewayRequests, MetricUnit.Count, 1, { service, target, outcome: outcomeOf(result) });
+    this.emit(METRIC.gatewayLatency, MetricUnit.Milliseconds, latencyMs, { service, target });
     if (result !== 'ok' && result !== 'client_error') {
       this.logger.warn('upstream call failed', {
         migrationService: service,
@@ -61,13 +50,13 @@ export class PowertoolsGatewayTelemetry implements GatewayTelemetry {
   }
 
   fallback(service: string, reason: FallbackReason): void {
-    this.emit(GATEWAY_METRIC.fallback, MetricUnit.Count, 1, { service, reason });
+    this.emit(METRIC.gatewayFallback, MetricUnit.Count, 1, { service, reason });
   }
 
   shadowCompared(report: ShadowReport): void {
-    this.emit(GATEWAY_METRIC.shadowCompared, MetricUnit.Count, 1, { service: report.service });
+    this.emit(METRIC.gatewayShadowCompared, MetricUnit.Count, 1, { service: report.service });
     if (report.comparison.equal) return;
-    this.emit(GATEWAY_METRIC.shadowMismatch, MetricUnit.Count, 1, { service: report.service });
+    this.emit(METRIC.gatewayShadowMismatch, MetricUnit.Count, 1, { service: report.service });
     if (report.logged) {
       this.logger.warn('shadow mismatch', {
         migrationService: report.service,
@@ -85,18 +74,18 @@ export class PowertoolsGatewayTelemetry implements GatewayTelemetry {
 
   /** Counts a refused request path and logs the reason only (the path may carry personal data). */
   requestRejected(reason: PathRejection): void {
-    this.emit(GATEWAY_METRIC.rejected, MetricUnit.Count, 1, { reason });
+    this.emit(METRIC.gatewayRejected, MetricUnit.Count, 1, { reason });
     this.logger.debug('request path refused', { reason });
   }
 
   /** Counts a request routed on stale flags (AppConfig failing; the last good flags in force). */
   flagsStale(error: string | undefined): void {
-    this.emit(GATEWAY_METRIC.flagsStale, MetricUnit.Count, 1, {});
+    this.emit(METRIC.gatewayFlagsStale, MetricUnit.Count, 1, {});
     this.logger.warn('routing on the last good flags', { error });
   }
 
   private emit(
-    name: string,
+    name: MetricName,
     unit: (typeof MetricUnit)[keyof typeof MetricUnit],
     value: number,
     dimensions: Record<string, string>,

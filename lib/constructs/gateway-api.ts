@@ -7,8 +7,8 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { METRIC } from '../spec/metrics.js';
-import { METRICS_NAMESPACE, RUNTIME_ENV } from '../spec/runtime.js';
+import { METRIC, type MetricName } from '../spec/metrics.js';
+import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import { CutoverFunction, type HandlerName } from './cutover-function.js';
 import { acknowledgeControl, logEncryptionKey } from './encryption.js';
@@ -230,14 +230,7 @@ export class GatewayApi extends Construct {
     service: string,
     props?: cloudwatch.MathExpressionOptions,
   ): cloudwatch.MathExpression {
-    const count = (metricName: string) =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service },
-        statistic: 'Sum',
-        period: Duration.minutes(1),
-      });
+    const count = (metricName: MetricName) => cutoverMetric(metricName, { service }, { statistic: 'Sum' });
     return new cloudwatch.MathExpression({
       expression: 'IF(compared > 0, mismatched / compared, 0)',
       usingMetrics: {

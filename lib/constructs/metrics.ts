@@ -1,12 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { type METRIC, METRICS_NAMESPACE } from '../spec/metrics.js';
-
-export type CutoverMetricName = (typeof METRIC)[keyof typeof METRIC];
+import { METRICS_NAMESPACE, type MetricName } from '../spec/metrics.js';
 
 /** A metric the Lambdas emit in the `Cutover` namespace, with its exact dimension set. */
 export function cutoverMetric(
-  metricName: CutoverMetricName,
+  metricName: MetricName,
   dimensionsMap: Record<string, string>,
   props: cloudwatch.MetricOptions = {},
 ): cloudwatch.Metric {

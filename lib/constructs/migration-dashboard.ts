@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE } from '../spec/metrics.js';
+import { METRIC } from '../spec/metrics.js';
 import type { MigrationSpec } from '../spec/schema.js';
 import { cutoverMetric, queueMetric } from './metrics.js';
 
@@ -140,16 +140,12 @@ export class MigrationDashboard extends Construct {
           title: `${s}: rollout gate verdicts`,
           width: 4,
           stacked: true,
-          left: ['pass', 'extend', 'fail'].map(
-            (verdict) =>
-              new cloudwatch.Metric({
-                namespace: METRICS_NAMESPACE,
-                metricName: METRIC.rolloutGate,
-                dimensionsMap: { service: s, verdict },
-                statistic: 'Sum',
-                period: Duration.hours(1),
-                label: verdict,
-              }),
+          left: ['pass', 'extend', 'fail'].map((verdict) =>
+            cutoverMetric(
+              METRIC.rolloutGate,
+              { service: s, verdict },
+              { statistic: 'Sum', period: Duration.hours(1), label: verdict },
+            ),
           ),
         }),
         new cloudwatch.SingleValueWidget({

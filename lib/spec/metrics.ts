@@ -55,6 +55,9 @@ export const METRIC = {
   gatewayRejected: 'gateway_rejected_total',
 } as const;
 
+/** A metric name the functions emit: a value of {@link METRIC}, never a string of its own. */
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
 /** `phase` values of the full-validation metrics: the scan map's and the compare map's items. */
 export const VALIDATION_PHASES = ['scan', 'compare'] as const;
 
