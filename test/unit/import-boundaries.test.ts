@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { METRIC } from '../../lib/spec/metrics.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -213,5 +214,22 @@ describe('Layers (imports per folder)', () => {
     );
     const bad = matches(files, /\.entities\.(?:find|some)\(\s*\(?\w+\)?\s*=>\s*\w+\.name\s*===/g);
     expect(bad).toEqual([]);
+  });
+
+  it('names metrics from the one list (METRIC of lib/spec/metrics.ts) in the functions, the alarms and the dashboards', () => {
+    // A renamed metric then renames every emitter and every alarm on it, or fails to compile.
+    const names = Object.values(METRIC);
+    const files = ['lambdas', 'lib', 'bin']
+      .flatMap(sources)
+      .filter((f) => f !== path.join('lib', 'spec', 'metrics.ts'));
+    const literals = matches(files, new RegExp(`['"\`](?:${names.join('|')})['"\`]`, 'g'));
+    // Every emission goes through a METRIC value (the gateway's telemetry passes a MetricName).
+    const emissions = matches(sources('lambdas'), /\baddMetric\(\s*(?!METRIC\.|name\b)[^,)]*/g);
+    // Every CloudWatch metric of the stacks is built by cutoverMetric or queueMetric.
+    const metrics = matches(
+      files.filter((f) => f !== path.join('lib', 'constructs', 'metrics.ts')),
+      /new cloudwatch\.Metric\(/g,
+    );
+    expect([...literals, ...emissions, ...metrics]).toEqual([]);
   });
 });
