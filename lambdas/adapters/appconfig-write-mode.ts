@@ -4,7 +4,7 @@
  * before a repair, which is refused once writes are cut over (`RepairAfterCutoverError`).
  */
 import { AppConfigDataClient } from '@aws-sdk/client-appconfigdata';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { effectiveFlags, type WriteMode } from '../domain/flags.js';
 import { AppConfigFlagSource } from './appconfig-data.js';
@@ -25,7 +25,7 @@ export class WriteModeUnknownError extends Error {
  */
 export function writeModeFromEnv(
   spec: MigrationSpec,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = functionEnv(),
   client: AppConfigDataClient = new AppConfigDataClient({ maxAttempts: 2 }),
 ): ((service: string) => Promise<WriteMode>) | undefined {
   const applicationId = env[RUNTIME_ENV.appConfigApplicationId];

@@ -14,7 +14,7 @@ import {
   StartDeploymentCommand,
   StopDeploymentCommand,
 } from '@aws-sdk/client-appconfig';
-import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import {
   type DeploymentState,
   type FeatureFlagsDocument,
@@ -35,7 +35,7 @@ export interface AppConfigFlagStoreOptions {
 }
 
 /** The port from the environment the stacks set (MigrationFlags.runtimeEnvironment()). */
-export function appConfigPortFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfigFlagStore {
+export function appConfigPortFromEnv(env: NodeJS.ProcessEnv = functionEnv()): AppConfigFlagStore {
   const need = (name: string) => requiredEnv(name, env);
   return new AppConfigFlagStore({
     applicationId: need(RUNTIME_ENV.appConfigApplicationId),

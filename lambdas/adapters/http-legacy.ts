@@ -23,7 +23,7 @@
  * once per run through `listPage`, into parts.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { EntitySpec, HttpEntityLegacy } from '../../lib/spec/schema.js';
 import { addRowHash, EMPTY_CHECKSUM, recordHash } from '../domain/checksum.js';
 import { chunkOfKey } from '../domain/chunks.js';
@@ -397,7 +397,9 @@ function chunkSizeOf(size: number): number {
  * The API token: `CUTOVER_LEGACY_TOKEN` locally, else the Secrets Manager secret
  * `CUTOVER_LEGACY_SECRET_ARN` (a plain string, or JSON `{ "token": … }`); none when neither is set.
  */
-export async function legacyTokenFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+export async function legacyTokenFromEnv(
+  env: NodeJS.ProcessEnv = functionEnv(),
+): Promise<string | undefined> {
   const local = env[RUNTIME_ENV.legacyToken];
   if (local) return local;
   const arn = env[RUNTIME_ENV.legacySecretArn];

@@ -16,7 +16,7 @@
  *   transaction in flight on it completes.
  */
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import {
   createMysqlPool,
   type LegacyPool,
@@ -154,7 +154,7 @@ export class RotatingPool implements LegacyPool {
  * so that a missing secret fails the runtime's build). `secrets` replaces Secrets Manager (tests).
  */
 export async function legacyPoolFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = functionEnv(),
   secrets: SecretSource = new SecretsManagerSource(),
 ): Promise<LegacyPool> {
   if (env[RUNTIME_ENV.mysqlUrl]) return createMysqlPool(await mysqlOptionsFromEnv(env));

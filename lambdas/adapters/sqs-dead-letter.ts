@@ -5,7 +5,7 @@
  */
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { captureDeadLetterVariable, RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { captureDeadLetterVariable, functionEnv, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 
 /** Why a record was dead-lettered (masked: no personal data). */
 export interface DeadLetterReason {
@@ -84,14 +84,14 @@ export class SqsDeadLetter implements DeadLetterPort {
  * undefined when there is none or it is not an SQS URL (local runs and the rehearsal, whose
  * queues are in-process: there the record is redelivered and reaches the DLQ by redrive).
  */
-export function deadLetterFromEnv(env: NodeJS.ProcessEnv = process.env): DeadLetterPort | undefined {
+export function deadLetterFromEnv(env: NodeJS.ProcessEnv = functionEnv()): DeadLetterPort | undefined {
   return fromUrl(env[RUNTIME_ENV.deadLetterQueueUrl]);
 }
 
 /** The DLQ of an entity's change capture (the pipe's), as {@link deadLetterFromEnv}. */
 export function captureDeadLetterFromEnv(
   entity: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = functionEnv(),
 ): DeadLetterPort | undefined {
   return fromUrl(env[captureDeadLetterVariable(entity)]);
 }

@@ -7,7 +7,7 @@
  * Run from source instead of a bundle (tests, the local rehearsal, the bench), the host hands the
  * specs over with {@link registerSpecs}.
  */
-import { ConfigurationError, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
+import { ConfigurationError, functionEnv, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 
 /** The name esbuild replaces with the spec's JSON in a function's bundle. */
@@ -25,7 +25,7 @@ export function registerSpecs(specs: Iterable<MigrationSpec>): void {
  * The spec named by `CUTOVER_MIGRATION`: the bundled one, or (from source) a registered one.
  * @throws ConfigurationError when there is none, or the bundle carries another migration's
  */
-export function specFromEnv(env: NodeJS.ProcessEnv = process.env): MigrationSpec {
+export function specFromEnv(env: NodeJS.ProcessEnv = functionEnv()): MigrationSpec {
   const name = requiredEnv(RUNTIME_ENV.migration, env);
   const bundled = typeof CUTOVER_BUNDLED_SPEC === 'undefined' ? undefined : CUTOVER_BUNDLED_SPEC;
   const spec = bundled ?? registered.get(name);

@@ -17,7 +17,7 @@ import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
-import { METRICS_NAMESPACE, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
+import { functionEnv, metricsNamespaceFromEnv, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { AppConfigFlagSource } from '../adapters/appconfig-data.js';
 import { PowertoolsGatewayTelemetry } from '../adapters/gateway-telemetry.js';
@@ -78,7 +78,7 @@ export function toLambdaResult(res: GatewayResponse): APIGatewayProxyStructuredR
  * The spec the gateway routes by: the bundled migration named by `CUTOVER_MIGRATION`, with the
  * stage's upstream URLs from `CUTOVER_GATEWAY_UPSTREAMS` / `CUTOVER_GATEWAY_FALLBACK_URL`.
  */
-export function gatewaySpecFromEnv(env: NodeJS.ProcessEnv = process.env): MigrationSpec {
+export function gatewaySpecFromEnv(env: NodeJS.ProcessEnv = functionEnv()): MigrationSpec {
   const spec = specFromEnv(env);
   const raw = env[RUNTIME_ENV.gatewayUpstreams];
   const overrides = raw
@@ -112,7 +112,7 @@ export function createGatewayHandler(
 }
 
 const logger = new Logger();
-const metrics = new Metrics({ namespace: process.env[RUNTIME_ENV.metricsNamespace] ?? METRICS_NAMESPACE });
+const metrics = new Metrics({ namespace: metricsNamespaceFromEnv() });
 let core: ReturnType<typeof createGatewayHandler> | undefined;
 
 /** What a local run (`cutover rehearse`) gives the gateway instead of AWS's. */
@@ -143,10 +143,10 @@ export function buildGateway(deps: GatewayDependencies = {}): ReturnType<typeof 
     flags,
     upstream: new HttpUpstream(),
     telemetry,
-    canaryOverride: canaryOverrideFor(spec.gateway.canaryOverride, process.env[RUNTIME_ENV.stage]),
+    canaryOverride: canaryOverrideFor(spec.gateway.canaryOverride, functionEnv()[RUNTIME_ENV.stage]),
   });
   return createGatewayHandler(router, {
-    shadowGraceMs: Number(process.env[RUNTIME_ENV.gatewayShadowGraceMs] ?? 20),
+    shadowGraceMs: Number(functionEnv()[RUNTIME_ENV.gatewayShadowGraceMs] ?? 20),
     telemetry,
   });
 }

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import { DynamoPollerLease } from '../adapters/dynamodb-lease.js';
 import { describeError } from '../domain/masking.js';
 import { pollerTiming, runPoller, type StopReason } from '../domain/poller-loop.js';
@@ -44,7 +44,7 @@ export interface PollerResponse {
 export const handler = middy(
   async (event: PollerEvent | undefined, context: Context): Promise<PollerResponse> => {
     const rt = await runtime();
-    const service = process.env[RUNTIME_ENV.service];
+    const service = functionEnv()[RUNTIME_ENV.service];
     const syncTable = requiredEnv(RUNTIME_ENV.syncTable);
     const services = rt.spec.services.filter((s) => !service || s.name === service);
     const serviceOf = new Map(services.flatMap((s) => s.entities.map((e) => [e.name, s.name] as const)));

@@ -13,9 +13,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
-import { METRIC, METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
+import { METRIC } from '../../lib/spec/metrics.js';
 import { rollbackAlarmPrefix } from '../../lib/spec/names.js';
-import { RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
+import { functionEnv, metricsNamespaceFromEnv, RUNTIME_ENV, requiredEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { appConfigPortFromEnv } from '../adapters/appconfig.js';
 import { EventBridgePublisher } from '../adapters/eventbridge-publisher.js';
@@ -93,7 +93,7 @@ export async function handleAlarm(event: unknown, ctx: RollbackContext): Promise
 
 let context: RollbackContext | undefined;
 
-function contextFromEnv(env: NodeJS.ProcessEnv = process.env): RollbackContext {
+function contextFromEnv(env: NodeJS.ProcessEnv = functionEnv()): RollbackContext {
   return {
     spec: specFromEnv(env),
     stage: requiredEnv(RUNTIME_ENV.stage, env),
@@ -102,7 +102,7 @@ function contextFromEnv(env: NodeJS.ProcessEnv = process.env): RollbackContext {
     recordDuration: (service, seconds) => {
       // One data point per rollback, with exactly the dimension set the dashboard reads.
       const m = new Metrics({
-        namespace: env[RUNTIME_ENV.metricsNamespace] ?? METRICS_NAMESPACE,
+        namespace: metricsNamespaceFromEnv(env),
         serviceName: service,
         singleMetric: true,
       });

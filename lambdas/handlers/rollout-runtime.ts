@@ -9,13 +9,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { METRICS_NAMESPACE } from '../../lib/spec/metrics.js';
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { metricsNamespaceFromEnv } from '../../lib/spec/runtime.js';
 import { RolloutError } from '../domain/rollout-tasks.js';
 
 export const logger = new Logger();
 export const metrics = new Metrics({
-  namespace: process.env[RUNTIME_ENV.metricsNamespace] ?? METRICS_NAMESPACE,
+  namespace: metricsNamespaceFromEnv(),
 });
 
 /**

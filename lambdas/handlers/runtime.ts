@@ -4,7 +4,7 @@
  * the spec's kind. The legacy adapters are loaded on first use (dynamic import), so that a
  * bundle evaluates mysql2 only when it connects, and an HTTP legacy never does.
  */
-import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import type { BatchSyncDeps } from '../domain/sync-batch.js';
 import {
@@ -90,7 +90,7 @@ export function withLegacyBatch<R extends Runtime>(rt: R): R & BatchSyncDeps {
 }
 
 /** The runtime of this container, legacy store included (built on first use). */
-export function runtime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+export function runtime(env: NodeJS.ProcessEnv = functionEnv()): Promise<Runtime> {
   if (!current) {
     current = build(env);
     // A failed build (e.g. the database was unreachable) is retried on the next invocation.

