@@ -232,4 +232,15 @@ describe('Layers (imports per folder)', () => {
     );
     expect([...literals, ...emissions, ...metrics]).toEqual([]);
   });
+
+  it("reads the functions' environment in one place (functionEnv of lib/spec/runtime.ts)", () => {
+    // lib/spec is bundled into the functions with lambdas/; every `…FromEnv` defaults to functionEnv().
+    const reader = path.join('lib', 'spec', 'runtime.ts');
+    const bad = matches(
+      [...sources('lambdas'), ...sources(path.join('lib', 'spec'))].filter((f) => f !== reader),
+      /\bprocess\.env\b/g,
+    );
+    expect(bad).toEqual([]);
+    expect(matches([reader], /\bprocess\.env\b/g)).toHaveLength(1);
+  });
 });
