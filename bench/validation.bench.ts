@@ -18,10 +18,11 @@
  * 10,000, i.e. all of the 10 k size) through the backfill itself, into a table that already holds
  * the customers before them, bulk-loaded as the backfill leaves them (items and sync states,
  * BatchWriteItem). The backfill applies every row through the forward-sync rules (reads, then a
- * conditional transaction of item + sync state), which DynamoDB Local here sustains at a few
- * dozen to a few hundred rows/s: backfilling 100 k would take most of an hour, 1 M most of a
- * day. The same number of rows in the same chunk shape at every size shows whether the backfill's
- * rate and memory depend on the table's size; validation then reads the whole table either way.
+ * conditional transaction of item + sync state), which DynamoDB Local here sustains at about a
+ * hundred rows/s: backfilling 1 M through it would take hours. The same number of rows in the
+ * same chunk shape at every size shows whether the backfill's rate and memory depend on the
+ * table's size; validation then reads the whole table either way. Each size gets its own
+ * DynamoDB Local (see the bench function: the emulator slows after tables are dropped).
  *
  * Results: the section in BENCHMARKS.md, the figures as JSON in bench/results/validation.json,
  * and the plot docs/validation-scale.svg (bench/plot-validation.ts).
@@ -73,6 +74,13 @@ const SIZES = (process.env['BENCH_VALIDATION_SIZES'] ?? '10000,100000,1000000')
 const BACKFILL_ROWS = Number(process.env['BENCH_VALIDATION_BACKFILL_ROWS'] ?? 10_000);
 /** Rows a validation worker may hold: small enough that 10,000 rows already need a whole worker. */
 const ROWS_PER_WORKER = Number(process.env['BENCH_VALIDATION_ROWS_PER_WORKER'] ?? 10_000);
+/**
+ * V8 old-space cap (MB) of every validation worker, the same at every size. Garbage not yet
+ * collected grows with a process's uptime (a worker runs more items at 1 M than at 10 k, and V8
+ * lets its heap grow before it collects), so peaks without a cap measure the collector's
+ * patience; under a cap, every item finishing at every size is what shows memory bounded.
+ */
+const WORKER_HEAP_MB = Number(process.env['BENCH_VALIDATION_WORKER_HEAP_MB'] ?? 64);
 /** Worker processes: the spec's backfillConcurrency (4), also used as validationConcurrency. */
 const WORKERS = magento.services[0]!.rollout.backfillConcurrency;
 const CHUNK_SIZE = magento.services[0]!.rollout.backfillChunkSize;
@@ -113,10 +121,20 @@ class WorkerPool {
     private readonly store: MemoryObjectStore,
   ) {}
 
-  static async start(size: number, env: NodeJS.ProcessEnv, store: MemoryObjectStore): Promise<WorkerPool> {
+  static async start(
+    size: number,
+    env: NodeJS.ProcessEnv,
+    store: MemoryObjectStore,
+    heapMb?: number,
+  ): Promise<WorkerPool> {
     const children = Array.from({ length: size }, () =>
       fork(path.join(here, 'validation-worker.ts'), [], {
-        execArgv: ['--import', 'tsx', '--expose-gc'],
+        execArgv: [
+          '--import',
+          'tsx',
+          '--expose-gc',
+          ...(heapMb !== undefined ? [`--max-old-space-size=${heapMb}`] : []),
+        ],
         env,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
@@ -285,8 +303,8 @@ async function measureSize(
   // One pool per step, started before its clock: on AWS backfill, scan and compare are separate
   // functions, so one step's peak memory never shows in another's figures.
   const pools: WorkerPool[] = [];
-  const startPool = async () => {
-    const p = await WorkerPool.start(WORKERS, env, store);
+  const startPool = async (heapMb?: number) => {
+    const p = await WorkerPool.start(WORKERS, env, store, heapMb);
     pools.push(p);
     return p;
   };
@@ -359,7 +377,9 @@ async function measureSize(
     log(`${n}: full validation (${ROWS_PER_WORKER.toLocaleString('en-US')} rows per worker)…`);
     const port = new SyncEngineValidation({ ...rt, store });
     const run = `bench/${index}`;
-    const [scanPool, comparePool] = [await startPool(), await startPool()];
+    // The validation workers run under the same heap cap at every size, as a Lambda function's
+    // memory setting caps its environment: an item whose memory grew with the table would fail.
+    const [scanPool, comparePool] = [await startPool(WORKER_HEAP_MB), await startPool(WORKER_HEAP_MB)];
     const t = performance.now();
     const plan = (await validationPlanTask(port, {
       step: 'plan',
@@ -457,6 +477,7 @@ const bench: Bench = async (log) => {
     'BENCH_VALIDATION_BACKFILL_ROWS',
     'BENCH_VALIDATION_ROWS_PER_WORKER',
     'BENCH_VALIDATION_BUDGET_MIN',
+    'BENCH_VALIDATION_WORKER_HEAP_MB',
   ]
     .filter((k) => process.env[k])
     .map((k) => `${k}=${process.env[k]} `)
@@ -528,6 +549,8 @@ const bench: Bench = async (log) => {
           met: value <= 1.25 * base,
         };
   const rss = (s: SizeResult) => Math.max(s.validation.scan.maxRssMb, s.validation.compare.maxRssMb);
+  const retained = (s: SizeResult) =>
+    Math.max(s.validation.scan.maxHeapLeftMb, s.validation.compare.maxHeapLeftMb);
   const heap = (s: SizeResult) =>
     Math.max(s.validation.scan.maxHeapAboveMb, s.validation.compare.maxHeapAboveMb);
   for (const s of sizes) {
@@ -576,6 +599,12 @@ const bench: Bench = async (log) => {
       unit: 'MB',
       ...flat(heap(s), base && heap(base), base?.rows ?? 0),
     });
+    rows.push({
+      metric: `${N}: heap a validation item left behind after a full GC (most of any item; the workers capped at ${WORKER_HEAP_MB} MB of old space)`,
+      value: retained(s),
+      unit: 'MB',
+      ...flat(retained(s), base && retained(base), base?.rows ?? 0),
+    });
     const held = Math.max(v.scan.maxRowsHeld, v.compare.maxRowsHeld);
     rows.push({
       metric: `${N}: rows held by a validation worker (most)`,
@@ -590,7 +619,9 @@ const bench: Bench = async (log) => {
     `Command: \`${results().command}\`; took ${((Date.now() - started) / 60_000).toFixed(1)} min. Figures also in bench/results/validation.json; plot: docs/validation-scale.svg (\`npx tsx bench/plot-validation.ts\` redraws it from the JSON).`,
     `Load average (\`uptime\`: 1, 5, 15 min) on this 2-core machine, shared with other work while it ran: ${sizes.map((s) => `${fmtN(s.rows)}: ${load(s.loadAverage.before)} before, ${load(s.loadAverage.after)} after`).join('; ')}. MariaDB, DynamoDB Local (one JVM), the ${WORKERS} worker processes and this one share the same 2 cores, so rows/s are this machine's, not Lambda's.`,
     `${WORKERS} worker processes per step (the spec's backfillConcurrency; validationConcurrency set to the same), a fresh pool for each of backfill, Scan and Compare (separate functions on AWS), each process running one item at a time like a Lambda execution environment; backfill chunks of ${fmtN(CHUNK_SIZE)} keys; validation with ${fmtN(ROWS_PER_WORKER)} rows per worker (the default is 100,000: smaller here so that even 10,000 rows fill a worker and 1,000,000 need ${fmtN(1_000_000 / ROWS_PER_WORKER)} of them) and chunks of ${fmtN(magento.sync.validationChunkSize)} keys. Plan, PlanCompare and Report run in the bench process, which holds the object store (S3 on AWS; the workers reach it over IPC). Step Functions' own orchestration time is not included.`,
-    'Rows/s = customers / wall time of the step; validation reads every row on both sides (SQL chunk checksums on MariaDB, a parallel scan of the service table). Memory per item: a full GC before it, process.memoryUsage() sampled every 5 ms while it runs; peak RSS is the worker process\'s over all its items (Lambda\'s "Max Memory Used" of a warm environment), heap above idle includes garbage not yet collected.',
+    "Rows/s = customers / wall time of the step; validation reads every row on both sides (SQL chunk checksums on MariaDB, a parallel scan of the service table). Memory per item: a full GC before it, process.memoryUsage() sampled every 5 ms while it runs; peak RSS is the worker process's over all its items (Lambda's \"Max Memory Used\" of a warm environment), heap above idle includes garbage not yet collected; the heap left behind is measured after a full GC at the item's end (its result still held). Validation workers run with --max-old-space-size=" +
+      WORKER_HEAP_MB +
+      ' (BENCH_VALIDATION_WORKER_HEAP_MB) at every size.',
     `Backfill: every size backfills its last ${fmtN(BACKFILL_ROWS)} customers (the whole 10 k size) through the backfill itself, the same rows in the same chunk shape, into a table already holding the customers before them, which are bulk-loaded as the backfill leaves them (BatchWriteItem of items and sync states: ${sizes
       .filter((s) => s.bulkLoadSeconds !== undefined)
       .map(
