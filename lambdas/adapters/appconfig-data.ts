@@ -26,6 +26,7 @@ import {
 import type { Clock } from '../domain/circuit-breaker.js';
 import type { FlagSnapshot, FlagSource } from '../domain/gateway-router.js';
 import { type RoutingFlags, routingFlagsFromAppConfig } from '../domain/routing.js';
+import { systemSleep } from './system-clock.js';
 
 export interface AppConfigFlagSourceOptions {
   readonly client: AppConfigDataClient;
@@ -86,14 +87,13 @@ export class AppConfigFlagSource implements FlagSource {
         this.inflight = undefined;
       });
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.inflight,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.o.refreshTimeoutMs ?? 1_000);
-      }),
-    ]);
-    clearTimeout(timer);
+    // The wait's timer is cleared as soon as the poll settles (abort), not left to run out.
+    const done = new AbortController();
+    try {
+      await Promise.race([this.inflight, systemSleep(this.o.refreshTimeoutMs ?? 1_000, done.signal)]);
+    } finally {
+      done.abort();
+    }
   }
 
   private get maxSessions(): number {

@@ -36,5 +36,3 @@ export function taskHandler<I, O>(task: string, run: (input: I) => Promise<O>) {
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));
 }
-
-export const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

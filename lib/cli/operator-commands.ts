@@ -10,6 +10,7 @@
  */
 
 import type { Command } from 'commander';
+import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import type { FlagDeploymentPort } from '../../lambdas/domain/flags.js';
 import type { ConflictStore, EventPublisher } from '../../lambdas/domain/ports.js';
 import type { MetricsPort } from '../../lambdas/domain/rollout.js';
@@ -159,8 +160,8 @@ export async function awsContext(): Promise<CliContext> {
       ]);
       return new DynamoCaptureSource(new DynamoDBStreamsClient(opts), new DynamoDBClient(opts));
     },
-    now: Date.now,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    now: systemAmbient.now,
+    sleep: systemAmbient.sleep,
   };
 }
 

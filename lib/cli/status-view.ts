@@ -2,6 +2,7 @@
  * How `cutover status` looks: a text block per service (colour only on a terminal), and the
  * `--watch` loop that redraws it until q or Ctrl-C and leaves the terminal as it found it.
  */
+import { systemSleep } from '../../lambdas/adapters/system-clock.js';
 import { formatMeasure } from '../../lambdas/domain/rollout.js';
 import type { MigrationStatus } from './operator-commands.js';
 import { COMPARATOR_SYMBOL, formatDuration } from './plan.js';
@@ -109,11 +110,10 @@ export async function watchStatus(collect: () => Promise<MigrationStatus>, o: Wa
       o.stdout.write(
         `${tty ? '\u001b[H\u001b[2J' : ''}${text}\n\n(q or Ctrl-C to quit; refreshes every ${Math.round(o.intervalMs / 1000)} s)\n`,
       );
-      await new Promise<void>((r) => {
-        wake = r;
-        const t = setTimeout(r, o.intervalMs);
-        t.unref?.();
-      });
+      // A key or the end of stdin wakes the wait early (quit aborts it, clearing its timer).
+      const woken = new AbortController();
+      wake = () => woken.abort();
+      await systemSleep(o.intervalMs, woken.signal);
     }
   } finally {
     o.stdin.off('data', onData);

@@ -4,6 +4,7 @@
  * aws-sdk-client-mock through the real adapters, AppConfig by the recorded-contract fake
  * (test/support/fake-appconfig.ts), CloudWatch by the fake metrics port.
  */
+import { PassThrough } from 'node:stream';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -40,7 +41,7 @@ import { conflictView, parseKeep } from '../../lib/cli/conflict-ops.js';
 import { SqsQueues, StepFunctionsControl } from '../../lib/cli/control-plane.js';
 import type { CliContext } from '../../lib/cli/operator-commands.js';
 import { positionOf } from '../../lib/cli/rollout-ops.js';
-import { renderStatus } from '../../lib/cli/status-view.js';
+import { renderStatus, watchStatus } from '../../lib/cli/status-view.js';
 import { dlqName, serviceQueueNames } from '../../lib/spec/names.js';
 import { magento } from '../../migrations/index.js';
 import { ACCOUNT, deployedOutputs, REGION, rolloutArn, runCli } from '../support/cli.js';
@@ -429,6 +430,32 @@ describe('cutover dlq', () => {
 });
 
 describe('cutover status', () => {
+  it('--watch: q during the wait between redraws ends the watch at once, not after the interval', async () => {
+    const stdin = new PassThrough() as unknown as NodeJS.ReadStream;
+    const written: string[] = [];
+    const stdout = {
+      isTTY: false,
+      write: (t: string) => {
+        written.push(t);
+        // The first redraw is out: the watch now waits a minute, until a key wakes it.
+        setImmediate(() => stdin.emit('data', Buffer.from('q')));
+        return true;
+      },
+    } as unknown as NodeJS.WriteStream;
+    let collected = 0;
+    const started = performance.now();
+    await watchStatus(
+      async () => {
+        collected++;
+        throw new Error('no stack yet');
+      },
+      { intervalMs: 60_000, stdin, stdout },
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(collected).toBe(1);
+    expect(written[0]).toContain('cutover status: no stack yet (retrying)');
+  });
+
   it('shows the gate being baked with measured values against thresholds and the time left; no colour off a TTY', async () => {
     const bakeEntered = new Date('2026-11-30T12:00:00Z');
     sfn.on(ListExecutionsCommand).resolves({ executions: [running] });
