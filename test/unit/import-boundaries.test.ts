@@ -243,4 +243,18 @@ describe('Layers (imports per folder)', () => {
     expect(bad).toEqual([]);
     expect(matches([reader], /\bprocess\.env\b/g)).toHaveLength(1);
   });
+
+  it('sleeps and backs off with the one helper of each (systemSleep, backoffMs) in lambdas/ and lib/cli/', () => {
+    // A wait is systemSleep (abortable, its timer cleared); a retry's delay is backoffMs.
+    const files = [...sources('lambdas'), ...sources(path.join('lib', 'cli'))];
+    const sleeps = matches(
+      files.filter((f) => f !== path.join('lambdas', 'adapters', 'system-clock.ts')),
+      /setTimeout\(\s*(?:r|resolve|done)\s*,/g,
+    );
+    const backoffs = matches(
+      files.filter((f) => f !== path.join('lambdas', 'domain', 'backoff.ts')),
+      /\b2\s*\*\*\s*\(?\s*attempt|Math\.pow\(\s*2\s*,\s*attempt/g,
+    );
+    expect([...sleeps, ...backoffs]).toEqual([]);
+  });
 });
