@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { serviceByName } from '../../lib/spec/lookup.js';
 
 /**
  * A legacy table to archive, the column it is paged by (unique, ordered) and the columns kept:
@@ -225,7 +226,7 @@ export function archiveTablesOf(
   spec: ArchiveSpec,
   service: string,
 ): { tables: ArchiveTable[]; notArchived: Array<{ entity: string; reason: string }> } {
-  const s = spec.services.find((x) => x.name === service);
+  const s = serviceByName(spec, service);
   if (!s) throw new Error(`no service "${service}"`);
   const tables: ArchiveTable[] = [];
   const notArchived: Array<{ entity: string; reason: string }> = [];

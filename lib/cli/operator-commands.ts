@@ -16,6 +16,7 @@ import type { ConflictStore, EventPublisher } from '../../lambdas/domain/ports.j
 import type { MetricsPort } from '../../lambdas/domain/rollout.js';
 import { describeFlags } from '../../lambdas/domain/rollout-tasks.js';
 import type { SyncDeps } from '../../lambdas/domain/sync.js';
+import { serviceByName } from '../spec/lookup.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
 import type { CaptureSourcePort } from './capture-redrive.js';
@@ -179,7 +180,7 @@ function pickMigration(
 ): MigrationSpec {
   if (migration) return findMigration(specs, migration);
   if (service) {
-    const having = specs.filter((s) => s.services.some((x) => x.name === service));
+    const having = specs.filter((s) => serviceByName(s, service) !== undefined);
     if (having.length === 1) return having[0]!;
     if (having.length > 1)
       throw new CliError(`several migrations have a service "${service}": give --migration`);

@@ -3,6 +3,7 @@
  * its message (naming the migration and field) instead of a stack trace at start-up: the spec
  * modules validate themselves as they load.
  */
+import { serviceByName } from '../spec/lookup.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
 import { isConfigurationError } from './config-errors.js';
 import { CliError, EXIT } from './errors.js';
@@ -28,7 +29,7 @@ export function findMigration(specs: readonly MigrationSpec[], name: string): Mi
 
 /** One service of a spec by name. @throws CliError naming the known ones */
 export function findService(spec: MigrationSpec, name: string): ServiceSpec {
-  const service = spec.services.find((s) => s.name === name);
+  const service = serviceByName(spec, name);
   if (!service) {
     throw new CliError(
       `migration "${spec.name}" has no service "${name}": its services are ${spec.services.map((s) => s.name).join(', ')}`,

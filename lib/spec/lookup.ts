@@ -45,6 +45,17 @@ export function pollerLagBoundSeconds(sync: SyncSettings): number {
 }
 
 /**
+ * The service named `name`, or undefined when the spec has none: the one search of a spec's
+ * services by name (generic, so that a part of a spec, e.g. the archive's, is searched the same).
+ */
+export function serviceByName<S extends { readonly name: string }>(
+  spec: { readonly services: readonly S[] },
+  name: string,
+): S | undefined {
+  return spec.services.find((s) => s.name === name);
+}
+
+/**
  * The entity named `entity` and its service, or undefined when the spec has none (e.g. a parked
  * conflict of an entity since removed). The one search of a spec's entities by name.
  */
