@@ -207,12 +207,15 @@ describe('Layers (imports per folder)', () => {
     expect(bad).toEqual([]);
   });
 
-  it('searches a spec for an entity by name in lib/spec/lookup.ts only', () => {
+  it('searches a spec for an entity or a service by name in lib/spec/lookup.ts only', () => {
     // lib/rehearse searches its own plan's entities (not a spec), and is another area's.
     const files = [...sources('lambdas'), ...sources('lib')].filter(
       (f) => f !== path.join('lib', 'spec', 'lookup.ts') && !f.startsWith(path.join('lib', 'rehearse')),
     );
-    const bad = matches(files, /\.entities\.(?:find|some)\(\s*\(?\w+\)?\s*=>\s*\w+\.name\s*===/g);
+    const bad = matches(
+      files,
+      /\.(?:entities|services)\.(?:find|some|filter)\(\s*\(?\w+\)?\s*=>\s*\w+\.name\s*===/g,
+    );
     expect(bad).toEqual([]);
   });
 
