@@ -41,6 +41,7 @@ import {
 } from './admin-edits.js';
 import { apiGatewayEvent } from './apigateway-event.js';
 import type { AssemblyModel, FunctionModel, ResourceId, TableModel } from './assembly.js';
+import { type DivergentRow, divergentRows } from './divergence.js';
 import { type FaultPlan, type FaultStart, startThrottleProxy, type ThrottleProxy } from './faults.js';
 import {
   EventSourceMapping,
@@ -278,6 +279,8 @@ export interface RehearsalReport {
     readonly consistent: boolean;
     /** Rows differing at the first check, before in-flight changes converged. */
     readonly firstCheckRows: number;
+    /** The rows still differing at the end: keys, field names and sync state (never values). */
+    readonly differing: readonly DivergentRow[];
   };
   readonly metrics: Record<string, number>;
   /** The run's verdict: false when data diverged without a parked conflict, or a phase failed. */
@@ -530,7 +533,13 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const queues = new Map<ResourceId, LocalQueue>();
   const mappings: { direction: string; esm: EventSourceMapping }[] = [];
   const pipes: LocalPipe[] = [];
-  let divergence = { rows: 0, parked: 0, consistent: false, firstCheckRows: 0 };
+  let divergence: RehearsalReport['divergence'] = {
+    rows: 0,
+    parked: 0,
+    consistent: false,
+    firstCheckRows: 0,
+    differing: [],
+  };
   let stopPoller = false;
   let pollerLoop: Promise<void> | undefined;
   let lastPollAt = 0;
@@ -1186,7 +1195,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
           (n, r) => n + Math.max(r.mismatchesTotal, Math.abs(r.legacyCount - r.serviceCount)),
           0,
         );
-        return { rows, consistent: res.consistent };
+        return { rows, consistent: res.consistent, reports: res.reports };
       };
       let result = await check();
       const firstCheckRows = result.rows;
@@ -1198,7 +1207,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         result = await check();
       }
       const parked = await countItems(raw, tableName(env[RUNTIME_ENV.conflictsTable]!));
-      divergence = { rows: result.rows, parked, consistent: result.consistent, firstCheckRows };
+      const differing = result.rows > 0 ? await divergentRows(await runtime(), result.reports) : [];
+      divergence = { rows: result.rows, parked, consistent: result.consistent, firstCheckRows, differing };
       // An event of the sync that no rule matched is lost; others (the validation's report)
       // have no rule in the service stack and are dropped as on AWS.
       const unmatched = (busRef?.unmatchedSamples ?? []).filter((e) =>

@@ -2,6 +2,7 @@
  * The rehearsal's report as Markdown (the JSON is the {@link RehearsalReport} itself), and the
  * one-line progress shown while it runs.
  */
+import { divergentRowMarkdown } from './divergence.js';
 import type { Progress, RehearsalReport } from './rehearsal.js';
 
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${Math.round(v)} ms`);
@@ -61,6 +62,17 @@ export function reportMarkdown(r: RehearsalReport): string {
     '',
     `Conflicts by policy: ${fmt(r.conflicts.byPolicy)}; by winner: ${fmt(r.conflicts.byWinner)}.`,
     `Rows differing at the end: **${r.divergence.rows}**; parked conflicts: ${r.divergence.parked}.`,
+    ...(r.divergence.differing.length
+      ? [
+          '',
+          'Differing rows (field names and stamps only, never values):',
+          '',
+          '| entity | legacy key | service key | kind | fields | sync state | last changes |',
+          '| --- | --- | --- | --- | --- | --- | --- |',
+          ...r.divergence.differing.map(divergentRowMarkdown),
+          '',
+        ]
+      : []),
     `Rollbacks: ${r.rollbacks.length}.`,
     ...r.rollbacks.map(
       (rb) =>
