@@ -30,6 +30,7 @@ import {
   type ServiceSyncDeps,
   type SyncDeps,
   unchangedState,
+  undoLegacyWrite,
   unstorableFields,
 } from './sync.js';
 
@@ -241,7 +242,7 @@ export async function applyBatchToLegacy(
   // gets the events as sent too.
   const rawById = new Map(events.map((e) => [e.eventId, e]));
   const asSent = (e: ChangeEvent) => rawById.get(e.eventId) ?? e;
-  const decisions = new Map<string, { event: ChangeEvent; decision: Decision }>();
+  const decisions = new Map<string, { event: ChangeEvent; decision: Decision; record: StoredRecord }>();
   const errors: BatchItemResult[] = [];
   // Decided inside the store's transaction, on the locked rows.
   try {
@@ -277,7 +278,7 @@ export async function applyBatchToLegacy(
           slow.push(e);
           continue;
         }
-        decisions.set(e.key, { event: e, decision });
+        decisions.set(e.key, { event: e, decision, record });
         if (Object.keys(decision.patch).length) patches.set(lk, decision.patch);
       }
       return patches;
@@ -297,7 +298,7 @@ export async function applyBatchToLegacy(
     write: { next: decision.state, expectedRevision: (states.get(key) ?? EMPTY).revision },
   }));
   const stored = stateWrites.length ? await state.putMany(entity, stateWrites) : new Set<string>();
-  for (const [key, { event, decision }] of decisions) {
+  for (const [key, { event, decision, record }] of decisions) {
     if (stored.has(key)) {
       results.push({
         eventId: event.eventId,
@@ -305,7 +306,10 @@ export async function applyBatchToLegacy(
         batched: true,
       });
     } else {
-      // The legacy write is committed; the single path re-reads it, agrees and stores the state.
+      // The legacy write is committed but its state lost the race: it was decided on a state
+      // another writer has moved on (read before the rows were locked), so it is undone and the
+      // single path decides again (sync.ts `undoLegacyWrite`).
+      await undoLegacyWrite(deps, entity, event, record, decision.patch);
       slow.push(event);
     }
   }

@@ -33,7 +33,7 @@ import {
   referencesToLegacy,
   referencesToService,
 } from './references.js';
-import { type ColumnLimits, normalizeValue, unstorableReason, ValueError } from './values.js';
+import { type ColumnLimits, normalizeValue, sameValue, unstorableReason, ValueError } from './values.js';
 
 /**
  * The sync's dependencies; its {@link Ambient} is the receiving clock (changes dated too far
@@ -443,17 +443,57 @@ export async function applyToLegacy(
     if (!writes && unchangedState(stored.state, decision.state)) {
       return { decision, attempts: attempt, targetKey: legacyKey ?? serviceKey, created: false };
     }
-    // The legacy write is committed; now the state. Losing this race is safe: the next attempt
-    // reads our write back, the engine sees both sides agree and only the state is stored.
+    // The legacy write is committed; now the state. Losing this race means the decision was
+    // made on a state another writer has since moved on: it is undone before deciding again.
     const ok = await deps.state.put(entity, serviceKey, {
       next: decision.state,
       expectedRevision: stored.revision,
     });
     if (ok)
       return { decision, attempts: attempt, targetKey: legacyKey ?? serviceKey, created: decision.create };
+    if (writes && !decision.create && !decision.delete && legacyKey !== undefined)
+      await undoLegacyWrite(deps, entity, event, record, patch);
     await jitter(deps, attempt);
   }
   throw new SyncContentionError(entity.name, max);
+}
+
+/**
+ * Undoes a reverse-sync write to Magento whose sync state lost its compare-and-set. Magento's row
+ * and the sync state are two stores, not one transaction: between another delivery's write of
+ * the row and its write of the state, this one read the row and a state that did not account
+ * for it yet, and wrote on that view (an older service change over a newer one already there).
+ * Kept, the row would hold a value the stored state does not know: the next decision judges the
+ * change stale and the two sides stay different for good, silently. So the row gets back the
+ * values it held before (`before`, the row this write compared against), as the service side's
+ * transaction would have rolled back, and the caller decides again on what is there now. Only
+ * while the row still holds this write (same values, same `updated_at`): anything written since
+ * stands, and the next decision sees it.
+ */
+export async function undoLegacyWrite(
+  deps: Pick<SyncDeps, 'legacy'>,
+  entity: EntitySpec,
+  event: ChangeEvent,
+  before: StoredRecord,
+  patch: Readonly<Record<string, FieldValue>>,
+): Promise<void> {
+  const names = Object.keys(patch);
+  if (!names.length) return;
+  const now = await deps.legacy.read(entity, before.key);
+  const ours =
+    now.exists &&
+    now.changedAt === before.changedAt &&
+    names.every((n) => sameValue(now.data[n] ?? null, patch[n] ?? null));
+  if (!ours) return;
+  await deps.legacy.write(entity, {
+    expected: now,
+    patch: Object.fromEntries(names.map((n) => [n, before.data[n] ?? null])),
+    deltas: {},
+    create: false,
+    delete: false,
+    eventId: `undo:${event.eventId}`,
+    changedAt: event.changedAt,
+  });
 }
 
 /**

@@ -101,6 +101,25 @@ export class MemoryLegacyStore implements LegacyStore {
     return false;
   }
 
+  /**
+   * The set-based write of the batched reverse sync (`LegacyBatchWriter`): the rows as they are,
+   * the plan's patches applied at once (nothing interleaves in memory; a sync write keeps
+   * updated_at).
+   */
+  async applyBatch(
+    entity: EntitySpec,
+    keys: readonly string[],
+    plan: (records: ReadonlyMap<string, StoredRecord>) => ReadonlyMap<string, Row>,
+  ): Promise<ReadonlyMap<string, StoredRecord>> {
+    const records = new Map<string, StoredRecord>();
+    for (const k of keys) records.set(k, await this.read(entity, k));
+    for (const [k, patch] of plan(records)) {
+      const row = this.rows.get(k);
+      if (row) Object.assign(row.data, patch);
+    }
+    return records;
+  }
+
   /** No column limits (the in-memory table holds any value). */
   async columnLimits(): Promise<ReadonlyMap<string, ColumnLimits>> {
     return new Map();
