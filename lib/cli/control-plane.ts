@@ -13,9 +13,11 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import {
   DescribeExecutionCommand,
+  DescribeMapRunCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   ListExecutionsCommand,
+  ListMapRunsCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
@@ -203,6 +205,88 @@ function historyEntry(e: HistoryEvent): HistoryEntry {
     ...(e.stateEnteredEventDetails?.name ? { stateEntered: e.stateEnteredEventDetails.name } : {}),
     ...(d ? { task: { resourceType: d.resourceType, resource: d.resource, parameters: d.parameters } } : {}),
   };
+}
+
+export type MapRunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+
+/** DescribeMapRun's `itemCounts`: the items of a Distributed Map run, by processing status. */
+export interface MapRunItemCounts {
+  readonly pending: number;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly timedOut: number;
+  readonly aborted: number;
+  readonly total: number;
+}
+
+/** One Map Run (a Distributed Map state's run inside an execution), as DescribeMapRun answers. */
+export interface MapRunInfo {
+  readonly mapRunArn: string;
+  /**
+   * The Map state's label, from the Map Run ARN (`…:mapRun:<state machine>/<label>:<id>`): full
+   * validation labels its maps `<chain id>Scan` and `<chain id>Compare`.
+   */
+  readonly label: string;
+  readonly status: MapRunStatus;
+  readonly startDate: Date;
+  readonly stopDate?: Date;
+  readonly items: MapRunItemCounts;
+}
+
+/**
+ * The Map Runs of an execution (ListMapRuns, then DescribeMapRun of each). A port of its own, not
+ * a method of {@link ExecutionsPort}: the rehearsal's local executions have no Distributed Maps.
+ */
+export interface MapRunsPort {
+  /** Every Map Run the execution started, oldest first. */
+  mapRuns(executionArn: string): Promise<MapRunInfo[]>;
+}
+
+/** The label part of a Map Run ARN (`arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`). */
+export function mapRunLabel(mapRunArn: string): string {
+  const m = /:mapRun:[^/]+\/(.+):[^:]+$/.exec(mapRunArn);
+  return m?.[1] ?? '';
+}
+
+export class StepFunctionsMapRuns implements MapRunsPort {
+  constructor(private readonly client: SFNClient = new SFNClient({})) {}
+
+  async mapRuns(executionArn: string): Promise<MapRunInfo[]> {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const res = await call('ListMapRuns', () =>
+        this.client.send(new ListMapRunsCommand({ executionArn, maxResults: 100, nextToken })),
+      );
+      for (const r of res.mapRuns ?? []) if (r.mapRunArn) arns.push(r.mapRunArn);
+      nextToken = res.nextToken;
+    } while (nextToken);
+    const out: MapRunInfo[] = [];
+    for (const mapRunArn of arns) {
+      const d = await call('DescribeMapRun', () =>
+        this.client.send(new DescribeMapRunCommand({ mapRunArn })),
+      );
+      const i = d.itemCounts;
+      out.push({
+        mapRunArn,
+        label: mapRunLabel(mapRunArn),
+        status: d.status as MapRunStatus,
+        startDate: d.startDate!,
+        ...(d.stopDate ? { stopDate: d.stopDate } : {}),
+        items: {
+          pending: i?.pending ?? 0,
+          running: i?.running ?? 0,
+          succeeded: i?.succeeded ?? 0,
+          failed: i?.failed ?? 0,
+          timedOut: i?.timedOut ?? 0,
+          aborted: i?.aborted ?? 0,
+          total: i?.total ?? 0,
+        },
+      });
+    }
+    return out.sort((a, b) => a.startDate.getTime() - b.startDate.getTime());
+  }
 }
 
 // --- SQS ------------------------------------------------------------------------------------------

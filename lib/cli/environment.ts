@@ -44,6 +44,8 @@ export interface DeployedService {
   readonly service: ServiceSpec;
   readonly rolloutStateMachineArn: string;
   readonly validationStateMachineArn: string;
+  /** Full validation's bucket (its reports under `reports/`). */
+  readonly validationBucket: string;
   readonly serviceTables: Readonly<Record<string, string>>;
   readonly queues: readonly QueueOutput[];
 }
@@ -123,6 +125,7 @@ export async function deployedService(
     service,
     rolloutStateMachineArn: need(o, SERVICE_OUTPUT.rolloutStateMachineArn, stack),
     validationStateMachineArn: need(o, SERVICE_OUTPUT.validationStateMachineArn, stack),
+    validationBucket: need(o, SERVICE_OUTPUT.validationBucketName, stack),
     serviceTables: Object.fromEntries(
       service.entities.map((e) => [e.name, need(o, SERVICE_OUTPUT.serviceTable(e.name), stack)]),
     ),

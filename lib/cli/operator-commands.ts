@@ -10,6 +10,7 @@
  */
 
 import type { Command } from 'commander';
+import type { MetricQueryReader } from '../../lambdas/adapters/cloudwatch-metrics.js';
 import { systemAmbient } from '../../lambdas/adapters/system-clock.js';
 import type { FlagDeploymentPort } from '../../lambdas/domain/flags.js';
 import type { ConflictStore, EventPublisher } from '../../lambdas/domain/ports.js';
@@ -21,7 +22,7 @@ import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
 import type { CaptureSourcePort } from './capture-redrive.js';
 import { listConflicts, resolve as resolveConflictCommand, showConflict } from './conflict-ops.js';
-import type { ExecutionsPort, QueuesPort, StacksPort } from './control-plane.js';
+import type { ExecutionsPort, MapRunsPort, QueuesPort, StacksPort } from './control-plane.js';
 import { findQueue, listDlqs, peekDlq, redriveDlq } from './dlq-ops.js';
 import { type DeployedMigration, deployedMigration, deployedService } from './environment.js';
 import { CliError, EXIT } from './errors.js';
@@ -41,13 +42,18 @@ import {
 } from './rollout-ops.js';
 import { findMigration, findService, loadMigrations } from './specs.js';
 import { renderStatus, watchStatus } from './status-view.js';
+import { serviceValidations, type ValidationProgress } from './validation-progress.js';
 
 /** The adapters a command runs on. */
 export interface CliContext {
   readonly stacks: StacksPort;
   readonly executions: ExecutionsPort;
+  /** The Map Runs of an execution (full validation's progress). */
+  readonly mapRuns: MapRunsPort;
   readonly queues: QueuesPort;
   readonly metrics: MetricsPort;
+  /** Metric queries outside the gate signals (full validation's rows/s). */
+  readonly metricQueries: MetricQueryReader;
   flags(ids: DeployedMigration['flags']): FlagDeploymentPort;
   publisher(busName: string): EventPublisher;
   /**
@@ -85,14 +91,14 @@ export async function awsContext(): Promise<CliContext> {
     { SFNClient },
     { SQSClient },
     { AppConfigFlagStore },
-    { CloudWatchMetrics },
+    { CloudWatchMetrics, CloudWatchQueryReader },
     { documentClient },
     { DynamoConflictStore },
     { EventBridgePublisher },
     { EnvelopeCipher, KmsDataKeys },
     { PersonalDataSealer },
     { KMSClient },
-    { CloudFormationStacks, SqsQueues, StepFunctionsControl },
+    { CloudFormationStacks, SqsQueues, StepFunctionsControl, StepFunctionsMapRuns },
   ] = await Promise.all([
     import('@aws-sdk/client-cloudformation'),
     import('@aws-sdk/client-appconfig'),
@@ -112,11 +118,15 @@ export async function awsContext(): Promise<CliContext> {
   ]);
   const region = process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
   const opts = region ? { region } : {};
+  const sfn = new SFNClient(opts);
+  const cloudwatch = new CloudWatchClient(opts);
   return {
     stacks: new CloudFormationStacks(new CloudFormationClient(opts)),
-    executions: new StepFunctionsControl(new SFNClient(opts)),
+    executions: new StepFunctionsControl(sfn),
+    mapRuns: new StepFunctionsMapRuns(sfn),
     queues: new SqsQueues(new SQSClient(opts)),
-    metrics: new CloudWatchMetrics(new CloudWatchClient(opts)),
+    metrics: new CloudWatchMetrics(cloudwatch),
+    metricQueries: new CloudWatchQueryReader(cloudwatch),
     flags: (ids) =>
       new AppConfigFlagStore({
         applicationId: ids.applicationId,
@@ -251,7 +261,7 @@ export function registerOperatorCommands(
     program
       .command('status')
       .description(
-        'per service: phase, read %, write mode, the gate being baked (values vs thresholds, time left), DLQ depths, open conflicts, sync lag',
+        'per service: phase, read %, write mode, the gate being baked (values vs thresholds, time left), full validation in progress (items, rows/s, report), DLQ depths, open conflicts, sync lag',
       )
       .argument('[service]', 'one service only')
       .option('--watch', 'refresh until q or Ctrl-C')
@@ -645,6 +655,8 @@ export function registerOperatorCommands(
 export interface ServiceStatus extends RolloutView {
   readonly dlqs: readonly { readonly name: string; readonly kind: string; readonly depth: number }[];
   readonly openConflicts: number;
+  /** Full validations the service's rollout or reconciliation execution is running. */
+  readonly validations: readonly ValidationProgress[];
 }
 
 export interface MigrationStatus {
@@ -675,6 +687,11 @@ export async function migrationStatus(
       deployed.rolloutStateMachineArn,
       dlqs.map((q) => q.name),
     );
+    const reconciliation = (await deps.executions.list(deployed.validationStateMachineArn, 1))[0];
+    const validations = await serviceValidations(ctx, service.name, deployed.validationBucket, [
+      { source: 'rollout', ...(view.execution ? { execution: view.execution } : {}) },
+      { source: 'reconcile', ...(reconciliation ? { execution: reconciliation } : {}) },
+    ]);
     let open = 0;
     for (const e of service.entities)
       open += (await listConflicts(conflicts, migration.spec, { entity: e.name, limit: 1000, reveal: false }))
@@ -683,6 +700,7 @@ export async function migrationStatus(
       ...view,
       dlqs: dlqs.map((q) => ({ name: q.name, kind: q.kind, depth: q.depth.visible })),
       openConflicts: open,
+      validations,
     });
   }
   const platform = await listDlqs(ctx, migration.platformQueues);

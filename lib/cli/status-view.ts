@@ -6,6 +6,33 @@ import { systemSleep } from '../../lambdas/adapters/system-clock.js';
 import { formatMeasure } from '../../lambdas/domain/rollout.js';
 import type { MigrationStatus } from './operator-commands.js';
 import { COMPARATOR_SYMBOL, formatDuration } from './plan.js';
+import type { MapProgress, ValidationProgress } from './validation-progress.js';
+
+/** Rows per second as shown: whole numbers with thousands separators. */
+const rate = (r: number) => Math.round(r).toLocaleString('en-US');
+
+/** One map's line: items succeeded / total (running, failed), rows/s while it runs, state and time. */
+export function renderMapProgress(m: MapProgress): string {
+  const items = `${m.succeeded.toLocaleString('en-US')} / ${m.total.toLocaleString('en-US')} items (${Math.floor(m.fraction * 100)} %; ${m.running} running, ${m.failed} failed)`;
+  const rows =
+    m.status !== 'RUNNING'
+      ? ''
+      : m.rowsPerSecond === undefined
+        ? '  rows/s –'
+        : `  ${rate(m.rowsPerSecond)} rows/s`;
+  return `${m.map.padEnd(8)} ${items}${rows}  ${m.status.toLowerCase()} ${formatDuration(m.elapsedSeconds)}`;
+}
+
+/** A validation's block: where it runs, each map's line, the rows/s source, the report once there. */
+export function renderValidation(v: ValidationProgress): string[] {
+  const lines = [
+    `  validation ${v.source === 'rollout' ? "rollout's phase 1" : 'reconciliation'} (run ${v.run})`,
+  ];
+  for (const m of v.maps) lines.push(`    ${renderMapProgress(m)}`);
+  if (v.maps.some((m) => m.status === 'RUNNING')) lines.push(`    rows/s: ${v.rowsRateSource}`);
+  if (v.report) lines.push(`    report   ${v.report}`);
+  return lines;
+}
 
 /** The status as text; `colour` adds ANSI colours (a TTY only, never in a pipe or CI log). */
 export function renderStatus(s: MigrationStatus, options: { colour: boolean; now: number }): string {
@@ -44,6 +71,7 @@ export function renderStatus(s: MigrationStatus, options: { colour: boolean; now
         );
       }
     }
+    for (const p of v.validations) lines.push(...renderValidation(p));
     const lag = Object.entries(v.syncLagSeconds)
       .map(([cls, s]) => `${cls} ${s === undefined ? '–' : `${s.toFixed(1)} s`}`)
       .join(', ');

@@ -6,10 +6,10 @@
  * the rollout's phase 1 embeds (a mismatch fails it) and the scheduled reconciliation state
  * machine runs on its own.
  *
- * Progress while a run is in flight: the Map Runs of the two Distributed Maps (console, or
- * `aws stepfunctions describe-map-run`: items pending / running / succeeded / failed), and the
- * workers' metrics `validation_rows_total` and `validation_items_total` (per `service` and
- * `phase`), whose sum per minute is rows/s on the migration dashboard.
+ * Progress while a run is in flight: the Map Runs of the two Distributed Maps (`cutover status`,
+ * the console, or `aws stepfunctions describe-map-run`: items pending / running / succeeded /
+ * failed), and the workers' metrics `validation_rows_total` and `validation_items_total` (per
+ * `service` and `phase`), whose sum per minute is rows/s on the migration dashboard.
  */
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -22,7 +22,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
-import { migrationPrefix } from '../spec/names.js';
+import { migrationPrefix, VALIDATION_CHAINS } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
 import { LoggedBucket } from './buckets.js';
@@ -306,8 +306,7 @@ export class FullValidation extends Construct {
       )
       .otherwise(new sfn.Pass(this, 'NoRepair', { parameters: { repair: false } }));
     const { start, end } = this.chain(this, {
-      id: 'Reconcile',
-      label: 'reconcile',
+      ...VALIDATION_CHAINS.reconcile,
       resultPath: '$.validation',
       repair: '$.repair',
       failOnMismatch: false,

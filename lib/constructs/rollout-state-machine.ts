@@ -24,7 +24,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { type FlagStep, type RolloutPlan, rolloutPlan } from '../../lambdas/domain/rollout.js';
-import { migrationPrefix, serviceDlqNames } from '../spec/names.js';
+import { migrationPrefix, serviceDlqNames, VALIDATION_CHAINS } from '../spec/names.js';
 import { RUNTIME_ENV } from '../spec/runtime.js';
 import type { MigrationSpec, ServiceSpec } from '../spec/schema.js';
 import { LoggedBucket } from './buckets.js';
@@ -636,8 +636,7 @@ export class RolloutStateMachine extends Construct {
         logRetention: d.retention,
       });
     const validate = validation.chain(this, {
-      id: 'Validate',
-      label: 'rollout',
+      ...VALIDATION_CHAINS.rollout,
       resultPath: '$.validation',
       repair: false,
       failOnMismatch: true,

@@ -77,3 +77,16 @@ export function serviceDlqNames(stage: string, spec: MigrationSpec, service: Ser
   const q = serviceQueueNames(stage, spec, service);
   return [q.forward, q.reverse, ...Object.values(q.capture), q.targets].map(dlqName);
 }
+
+/**
+ * The two places full validation runs: its chain's state id prefix (the Distributed Maps are
+ * labelled `<id>Scan` and `<id>Compare`, and AWS puts the label in each Map Run's ARN) and the
+ * run label (run `<label>/<execution name>`, report `reports/<label>-<execution name>.json`).
+ * `cutover status` finds a run's maps and report by these.
+ */
+export const VALIDATION_CHAINS = {
+  /** The rollout's phase 1. */
+  rollout: { id: 'Validate', label: 'rollout' },
+  /** The scheduled reconciliation state machine. */
+  reconcile: { id: 'Reconcile', label: 'reconcile' },
+} as const;

@@ -49,6 +49,8 @@ export const PLATFORM_OUTPUT = {
 export const SERVICE_OUTPUT = {
   rolloutStateMachineArn: 'RolloutStateMachineArn',
   validationStateMachineArn: 'ValidationStateMachineArn',
+  /** Full validation's bucket: reports under `reports/` (`reports/<run>.json`, `reports/latest.json`). */
+  validationBucketName: 'ValidationBucketName',
   /** The service table of an entity. */
   serviceTable: (entity: string) => `${outputPascal(entity)}ServiceTable`,
 } as const;

@@ -205,6 +205,7 @@ export interface QueueNames {
 export interface ServiceOutputSource {
   readonly rolloutStateMachine: { readonly stateMachine: { readonly stateMachineArn: string } };
   readonly reconciliation: { readonly stateMachineArn: string };
+  readonly validation: { readonly bucket: { readonly bucketName: string } };
   readonly forward: SyncChannelOutputSource;
   readonly reverse: SyncChannelOutputSource;
   readonly targetDeadLetterQueue: sqs.IQueue;
@@ -242,6 +243,12 @@ export function serviceOutputs(
     SERVICE_OUTPUT.validationStateMachineArn,
     s.reconciliation.stateMachineArn,
     `${spec.name}/${service.name}: full validation (scheduled reconciliation) state machine`,
+  );
+  output(
+    stack,
+    SERVICE_OUTPUT.validationBucketName,
+    s.validation.bucket.bucketName,
+    `${spec.name}/${service.name}: full validation's bucket (reports/<run>.json, reports/latest.json)`,
   );
   for (const [entity, table] of Object.entries(s.rollout.serviceTables)) {
     output(

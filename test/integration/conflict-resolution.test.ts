@@ -189,8 +189,10 @@ describe('Use case: resolve a parked conflict', () => {
     const context = (): CliContext => ({
       stacks: { outputs: async (name) => outputs[name]! },
       executions: undefined as never,
+      mapRuns: undefined as never,
       queues: undefined as never,
       metrics: undefined as never,
+      metricQueries: undefined as never,
       flags: () => undefined as never,
       publisher: () => env.publisher,
       // The real adapter on DynamoDB Local; the sync engine as the handlers build it.

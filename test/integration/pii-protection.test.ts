@@ -161,8 +161,10 @@ describe('Personal data: sealed at rest, masked in logs', () => {
     const cli = (): CliContext => ({
       stacks: { outputs: async (name) => outputs[name]! },
       executions: undefined as never,
+      mapRuns: undefined as never,
       queues: undefined as never,
       metrics: undefined as never,
+      metricQueries: undefined as never,
       flags: () => undefined as never,
       publisher: () => env.publisher,
       conflicts: (table, d) =>

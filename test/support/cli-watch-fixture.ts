@@ -8,6 +8,7 @@ import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
+  ListMapRunsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -16,7 +17,7 @@ import { Command } from 'commander';
 import { reportError } from '../../bin/cutover.js';
 import { SignalMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
 import { initialFlags, toFeatureFlagsDocument } from '../../lambdas/domain/flags.js';
-import { SqsQueues, StepFunctionsControl } from '../../lib/cli/control-plane.js';
+import { SqsQueues, StepFunctionsControl, StepFunctionsMapRuns } from '../../lib/cli/control-plane.js';
 import { registerOperatorCommands } from '../../lib/cli/operator-commands.js';
 import { magento } from '../../migrations/index.js';
 import { deployedOutputs, REGION, rolloutArn } from './cli.js';
@@ -38,6 +39,8 @@ const execution = {
 const sfn = mockClient(SFNClient);
 sfn.on(ListExecutionsCommand).resolves({ executions: [execution] });
 sfn.on(DescribeExecutionCommand).resolves(execution);
+// No Distributed Map has run yet (ListMapRuns' answer for an execution without one).
+sfn.on(ListMapRunsCommand).resolves({ mapRuns: [] });
 sfn.on(GetExecutionHistoryCommand).resolves({
   events: [
     {
@@ -65,8 +68,10 @@ registerOperatorCommands(
   () => ({
     stacks: { outputs: async (name) => outputs[name]! },
     executions: new StepFunctionsControl(new SFNClient({ region: REGION })),
+    mapRuns: new StepFunctionsMapRuns(new SFNClient({ region: REGION })),
     queues: new SqsQueues(new SQSClient({ region: REGION })),
     metrics: new SignalMetrics(new FakeCloudWatch()),
+    metricQueries: new FakeCloudWatch(),
     flags: () => appconfig,
     publisher: () => new InMemoryPublisher(),
     conflicts: () => new MemoryOutbox(),

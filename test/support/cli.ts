@@ -66,6 +66,7 @@ export function deployedOutputs(
     out[serviceStackName(env, m, s.name)] = {
       [SERVICE_OUTPUT.rolloutStateMachineArn]: rolloutArn(env, m, s.name),
       [SERVICE_OUTPUT.validationStateMachineArn]: `${rolloutArn(env, m, s.name)}-validation`,
+      [SERVICE_OUTPUT.validationBucketName]: `cutover-${env}-${m}-${s.name}-validation`,
       ...Object.fromEntries(
         s.entities.map((e) => [
           SERVICE_OUTPUT.serviceTable(e.name),

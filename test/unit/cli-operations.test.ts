@@ -10,6 +10,7 @@ import {
   GetExecutionHistoryCommand,
   type HistoryEvent,
   ListExecutionsCommand,
+  ListMapRunsCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
@@ -38,7 +39,7 @@ import type { StoredConflict } from '../../lambdas/domain/ports.js';
 import { ROLLBACK_EVENT } from '../../lambdas/domain/rollback.js';
 import { type CaptureSourcePort, StreamPositionGoneError } from '../../lib/cli/capture-redrive.js';
 import { conflictView, parseKeep } from '../../lib/cli/conflict-ops.js';
-import { SqsQueues, StepFunctionsControl } from '../../lib/cli/control-plane.js';
+import { SqsQueues, StepFunctionsControl, StepFunctionsMapRuns } from '../../lib/cli/control-plane.js';
 import type { CliContext } from '../../lib/cli/operator-commands.js';
 import { positionOf } from '../../lib/cli/rollout-ops.js';
 import { renderStatus, watchStatus } from '../../lib/cli/status-view.js';
@@ -78,6 +79,8 @@ beforeEach(() => {
   });
   bus = new InMemoryPublisher();
   metrics = new FakeCloudWatch();
+  // No Distributed Map has run in these executions.
+  sfn.on(ListMapRunsCommand).resolves({ mapRuns: [] });
 });
 afterEach(() => {
   sfn.reset();
@@ -89,8 +92,10 @@ function context(): CliContext {
   return {
     stacks: { outputs: async (name) => all[name]! },
     executions: new StepFunctionsControl(new SFNClient({ region: REGION })),
+    mapRuns: new StepFunctionsMapRuns(new SFNClient({ region: REGION })),
     queues: new SqsQueues(new SQSClient({ region: REGION })),
     metrics: new SignalMetrics(metrics),
+    metricQueries: metrics,
     flags: () => appconfig,
     publisher: () => bus,
     conflicts: () => new MemoryOutbox(),
