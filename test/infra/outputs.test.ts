@@ -16,6 +16,7 @@ import {
   SERVICE_OUTPUT,
   serviceStackName,
 } from '../../lib/spec/outputs.js';
+import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import { migrations } from '../../migrations/index.js';
 
 type Output = { Value: unknown; Description?: string; Export?: unknown };
@@ -113,6 +114,29 @@ describe('Stack outputs', () => {
         }
         for (const e of s.entities)
           expect(Object.keys(t.Outputs!)).toContain(SERVICE_OUTPUT.serviceTable(e.name));
+      }
+    }
+  });
+
+  it("each service stack names full validation's bucket: the one its validation workers write reports to", () => {
+    for (const m of migrations) {
+      for (const s of m.services) {
+        const t = templates[serviceStackName('dev', m.name, s.name)]!;
+        const ref = (t.Outputs![SERVICE_OUTPUT.validationBucketName]!.Value as { Ref: string }).Ref;
+        expect(t.Resources[ref]!.Type).toBe('AWS::S3::Bucket');
+        const writers = Object.values(t.Resources).filter(
+          (r) =>
+            r.Type === 'AWS::Lambda::Function' &&
+            (r.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)
+              ?.Variables?.[RUNTIME_ENV.validationBucket] !== undefined,
+        );
+        expect(writers.length).toBeGreaterThan(0);
+        for (const w of writers)
+          expect(
+            (w.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables[
+              RUNTIME_ENV.validationBucket
+            ],
+          ).toEqual({ Ref: ref });
       }
     }
   });
