@@ -44,8 +44,11 @@ export interface DeployedService {
   readonly service: ServiceSpec;
   readonly rolloutStateMachineArn: string;
   readonly validationStateMachineArn: string;
-  /** Full validation's bucket (its reports under `reports/`). */
-  readonly validationBucket: string;
+  /**
+   * Full validation's bucket (its reports under `reports/`); undefined for stacks deployed
+   * before the output existed: every command still works, `status` just cannot link the report.
+   */
+  readonly validationBucket: string | undefined;
   readonly serviceTables: Readonly<Record<string, string>>;
   readonly queues: readonly QueueOutput[];
 }
@@ -125,7 +128,7 @@ export async function deployedService(
     service,
     rolloutStateMachineArn: need(o, SERVICE_OUTPUT.rolloutStateMachineArn, stack),
     validationStateMachineArn: need(o, SERVICE_OUTPUT.validationStateMachineArn, stack),
-    validationBucket: need(o, SERVICE_OUTPUT.validationBucketName, stack),
+    validationBucket: o[SERVICE_OUTPUT.validationBucketName] || undefined,
     serviceTables: Object.fromEntries(
       service.entities.map((e) => [e.name, need(o, SERVICE_OUTPUT.serviceTable(e.name), stack)]),
     ),

@@ -101,7 +101,8 @@ export function validationProgress(
   execution: Pick<ExecutionInfo, 'executionArn' | 'name'>,
   mapRuns: readonly MapRunInfo[],
   o: {
-    readonly bucket: string;
+    /** Undefined for a stack deployed before its ValidationBucketName output: no report link. */
+    readonly bucket: string | undefined;
     readonly now: number;
     readonly rowsLastMinute: Partial<Record<ValidationMap, number>>;
   },
@@ -123,7 +124,7 @@ export function validationProgress(
     executionArn: execution.executionArn,
     run,
     maps,
-    ...(done ? { report: `s3://${o.bucket}/${reportKey(run)}` } : {}),
+    ...(done && o.bucket !== undefined ? { report: `s3://${o.bucket}/${reportKey(run)}` } : {}),
     rowsRateSource: ROWS_RATE_SOURCE,
   };
 }
@@ -150,7 +151,7 @@ export async function serviceValidations(
     readonly now: () => number;
   },
   service: string,
-  bucket: string,
+  bucket: string | undefined,
   executions: readonly {
     readonly source: ValidationSource;
     readonly execution?: Pick<ExecutionInfo, 'executionArn' | 'name' | 'status'>;

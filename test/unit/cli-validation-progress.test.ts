@@ -272,6 +272,20 @@ describe('Progress of a run', () => {
     expect(p.report).toBe(`s3://${BUCKET}/reports/reconcile-${EXECUTION}.json`);
   });
 
+  it('a stack deployed before its ValidationBucketName output: progress without a report link', () => {
+    const p = validationProgress(
+      'reconcile',
+      execution,
+      [
+        info('ReconcileScan', t0, 'SUCCEEDED', 8, 8),
+        info('ReconcileCompare', t0 + 60_000, 'SUCCEEDED', 20, 20),
+      ],
+      { bucket: undefined, now: t0 + 600_000, rowsLastMinute: {} },
+    )!;
+    expect(p.maps.map((m) => m.succeeded)).toEqual([8, 20]);
+    expect(p.report).toBeUndefined();
+  });
+
   it('a map run again (redriven) counts once: its latest run', () => {
     const p = validationProgress(
       'rollout',
