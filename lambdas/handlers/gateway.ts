@@ -28,6 +28,7 @@ import {
   type GatewayRequest,
   type GatewayResponse,
   GatewayRouter,
+  type Upstream,
 } from '../domain/gateway-router.js';
 import { specFromEnv } from './bundled-spec.js';
 
@@ -121,6 +122,11 @@ export interface GatewayDependencies {
   readonly appConfigData?: AppConfigDataClient;
   /** The flag reader's clock (the rehearsal scales it with its time scale). @default Date.now */
   readonly clock?: () => number;
+  /**
+   * Wraps the HTTP upstream (the rehearsal times its calls by the time its one event loop ran,
+   * so that a starved loop is not reported as a service timeout). @default - the HTTP upstream
+   */
+  readonly upstream?: (http: Upstream) => Upstream;
 }
 
 /** The gateway as the Lambda runs it, from the environment: flag reader, router, telemetry. */
@@ -141,7 +147,7 @@ export function buildGateway(deps: GatewayDependencies = {}): ReturnType<typeof 
     ...systemAmbient,
     spec,
     flags,
-    upstream: new HttpUpstream(),
+    upstream: deps.upstream ? deps.upstream(new HttpUpstream()) : new HttpUpstream(),
     telemetry,
     canaryOverride: canaryOverrideFor(spec.gateway.canaryOverride, functionEnv()[RUNTIME_ENV.stage]),
   });

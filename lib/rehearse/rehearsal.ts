@@ -54,6 +54,7 @@ import {
 import { LocalCloudWatch } from './local-cloudwatch.js';
 import { LocalPipe } from './local-pipe.js';
 import { LocalRollout } from './local-rollout.js';
+import { LoopClock, LoopTimedUpstream } from './loop-time.js';
 import type { ExecutionOutcome } from './rollout-runner.js';
 import { PROBE_HEADER, type RehearsalUpstreams, startUpstreams } from './upstreams.js';
 
@@ -272,6 +273,12 @@ export interface RehearsalReport {
     readonly stepsDeployed: Record<string, number>;
     /** When the Magento and service edits began, ms from the rehearsal's start. */
     readonly editsStartedMs: number | null;
+    /**
+     * The gateway's upstream calls answered past their deadline on the wall clock but within it
+     * on the rehearsal's event loop (lib/rehearse/loop-time.ts): the process was starved of CPU,
+     * so they are not reported as timeouts; and the time the loop stalled in all (ms).
+     */
+    readonly starved: { readonly upstreamCalls: number; readonly loopStalledMs: number };
   };
   readonly divergence: {
     readonly rows: number;
@@ -468,6 +475,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   let rolloutScale: number | null = null;
   let throttle: ThrottleProxy | undefined;
   let upstreams: RehearsalUpstreams | undefined;
+  /** The gateway's upstream calls timed on the loop's clock (lib/rehearse/loop-time.ts). */
+  let loopClock: LoopClock | undefined;
+  let timedUpstream: LoopTimedUpstream | undefined;
   let gateway:
     | ((event: unknown) => Promise<{ statusCode: number; headers?: Record<string, string> }>)
     | undefined;
@@ -719,7 +729,18 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     };
     if (typeof mod.buildGateway !== 'function')
       throw new RehearsalError(`${gatewayFn.entry} exports no buildGateway`);
-    gateway = mod.buildGateway({ appConfigData: data.client, clock: r.scaledClock });
+    const lc = new LoopClock();
+    loopClock = lc;
+    stoppers.push(async () => lc.close());
+    gateway = mod.buildGateway({
+      appConfigData: data.client,
+      clock: r.scaledClock,
+      // A stall of this one process is not a slow upstream (lib/rehearse/loop-time.ts).
+      upstream: (http) => {
+        timedUpstream = new LoopTimedUpstream(http, lc);
+        return timedUpstream;
+      },
+    });
   }
 
   /** One user's request through the gateway: its status and who answered (`x-cutover-target`). */
@@ -1401,6 +1422,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       faultsStarted: Object.fromEntries([...faultStarted].map(([l, at]) => [l, at - started])),
       stepsDeployed: Object.fromEntries([...(rollout?.deployed ?? [])].map(([st, at]) => [st, at - started])),
       editsStartedMs: editsStartedAt !== undefined ? editsStartedAt - started : null,
+      starved: {
+        upstreamCalls: timedUpstream?.starved ?? 0,
+        loopStalledMs: Math.round(loopClock?.stalledMs ?? 0),
+      },
     },
     divergence,
     metrics,
