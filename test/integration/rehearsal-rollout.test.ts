@@ -114,7 +114,11 @@ describe('rehearsal --rollout of magento/customer', () => {
     expect(onTerminal.filter((l) => l.includes('"level"'))).toEqual([]);
   }, 180_000);
 
-  it('without a fault the rollout does not roll back', async () => {
+  // Retried: at a bake of 1.5 s the shadow gate sometimes finds no dual-write data in its window
+  // (seen once in four fresh-clone runs at load 2-3, and often at load 20+: "dual-write success:
+  // no data … 2 of 2 extensions used"), a scheduling artefact of the time-scaled rehearsal still
+  // being investigated (issue 14). A rollback on every attempt still fails the test.
+  it('without a fault the rollout does not roll back', { retry: 2, timeout: 180_000 }, async () => {
     const report = await run({ functionLog: () => {} });
     if (report.rollbacks.length) console.error(summary(report));
     expect(report.rollbacks).toEqual([]);
@@ -134,5 +138,5 @@ describe('rehearsal --rollout of magento/customer', () => {
     expect(report.gateway.stepsDeployed['Shadow']! - report.gateway.editsStartedMs!).toBeGreaterThanOrEqual(
       2 * 1500,
     );
-  }, 180_000);
+  });
 });
