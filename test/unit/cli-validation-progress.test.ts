@@ -259,29 +259,24 @@ describe('Progress of a run', () => {
     expect(p.rowsRateSource).toBe(ROWS_RATE_SOURCE);
   });
 
-  it('once Compare has succeeded: the report reports/<run>.json in the validation bucket', () => {
-    const p = validationProgress(
+  /** A reconciliation whose two maps have both succeeded, read with the stack's bucket (or none). */
+  const finished = (bucket: string | undefined) =>
+    validationProgress(
       'reconcile',
       execution,
       [
         info('ReconcileScan', t0, 'SUCCEEDED', 8, 8),
         info('ReconcileCompare', t0 + 60_000, 'SUCCEEDED', 20, 20),
       ],
-      { bucket: BUCKET, now: t0 + 600_000, rowsLastMinute: {} },
+      { bucket, now: t0 + 600_000, rowsLastMinute: {} },
     )!;
-    expect(p.report).toBe(`s3://${BUCKET}/reports/reconcile-${EXECUTION}.json`);
+
+  it('once Compare has succeeded: the report reports/<run>.json in the validation bucket', () => {
+    expect(finished(BUCKET).report).toBe(`s3://${BUCKET}/reports/reconcile-${EXECUTION}.json`);
   });
 
   it('a stack deployed before its ValidationBucketName output: progress without a report link', () => {
-    const p = validationProgress(
-      'reconcile',
-      execution,
-      [
-        info('ReconcileScan', t0, 'SUCCEEDED', 8, 8),
-        info('ReconcileCompare', t0 + 60_000, 'SUCCEEDED', 20, 20),
-      ],
-      { bucket: undefined, now: t0 + 600_000, rowsLastMinute: {} },
-    )!;
+    const p = finished(undefined);
     expect(p.maps.map((m) => m.succeeded)).toEqual([8, 20]);
     expect(p.report).toBeUndefined();
   });
