@@ -3,10 +3,11 @@
  * Docker) through aws-lambda-nodejs's CLI arguments is an ESM bundle with the createRequire
  * banner, the AWS SDK v3 inside, and Node's `http`/`https`/`util`/`fs` taken without an ESM
  * import (NODE_BUILTINS_WITHOUT_FACADE). And an SDK client bundled with the same options sends a
- * request.
+ * request, signed with the credentials in the environment, the only ones a bundle's default
+ * credential chain takes (lambdas/bundle-shims/credential-provider-node.mjs).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -47,55 +48,115 @@ describe('Construct: CutoverFunction bundling', () => {
     expect(/from\s*"@middy\/core"/.test(code), 'imports @middy/core').toBe(false);
     expect(code.includes('rollback_duration_seconds'), 'has the handler').toBe(true);
     expect(code.includes('"com.amazonaws.appconfig"'), 'has the AppConfig client').toBe(true);
-    // The aliased built-ins are never an ESM import (no facade); others may be.
+    // The aliased built-ins are never an ESM import (no facade); others may be. The SDK's
+    // http and https are there, through getBuiltinModule (util no longer is: only the credential
+    // chain's links that the bundles leave out used it).
     for (const m of NODE_BUILTINS_WITHOUT_FACADE) {
       const esmImport = new RegExp(`(from|import)\\s*\\(?"(node:)?${m}"`);
       expect(esmImport.test(code), `ESM import of ${m}`).toBe(false);
+    }
+    for (const m of ['http', 'https', 'fs']) {
       expect(code.includes(`getBuiltinModule("node:${m}")`), `getBuiltinModule of ${m}`).toBe(true);
     }
   });
 
   it('bundles an AWS SDK client that sends its request', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'cutover-sdk-call-'));
-    const received: { target?: string; body: string }[] = [];
-    const server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      req.on('end', () => {
-        received.push({ target: req.headers['x-amz-target'] as string, body });
-        res.setHeader('content-type', 'application/x-amz-json-1.1');
-        res.end(JSON.stringify({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] }));
-      });
+    const r = await sendBundled({});
+    expect(r.child).toEqual({ status: 0, stderr: '', stdout: '1' });
+    expect(r.received).toHaveLength(1);
+    expect(r.received[0]!.target).toBe('AWSEvents.PutEvents');
+    expect(JSON.parse(r.received[0]!.body)).toEqual({
+      Entries: [{ Source: 'cutover.test', DetailType: 'ping', Detail: '{}' }],
     });
+  });
+
+  it("signs a bundled client's request with the credentials Lambda puts in the environment", async () => {
+    const r = await sendBundled({
+      CUTOVER_TEST_CREDENTIALS: 'default-chain',
+      AWS_ACCESS_KEY_ID: 'AKIDFROMENVIRONMENT',
+      AWS_SECRET_ACCESS_KEY: 'secret-from-environment',
+      AWS_SESSION_TOKEN: 'session-from-environment',
+    });
+    expect(r.child).toEqual({ status: 0, stderr: '', stdout: '1' });
+    expect(r.received).toHaveLength(1);
+    expect(r.received[0]!.authorization).toContain('Credential=AKIDFROMENVIRONMENT/');
+    expect(r.received[0]!.securityToken).toBe('session-from-environment');
+  });
+
+  it('takes no credentials from anywhere but the environment (the chain is cut to its first link)', async () => {
+    // A shared credentials file the SDK's full default chain would read (its ini link).
+    const home = mkdtempSync(join(tmpdir(), 'cutover-home-'));
     try {
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const outfile = join(out, 'index.mjs');
-      const entry = fileURLToPath(new URL('../support/bundled-sdk-call.ts', import.meta.url));
-      await build(esbuildOptions(entry, outfile, BUNDLING));
-      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const child = spawn(process.execPath, [outfile], {
-        env: { PATH: process.env.PATH, CUTOVER_TEST_ENDPOINT: endpoint },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => {
-        stdout += c;
-      });
-      child.stderr.on('data', (c) => {
-        stderr += c;
-      });
-      const status = await new Promise<number | null>((r) => child.on('close', r));
-      expect({ status, stderr, stdout }).toEqual({ status: 0, stderr: '', stdout: '1' });
-      expect(received).toHaveLength(1);
-      expect(received[0]!.target).toBe('AWSEvents.PutEvents');
-      expect(JSON.parse(received[0]!.body)).toEqual({
-        Entries: [{ Source: 'cutover.test', DetailType: 'ping', Detail: '{}' }],
-      });
+      mkdirSync(join(home, '.aws'));
+      writeFileSync(
+        join(home, '.aws', 'credentials'),
+        '[default]\naws_access_key_id = AKIDFROMINIFILE\naws_secret_access_key = secret-from-ini\n',
+      );
+      const r = await sendBundled({ CUTOVER_TEST_CREDENTIALS: 'default-chain', HOME: home });
+      expect(r.received).toHaveLength(0);
+      expect(r.child.status).not.toBe(0);
+      expect(r.child.stderr).toContain('Unable to find environment variable credentials');
     } finally {
-      server.close();
-      rmSync(out, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });
+
+interface Received {
+  readonly target?: string;
+  readonly authorization?: string;
+  readonly securityToken?: string;
+  readonly body: string;
+}
+
+/**
+ * Bundles test/support/bundled-sdk-call.ts with the functions' options and runs it in a fresh
+ * Node process with `env` (and PATH, nothing else) against a local HTTP server standing in for
+ * EventBridge: what the process printed and what the server received.
+ */
+async function sendBundled(env: Record<string, string>): Promise<{
+  child: { status: number | null; stderr: string; stdout: string };
+  received: Received[];
+}> {
+  const out = mkdtempSync(join(tmpdir(), 'cutover-sdk-call-'));
+  const received: Received[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push({
+        target: req.headers['x-amz-target'] as string,
+        authorization: req.headers.authorization,
+        securityToken: req.headers['x-amz-security-token'] as string | undefined,
+        body,
+      });
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      res.end(JSON.stringify({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] }));
+    });
+  });
+  try {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const outfile = join(out, 'index.mjs');
+    const entry = fileURLToPath(new URL('../support/bundled-sdk-call.ts', import.meta.url));
+    await build(esbuildOptions(entry, outfile, BUNDLING));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const child = spawn(process.execPath, [outfile], {
+      env: { PATH: process.env.PATH, CUTOVER_TEST_ENDPOINT: endpoint, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    const status = await new Promise<number | null>((r) => child.on('close', r));
+    return { child: { status, stderr, stdout }, received };
+  } finally {
+    server.close();
+    rmSync(out, { recursive: true, force: true });
+  }
+}
