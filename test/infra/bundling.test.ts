@@ -1,10 +1,11 @@
 /**
- * The one test that synthesizes a bundle: a CutoverFunction built with the local esbuild (no
+ * The tests that synthesize bundles: a CutoverFunction built with the local esbuild (no
  * Docker) through aws-lambda-nodejs's CLI arguments is an ESM bundle with the createRequire
  * banner, the AWS SDK v3 inside, and Node's `http`/`https`/`util`/`fs` taken without an ESM
  * import (NODE_BUILTINS_WITHOUT_FACADE). And an SDK client bundled with the same options sends a
  * request, signed with the credentials in the environment, the only ones a bundle's default
- * credential chain takes (lambdas/bundle-shims/credential-provider-node.mjs).
+ * credential chain takes (lambdas/bundle-shims/credential-provider-node.mjs). A synthesized
+ * MySQL handler takes the bundles' mysql2 (`leanMysql2`: its error-code table as data).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,6 +59,28 @@ describe('Construct: CutoverFunction bundling', () => {
     for (const m of ['http', 'https', 'fs']) {
       expect(code.includes(`getBuiltinModule("node:${m}")`), `getBuiltinModule of ${m}`).toBe(true);
     }
+  });
+
+  it("bundles a MySQL handler with the lean mysql2 and the SDK's credential chain cut to its environment link", () => {
+    const app = new App({ builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'BundledMysql');
+    new CutoverFunction(stack, 'Reverse', {
+      handler: 'reverse-sync',
+      serviceName: 'customer',
+      spec: magento,
+      stage: 'dev',
+    });
+    const assembly = app.synth();
+    const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
+    expect(assets).toHaveLength(1);
+    const code = readFileSync(join(assembly.directory, assets[0]!, 'index.mjs'), 'utf8');
+    // mysql2's error-code table as data (leanMysql2), not as its ~4,000 statements.
+    expect(/EE_CANTCREATEFILE\\?",1\],\[\\?"EE_READ"/.test(code), 'error table as JSON').toBe(true);
+    expect(/\.EE_CANTCREATEFILE=1\b/.test(code), 'error table as statements').toBe(false);
+    // The default chain's environment link only: none of its other links.
+    expect(code.includes('Unable to find environment variable credentials'), 'fromEnv').toBe(true);
+    expect(code.includes('defaultProvider::fromSSO'), 'the SSO link').toBe(false);
+    expect(code.includes('defaultProvider::fromIni'), 'the ini link').toBe(false);
   });
 
   it('bundles an AWS SDK client that sends its request', async () => {
