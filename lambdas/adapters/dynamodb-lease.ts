@@ -4,15 +4,20 @@
  * only by conditional updates: taking it succeeds only when it is free, has run out or is already
  * the caller's, so two invocations never hold it at once. (Not `expiresAt`: that is the sync
  * table's TTL attribute, in seconds; the lease item is kept.)
+ *
+ * What a holder published ahead of its watermarks (the poller's young rows) is left for the next
+ * holder in a second item, `lease#<name>#handoff` (`published`: a JSON string), written once per
+ * invocation, so the lease item that every tick renews stays small.
  */
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { LeaseState, PollerLease } from '../domain/ports.js';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { LeaseState, PollerHandoff, PollerLease } from '../domain/ports.js';
 
 const isConditionFailure = (e: unknown) =>
   (e as { name?: string }).name === 'ConditionalCheckFailedException';
 
 export class DynamoPollerLease implements PollerLease {
   private readonly key: { pk: string };
+  private readonly handoffKey: { pk: string };
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -21,6 +26,7 @@ export class DynamoPollerLease implements PollerLease {
     name: string,
   ) {
     this.key = { pk: `lease#${name}` };
+    this.handoffKey = { pk: `lease#${name}#handoff` };
   }
 
   async acquire(owner: string, now: number, ttlMs: number): Promise<LeaseState> {
@@ -93,6 +99,28 @@ export class DynamoPollerLease implements PollerLease {
       );
     } catch (e) {
       if (!isConditionFailure(e)) throw e; // someone else holds it now: not ours to release
+    }
+  }
+
+  async saveHandoff(handoff: PollerHandoff): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...this.handoffKey, published: JSON.stringify(handoff) },
+      }),
+    );
+  }
+
+  async loadHandoff(): Promise<PollerHandoff> {
+    const res = await this.client.send(
+      new GetCommand({ TableName: this.table, Key: this.handoffKey, ConsistentRead: true }),
+    );
+    const raw = res.Item?.['published'];
+    if (typeof raw !== 'string') return {};
+    try {
+      return JSON.parse(raw) as PollerHandoff;
+    } catch {
+      return {}; // unreadable: the next holder may publish a young row twice (the sync skips it)
     }
   }
 }

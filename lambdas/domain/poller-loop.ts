@@ -16,15 +16,17 @@
  *   after the publish succeeded (poller.ts), so a failed publish is retried from the same place
  *   at the next tick.
  *
- * Bounds: a change is seen at most `pollerLagBoundSeconds` after its commit (overlap + the
- * second it was written in + one interval) while a holder polls; ticks fall just after each
- * wall-clock second, when one more second becomes readable, so with 1 s ticks a change is read
- * at most overlap + 1 s + `TICK_OFFSET_MS` after its commit. At a handover at most one more
- * interval; when a holder dies, at most `leaseTtlMs` more.
+ * Bounds: a change is usually read at the first tick after its commit (a young row, poller.ts);
+ * one committed late with an earlier `updated_at` at most `pollerLagBoundSeconds` after its
+ * commit (overlap + the second it was written in + one interval) while a holder polls; ticks
+ * fall just after each wall-clock second, when one more second becomes safe. At a handover at
+ * most one more interval; when a holder dies, at most `leaseTtlMs` more. The young versions a
+ * holder published go to the next holder with the lease (`saveHandoff`), so a handover
+ * publishes none of them twice.
  */
 import type { EntitySpec, MigrationSpec, SyncSettings } from '../../lib/spec/schema.js';
 import { type PollerDeps, type PollResult, pollEntity, snapshotFields } from './poller.js';
-import type { EventPublisher, PollerLease, Sleep } from './ports.js';
+import type { EventPublisher, PollerHandoff, PollerLease, PublishedAhead, Sleep } from './ports.js';
 
 /** How one poller invocation is timed (all derived from the spec's sync settings). */
 export interface PollerTiming {
@@ -127,6 +129,27 @@ export interface PollerRunResult {
 /** How long after a wall-clock second a tick starts. */
 const TICK_OFFSET_MS = 50;
 
+/** At most this many young rows per entity are handed over (the rest may be published twice). */
+export const HANDOFF_LIMIT = 500;
+
+async function loadAhead(
+  lease: PollerLease,
+  entities: readonly EntitySpec[],
+): Promise<Map<string, Map<string, PublishedAhead>>> {
+  const left = await lease.loadHandoff().catch((): PollerHandoff => ({}));
+  return new Map(entities.map((e) => [e.name, new Map(Object.entries(left[e.name] ?? {}))]));
+}
+
+function handoffOf(ahead: ReadonlyMap<string, ReadonlyMap<string, PublishedAhead>>): PollerHandoff {
+  const out: Record<string, Record<string, PublishedAhead>> = {};
+  for (const [entity, rows] of ahead) {
+    // The newest versions are the ones the next holder is likely to read again.
+    const newest = [...rows].sort((a, b) => b[1].at - a[1].at).slice(0, HANDOFF_LIMIT);
+    if (newest.length) out[entity] = Object.fromEntries(newest);
+  }
+  return out;
+}
+
 /** Runs one poller invocation (see the module comment). */
 export async function runPoller(deps: PollerLoopDeps, run: PollerRun): Promise<PollerRunResult> {
   const { now, sleep } = deps;
@@ -166,6 +189,8 @@ export async function runPoller(deps: PollerLoopDeps, run: PollerRun): Promise<P
   };
   const pollDeps: PollerDeps = { ...deps, publisher };
   const lastSnapshot = new Map<string, number>();
+  // The young rows the last holder published, so that a handover publishes none of them twice.
+  const ahead = await loadAhead(deps.lease, run.entities);
   let ticks = 0;
   let stoppedBy: StopReason | undefined;
   try {
@@ -182,7 +207,11 @@ export async function runPoller(deps: PollerLoopDeps, run: PollerRun): Promise<P
           (last === undefined || tickAt - last >= snapshotIntervalMs(entity, timing));
         const tally = tallies[entity.name]!;
         try {
-          const r = await pollEntity(pollDeps, entity, { snapshots, until: hardEnd });
+          const r = await pollEntity(pollDeps, entity, {
+            snapshots,
+            until: hardEnd,
+            publishedAhead: ahead.get(entity.name)!,
+          });
           tally.polls++;
           tally.published += r.published;
           tally.chunksChanged += r.chunksChanged;
@@ -223,8 +252,12 @@ export async function runPoller(deps: PollerLoopDeps, run: PollerRun): Promise<P
       }
     }
   } finally {
-    // Hand the lease on at once (a lost lease is someone else's to keep).
-    if (stoppedBy !== 'lease-lost') await deps.lease.release(owner).catch(() => undefined);
+    // Hand the lease on at once (a lost lease is someone else's to keep), with the young rows
+    // published: lost, the next holder would publish them once more (the sync skips those).
+    if (stoppedBy !== 'lease-lost') {
+      await deps.lease.saveHandoff(handoffOf(ahead)).catch(() => undefined);
+      await deps.lease.release(owner).catch(() => undefined);
+    }
   }
   return { entities: tallies, ticks, stoppedBy: stoppedBy ?? 'deadline', waitedMs };
 }

@@ -2,10 +2,14 @@
  * Legacy change capture by polling (the alternative to Debezium), one entity per call.
  *
  * - Tables with `updated_at`: a keyset scan on `(updated_at, key)` from the stored watermark.
- *   Only seconds that are over (plus `pollerOverlapSeconds`) are read, so a row committed late in
- *   a second is never skipped by a cursor that already moved past its key. Each row becomes a
- *   `migration.<entity>.changed` event; the watermark moves (compare-and-set) only after the
- *   publish succeeded, so a failed publish is retried from the same place.
+ *   The watermark never passes a second that is not over (plus `pollerOverlapSeconds`, the safe
+ *   horizon), so a row committed late in a second is never skipped by a cursor that already
+ *   moved past its key. Rows changed after the horizon ("young") are read and published at once
+ *   all the same, each version once (`publishedAhead`, kept across polls and handed from one
+ *   invocation to the next): a row edited again before its second was safe would otherwise be
+ *   read only once it stopped changing. Each row becomes a `migration.<entity>.changed` event;
+ *   the watermark moves (compare-and-set) only after the publish succeeded, so a failed publish
+ *   is retried from the same place.
  * - Columns that do not move `updated_at` (Magento's EAV values, stock, coupons): per key-range
  *   chunk, the store computes a checksum of those columns; a chunk whose checksum differs from
  *   the last snapshot (in the sync table) is read row by row and compared with the snapshot's
@@ -34,6 +38,8 @@ import type {
   Clock,
   EventPublisher,
   LegacyStore,
+  PublishedAhead,
+  ScanCursor,
   SyncStateStore,
 } from './ports.js';
 
@@ -63,7 +69,20 @@ export interface PollOptions {
    * @default - no limit
    */
   readonly until?: number;
+  /**
+   * The young rows (changed past the safe horizon) already published, by row key: kept by the
+   * caller across polls (and handed from one poller invocation to the next) so that each
+   * version is published once. Updated in place. @default - a new, empty map (each call then
+   * publishes the young rows it reads)
+   */
+  readonly publishedAhead?: Map<string, PublishedAhead>;
 }
+
+/**
+ * How far past the poller's clock the keyset scan reads: rows the database stamped ahead of it
+ * (a database clock running fast) are read too, as young rows.
+ */
+const READ_AHEAD_MS = 3_600_000;
 
 export interface PollResult {
   readonly published: number;
@@ -111,24 +130,51 @@ async function pollKeyset(
   const now = deps.now();
   const limit = options.batchSize ?? deps.spec.sync.pollerBatchSize;
   const overlapMs = deps.spec.sync.pollerOverlapSeconds * 1000;
-  // Rows of a second are read only once that second (and the overlap) is over.
-  const before = Math.floor((now - overlapMs) / 1000) * 1000;
+  // The safe horizon: a second (and the overlap) that is over can get no late commit any more,
+  // so the watermark never passes a row changed at or after it.
+  const horizon = Math.floor((now - overlapMs) / 1000) * 1000;
+  // Rows past the horizon ("young") are read and published too, once per version: a row edited
+  // more often than the horizon moves would otherwise never be read while it stays hot.
+  const ahead = options.publishedAhead ?? new Map<string, PublishedAhead>();
   let published = 0;
   let wm = await deps.state.getWatermark(entity);
+  let cursor: ScanCursor | undefined = wm;
   for (let page = 0; page < (options.maxPages ?? 10); page++) {
     if (page > 0 && options.until !== undefined && deps.now() >= options.until) break;
-    const rows = await deps.legacy.scanChanged(entity, wm, { limit, before });
+    const rows = await deps.legacy.scanChanged(entity, cursor, { limit, before: now + READ_AHEAD_MS });
     if (!rows.length) break;
-    const events = rows.map((r) => rowEvent(entity, r, now));
-    await deps.publisher.publish(events.map((e) => toBusEntry(e)));
+    const events: ChangeEvent[] = [];
+    let safe: CapturedRow | undefined;
+    const seen: Array<[string, PublishedAhead]> = [];
+    for (const r of rows) {
+      const event = rowEvent(entity, r, now);
+      const young = r.changedAt! >= horizon;
+      const before = ahead.get(r.key);
+      if (!young) safe = r;
+      if (before?.eventId === event.eventId) {
+        // Already published while young: once its second is safe it is only passed over.
+        if (!young) ahead.delete(r.key);
+        continue;
+      }
+      events.push(event);
+      if (young) seen.push([r.key, { eventId: event.eventId, at: r.changedAt! }]);
+      else ahead.delete(r.key);
+    }
+    if (events.length) await deps.publisher.publish(events.map((e) => toBusEntry(e)));
     published += events.length;
+    for (const [key, p] of seen) ahead.set(key, p);
     const last = rows[rows.length - 1]!;
-    const cursor = { at: last.changedAt!, key: last.key };
-    const ok = await deps.state.putWatermark(entity, cursor, wm?.revision ?? 0);
-    if (!ok) break; // another poller advanced it: stop; the events it covers are duplicates at worst
-    wm = { ...cursor, revision: (wm?.revision ?? 0) + 1 };
+    cursor = { at: last.changedAt!, key: last.key };
+    if (safe) {
+      const mark = { at: safe.changedAt!, key: safe.key };
+      const ok = await deps.state.putWatermark(entity, mark, wm?.revision ?? 0);
+      if (!ok) break; // another poller advanced it: stop; the events it covers are duplicates at worst
+      wm = { ...mark, revision: (wm?.revision ?? 0) + 1 };
+    }
     if (rows.length < limit) break;
   }
+  // What lies behind the watermark is never read again.
+  if (wm) for (const [key, p] of ahead) if (p.at < wm.at) ahead.delete(key);
   return { published, ...(wm ? { watermark: { at: wm.at, key: wm.key } } : {}) };
 }
 

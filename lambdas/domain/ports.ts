@@ -371,7 +371,24 @@ export interface PollerLease {
   requestHandover(owner: string, now: number): Promise<void>;
   /** Gives the lease up at once, if `owner` holds it. */
   release(owner: string): Promise<void>;
+  /**
+   * Leaves what the holder published ahead of its watermarks for the next holder (called right
+   * before {@link release}; replaces the last one left).
+   */
+  saveHandoff(handoff: PollerHandoff): Promise<void>;
+  /** What the last holder left ({@link saveHandoff}); empty when none. */
+  loadHandoff(): Promise<PollerHandoff>;
 }
+
+/** A young row's version the poller published ahead of its watermark (lambdas/domain/poller.ts). */
+export interface PublishedAhead {
+  readonly eventId: string;
+  /** Its `updated_at` (ms since the epoch). */
+  readonly at: number;
+}
+
+/** Per entity name, per row key: the versions published ahead of the watermark. */
+export type PollerHandoff = Readonly<Record<string, Readonly<Record<string, PublishedAhead>>>>;
 
 /** A conflict parked by the `admin` policy, as stored for an operator. */
 export interface ParkedConflictRecord extends ParkedConflict {
