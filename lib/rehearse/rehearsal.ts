@@ -413,6 +413,15 @@ class FunctionOutput {
   }
 }
 
+/** A pool on the rehearsal's Magento database, in UTC as the functions' pools are. */
+function magentoPool(url: string, connectionLimit: number): Pool {
+  const pool = mysql.createPool({ uri: url, timezone: 'Z', connectionLimit });
+  pool.pool.on('connection', (c) => {
+    c.query("SET time_zone = '+00:00'");
+  });
+  return pool;
+}
+
 /** Runs the rehearsal and returns its report (it never throws for what it measures). */
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   const { model, spec } = options;
@@ -513,6 +522,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   });
   const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   let db: Pool | undefined;
+  let magentoUrl: string | undefined;
   const stoppers: (() => Promise<void>)[] = [];
   const phase = async (name: string, run: () => Promise<string | undefined>): Promise<boolean> => {
     const t = Date.now();
@@ -642,7 +652,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     if (!gatewayFn) throw new RehearsalError(`the assembly has no gateway function for ${spec.name}`);
     const route = serviceSpec!.routes.find((r) => r.access === 'read')?.pathPrefix;
     if (!route) throw new RehearsalError(`${options.service} has no read route for the gateway`);
-    const pool = db;
+    // Magento's own connections: the stand-in must not queue its users' queries behind the
+    // rehearsal's admin edits and sync on the pool those share (6 connections, up to 32 edits in
+    // flight), which made its answers time out in the gateway on a loaded machine.
+    const pool = magentoPool(magentoUrl!, 4);
+    stoppers.push(() => pool.end().catch(() => {}));
     const table = localServiceTables[entity.name]!;
     upstreams = await startUpstreams(
       route,
@@ -900,10 +914,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         options.mysqlServerUrl,
         `cutover_rehearsal_${runId.replace(/-/g, '_')}`,
       );
-      db = mysql.createPool({ uri: mysqlUrl, timezone: 'Z', connectionLimit: 6 });
-      db.pool.on('connection', (c) => {
-        c.query("SET time_zone = '+00:00'");
-      });
+      magentoUrl = mysqlUrl;
+      db = magentoPool(mysqlUrl, 6);
       await createTables(raw, tableModels, tableName);
       await generateDataset(db, { ...plan, entities: trafficEntities }, datasetRows);
       // dynamo-throttle: the functions reach DynamoDB through a proxy that throttles a share.
