@@ -12,9 +12,8 @@
  * autocommit UPDATE returned to the moment the forward-sync invocation that wrote its value
  * returned. Spec: the bundled magento spec, defaults (overlap 2 s, interval 1 s).
  */
-import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSBatchResponse } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import mysql from 'mysql2/promise';
 import { documentClient } from '../lambdas/adapters/dynamodb-service.js';
 import { EnvelopeCipher, LocalDataKeys } from '../lambdas/adapters/field-cipher.js';
@@ -23,7 +22,7 @@ import { pollerTiming } from '../lambdas/domain/poller-loop.js';
 import type { BusEvent } from '../lambdas/domain/ports.js';
 import { registerSpecs } from '../lambdas/handlers/bundled-spec.js';
 import { handler as forwardHandler } from '../lambdas/handlers/forward-sync.js';
-import { type PollerResponse, handler as pollerHandler } from '../lambdas/handlers/legacy-poller.js';
+import type { PollerResponse } from '../lambdas/handlers/legacy-poller.js';
 import { closeRuntime, configureRuntime } from '../lambdas/handlers/runtime.js';
 import {
   createMagentoDatabase,
@@ -36,6 +35,7 @@ import { pollerLagBoundSeconds } from '../lib/spec/schema.js';
 import magento from '../migrations/magento.js';
 import { insertCustomers } from '../test/support/bulk.js';
 import { InMemoryPublisher } from '../test/support/in-memory-publisher.js';
+import { invokePoller } from '../test/support/poller.js';
 import { fakeContext, sqsEvent } from '../test/support/sqs.js';
 import type { Bench, BenchRow } from './types.js';
 
@@ -86,18 +86,7 @@ const bench: Bench = async (log) => {
       if (res.batchItemFailures.length) throw new Error(`${res.batchItemFailures.length} records failed`);
     };
     const legacyEntries = () => publisher.take().filter((e) => e.Source === 'cutover.legacy');
-    const poll = (event: Record<string, unknown>, remainingMs: number) => {
-      const deadline = Date.now() + remainingMs;
-      const context = {
-        ...fakeContext,
-        awsRequestId: randomUUID(),
-        getRemainingTimeInMillis: () => deadline - Date.now(),
-      } as Context;
-      return (pollerHandler as unknown as (e: unknown, c: Context) => Promise<PollerResponse>)(
-        event,
-        context,
-      );
-    };
+    const poll = invokePoller;
 
     // Backfill: the rows exist on both sides, with their sync state, before the run.
     log(`seeding ${CUSTOMERS} customers and backfilling them through the poller and the forward sync…`);

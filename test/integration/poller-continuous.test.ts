@@ -7,18 +7,18 @@
  */
 import '../support/quiet-powertools.js';
 import { randomUUID } from 'node:crypto';
-import type { Context } from 'aws-lambda';
 import type { ResultSetHeader } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoPollerLease } from '../../lambdas/adapters/dynamodb-lease.js';
 import { DynamoSyncStateStore } from '../../lambdas/adapters/dynamodb-sync-state.js';
 import type { ChangeEvent } from '../../lambdas/domain/events.js';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
-import { handler, type PollerEvent, type PollerResponse } from '../../lambdas/handlers/legacy-poller.js';
+import type { PollerEvent } from '../../lambdas/handlers/legacy-poller.js';
 import { configureRuntime } from '../../lambdas/handlers/runtime.js';
+import { invokePoller } from '../support/poller.js';
 import {
   entitySpec,
-  fakeContext,
+  insertLegacyCustomer,
   magentoForPolling,
   nextSecond,
   pollNow,
@@ -41,27 +41,12 @@ describe('Function: legacy-poller (continuous)', () => {
 
   /** One invocation with a real deadline `remainingMs` from now. */
   function invoke(event: PollerEvent, remainingMs: number) {
-    const deadline = Date.now() + remainingMs;
-    const context = {
-      ...fakeContext,
-      awsRequestId: randomUUID(),
-      getRemainingTimeInMillis: () => deadline - Date.now(),
-    } as Context;
-    const done = (handler as unknown as (e: unknown, c: Context) => Promise<PollerResponse>)(
-      event,
-      context,
-    ).then((response) => ({ response, finishedAt: Date.now() }));
-    return { startedAt: Date.now(), deadline, done };
+    const startedAt = Date.now();
+    const done = invokePoller(event, remainingMs).then((response) => ({ response, finishedAt: Date.now() }));
+    return { startedAt, deadline: startedAt + remainingMs, done };
   }
 
-  async function insertCustomer(last: string): Promise<string> {
-    const [r] = await env.db.query<ResultSetHeader>(
-      `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname, is_active, updated_at)
-       VALUES (1, ?, 1, 1, 'Poll', ?, 1, NOW() - INTERVAL 60 SECOND)`,
-      [`poll.${randomUUID().slice(0, 8)}@example.com`, last],
-    );
-    return String(r.insertId);
-  }
+  const insertCustomer = (last: string) => insertLegacyCustomer(env, 'Poll', last);
 
   /** Updates a customer (Magento's own change: ON UPDATE moves updated_at); returns when it committed. */
   async function updateCustomer(id: string, last: string): Promise<number> {

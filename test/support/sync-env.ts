@@ -328,14 +328,23 @@ export async function seedFromLegacy(env: SyncEnv, entity: string, key: string):
  * the forward sync, as after the backfill; returns its entity_id.
  */
 export async function seededCustomer(env: SyncEnv, firstName: string): Promise<string> {
-  const [r] = await env.db.query<import('mysql2').ResultSetHeader>(
-    `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname, is_active, updated_at)
-     VALUES (1, ?, 1, 1, ?, 'Initial', 1, NOW() - INTERVAL 60 SECOND)`,
-    [`${firstName.toLowerCase()}.${Math.random().toString(36).slice(2, 8)}@example.com`, firstName],
-  );
-  const id = String(r.insertId);
+  const id = await insertLegacyCustomer(env, firstName, 'Initial');
   await seedFromLegacy(env, 'customer', id);
   return id;
+}
+
+/** A Magento customer last changed a minute ago, with a unique email; returns its entity_id. */
+export async function insertLegacyCustomer(
+  env: SyncEnv,
+  firstName: string,
+  lastName: string,
+): Promise<string> {
+  const [r] = await env.db.query<import('mysql2').ResultSetHeader>(
+    `INSERT INTO customer_entity (website_id, email, group_id, store_id, firstname, lastname, is_active, updated_at)
+     VALUES (1, ?, 1, 1, ?, ?, 1, NOW() - INTERVAL 60 SECOND)`,
+    [`${firstName.toLowerCase()}.${Math.random().toString(36).slice(2, 8)}@example.com`, firstName, lastName],
+  );
+  return String(r.insertId);
 }
 
 export async function pollNow(entities: string[]): Promise<void> {
