@@ -249,7 +249,7 @@ const bench: Bench = async (log) => {
       `The poller handler was invoked as its schedule does, every ${timing.periodMs / 1000} s with a ${timing.timeoutSeconds} s timeout: ` +
         `${responses.length} invocations, ${handovers} handovers (stopped by: ${responses.map((r) => r.stoppedBy).join(', ')}).`,
       `Lag = from the UPDATE's autocommit returning to the forward-sync invocation that wrote the value returning; after the run every item was read back and holds Magento's last value.`,
-      `The poller reads a change only once its second and the ${spec.sync.pollerOverlapSeconds} s overlap are over, so commit -> published is between ${spec.sync.pollerOverlapSeconds} s and ${bound / 1000} s by design.`,
+      `The poller reads a change at its first tick after the commit (a young row: pollerIntervalSeconds ${spec.sync.pollerIntervalSeconds} s, ticks just after each second) and publishes each row version once; the watermark waits for the ${spec.sync.pollerOverlapSeconds} s overlap, so a transaction committing late with an earlier updated_at is still read, at most ${bound / 1000} s after its commit (the bound).`,
       `${missing.length} of ${committedAt.size} updates were not applied by the end of the run. Node ${process.version}.`,
       'Not included: the AWS hops that the in-process bus and the 20 ms drain stand in for (PutEvents, the rule, SQS, the event source mapping); they come on top on AWS.',
     ];

@@ -266,6 +266,8 @@ export interface RehearsalReport {
     readonly requests: number;
     readonly byTarget: Record<string, number>;
     readonly serviceErrorsInjected: number;
+    /** Service calls answered late by the `service-latency` fault. */
+    readonly serviceLatencyInjected: number;
     readonly dynamoThrottled: number;
     /** When each service fault started, ms from the rehearsal's start. */
     readonly faultsStarted: Record<string, number>;
@@ -1430,6 +1432,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       requests: gatewayStats.requests,
       byTarget: gatewayStats.byTarget,
       serviceErrorsInjected: upstreams?.stats.serviceErrors ?? 0,
+      serviceLatencyInjected: upstreams?.stats.serviceDelayed ?? 0,
       dynamoThrottled: throttle?.stats.throttled ?? 0,
       faultsStarted: Object.fromEntries([...faultStarted].map(([l, at]) => [l, at - started])),
       stepsDeployed: Object.fromEntries([...(rollout?.deployed ?? [])].map(([st, at]) => [st, at - started])),

@@ -26,8 +26,8 @@ export interface ServiceFault {
 export interface RehearsalUpstreams {
   readonly legacyUrl: string;
   readonly serviceUrl: string;
-  /** Calls each upstream received, and the service's injected errors. */
-  readonly stats: { legacy: number; service: number; serviceErrors: number };
+  /** Calls each upstream received, and the service's injected errors and delayed answers. */
+  readonly stats: { legacy: number; service: number; serviceErrors: number; serviceDelayed: number };
   /** The service's injected fault, changed while it runs. */
   readonly serviceFault: ServiceFault;
   close(): Promise<void>;
@@ -88,7 +88,7 @@ export async function startUpstreams(
   service: UpstreamSide,
   random: () => number = Math.random,
 ): Promise<RehearsalUpstreams> {
-  const stats = { legacy: 0, service: 0, serviceErrors: 0 };
+  const stats = { legacy: 0, service: 0, serviceErrors: 0, serviceDelayed: 0 };
   const serviceFault: ServiceFault = { errorRate: 0, latencyMs: 0 };
   const servers = await Promise.all([
     serve(prefix, legacy, () => {
@@ -100,6 +100,7 @@ export async function startUpstreams(
       if (req.headers[PROBE_HEADER]) return { fail: false, delayMs: 0 };
       const fail = random() < serviceFault.errorRate;
       if (fail) stats.serviceErrors++;
+      if (serviceFault.latencyMs > 0) stats.serviceDelayed++;
       return { fail, delayMs: serviceFault.latencyMs };
     }),
   ]);

@@ -17,6 +17,8 @@ import magento from '../../migrations/magento.js';
 
 let dir: string;
 let model: AssemblyModel;
+/** The same, with the spec's p95 latency check (only added write latency raised): the latency fault's. */
+let latencyModel: AssemblyModel;
 
 /**
  * The gates' latency checks (service p95, added legacy write latency) are raised to 10 s in the
@@ -30,7 +32,9 @@ const LATENCY_CHECKS = ['p95LatencyMs', 'addedWriteLatencyMs'];
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'cutover-rehearsal-rollout-'));
   const built = buildApp({ env: 'dev', outdir: dir, context: { 'aws:cdk:bundling-stacks': [] }, nag: false });
-  model = withGateThreshold(readAssembly(built.app.synth().directory), LATENCY_CHECKS, 10_000);
+  const assembly = built.app.synth().directory;
+  model = withGateThreshold(readAssembly(assembly), LATENCY_CHECKS, 10_000);
+  latencyModel = withGateThreshold(readAssembly(assembly), ['addedWriteLatencyMs'], 10_000);
 }, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -39,7 +43,7 @@ const firstCanary = `Canary${magento.services.find((s) => s.name === 'customer')
 
 function run(extra: Partial<RehearsalOptions> = {}): Promise<RehearsalReport> {
   return rehearse({
-    model,
+    model: extra.model ?? model,
     spec: magento,
     service: 'customer',
     env: 'dev',
@@ -112,6 +116,33 @@ describe('rehearsal --rollout of magento/customer', () => {
     // The gateway's warnings about the failing upstream went to the log sink, not the terminal.
     expect(logged.some((l) => l.includes('upstream call failed'))).toBe(true);
     expect(onTerminal.filter((l) => l.includes('"level"'))).toEqual([]);
+  }, 180_000);
+
+  it(`service latency of 400 ms from ${firstCanary}: the canary gate fails on p95 latency and rolls back, the sides equal`, async () => {
+    const spec = `service-latency=400ms@${firstCanary}`;
+    const report = await run({
+      model: latencyModel,
+      faults: parseFaults([spec], 30),
+      faultLabels: [spec],
+      functionLog: () => {},
+      flagPollTimeScale: 2,
+      minBakeMs: 4000,
+    });
+    const rb = report.rollbacks[0];
+    if (!rb || rb.fault !== spec) console.error(summary(report));
+    expect(report.gateway.serviceLatencyInjected).toBeGreaterThan(0);
+    expect(report.gateway.serviceErrorsInjected).toBe(0);
+    expect(report.rollbacks).toHaveLength(1);
+    expect(rb!.fault).toBe(spec);
+    // The gate measured the injected latency (at least 400 ms), not the machine's noise.
+    const p95 = rb!.cause.match(/p95 latency ([\d.]+) ms/);
+    expect(rb!.cause).toMatch(new RegExp(`^gate "canary-${firstCanary.slice(6)}" failed: .*p95 latency`));
+    expect(Number(p95![1])).toBeGreaterThanOrEqual(400);
+    expect(rb!.flagsRestoredMs).not.toBeNull();
+    const switchReads = report.phases.find((p) => p.name === 'rollout switch-reads')!;
+    expect(switchReads).toMatchObject({ outcome: 'failed', explainedBy: spec });
+    expect(report.divergence.rows).toBe(0);
+    expect(report.ok).toBe(true);
   }, 180_000);
 
   // Not retried: its shadow gate used to find no dual-write data now and then ("dual-write
