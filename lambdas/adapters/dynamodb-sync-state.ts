@@ -7,7 +7,8 @@
  * - `key#<entity>#s#<serviceKey>` -> `legacyKey`, `key#<entity>#l#<legacyKey>` -> `serviceKey`;
  * - `applied#<eventId>`: counter deltas applied to the service table (expires via `expiresAt`);
  * - `watermark#<entity>`: the poller's keyset cursor `{ at, key, revision }`;
- * - `lease#poller#<service>`: which poller invocation may poll (dynamodb-lease.ts);
+ * - `lease#poller#<service>`: which poller invocation may poll, and `lease#poller#<service>#handoff`:
+ *   the young rows its last holder published (dynamodb-lease.ts);
  * - `snapshot#<entity>` (chunk list) and `snapshot#<entity>#<chunk>`: the poller's last-seen
  *   checksums of tables without `updated_at` (see docs/sync.md).
  */

@@ -47,7 +47,7 @@ export function serviceTable(entity: EntitySpec): TableDefinition {
  * The sync table: per record sync state (`state#<entity>#<serviceKey>`), the key map
  * (`key#<entity>#s#<serviceKey>` and `key#<entity>#l#<legacyKey>`), applied counter events
  * (`applied#<eventId>`, expiring), poller watermarks (`watermark#<entity>`), snapshots
- * (`snapshot#<entity>#<chunk>`) and leases (`lease#poller#<service>`).
+ * (`snapshot#<entity>#<chunk>`) and leases (`lease#poller#<service>`, with its `#handoff`).
  */
 export const SYNC_TABLE: TableDefinition = {
   id: 'SyncStateTable',
