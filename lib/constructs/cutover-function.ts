@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -119,47 +120,44 @@ const BUILTIN_ALIASES: readonly string[] = NODE_BUILTINS_WITHOUT_FACADE.flatMap(
 const CREDENTIALS_ENV_ONLY =
   '@aws-sdk/credential-provider-node=./lambdas/bundle-shims/credential-provider-node.mjs';
 
-/** mysql2 as installed. */
-const MYSQL2_INSTALLED = join(PROJECT_ROOT, 'node_modules', 'mysql2');
-/** The bundles' mysql2 ({@link leanMysql2}), relative to the project root. */
-const LEAN_MYSQL2 = '.cutover/bundling/node_modules/mysql2';
-/** The lazy error-code table put in place of mysql2's `lib/constants/errors.js`. */
-const MYSQL2_ERRORS_SHIM = 'lambdas/bundle-shims/mysql2-errors.cjs';
-/** How {@link leanMysql2} changes the copy: part of its stamp, changed with that code. */
-const LEAN_MYSQL2_FORMAT = 'errors.js lazy; errors-table.js as one JSON string';
+/** Where the bundles' prepared packages are put ({@link preparedPackage}), relative to the project root. */
+const BUNDLING_MODULES = '.cutover/bundling/node_modules';
 
 /**
- * Prepares the mysql2 the bundles take (aliased in {@link BUNDLING}): the installed package,
- * copied under `.cutover/bundling/node_modules/mysql2`, with one file changed. Its error-code
- * table (`lib/constants/errors.js`, ~4,000 statements) is evaluated on first use instead of when
- * mysql2 loads ({@link MYSQL2_ERRORS_SHIM}; the table, built from mysql2's own, is
- * `errors-table.js`): it names server errors only, and evaluating it was ~7 ms of every MySQL
- * function's cold start. esbuild's `--alias` cannot replace a file mysql2 requires by a relative
- * path, hence the copy. Idempotent (a stamp of mysql2's `package.json`, the shim and
- * {@link LEAN_MYSQL2_FORMAT}) and safe when several processes prepare it at once. Returns its
- * absolute path.
+ * A copy of an installed package with some files changed, for the bundles to take instead of the
+ * installed one (aliased in {@link BUNDLING}: esbuild's `--alias` cannot replace a file a package
+ * requires by a relative path, hence a copy). The copy's own imports resolve from the project's
+ * `node_modules`, as the installed package's do.
  */
-export function leanMysql2(): string {
-  const target = join(PROJECT_ROOT, LEAN_MYSQL2);
-  const shim = readFileSync(join(PROJECT_ROOT, MYSQL2_ERRORS_SHIM));
-  const stamp = createHash('sha256')
-    .update(readFileSync(join(MYSQL2_INSTALLED, 'package.json')))
-    .update(shim)
-    .update(LEAN_MYSQL2_FORMAT)
-    .digest('hex');
+interface PreparedPackage {
+  /** The npm package, e.g. `mysql2`. */
+  readonly name: string;
+  /** The entries of the package copied (default: all of it). */
+  readonly entries?: readonly string[];
+  /** How {@link change} changes the copy, with anything else it reads: part of the stamp. */
+  readonly stamp: readonly (string | Buffer)[];
+  /** Changes the copy (`copy`), given the installed package (`installed`). */
+  readonly change: (copy: string, installed: string) => void;
+}
+
+/**
+ * Prepares a {@link PreparedPackage} under `.cutover/bundling/node_modules/<name>` and returns its
+ * absolute path. Idempotent (a stamp of the package's `package.json` and its `stamp`) and safe
+ * when several processes prepare it at once (each builds its own copy, then renames it in place).
+ */
+function preparedPackage(p: PreparedPackage): string {
+  const installed = join(PROJECT_ROOT, 'node_modules', p.name);
+  const target = join(PROJECT_ROOT, BUNDLING_MODULES, p.name);
+  const h = createHash('sha256').update(readFileSync(join(installed, 'package.json')));
+  for (const part of p.stamp) h.update(part).update('\0');
+  const stamp = h.digest('hex');
   const fresh = () => readIfExists(join(target, '.cutover-stamp')) === stamp;
   if (fresh()) return target;
   const tmp = `${target}.${process.pid}-${Date.now()}`;
-  cpSync(MYSQL2_INSTALLED, tmp, { recursive: true });
-  const constants = join(tmp, 'lib', 'constants');
-  // The table as one JSON string: scanning a string literal is cheaper than pre-parsing ~4,000
-  // statements (~3 ms), and it is built from mysql2's own table, so it names what mysql2 names.
-  const table = createRequire(import.meta.url)(join(MYSQL2_INSTALLED, 'lib', 'constants', 'errors.js'));
-  writeFileSync(
-    join(constants, 'errors-table.js'),
-    `'use strict';\n// mysql2's lib/constants/errors.js as data (leanMysql2, lib/constructs/cutover-function.ts).\nmodule.exports = Object.fromEntries(JSON.parse(${JSON.stringify(JSON.stringify(Object.entries(table)))}));\n`,
-  );
-  writeFileSync(join(constants, 'errors.js'), shim);
+  mkdirSync(tmp, { recursive: true });
+  for (const entry of p.entries ?? [''])
+    cpSync(join(installed, entry), join(tmp, entry), { recursive: true });
+  p.change(tmp, installed);
   writeFileSync(join(tmp, '.cutover-stamp'), stamp);
   for (let attempt = 0; ; attempt++) {
     try {
@@ -177,6 +175,88 @@ export function leanMysql2(): string {
       rmSync(stale, { recursive: true, force: true });
     }
   }
+}
+
+/** The lazy error-code table put in place of mysql2's `lib/constants/errors.js`. */
+const MYSQL2_ERRORS_SHIM = 'lambdas/bundle-shims/mysql2-errors.cjs';
+
+/**
+ * Prepares the mysql2 the bundles take (aliased in {@link BUNDLING}): the installed package,
+ * copied under `.cutover/bundling/node_modules/mysql2`, with one file changed. Its error-code
+ * table (`lib/constants/errors.js`, ~4,000 statements) is evaluated on first use instead of when
+ * mysql2 loads ({@link MYSQL2_ERRORS_SHIM}; the table, built from mysql2's own, is
+ * `errors-table.js`): it names server errors only, and evaluating it was ~7 ms of every MySQL
+ * function's cold start. Returns its absolute path ({@link preparedPackage}).
+ */
+export function leanMysql2(): string {
+  const shim = readFileSync(join(PROJECT_ROOT, MYSQL2_ERRORS_SHIM));
+  return preparedPackage({
+    name: 'mysql2',
+    stamp: [shim, 'errors.js lazy; errors-table.js as one JSON string'],
+    change: (copy, installed) => {
+      const constants = join(copy, 'lib', 'constants');
+      // The table as one JSON string: scanning a string literal is cheaper than pre-parsing
+      // ~4,000 statements (~3 ms), and it is built from mysql2's own table, so it names what
+      // mysql2 names.
+      const table = createRequire(import.meta.url)(join(installed, 'lib', 'constants', 'errors.js'));
+      writeFileSync(
+        join(constants, 'errors-table.js'),
+        `'use strict';\n// mysql2's lib/constants/errors.js as data (leanMysql2, lib/constructs/cutover-function.ts).\nmodule.exports = Object.fromEntries(JSON.parse(${JSON.stringify(JSON.stringify(Object.entries(table)))}));\n`,
+      );
+      writeFileSync(join(constants, 'errors.js'), shim);
+    },
+  });
+}
+
+/** The S3 client's schema module, in its ES build (what the bundles take). */
+export const S3_SCHEMAS_MODULE = 'dist-es/schemas/schemas_0.js';
+
+/**
+ * A schema module of an AWS SDK client (`dist-es/schemas/schemas_0.js`) with every computed
+ * property key over one of its module-level string constants written as that string:
+ * `{ [_hH]: _xaa }` becomes `{ "httpHeader": _xaa }`, the same object. esbuild drops an unused
+ * declaration only if evaluating it can have no side effect, and it counts a computed key as
+ * one (it might call `toString`); with the keys literal, the schemas no command of the bundle
+ * uses are dropped like any other unused constant. `__proto__` is left computed (as a literal
+ * key it would set the prototype).
+ */
+export function literalSchemaKeys(source: string): string {
+  const constants = new Map<string, string>();
+  for (const m of source.matchAll(/^const ([A-Za-z_$][\w$]*) = ("[^"\\\n]*");$/gm)) {
+    if (m[2] !== '"__proto__"') constants.set(m[1]!, m[2]!);
+  }
+  return source.replace(/\[([A-Za-z_$][\w$]*)\]:/g, (key, name: string) => {
+    const literal = constants.get(name);
+    return literal === undefined ? key : `${literal}:`;
+  });
+}
+
+/**
+ * Prepares the S3 client the bundles take (aliased in {@link BUNDLING}): the installed
+ * `@aws-sdk/client-s3`'s ES build (`package.json`, `dist-es`), copied under
+ * `.cutover/bundling/node_modules/@aws-sdk/client-s3`, with its schema module's keys made literal
+ * ({@link literalSchemaKeys}). Its schemas (~485, one per shape of every S3 operation) were all
+ * bundled, ~69 KiB of module-level code V8 compiles at every cold start, for the three commands
+ * the functions send; with the keys literal, esbuild keeps only those the bundle's commands and
+ * errors reach. Returns its absolute path ({@link preparedPackage}).
+ */
+export function leanS3Client(): string {
+  return preparedPackage({
+    name: '@aws-sdk/client-s3',
+    entries: ['package.json', 'dist-es'],
+    // The transform's own code, so that a change to it prepares the copy again.
+    stamp: [literalSchemaKeys.toString()],
+    change: (copy) => {
+      const schemas = join(copy, S3_SCHEMAS_MODULE);
+      writeFileSync(schemas, literalSchemaKeys(readFileSync(schemas, 'utf8')));
+    },
+  });
+}
+
+/** Prepares the packages {@link BUNDLING} aliases to a prepared copy: {@link leanMysql2}, {@link leanS3Client}. */
+export function prepareBundledPackages(): void {
+  leanMysql2();
+  leanS3Client();
 }
 
 function readIfExists(path: string): string | undefined {
@@ -205,7 +285,14 @@ export const BUNDLING = {
   // Magento's are utf8/utf8mb4. Such a column would fail loudly ("Cannot find module
   // './tables/…'"), never decode wrongly.
   externalModules: ['./tables/*'],
-  esbuildArgs: { '--alias': [...BUILTIN_ALIASES, CREDENTIALS_ENV_ONLY, `mysql2=./${LEAN_MYSQL2}`] },
+  esbuildArgs: {
+    '--alias': [
+      ...BUILTIN_ALIASES,
+      CREDENTIALS_ENV_ONLY,
+      `mysql2=./${BUNDLING_MODULES}/mysql2`,
+      `@aws-sdk/client-s3=./${BUNDLING_MODULES}/@aws-sdk/client-s3`,
+    ],
+  },
   forceDockerBundling: false,
 } satisfies nodejs.BundlingOptions;
 
@@ -239,7 +326,7 @@ export function esbuildOptions(
     | 'esbuildArgs'
   > = BUNDLING,
 ): import('esbuild').BuildOptions {
-  leanMysql2();
+  prepareBundledPackages();
   const aliases = bundling.esbuildArgs?.['--alias'];
   const alias = Object.fromEntries(
     (Array.isArray(aliases) ? aliases : []).map((a: string) => [
@@ -335,7 +422,7 @@ export class CutoverFunction extends nodejs.NodejsFunction {
       description: `Execution role of ${props.handler} (${props.spec.name}/${props.serviceName})`,
     });
     const bundling = bundlingFor(props.spec);
-    leanMysql2();
+    prepareBundledPackages();
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.TWO_WEEKS,
       encryptionKey: logEncryptionKey(scope),

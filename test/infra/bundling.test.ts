@@ -5,9 +5,9 @@
  * import (NODE_BUILTINS_WITHOUT_FACADE). And an SDK client bundled with the same options sends a
  * request, signed with the credentials in the environment, the only ones a bundle's default
  * credential chain takes (lambdas/bundle-shims/credential-provider-node.mjs). A synthesized
- * MySQL handler takes the bundles' mysql2 (`leanMysql2`: its error-code table as data).
+ * MySQL handler takes the bundles' mysql2 (`leanMysql2`: its error-code table as data) and S3
+ * client (`leanS3Client`: the schemas of its commands only).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,16 +16,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import {
-  BUNDLING,
   CutoverFunction,
   ESM_REQUIRE_BANNER,
-  esbuildOptions,
   NODE_BUILTINS_WITHOUT_FACADE,
 } from '../../lib/constructs/cutover-function.js';
 import { magento } from '../../migrations/index.js';
+import { type BundledRun, runBundled } from '../support/bundled-run.js';
 
 describe('Construct: CutoverFunction bundling', () => {
   it('bundles a handler locally into an ESM module with the require banner', () => {
@@ -61,12 +59,12 @@ describe('Construct: CutoverFunction bundling', () => {
     }
   });
 
-  it("bundles a MySQL handler with the lean mysql2 and the SDK's credential chain cut to its environment link", () => {
+  it("bundles a MySQL handler with the lean mysql2, the lean S3 client and the SDK's credential chain cut to its environment link", () => {
     const app = new App({ builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'BundledMysql');
-    new CutoverFunction(stack, 'Reverse', {
-      handler: 'reverse-sync',
-      serviceName: 'customer',
+    new CutoverFunction(stack, 'Compare', {
+      handler: 'validation-compare',
+      serviceName: 'validation',
       spec: magento,
       stage: 'dev',
     });
@@ -81,6 +79,9 @@ describe('Construct: CutoverFunction bundling', () => {
     expect(code.includes('Unable to find environment variable credentials'), 'fromEnv').toBe(true);
     expect(code.includes('defaultProvider::fromSSO'), 'the SSO link').toBe(false);
     expect(code.includes('defaultProvider::fromIni'), 'the ini link').toBe(false);
+    // The S3 client's schemas for its commands only (leanS3Client), not for every S3 operation.
+    expect(code.includes('"ListObjectsV2Output"'), "a command's schema").toBe(true);
+    expect(code.includes('"GetBucketAnalyticsConfigurationOutput"'), 'an unused schema').toBe(false);
   });
 
   it('bundles an AWS SDK client that sends its request', async () => {
@@ -138,10 +139,9 @@ interface Received {
  * EventBridge: what the process printed and what the server received.
  */
 async function sendBundled(env: Record<string, string>): Promise<{
-  child: { status: number | null; stderr: string; stdout: string };
+  child: BundledRun;
   received: Received[];
 }> {
-  const out = mkdtempSync(join(tmpdir(), 'cutover-sdk-call-'));
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -161,25 +161,11 @@ async function sendBundled(env: Record<string, string>): Promise<{
   });
   try {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const outfile = join(out, 'index.mjs');
     const entry = fileURLToPath(new URL('../support/bundled-sdk-call.ts', import.meta.url));
-    await build(esbuildOptions(entry, outfile, BUNDLING));
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const child = spawn(process.execPath, [outfile], {
-      env: { PATH: process.env.PATH, CUTOVER_TEST_ENDPOINT: endpoint, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    const status = await new Promise<number | null>((r) => child.on('close', r));
-    return { child: { status, stderr, stdout }, received };
+    const child = await runBundled(entry, { CUTOVER_TEST_ENDPOINT: endpoint, ...env });
+    return { child, received };
   } finally {
     server.close();
-    rmSync(out, { recursive: true, force: true });
   }
 }
