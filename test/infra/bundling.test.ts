@@ -25,20 +25,25 @@ import {
 import { magento } from '../../migrations/index.js';
 import { type BundledRun, runBundled } from '../support/bundled-run.js';
 
+/** One CutoverFunction of the magento spec synthesized alone (bundled): its stack and its code. */
+function synthOne(
+  stackId: string,
+  id: string,
+  handler: string,
+  serviceName: string,
+): { stack: Stack; code: string } {
+  const app = new App({ builtinCloudFormationValidation: false });
+  const stack = new Stack(app, stackId);
+  new CutoverFunction(stack, id, { handler, serviceName, spec: magento, stage: 'dev' });
+  const assembly = app.synth();
+  const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
+  expect(assets).toHaveLength(1);
+  return { stack, code: readFileSync(join(assembly.directory, assets[0]!, 'index.mjs'), 'utf8') };
+}
+
 describe('Construct: CutoverFunction bundling', () => {
   it('bundles a handler locally into an ESM module with the require banner', () => {
-    const app = new App({ builtinCloudFormationValidation: false });
-    const stack = new Stack(app, 'Bundled');
-    new CutoverFunction(stack, 'Rollback', {
-      handler: 'rollback',
-      serviceName: 'rollback',
-      spec: magento,
-      stage: 'dev',
-    });
-    const assembly = app.synth();
-    const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
-    expect(assets).toHaveLength(1);
-    const code = readFileSync(join(assembly.directory, assets[0]!, 'index.mjs'), 'utf8');
+    const { stack, code } = synthOne('Bundled', 'Rollback', 'rollback', 'rollback');
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler' });
     expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
     expect(code).toMatch(/export\s*\{[^}]*handler/);
@@ -60,18 +65,7 @@ describe('Construct: CutoverFunction bundling', () => {
   });
 
   it("bundles a MySQL handler with the lean mysql2, the lean S3 client and the SDK's credential chain cut to its environment link", () => {
-    const app = new App({ builtinCloudFormationValidation: false });
-    const stack = new Stack(app, 'BundledMysql');
-    new CutoverFunction(stack, 'Compare', {
-      handler: 'validation-compare',
-      serviceName: 'validation',
-      spec: magento,
-      stage: 'dev',
-    });
-    const assembly = app.synth();
-    const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
-    expect(assets).toHaveLength(1);
-    const code = readFileSync(join(assembly.directory, assets[0]!, 'index.mjs'), 'utf8');
+    const { code } = synthOne('BundledMysql', 'Compare', 'validation-compare', 'validation');
     // mysql2's error-code table as data (leanMysql2), not as its ~4,000 statements.
     expect(/EE_CANTCREATEFILE\\?",1\],\[\\?"EE_READ"/.test(code), 'error table as JSON').toBe(true);
     expect(/\.EE_CANTCREATEFILE=1\b/.test(code), 'error table as statements').toBe(false);
