@@ -4,18 +4,21 @@
  * db_schema.xml: flat columns, EAV values in `<table>_<backendType>` at store 0, stock keyed by
  * its product), Magento edits as its admin makes them (SQL: a flat column or an EAV value at
  * store 0 set, a second edit of the same row in the same second, a counter moved on two rows in
- * one statement) and the service's writes (the item read, one field changed, its version moved
- * under a condition).
+ * one statement, an order moved to another customer) and the service's writes (the item read, one
+ * field changed, its version moved under a condition). The entities of earlier services that
+ * these reference (an order's customers) are stood in for: their Magento rows and key maps.
  *
  * Each set value is a token unique in the run (a string, or a decimal at the field's scale), so
  * that its arrival on the other side can be recognised in the event that carried it; a counter's
  * increment carries no token (its value is not unique) and is measured only by the end state.
  */
+import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ScanCommand as DocScanCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { SyncStateStore } from '../../lambdas/domain/ports.js';
 import { toFixedScale } from '../../lambdas/domain/values.js';
-import { fieldPolicy } from '../spec/lookup.js';
+import { entityByName, fieldPolicy } from '../spec/lookup.js';
 import type { EntitySpec, FieldSpec, MigrationSpec, MysqlEntityLegacy } from '../spec/schema.js';
 
 /** An entity the rehearsal cannot generate traffic for, and why. */
@@ -34,8 +37,12 @@ const ident = (s: string) => {
   return `\`${s}\``;
 };
 
-/** What an edit does to one field: sets it to a token, or moves a counter by one. */
-export type EditKind = 'set' | 'increment';
+/**
+ * What an edit does to one field: sets it to a token, moves a counter by one, or points a
+ * reference at another record of the referenced entity (an order moved to another customer: the
+ * side's own key of it, which the sync translates for the other side).
+ */
+export type EditKind = 'set' | 'increment' | 'reference';
 
 /** One kind of edit a side makes: the entity, the field, how. */
 export interface EditSpec {
@@ -52,6 +59,12 @@ export interface TrafficPlan {
   readonly entities: readonly EntitySpec[];
   readonly legacy: readonly EditSpec[];
   readonly service: readonly EditSpec[];
+  /**
+   * Entities of services before this one that the traffic's entities reference (an order's
+   * customer): taken as already rolled out, their rows and key maps are stood in for
+   * ({@link standInReferenced}), and they get no traffic.
+   */
+  readonly referenced: readonly EntitySpec[];
   readonly skipped: readonly { entity: string; reason: string }[];
 }
 
@@ -63,27 +76,50 @@ const isIdentifying = (f: FieldSpec) => /email|sku/i.test(f.name);
  * decimal fields (flat columns and EAV values) and moves counters (`sum`); the service does the
  * same except for fields under `admin` (a concurrent change would wait for a person, which a
  * rehearsal has not got) and `legacy-wins` (Magento's own data, such as a coupon's rule).
- * Entities whose rows point at another service's entity (an order's customer) are left out:
- * their rows cannot be generated from this service's stack alone.
+ * An entity whose rows point at an entity of a service before this one in the spec (an order's
+ * customer) is rehearsed: that service is taken as rolled out (as lib/rehearse/local-rollout.ts
+ * takes its flags), so its rows and key map are stood in for (`referenced`), and each side
+ * points its reference fields at other records of it by its own keys (`reference`: the order
+ * moved to another customer; the sync translates the key). An entity referencing
+ * a later service's entity is left out: nothing would have migrated it yet.
  */
 export function trafficPlan(spec: MigrationSpec, service: string): TrafficPlan {
   const svc = spec.services.find((s) => s.name === service);
   if (!svc) throw new TrafficEntityError(service, `migration ${spec.name} has no such service`);
   const skipped: { entity: string; reason: string }[] = [];
   const own = new Set(svc.entities.map((e) => e.name));
+  const position = spec.services.indexOf(svc);
   const entities: EntitySpec[] = [];
+  const referenced: EntitySpec[] = [];
   for (const e of svc.entities) {
     if (spec.legacy.kind !== 'mysql' || !('table' in e.legacy)) {
       skipped.push({ entity: e.name, reason: 'not a MySQL table' });
       continue;
     }
-    const foreign = e.fields.find((f) => f.references && !own.has(f.references.entity));
-    if (foreign) {
+    const foreign = e.fields.filter((f) => f.references && !own.has(f.references.entity));
+    const later = foreign.find(
+      (f) => spec.services.indexOf(entityByName(spec, f.references!.entity).service) > position,
+    );
+    if (later) {
       skipped.push({
         entity: e.name,
-        reason: `field ${foreign.name} references ${foreign.references!.entity}, an entity of another service`,
+        reason: `field ${later.name} references ${later.references!.entity}, an entity of a service rolled out after ${service}`,
       });
       continue;
+    }
+    const foreignLegacy = foreign.find(
+      (f) => !('table' in entityByName(spec, f.references!.entity).entity.legacy),
+    );
+    if (foreignLegacy) {
+      skipped.push({
+        entity: e.name,
+        reason: `field ${foreignLegacy.name} references ${foreignLegacy.references!.entity}, not a MySQL table`,
+      });
+      continue;
+    }
+    for (const f of foreign) {
+      const ref = entityByName(spec, f.references!.entity).entity;
+      if (!referenced.includes(ref)) referenced.push(ref);
     }
     const keyRef = (e.legacy as MysqlEntityLegacy).keyReferences;
     if (keyRef && !own.has(keyRef)) {
@@ -104,8 +140,11 @@ export function trafficPlan(spec: MigrationSpec, service: string): TrafficPlan {
     for (const f of e.fields) {
       if (!f.column && !f.eav) continue;
       const policy = fieldPolicy(e, f);
-      const kind: EditKind | undefined =
-        policy === 'sum' && f.type === 'integer'
+      const kind: EditKind | undefined = f.references
+        ? referenced.some((r) => r.name === f.references!.entity)
+          ? 'reference'
+          : undefined
+        : policy === 'sum' && f.type === 'integer'
           ? 'increment'
           : (f.type === 'string' && !isIdentifying(f) && f.nullable !== false) || f.type === 'decimal'
             ? 'set'
@@ -116,7 +155,7 @@ export function trafficPlan(spec: MigrationSpec, service: string): TrafficPlan {
       if (policy !== 'admin' && policy !== 'legacy-wins') serviceEdits.push(edit);
     }
   }
-  return { entities, legacy, service: serviceEdits, skipped };
+  return { entities, legacy, service: serviceEdits, referenced, skipped };
 }
 
 /**
@@ -164,9 +203,15 @@ function generated(entity: EntitySpec, f: FieldSpec, j: number): unknown {
 /**
  * Inserts `rows` Magento-shaped rows per entity of the plan: the flat columns (generated, then
  * the entity's insert defaults), `updated_at` an hour back, and each EAV field's value at store
- * 0. An entity whose key references another (stock → product) gets one row per row of it.
+ * 0. An entity whose key references another (stock → product) gets one row per row of it; a
+ * field referencing another entity (an order's customer_id) takes that entity's legacy keys in
+ * turn (its rows generated first: {@link standInReferenced} for another service's).
  */
-export async function generateDataset(db: Pool, plan: TrafficPlan, rows: number): Promise<void> {
+export async function generateDataset(
+  db: Pool,
+  plan: Pick<TrafficPlan, 'entities' | 'referenced'>,
+  rows: number,
+): Promise<void> {
   for (const entity of plan.entities) {
     const legacy = entity.legacy as MysqlEntityLegacy;
     const defaults = legacy.insertDefaults ?? {};
@@ -175,6 +220,19 @@ export async function generateDataset(db: Pool, plan: TrafficPlan, rows: number)
     const ref = legacy.keyReferences ? plan.entities.find((e) => e.name === legacy.keyReferences) : undefined;
     const refKeys = ref ? (await legacyKeys(db, ref)).slice(0, rows) : undefined;
     const n = refKeys?.length ?? rows;
+    const fieldRefKeys = new Map<string, string[]>();
+    for (const f of flat.filter((x) => x.references)) {
+      const target = [...plan.entities, ...plan.referenced].find((e) => e.name === f.references!.entity);
+      if (!target)
+        throw new TrafficEntityError(
+          entity.name,
+          `field ${f.name} references ${f.references!.entity}, which has no rows here`,
+        );
+      const keys = await legacyKeys(db, target);
+      if (!keys.length)
+        throw new TrafficEntityError(entity.name, `field ${f.name}: no ${target.name} rows to reference`);
+      fieldRefKeys.set(f.name, keys);
+    }
     const cols = [...(refKeys ? [legacy.key] : []), ...flat.map((f) => f.column!), ...Object.keys(defaults)];
     const ts = legacy.updatedAt ? `, ${ident(legacy.updatedAt)}` : '';
     for (let i = 0; i < n; i += 500) {
@@ -182,7 +240,10 @@ export async function generateDataset(db: Pool, plan: TrafficPlan, rows: number)
       for (let j = i; j < Math.min(n, i + 500); j++) {
         batch.push([
           ...(refKeys ? [refKeys[j]] : []),
-          ...flat.map((f) => generated(entity, f, j)),
+          ...flat.map((f) => {
+            const keys = fieldRefKeys.get(f.name);
+            return keys ? keys[j % keys.length] : generated(entity, f, j);
+          }),
           ...Object.values(defaults),
         ]);
       }
@@ -215,6 +276,35 @@ export async function generateDataset(db: Pool, plan: TrafficPlan, rows: number)
   }
 }
 
+/**
+ * What the migration of the services before this one left behind for the entities the plan
+ * references (`plan.referenced`, an order's customer): `rows` Magento rows of each (generated as
+ * {@link generateDataset} does) and the key map the sync keeps for them, written through the
+ * sync state store's own `mapKeys`. Each record is stood in for as one born in the service and
+ * created in Magento by the reverse sync (a service key of its own, Magento's `entity_id` mapped
+ * to it), so that a reference means a different key on each side and its translation shows.
+ * Returns the service key of each legacy key.
+ */
+export async function standInReferenced(
+  db: Pool,
+  state: Pick<SyncStateStore, 'mapKeys'>,
+  plan: Pick<TrafficPlan, 'referenced'>,
+  rows: number,
+): Promise<Map<string, Map<string, string>>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const entity of plan.referenced) {
+    await generateDataset(db, { entities: [entity], referenced: [] }, rows);
+    const mapped = new Map<string, string>();
+    for (const legacyKey of await legacyKeys(db, entity)) {
+      const serviceKey = randomUUID();
+      await state.mapKeys(entity, serviceKey, legacyKey);
+      mapped.set(legacyKey, serviceKey);
+    }
+    out.set(entity.name, mapped);
+  }
+  return out;
+}
+
 /** `WHERE` of the entity's rows (its key, and the spec's fixed conditions such as stock_id = 1). */
 function rowFilter(legacy: MysqlEntityLegacy): { sql: string; params: unknown[] } {
   const fixed = Object.entries(legacy.where ?? {});
@@ -241,7 +331,7 @@ export async function legacyKeys(db: Pool, entity: EntitySpec): Promise<string[]
  * price: the entity's `updated_at` does not move), or a counter moved by one on the rows of
  * `keys` in one statement (`times_used + 1` on two coupons). `twice`: a second edit of the same
  * row in the same second (`tokens` has two values). Returns the token the other side should end
- * with (none for counters).
+ * with (none for counters, nor for references: the other side holds another key of the record).
  */
 export async function legacyEdit(
   db: Pool,
@@ -273,7 +363,7 @@ export async function legacyEdit(
     params = (v) => [v, key, ...where.params];
   }
   for (const token of tokens) await db.query(sql, params(token));
-  return tokens.slice(-1);
+  return edit.kind === 'reference' ? [] : tokens.slice(-1);
 }
 
 /** The service keys of an entity's items. */
@@ -334,5 +424,5 @@ export async function serviceEdit(
       ...(got.Item ? { ExpressionAttributeValues: { ':v': version } } : {}),
     }),
   );
-  return edit.kind === 'increment' ? [] : [token];
+  return edit.kind === 'set' ? [token] : [];
 }

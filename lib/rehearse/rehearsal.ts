@@ -14,6 +14,7 @@ import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ScanCommand } fr
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import mysql, { type Pool } from 'mysql2/promise';
 import { SignalMetrics } from '../../lambdas/adapters/cloudwatch-metrics.js';
+import { DynamoSyncStateStore } from '../../lambdas/adapters/dynamodb-sync-state.js';
 import { EnvelopeCipher, LocalDataKeys } from '../../lambdas/adapters/field-cipher.js';
 import { MysqlArchiveSource } from '../../lambdas/adapters/mysql-archive-source.js';
 import { pollerTiming } from '../../lambdas/domain/poller-loop.js';
@@ -37,6 +38,7 @@ import {
   legacyKeys,
   serviceEdit,
   serviceKeysOf,
+  standInReferenced,
   trafficPlan,
 } from './admin-edits.js';
 import { apiGatewayEvent } from './apigateway-event.js';
@@ -624,6 +626,15 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         plan?.skipped.length ? ` (${plan.skipped.map((x) => `${x.entity}: ${x.reason}`).join('; ')})` : ''
       }`,
     );
+  /** Per referenced entity of a service before this one: its service key by legacy key. */
+  let referencedKeys = new Map<string, Map<string, string>>();
+  /** A reference edit's value: another record of the referenced entity, by the side's own key. */
+  const referenceToken = (edit: EditSpec, toService: boolean): string => {
+    const keys = referencedKeys.get(edit.field.references!.entity);
+    if (!keys?.size)
+      throw new RehearsalError(`${edit.label}: no ${edit.field.references!.entity} records stood in for`);
+    return pick(toService ? [...keys.values()] : [...keys.keys()]);
+  };
   const legacyEdits = plan.legacy.filter((e) => trafficEntities.includes(e.entity));
   const serviceEdits = plan.service.filter((e) => trafficEntities.includes(e.entity));
   /** The users' writes through the gateway: the first string field each side sets on `entity`. */
@@ -919,6 +930,14 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       magentoUrl = mysqlUrl;
       db = magentoPool(mysqlUrl, 6);
       await createTables(raw, tableModels, tableName);
+      // The services before this one are taken as rolled out: what their migration left behind
+      // for the entities this one references (an order's customers) is stood in for.
+      referencedKeys = await standInReferenced(
+        db,
+        new DynamoSyncStateStore(doc, tableName(env[RUNTIME_ENV.syncTable]!)),
+        plan,
+        datasetRows,
+      );
       await generateDataset(db, { ...plan, entities: trafficEntities }, datasetRows);
       // dynamo-throttle: the functions reach DynamoDB through a proxy that throttles a share.
       if (options.faults?.dynamoThrottle) {
@@ -1012,7 +1031,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         stoppers.push(() => pipe.stop());
       }
       if (withRollout) await setUpRollout();
-      return `${functions.length} functions, ${mappings.length} mappings, ${pipes.length} pipes, ${datasetRows} rows${rollout ? ', the rollout and the gateway' : ''}`;
+      return `${functions.length} functions, ${mappings.length} mappings, ${pipes.length} pipes, ${datasetRows} rows${
+        plan.referenced.length
+          ? ` (stood in for, as rolled out before: ${plan.referenced.map((e) => `${datasetRows} ${e.name}`).join(', ')} rows and key maps)`
+          : ''
+      }${rollout ? ', the rollout and the gateway' : ''}`;
     });
     if (!setupOk) throw new RehearsalError(phases.at(-1)!.detail!);
 
@@ -1163,23 +1186,28 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
                   localServiceTables[edit.entity.name]!,
                   edit,
                   editKeys[0]!,
-                  editToken(edit.field, 'S', runId, n),
+                  edit.kind === 'reference'
+                    ? referenceToken(edit, true)
+                    : editToken(edit.field, 'S', runId, n),
                 )
               : legacyEdit(
                   db,
                   edit,
                   editKeys,
                   // One in ten a second edit of the same row in the same second.
-                  n % 10 === 0
-                    ? [editToken(edit.field, 'L', runId, n), editToken(edit.field, 'L', runId, n, true)]
-                    : [editToken(edit.field, 'L', runId, n)],
+                  edit.kind === 'reference'
+                    ? [referenceToken(edit, false)]
+                    : n % 10 === 0
+                      ? [editToken(edit.field, 'L', runId, n), editToken(edit.field, 'L', runId, n, true)]
+                      : [editToken(edit.field, 'L', runId, n)],
                 )
           )
             .then((token) => {
               for (const tk of token) pending.set(tk, { at: Date.now(), label });
-              const changes = edit.kind === 'increment' ? editKeys.length : token.length;
+              // Counters and references carry no token: their changes are the rows edited.
+              const changes = edit.kind === 'set' ? token.length : editKeys.length;
               offered[toService ? 'reverse' : 'forward']! += changes;
-              countEdit(label, changes, edit.kind === 'increment');
+              countEdit(label, changes, edit.kind !== 'set');
             })
             .catch(() => {
               // A lost service-side race (the version moved; the service would retry), or an

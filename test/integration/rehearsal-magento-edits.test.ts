@@ -1,16 +1,23 @@
 /**
  * The rehearsal of the services whose Magento data is not one flat row: the catalog (a product's
  * name, price and status in EAV value tables, its stock in cataloginventory_stock_item) and the
- * order service's coupons (a counter both sides move). Bounded: a dozen rows per entity, two
+ * order service (orders pointing at customers of the service rolled out before it, coupons with a
+ * counter both sides move). Bounded: a dozen rows per entity, two
  * seconds of edits, template durations scaled down 1000x.
  */
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoSyncStateStore } from '../../lambdas/adapters/dynamodb-sync-state.js';
 import { buildApp } from '../../lib/app.js';
 import { type AssemblyModel, readAssembly, withGateThreshold } from '../../lib/rehearse/assembly.js';
 import { type RehearsalOptions, type RehearsalReport, rehearse } from '../../lib/rehearse/rehearsal.js';
+import { entityByName } from '../../lib/spec/lookup.js';
+import { RUNTIME_ENV } from '../../lib/spec/runtime.js';
 import magento from '../../migrations/magento.js';
 
 let dir: string;
@@ -79,21 +86,81 @@ describe('rehearsal: Magento admin edits beyond one flat row', () => {
     expect(report.ok).toBe(true);
   }, 180_000);
 
-  it('order: coupons used on both sides (times_used + 1 on two coupons in one statement) add up; orders are left out', async () => {
-    const report = await run('order');
-    expect(report.entities.traffic).toEqual(['coupon']);
-    expect(report.entities.skipped).toEqual([
-      { entity: 'order', reason: 'field customerId references customer, an entity of another service' },
-    ]);
+  it('order: orders edited on both sides arrive with their values, their customer translated both ways; coupons used on both sides add up', async () => {
+    const runId = `ord${Date.now().toString(36).slice(-5)}`;
+    // 80 edits over 14 kinds: each kind made on each side.
+    const report = await run('order', { runId, rate: 40 });
+    expect(report.entities.traffic, explain(report)).toEqual(['order', 'coupon']);
+    expect(report.entities.skipped).toEqual([]);
+    // Orders: each side's edits (state, status, increment id, grand total; policy service-wins)
+    // offered, and their values seen arriving on the other side.
+    const sum = (side: string, what: 'offered' | 'applied') =>
+      Object.entries(report.edits)
+        .filter(([k]) => k.startsWith(`${side} order.`))
+        .reduce((n, [, v]) => n + (v[what] ?? 0), 0);
+    for (const side of ['magento', 'service']) {
+      expect(sum(side, 'offered'), `${side}: ${explain(report)}`).toBeGreaterThan(0);
+      expect(sum(side, 'applied'), `${side}: ${explain(report)}`).toBeGreaterThan(0);
+    }
+    // Orders moved to another customer on each side, by that side's key of it (no token to
+    // follow: the end state below shows where they went).
+    for (const side of ['magento', 'service']) {
+      expect(report.edits[`${side} order.customerId`]?.offered, explain(report)).toBeGreaterThan(0);
+      expect(report.edits[`${side} order.customerId`]?.applied).toBeNull();
+    }
     // Two coupons per statement: an even number of rows changed.
-    const magento = report.edits['magento coupon.timesUsed'];
-    expect(magento?.offered, explain(report)).toBeGreaterThan(0);
-    expect(magento!.offered % 2).toBe(0);
-    expect(magento!.applied).toBeNull();
+    const magentoCoupons = report.edits['magento coupon.timesUsed'];
+    expect(magentoCoupons?.offered, explain(report)).toBeGreaterThan(0);
+    expect(magentoCoupons!.offered % 2).toBe(0);
+    expect(magentoCoupons!.applied).toBeNull();
     expect(report.edits['service coupon.timesUsed']?.offered).toBeGreaterThan(0);
-    expect(report.edits['magento coupon.code']?.applied).toBeGreaterThan(0);
     expect(report.divergence.rows, explain(report)).toBe(0);
     expect(report.ok, explain(report)).toBe(true);
+
+    // The customer reference on each side, after both sides moved orders between customers:
+    // Magento's customer_id is the customer's entity_id, the service's customerId the customer's
+    // service key (the key map's), never the same value. A wrong translation either way leaves a
+    // service key in Magento (refused: customer_id is an integer FK) or a legacy id in the service.
+    const conn = await mysql.createConnection({ uri: inject('mysqlUrl') });
+    const raw = new DynamoDBClient({
+      endpoint: inject('dynamoEndpoint'),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      const [orders] = await conn.query<RowDataPacket[]>(
+        `SELECT entity_id, customer_id FROM \`cutover_rehearsal_${runId}\`.sales_order ORDER BY entity_id`,
+      );
+      const [customers] = await conn.query<RowDataPacket[]>(
+        `SELECT entity_id FROM \`cutover_rehearsal_${runId}\`.customer_entity`,
+      );
+      const customerIds = new Set(customers.map((c) => String(c['entity_id'])));
+      expect(orders.length).toBe(12);
+      const env = Object.values(model.functions).find(
+        (f) => f.stack === 'cutover-dev-magento-order' && f.environment[RUNTIME_ENV.serviceTables],
+      )!.environment;
+      const orderTable = (JSON.parse(env[RUNTIME_ENV.serviceTables]!) as Record<string, string>)['order']!;
+      const doc = DynamoDBDocumentClient.from(raw);
+      const items = (
+        await doc.send(new ScanCommand({ TableName: `rh-${runId}-${orderTable}`, ConsistentRead: true }))
+      ).Items!;
+      const state = new DynamoSyncStateStore(doc, `rh-${runId}-${env[RUNTIME_ENV.syncTable]!}`);
+      const customer = entityByName(magento, 'customer').entity;
+      const byId = new Map(items.map((i) => [String(i['orderId']), i]));
+      for (const o of orders) {
+        const legacyCustomer = String(o['customer_id']);
+        expect(customerIds.has(legacyCustomer)).toBe(true);
+        const item = byId.get(String(o['entity_id']));
+        expect(item, `order ${o['entity_id']} in the service`).toBeDefined();
+        const serviceCustomer = await state.serviceKeyOf(customer, legacyCustomer);
+        expect(serviceCustomer).toMatch(/^[0-9a-f-]{36}$/);
+        expect(item!['customerId']).toBe(serviceCustomer);
+        expect(await state.legacyKeyOf(customer, String(item!['customerId']))).toBe(legacyCustomer);
+      }
+    } finally {
+      await conn.end();
+      raw.destroy();
+    }
   }, 180_000);
 
   it('catalog --rollout: the customer service before it is taken as rolled out, so its rollout starts and users write EAV names through the gateway', async () => {

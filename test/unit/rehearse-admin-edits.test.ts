@@ -13,13 +13,35 @@ describe('the rehearsal traffic plan, from the spec', () => {
     expect(plan.skipped).toEqual([]);
   });
 
-  it('order: coupons counted on both sides, the coupon rule left to Magento, orders left out with the reason', () => {
+  it('order: orders with their customer (the customer service, before it, stood in for), coupons counted on both sides, the coupon rule left to Magento', () => {
     const plan = trafficPlan(magento, 'order');
+    expect(plan.entities.map((e) => e.name)).toEqual(['order', 'coupon']);
+    expect(plan.referenced.map((e) => e.name)).toEqual(['customer']);
+    const order = [
+      'order.state:set',
+      'order.status:set',
+      'order.incrementId:set',
+      'order.customerId:reference',
+      'order.grandTotal:set',
+    ];
+    expect(labels(plan.legacy)).toEqual([...order, 'coupon.code:set', 'coupon.timesUsed:increment']);
+    expect(labels(plan.service)).toEqual([...order, 'coupon.code:set', 'coupon.timesUsed:increment']);
+    expect(plan.skipped).toEqual([]);
+  });
+
+  it('an entity referencing a later service is left out: nothing migrated it yet', () => {
+    const reordered = {
+      ...magento,
+      services: [magento.services[2]!, magento.services[0]!, magento.services[1]!],
+    };
+    const plan = trafficPlan(reordered, 'order');
     expect(plan.entities.map((e) => e.name)).toEqual(['coupon']);
-    expect(labels(plan.legacy)).toEqual(['coupon.code:set', 'coupon.timesUsed:increment']);
-    expect(labels(plan.service)).toEqual(['coupon.code:set', 'coupon.timesUsed:increment']);
+    expect(plan.referenced).toEqual([]);
     expect(plan.skipped).toEqual([
-      { entity: 'order', reason: 'field customerId references customer, an entity of another service' },
+      {
+        entity: 'order',
+        reason: 'field customerId references customer, an entity of a service rolled out after order',
+      },
     ]);
   });
 
