@@ -253,10 +253,18 @@ export function leanS3Client(): string {
   });
 }
 
-/** Prepares the packages {@link BUNDLING} aliases to a prepared copy: {@link leanMysql2}, {@link leanS3Client}. */
+let packagesPrepared = false;
+
+/**
+ * Prepares the packages {@link BUNDLING} aliases to a prepared copy: {@link leanMysql2},
+ * {@link leanS3Client}. Once per process: every function of a synthesis calls it, and each
+ * check hashes the installed package and reads the copy's stamp.
+ */
 export function prepareBundledPackages(): void {
+  if (packagesPrepared) return;
   leanMysql2();
   leanS3Client();
+  packagesPrepared = true;
 }
 
 function readIfExists(path: string): string | undefined {

@@ -92,15 +92,23 @@ function serviceEdit(key: string, firstName: string, version: number, at: number
   };
 }
 
+/** The set-up of both races: firstName changed twice on the service (S1, then S2), as two events. */
+function twoServiceChanges() {
+  const s = setup(2);
+  s.tables.serviceWrite(s.key, { firstName: 'S1' }, T0 + 10_000);
+  s.tables.serviceWrite(s.key, { firstName: 'S2' }, T0 + 10_200);
+  return {
+    ...s,
+    older: serviceEdit(s.key, 'S1', 2, T0 + 10_000),
+    newer: serviceEdit(s.key, 'S2', 3, T0 + 10_200),
+  };
+}
+
 describe('reverse sync: two deliveries of one record racing between the Magento write and the state write', () => {
   it('an older service change decided on a state that lags the row does not stay in Magento', async () => {
-    const { deps, legacy, tables, key } = setup(2);
     // The service changed firstName twice (versions 2 and 3, in that order); the stream's two
     // records reach two concurrent reverse invocations, the newer one first.
-    tables.serviceWrite(key, { firstName: 'S1' }, T0 + 10_000);
-    tables.serviceWrite(key, { firstName: 'S2' }, T0 + 10_200);
-    const older = serviceEdit(key, 'S1', 2, T0 + 10_000);
-    const newer = serviceEdit(key, 'S2', 3, T0 + 10_200);
+    const { deps, legacy, tables, key, older, newer } = twoServiceChanges();
 
     // The newer change is written to Magento; its state write is held.
     const second = applyToLegacy(deps, customer, newer);
@@ -122,11 +130,7 @@ describe('reverse sync: two deliveries of one record racing between the Magento 
   });
 
   it('the same race on the batched path (states read before the rows are locked): the older change is undone', async () => {
-    const { deps, legacy, tables, key } = setup(2);
-    tables.serviceWrite(key, { firstName: 'S1' }, T0 + 10_000);
-    tables.serviceWrite(key, { firstName: 'S2' }, T0 + 10_200);
-    const older = serviceEdit(key, 'S1', 2, T0 + 10_000);
-    const newer = serviceEdit(key, 'S2', 3, T0 + 10_200);
+    const { deps, legacy, tables, key, older, newer } = twoServiceChanges();
 
     const second = applyToLegacy(deps, customer, newer);
     await tables.reached[0];
